@@ -59,6 +59,9 @@ print_flags() {
 	done
 	printf 'DEPS_CFLAGS :=%s\n' "$inc"
 	printf 'DEPS_LDFLAGS :=%s\n' "$lib"
+	local bv
+	for line in "${PKGS[@]}"; do read -r name src ver suite <<<"$line"; [ "$name" = bearssl ] && bv=$ver; done
+	printf 'DEPS_DEFS := -DBB_HAVE_MBEDTLS -DBB_BEARSSL_VERSION=\\"%s\\"\n' "$bv"
 	printf 'DEPS_LIBS := -lgit2 -lssh2 -lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lz -lbearssl -lyaml -lcjson -lpthread\n'
 }
 

@@ -1,0 +1,111 @@
+# bb - one static binary: `make` builds ./bb, `make check` runs every test.
+#
+#   make              static musl build of ./bb (builds the dependencies once)
+#   make check        build, then unit + shell tests; ends with "N passed, N failed"
+#   make asan         sanitizer build (clang, ASan+UBSan, Debian's -dev libraries)
+#   make check MODE=asan   the same tests against the sanitizer build
+#   make size         size of ./bb and what it is made of
+#   make deps         only the dependencies (scripts/deps.sh)
+
+MODE ?= musl
+DEPS_DIR ?= $(CURDIR)/.deps
+export BB_DEPS_DIR := $(DEPS_DIR)
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wno-unused-parameter -Werror=implicit-function-declaration -Werror=format-security
+CPPFLAGS := -D_GNU_SOURCE -Ilib -DBB_VERSION=\"$(VERSION)\"
+
+ifeq ($(MODE),asan)
+O := build/asan
+CC := clang
+CFLAGS := -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=undefined $(WARN)
+LDFLAGS := -fsanitize=address,undefined
+CPPFLAGS += -DBB_BEARSSL_VERSION=\"$(shell dpkg-query -W -f='$${Version}' libbearssl-dev 2>/dev/null)\" \
+	$(shell pkg-config --cflags libgit2 yaml-0.1 libcjson libssh2 2>/dev/null)
+LIBS := $(shell pkg-config --libs libgit2 yaml-0.1 libcjson libssh2 zlib 2>/dev/null) -lbearssl
+BB := $(O)/bb
+DEPS_STAMP :=
+else
+O := build/musl
+CC := musl-gcc
+CFLAGS := -std=c11 -O2 -ffunction-sections -fdata-sections $(WARN)
+LDFLAGS := -static -Wl,--gc-sections
+DEPS_STAMP := $(DEPS_DIR)/flags.mk
+-include $(DEPS_STAMP)
+CPPFLAGS += $(DEPS_CFLAGS) $(DEPS_DEFS)
+LDFLAGS += $(DEPS_LDFLAGS)
+LIBS := $(DEPS_LIBS)
+BB := bb
+endif
+
+LIB_SRC := $(sort $(wildcard lib/*.c))
+APPLET_SRC := $(sort $(wildcard applets/*.c applets/*/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
+APPLET_OBJ := $(APPLET_SRC:%.c=$(O)/%.o) $(O)/applets.o
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+
+.PHONY: all deps check asan size clean distclean unit
+all: $(BB)
+
+deps: $(DEPS_DIR)/flags.mk
+$(DEPS_DIR)/flags.mk: scripts/deps.sh
+	scripts/deps.sh
+
+$(O)/applets.c $(O)/applets.h: scripts/gen-applets.sh $(APPLET_SRC)
+	@mkdir -p $(@D)
+	@scripts/gen-applets.sh $(O)/applets.c $(APPLET_SRC)
+
+$(O)/applets.o: $(O)/applets.c $(DEPS_STAMP)
+	@echo "  CC      $@"
+	@$(CC) $(CPPFLAGS) -I$(O) $(CFLAGS) -c -o $@ $<
+
+# Applets see their own generated prototypes, so a misspelt main is a compile error.
+$(O)/applets/%.o: applets/%.c $(O)/applets.h $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(CPPFLAGS) -include $(O)/applets.h $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/%.o: %.c $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/libbb.a: $(LIB_OBJ)
+	@rm -f $@
+	@ar rcs $@ $^
+
+$(O)/bb: $(APPLET_OBJ) $(O)/libbb.a
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $(APPLET_OBJ) $(O)/libbb.a $(LIBS)
+
+ifneq ($(BB),$(O)/bb)
+$(BB): $(O)/bb
+	cp $< $@
+endif
+
+$(O)/tests/%: tests/unit/%.c tests/unit/t.h $(O)/libbb.a
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libbb.a $(LIBS)
+
+unit: $(UNIT_BIN)
+
+check: $(BB) $(UNIT_BIN)
+	BB=$(CURDIR)/$(BB) UNIT_DIR=$(CURDIR)/$(O)/tests MODE=$(MODE) tests/run.sh
+
+asan:
+	$(MAKE) MODE=asan build/asan/bb
+
+size: $(BB)
+	scripts/size.sh $(BB) $(O)
+
+clean:
+	rm -rf build bb
+
+distclean: clean
+	rm -rf $(DEPS_DIR)
+
+-include $(LIB_OBJ:.o=.d) $(APPLET_SRC:%.c=$(O)/%.d)

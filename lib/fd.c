@@ -1,0 +1,172 @@
+/* fd.c - safe file-descriptor helpers. */
+#include "fd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int fd_write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+ssize_t fd_read_full(int fd, void *p, size_t n)
+{
+	char *c = p;
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, c + got, n - got);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+int fd_read_all(int fd, struct buf *b, struct bb_err *e)
+{
+	for (;;) {
+		size_t room;
+		ssize_t r;
+
+		if (b->len == b->max) {
+			char probe;
+
+			r = read(fd, &probe, 1);
+			if (r == 0)
+				return 0;
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				return bb_errno(e, errno, "read");
+			return bb_errf(e, BB_ETOOBIG, "input larger than %zu bytes", b->max);
+		}
+		room = b->max - b->len < 65536 ? b->max - b->len : 65536;
+		if (buf_reserve(b, room, e) < 0)
+			return -1;
+		r = read(fd, b->p + b->len, room);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return bb_errno(e, errno, "read");
+		}
+		if (r == 0)
+			return 0;
+		b->len += (size_t)r;
+		b->p[b->len] = 0;
+	}
+}
+
+int fd_read_file(const char *path, size_t max, struct buf *b, struct bb_err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	size_t oldmax = b->max;
+	int rc;
+
+	if (fd < 0)
+		return bb_errno(e, errno, "%s", path);
+	b->max = max;
+	rc = fd_read_all(fd, b, e);
+	b->max = oldmax > max ? oldmax : max;
+	fd_close(fd);
+	if (rc < 0)
+		return bb_err_wrap(e, "%s", path);
+	return 0;
+}
+
+int fd_write_file_atomic(const char *path, const void *data, size_t n, mode_t mode, struct bb_err *e)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	const char *slash;
+	int fd, dfd;
+
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp)
+		return bb_errf(e, ENAMETOOLONG, "%s: path too long", path);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return bb_errno(e, errno, "%s: creating temporary file", path);
+	if (fchmod(fd, mode) < 0 || fd_write_all(fd, data, n) < 0 || fsync(fd) < 0) {
+		bb_errno(e, errno, "%s: writing", path);
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		bb_errno(e, errno, "%s: writing", path);
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		bb_errno(e, errno, "%s: renaming into place", path);
+		goto fail;
+	}
+	slash = strrchr(path, '/');
+	if (slash == path)
+		snprintf(dir, sizeof dir, "/");
+	else if (slash)
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	else
+		snprintf(dir, sizeof dir, ".");
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		fd_close(dfd);
+	}
+	return 0;
+fail:
+	fd_close(fd);
+	unlink(tmp);
+	return -1;
+}
+
+int fd_set_nonblock(int fd, struct bb_err *e)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return bb_errno(e, errno, "fcntl(O_NONBLOCK) on fd %d", fd);
+	return 0;
+}
+
+int fd_set_cloexec(int fd, struct bb_err *e)
+{
+	int fl = fcntl(fd, F_GETFD);
+
+	if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0)
+		return bb_errno(e, errno, "fcntl(FD_CLOEXEC) on fd %d", fd);
+	return 0;
+}
+
+int fd_close(int fd)
+{
+	int saved = errno;
+
+	if (fd >= 0)
+		close(fd);
+	errno = saved;
+	return -1;
+}

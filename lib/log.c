@@ -1,0 +1,243 @@
+/* log.c - redaction registry, redacted output, and the event logger. */
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fd.h"
+#include "json.h"
+
+#define REDACT_MAX 256
+#define LINE_MAX_BYTES (64 * 1024)
+
+struct secret {
+	char *p;
+	size_t len;
+};
+
+/* Sorted longest first, so a secret that contains another is caught whole. */
+static struct secret secrets[REDACT_MAX];
+static size_t nsecrets;
+
+int redact_add(const char *secret, size_t len, struct bb_err *e)
+{
+	size_t i;
+	char *copy;
+
+	if (len < REDACT_MIN_LEN)
+		return bb_errf(e, BB_EINVAL, "secret too short to redact safely (%zu bytes, minimum %d)",
+			       len, REDACT_MIN_LEN);
+	for (i = 0; i < nsecrets; i++)
+		if (secrets[i].len == len && memcmp(secrets[i].p, secret, len) == 0)
+			return 0;
+	if (nsecrets == REDACT_MAX)
+		return bb_errf(e, BB_ETOOBIG, "too many secrets registered (limit %d)", REDACT_MAX);
+	copy = malloc(len);
+	if (!copy)
+		return bb_errno(e, ENOMEM, "registering a secret");
+	memcpy(copy, secret, len);
+	for (i = nsecrets; i > 0 && secrets[i - 1].len < len; i--)
+		secrets[i] = secrets[i - 1];
+	secrets[i].p = copy;
+	secrets[i].len = len;
+	nsecrets++;
+	return 0;
+}
+
+void redact_clear(void)
+{
+	size_t i;
+
+	for (i = 0; i < nsecrets; i++) {
+		explicit_bzero(secrets[i].p, secrets[i].len);
+		free(secrets[i].p);
+	}
+	nsecrets = 0;
+}
+
+int redact_append(struct buf *out, const char *in, size_t n, struct bb_err *e)
+{
+	size_t i = 0, run = 0, k;
+
+	while (i < n) {
+		for (k = 0; k < nsecrets; k++)
+			if (secrets[k].len <= n - i && memcmp(in + i, secrets[k].p, secrets[k].len) == 0)
+				break;
+		if (k == nsecrets) {
+			i++;
+			continue;
+		}
+		if (buf_append(out, in + run, i - run, e) < 0 ||
+		    buf_append_str(out, REDACT_MARK, e) < 0)
+			return -1;
+		i += secrets[k].len;
+		run = i;
+	}
+	return buf_append(out, in + run, n - run, e);
+}
+
+int out_write(int fd, const char *p, size_t n)
+{
+	struct buf b = BUF_INIT(n * 3 + 64); /* "[REDACTED]" is at most 2.5x a secret */
+	int rc;
+
+	if (nsecrets == 0)
+		return fd_write_all(fd, p, n);
+	if (redact_append(&b, p, n, NULL) < 0) {
+		/* Never fall back to the raw bytes. */
+		buf_free(&b);
+		static const char msg[] = "[output withheld: redaction failed]\n";
+		return fd_write_all(fd, msg, sizeof msg - 1);
+	}
+	rc = fd_write_all(fd, b.p, b.len);
+	buf_free(&b);
+	return rc;
+}
+
+static void vout(int fd, const char *prefix, const char *fmt, va_list ap)
+{
+	struct buf b = BUF_INIT(LINE_MAX_BYTES);
+	va_list aq;
+	int n;
+
+	if (prefix)
+		buf_append_str(&b, prefix, NULL);
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n >= 0 && buf_reserve(&b, (size_t)n, NULL) == 0) {
+		vsnprintf(b.p + b.len, (size_t)n + 1, fmt, ap);
+		b.len += (size_t)n;
+	}
+	if (prefix && (b.len == 0 || b.p[b.len - 1] != '\n'))
+		buf_append_byte(&b, '\n', NULL);
+	out_write(fd, b.p ? b.p : "", b.len);
+	buf_free(&b);
+}
+
+static const char *prog = "bb";
+static int log_fd = 2;
+static enum log_format log_fmt = LOG_HUMAN;
+static enum log_level log_min = LOG_INFO;
+
+void out_printf(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vout(1, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void err_printf(const char *fmt, ...)
+{
+	char prefix[80];
+	va_list ap;
+
+	if (strcmp(prog, "bb") == 0)
+		snprintf(prefix, sizeof prefix, "bb: ");
+	else
+		snprintf(prefix, sizeof prefix, "bb %s: ", prog);
+	va_start(ap, fmt);
+	vout(2, prefix, fmt, ap);
+	va_end(ap);
+}
+
+void log_setup(const char *name, int fd, enum log_format fmt, enum log_level min)
+{
+	prog = name;
+	log_fd = fd;
+	log_fmt = fmt;
+	log_min = min;
+}
+
+int log_open(const char *name, const char *path, enum log_level min, struct bb_err *e)
+{
+	int fd = 2;
+
+	if (strcmp(path, "-") != 0) {
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+		if (fd < 0)
+			return bb_errno(e, errno, "opening log file %s", path);
+	}
+	log_setup(name, fd, LOG_JSON, min);
+	return 0;
+}
+
+const char *log_prog(void)
+{
+	return prog;
+}
+
+static const char *level_name[] = { "debug", "info", "warn", "error" };
+
+/* Append a value: redacted first, then JSON-escaped if asked. */
+static int put_value(struct buf *line, const char *v, int json)
+{
+	struct buf r = BUF_INIT(LINE_MAX_BYTES);
+	int rc;
+
+	if (redact_append(&r, v, strlen(v), NULL) < 0) {
+		buf_free(&r);
+		return buf_append_str(line, json ? "\"[withheld]\"" : "[withheld]", NULL);
+	}
+	rc = json ? json_escape(line, r.p ? r.p : "", r.len, NULL)
+		  : buf_append(line, r.p ? r.p : "", r.len, NULL);
+	buf_free(&r);
+	return rc;
+}
+
+void log_event(enum log_level lvl, const char *event, ...)
+{
+	struct buf line = BUF_INIT(LINE_MAX_BYTES);
+	const char *k, *v;
+	va_list ap;
+	int json = log_fmt == LOG_JSON;
+
+	if (lvl < log_min)
+		return;
+	if (json) {
+		struct timespec ts;
+		struct tm tm;
+		char when[40];
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+		buf_printf(&line, NULL, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"prog\":", when,
+			   ts.tv_nsec / 1000000, level_name[lvl]);
+		json_escape(&line, prog, strlen(prog), NULL);
+		buf_append_str(&line, ",\"event\":", NULL);
+		put_value(&line, event, 1);
+	} else {
+		buf_printf(&line, NULL, "bb %s: ", prog);
+		if (lvl >= LOG_WARN)
+			buf_printf(&line, NULL, "%s: ", level_name[lvl]);
+		put_value(&line, event, 0);
+	}
+	va_start(ap, event);
+	while ((k = va_arg(ap, const char *)) != NULL) {
+		v = va_arg(ap, const char *);
+		if (!v)
+			v = "";
+		if (json) {
+			buf_append_byte(&line, ',', NULL);
+			json_escape(&line, k, strlen(k), NULL);
+			buf_append_byte(&line, ':', NULL);
+			put_value(&line, v, 1);
+		} else {
+			buf_printf(&line, NULL, " %s=", k);
+			put_value(&line, v, 0);
+		}
+	}
+	va_end(ap);
+	buf_append_str(&line, json ? "}\n" : "\n", NULL);
+	out_write(log_fd, line.p, line.len);
+	buf_free(&line);
+}

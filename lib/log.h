@@ -1,0 +1,57 @@
+/* log.h - the one output point: text for people, JSON lines for machines, both redacted here. */
+#ifndef BB_LOG_H
+#define BB_LOG_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+
+/*
+ * Every byte bb writes to a terminal, a log or a pipe for people or
+ * machines passes through out_write(), which replaces each registered
+ * secret with "[REDACTED]". Register a secret as soon as it is read
+ * (from env, a token file, a manifest): after that it cannot reach any
+ * output, whatever message carries it.
+ */
+
+#define REDACT_MARK "[REDACTED]"
+#define REDACT_MIN_LEN 4 /* shorter values would redact ordinary text */
+
+/* Register a secret value (copied). Fails below REDACT_MIN_LEN or if full. */
+int redact_add(const char *secret, size_t len, struct bb_err *e);
+/* Forget every registered secret (tests, and a process about to exec). */
+void redact_clear(void);
+/* Append in[0..n) to out with every registered secret replaced. */
+int redact_append(struct buf *out, const char *in, size_t n, struct bb_err *e);
+
+/* Write n bytes to fd, redacted; the single choke point. 0 or -1 (errno set). */
+int out_write(int fd, const char *p, size_t n);
+/* printf to stdout, redacted. */
+void out_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "bb NAME: message\n" on stderr, redacted; NAME is log_setup's prog. */
+void err_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+enum log_format { LOG_HUMAN, LOG_JSON };
+
+/* Where events go (default: stderr, human, info and above, prog "bb"). */
+void log_setup(const char *prog, int fd, enum log_format fmt, enum log_level min);
+/*
+ * Open a log destination: "-" is stderr; else a file opened for append
+ * (0600, created if missing). Format is JSON lines.
+ */
+int log_open(const char *prog, const char *path, enum log_level min, struct bb_err *e);
+const char *log_prog(void);
+
+/*
+ * Log one event: a name and NULL-terminated key, value pairs of strings.
+ *   log_event(LOG_INFO, "deny", "host", h, "reason", r, (char *)NULL);
+ * JSON: {"ts":"...","level":"info","prog":"egress","event":"deny","host":...}
+ * Human: "bb egress: deny host=... reason=..."
+ * Values are redacted before they are escaped, so a secret is caught
+ * even when JSON escaping would change its bytes.
+ */
+void log_event(enum log_level lvl, const char *event, ...) __attribute__((sentinel));
+
+#endif
