@@ -8,7 +8,7 @@
 #   make deps         only the dependencies (scripts/deps.sh)
 
 MODE ?= musl
-DEPS_DIR ?= $(CURDIR)/.deps
+DEPS_DIR ?= $(or $(BB_DEPS_DIR),$(CURDIR)/.deps)
 export BB_DEPS_DIR := $(DEPS_DIR)
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
@@ -31,7 +31,7 @@ else
 O := build/musl
 CC := musl-gcc
 CFLAGS := -std=c11 -O2 -ffunction-sections -fdata-sections $(WARN)
-LDFLAGS := -static -Wl,--gc-sections
+LDFLAGS := -static -Wl,--gc-sections -Wl,-Map=$(O)/bb.map
 DEPS_STAMP := $(DEPS_DIR)/flags.mk
 -include $(DEPS_STAMP)
 CPPFLAGS += $(DEPS_CFLAGS) $(DEPS_DEFS)
@@ -47,11 +47,17 @@ APPLET_OBJ := $(APPLET_SRC:%.c=$(O)/%.o) $(O)/applets.o
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 
-.PHONY: all deps check asan size clean distclean unit
+.PHONY: all deps check asan size clean distclean unit setup-build setup-test
 all: $(BB)
 
+# Missing Debian packages are installed (as root) or named (otherwise) first.
+setup-build:
+	@scripts/setup.sh build $(if $(filter asan,$(MODE)),asan)
+setup-test:
+	@scripts/setup.sh test
+
 deps: $(DEPS_DIR)/flags.mk
-$(DEPS_DIR)/flags.mk: scripts/deps.sh
+$(DEPS_DIR)/flags.mk: scripts/deps.sh | setup-build
 	scripts/deps.sh
 
 $(O)/applets.c $(O)/applets.h: scripts/gen-applets.sh $(APPLET_SRC)
@@ -68,7 +74,7 @@ $(O)/applets/%.o: applets/%.c $(O)/applets.h $(DEPS_STAMP)
 	@echo "  CC      $@"
 	@$(CC) $(CPPFLAGS) -include $(O)/applets.h $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(O)/%.o: %.c $(DEPS_STAMP)
+$(O)/%.o: %.c $(DEPS_STAMP) | setup-build
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
@@ -93,7 +99,7 @@ $(O)/tests/%: tests/unit/%.c tests/unit/t.h $(O)/libbb.a
 
 unit: $(UNIT_BIN)
 
-check: $(BB) $(UNIT_BIN)
+check: $(BB) $(UNIT_BIN) | setup-test
 	BB=$(CURDIR)/$(BB) UNIT_DIR=$(CURDIR)/$(O)/tests MODE=$(MODE) tests/run.sh
 
 asan:

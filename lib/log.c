@@ -100,6 +100,7 @@ int out_write(int fd, const char *p, size_t n)
 	return rc;
 }
 
+__attribute__((format(printf, 3, 0)))
 static void vout(int fd, const char *prefix, const char *fmt, va_list ap)
 {
 	struct buf b = BUF_INIT(LINE_MAX_BYTES);

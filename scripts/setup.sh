@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# setup.sh - installs the Debian packages bb needs for a purpose, only those missing.
+# Usage: scripts/setup.sh build|test|asan...
+#   build  compilers and tools for scripts/deps.sh and the static build
+#   test   the real peers the tests drive (openssl, sshd, git, curl, ...)
+#   asan   clang and the -dev libraries for the sanitizer build
+# As root it runs apt-get; otherwise it prints the command to run and fails.
+set -euo pipefail
+
+pkgs_build="make gcc libc6-dev musl-tools cmake pkg-config dpkg-dev file binutils ca-certificates"
+pkgs_test="git openssl openssh-server openssh-client curl python3 procps iproute2"
+pkgs_asan="clang libbearssl-dev libyaml-dev libcjson-dev libgit2-dev libssh2-1-dev zlib1g-dev pkg-config"
+
+want=""
+for purpose in "$@"; do
+	case $purpose in
+	build) want="$want $pkgs_build" ;;
+	test) want="$want $pkgs_test" ;;
+	asan) want="$want $pkgs_asan" ;;
+	*) echo "setup: unknown purpose '$purpose' (build, test or asan)" >&2; exit 2 ;;
+	esac
+done
+
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+[ -n "$missing" ] || exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "setup: missing packages:$missing" >&2
+	echo "setup: run as root: apt-get update && apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "setup: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+# An apt index older than a day (or none) would miss packages: refresh it first.
+if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages' -mtime -1 2>/dev/null | head -n 1)" ]; then
+	apt-get update -qq
+fi
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
