@@ -5,6 +5,7 @@
 #   make asan         sanitizer build (clang, ASan+UBSan, Debian's -dev libraries)
 #   make check MODE=asan   the same tests against the sanitizer build
 #   make size         size of ./bb and what it is made of
+#   make fuzz         libFuzzer builds of tests/fuzz/fuzz_*.c (corpora replayed by make check)
 #   make deps         only the dependencies (scripts/deps.sh)
 
 MODE ?= musl
@@ -22,7 +23,7 @@ CC := clang
 CFLAGS := -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=undefined $(WARN)
 LDFLAGS := -fsanitize=address,undefined
-CPPFLAGS += -DBB_BEARSSL_VERSION=\"$(shell dpkg-query -W -f='$${Version}' libbearssl-dev 2>/dev/null)\" \
+CPPFLAGS += -I/usr/include/bearssl -DBB_BEARSSL_VERSION=\"$(shell dpkg-query -W -f='$${Version}' libbearssl-dev 2>/dev/null)\" \
 	$(shell pkg-config --cflags libgit2 yaml-0.1 libcjson libssh2 2>/dev/null)
 LIBS := $(shell pkg-config --libs libgit2 yaml-0.1 libcjson libssh2 zlib 2>/dev/null) -lbearssl
 BB := $(O)/bb
@@ -46,8 +47,10 @@ LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
 APPLET_OBJ := $(APPLET_SRC:%.c=$(O)/%.o) $(O)/applets.o
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%)
 
-.PHONY: all deps check asan size clean distclean unit setup-build setup-test
+.PHONY: all deps check asan size clean distclean unit fuzz setup-build setup-test
 all: $(BB)
 
 # Missing Debian packages are installed (as root) or named (otherwise) first.
@@ -99,8 +102,26 @@ $(O)/tests/%: tests/unit/%.c tests/unit/t.h $(O)/libbb.a
 
 unit: $(UNIT_BIN)
 
-check: $(BB) $(UNIT_BIN) | setup-test
-	BB=$(CURDIR)/$(BB) UNIT_DIR=$(CURDIR)/$(O)/tests MODE=$(MODE) tests/run.sh
+# Each fuzzer linked with a replay driver: make check runs its corpus through it.
+$(O)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(O)/libbb.a
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(O)/libbb.a $(LIBS)
+
+check: $(BB) $(UNIT_BIN) $(REPLAY_BIN) | setup-test
+	BB=$(CURDIR)/$(BB) UNIT_DIR=$(CURDIR)/$(O)/tests FUZZ_DIR=$(CURDIR)/$(O)/fuzz MODE=$(MODE) tests/run.sh
+
+# libFuzzer builds (clang, ASan+UBSan, Debian's -dev libraries):
+#   make fuzz && build/fuzz/fuzz_yml tests/fuzz/corpus/yml -max_total_time=60
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Ilib -I/usr/include/bearssl \
+	$(shell pkg-config --cflags libgit2 yaml-0.1 libcjson 2>/dev/null)
+FUZZ_LIBS := $(shell pkg-config --libs libgit2 yaml-0.1 libcjson libssh2 zlib 2>/dev/null) -lbearssl
+fuzz: $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) | setup-build
+	@mkdir -p $(@D)
+	@scripts/setup.sh asan
+	@echo "  FUZZ    $@"
+	@clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(FUZZ_LIBS)
 
 asan:
 	$(MAKE) MODE=asan build/asan/bb

@@ -1,9 +1,10 @@
-/* bb.c - the multi-call entry point: dispatch on argv[0] or argv[1], --list, --help, --version. */
+/* bb.c - the multi-call entry point: applet lookup and dispatch on argv[0] or argv[1], --list, --help, --version. */
 #include <bearssl.h>
 #include <cjson/cJSON.h>
 #include <git2.h>
 #include <libssh2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 #include <zlib.h>
@@ -21,6 +22,30 @@
 #ifndef BB_BEARSSL_VERSION
 #define BB_BEARSSL_VERSION "unknown"
 #endif
+
+static int by_name(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct applet *)elem)->name);
+}
+
+const struct applet *applet_find(const char *name)
+{
+	return bsearch(name, bb_applets, bb_applet_count, sizeof bb_applets[0], by_name);
+}
+
+int applet_unbuilt(int argc, char **argv, const char *usage, int issue)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			out_printf("%s\n(not built yet: issue %d)\n", usage, issue);
+			return BB_EXIT_OK;
+		}
+	}
+	err_printf("%s is not built yet (issue %d); nothing was done", argv[0], issue);
+	return BB_EXIT_FAIL;
+}
 
 static void usage_short(int fd)
 {

@@ -17,7 +17,7 @@ struct applet {
 	const char *summary;
 };
 
-/* The generated, sorted table (build/applets.c). */
+/* The generated, sorted table (build/.../applets.c); lookup and the helper below live in applets/bb.c. */
 extern const struct applet bb_applets[];
 extern const unsigned bb_applet_count;
 
