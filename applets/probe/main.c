@@ -11,7 +11,7 @@ BB_APPLET(probe, "check TLS, YAML, JSON and git (SSH) paths from this binary")
 static const char usage[] =
 	"usage: bb probe SUBCOMMAND [ARGS...]\n"
 	"Checks one of bb's paths end to end, as the daemons will use it.\n"
-	"  tls URL [--ca FILE] [--resolve HOST:PORT:ADDR]\n"
+	"  tls URL [--ca FILE] [--resolve HOST:PORT:ADDR] [--timeout SECONDS]\n"
 	"        HTTPS GET with certificate verification (system roots by default)\n"
 	"  yaml FILE        parse the YAML frontmatter of a Markdown file, print it as JSON\n"
 	"  json [FILE|-]    parse a JSON document and print it back, compact\n"
