@@ -62,6 +62,55 @@ static int blob_type(const unsigned char *blob, size_t len, struct sv *type)
 	return 0;
 }
 
+/* Split a key blob into its SSH strings (RFC 4251 "string": uint32 length + bytes); -1 unless they cover it exactly. */
+static int blob_strings(const unsigned char *blob, size_t len, struct sv *out, size_t max, size_t *n)
+{
+	size_t off = 0;
+
+	*n = 0;
+	while (off < len) {
+		uint32_t l;
+
+		if (len - off < 4 || *n == max)
+			return -1;
+		l = (uint32_t)blob[off] << 24 | (uint32_t)blob[off + 1] << 16 | (uint32_t)blob[off + 2] << 8 |
+		    blob[off + 3];
+		off += 4;
+		if (l > len - off)
+			return -1;
+		out[(*n)++] = sv_of((const char *)blob + off, l);
+		off += l;
+	}
+	return 0;
+}
+
+/*
+ * The blob must have the shape its type requires (RFC 4253 6.6, RFC 5656
+ * 3.1, RFC 8709 4): a truncated or padded key would never match the
+ * server's and would only fail later with a less helpful message.
+ */
+static int blob_shape_ok(struct sv type, const unsigned char *blob, size_t len)
+{
+	struct sv f[5];
+	size_t n;
+
+	if (blob_strings(blob, len, f, 5, &n) < 0)
+		return 0;
+	if (sv_eq_str(type, "ssh-ed25519"))
+		return n == 2 && f[1].len == 32;
+	if (sv_eq_str(type, "ssh-rsa"))
+		return n == 3 && f[1].len > 0 && f[2].len >= 128;
+	if (sv_eq_str(type, "ssh-dss"))
+		return n == 5;
+	if (sv_starts_with(type, SV_LIT("ecdsa-sha2-"))) {
+		struct sv curve = sv_of(type.p + 11, type.len - 11);
+		size_t qlen = sv_eq_str(curve, "nistp256") ? 65 : sv_eq_str(curve, "nistp384") ? 97 : 133;
+
+		return n == 3 && sv_eq(f[1], curve) && f[2].len == qlen && f[2].p[0] == 4;
+	}
+	return 0;
+}
+
 int gitssh_hostkey_parse(struct sv line, struct gitssh_hostkey *k, struct bb_err *e)
 {
 	struct sv rest, f1, f2, type, data, embedded;
@@ -97,8 +146,9 @@ int gitssh_hostkey_parse(struct sv line, struct gitssh_hostkey *k, struct bb_err
 	if (!sv_eq(embedded, type))
 		return bb_errf(e, BB_EINVAL, "key declared as %.*s but its blob says %.*s", (int)type.len, type.p,
 			       (int)(embedded.len > 40 ? 40 : embedded.len), embedded.p);
-	if (k->len <= 4 + embedded.len)
-		return bb_errf(e, BB_EINVAL, "%.*s key: the blob holds no key material", (int)type.len, type.p);
+	if (!blob_shape_ok(type, k->blob, k->len))
+		return bb_errf(e, BB_EINVAL, "%.*s key: the blob is truncated or malformed (%zu bytes)", (int)type.len,
+			       type.p, k->len);
 	if (sv_copy(type, k->type, sizeof k->type) < 0)
 		return bb_errf(e, BB_ETOOBIG, "key type too long"); /* cannot happen: type is from the list */
 	return 0;

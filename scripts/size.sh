@@ -31,8 +31,8 @@ awk '
 		prev = $0
 		n = hex(size); if (n == 0) next
 		if (file ~ /\.a\(/) { sub(/\(.*/, "", file); sub(/.*\//, "", file) }
-		else if (file ~ /applets/) file = "bb applets"
-		else if (file ~ /musl|crt/) file = "musl libc"
+		else if (file ~ /applets/) file = "bb-applets"
+		else if (file ~ /musl|crt/) file = "musl-crt"
 		else sub(/.*\//, "", file)
 		total[file] += n
 	}
