@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <git2.h>
 #include <libssh2.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "applet.h"
 #include "err.h"
 #include "log.h"
+#include "opt.h"
 
 #ifndef BB_VERSION
 #define BB_VERSION "0.0.0-dev"
@@ -45,6 +47,43 @@ int applet_unbuilt(int argc, char **argv, const char *usage, int issue)
 	}
 	err_printf("%s is not built yet (issue %d); nothing was done", argv[0], issue);
 	return BB_EXIT_FAIL;
+}
+
+int applet_opt(struct opt *o, int argc, char **argv, const char *spec, const char *usage, int *code)
+{
+	int c = opt_next(o, argc, argv, spec);
+
+	if (c == 'h') {
+		out_printf("%s\n", usage);
+		*code = BB_EXIT_OK;
+		return APPLET_OPT_EXIT;
+	}
+	if (c == '?') {
+		err_printf("%s\n%s", o->err, usage);
+		*code = BB_EXIT_USAGE;
+		return APPLET_OPT_EXIT;
+	}
+	return c;
+}
+
+int applet_usage_error(const char *usage, const char *fmt, ...)
+{
+	struct buf msg = BUF_INIT(4096);
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && buf_reserve(&msg, (size_t)n, NULL) == 0) {
+		va_start(ap, fmt);
+		vsnprintf(msg.p, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+		msg.len = (size_t)n;
+	}
+	err_printf("%s\n%s", msg.p ? msg.p : "", usage);
+	buf_free(&msg);
+	return BB_EXIT_USAGE;
 }
 
 static void usage_short(int fd)

@@ -24,6 +24,21 @@ extern const unsigned bb_applet_count;
 /* Look an applet up by name (binary search); NULL when there is none. */
 const struct applet *applet_find(const char *name);
 
+struct opt;
+
+#define APPLET_OPT_EXIT (-2)
+
+/*
+ * opt_next() plus the answers every applet gives the same way: 'h' (put
+ * "h(help)" in the spec) prints usage to stdout, a bad option prints the
+ * parser's message and the usage to stderr. Both return APPLET_OPT_EXIT
+ * with *code set (0 or BB_EXIT_USAGE) for the applet to return.
+ */
+int applet_opt(struct opt *o, int argc, char **argv, const char *spec, const char *usage, int *code);
+
+/* Print a usage error (the message, then the usage) to stderr; returns BB_EXIT_USAGE. */
+int applet_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /*
  * For applets whose issue has not landed: print that this applet is not
  * built yet (naming the issue) and return BB_EXIT_FAIL; with --help print

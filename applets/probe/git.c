@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "applet.h"
 #include "err.h"
 #include "gitssh.h"
 #include "log.h"
@@ -215,14 +216,9 @@ int probe_git_commit(int argc, char **argv)
 	int c, rc;
 
 	opt_init(&o);
-	while ((c = opt_next(&o, argc, argv, "h(help)")) != -1) {
-		if (c == 'h') {
-			out_printf("%s\n", commit_usage);
-			return BB_EXIT_OK;
-		}
-		err_printf("%s\n%s", o.err, commit_usage);
-		return BB_EXIT_USAGE;
-	}
+	while ((c = applet_opt(&o, argc, argv, "h(help)", commit_usage, &rc)) != -1)
+		if (c == APPLET_OPT_EXIT)
+			return rc;
 	if (argc - o.ind != 1) {
 		err_printf("expected one DIR\n%s", commit_usage);
 		return BB_EXIT_USAGE;
@@ -267,11 +263,10 @@ int probe_git_ls_remote(int argc, char **argv)
 	int c, rc;
 
 	opt_init(&o);
-	while ((c = opt_next(&o, argc, argv, "h(help)k:(key)p:(pub)H:(host-key)")) != -1) {
+	while ((c = applet_opt(&o, argc, argv, "h(help)k:(key)p:(pub)H:(host-key)", ls_remote_usage, &rc)) != -1) {
 		switch (c) {
-		case 'h':
-			out_printf("%s\n", ls_remote_usage);
-			return BB_EXIT_OK;
+		case APPLET_OPT_EXIT:
+			return rc;
 		case 'k':
 			key = o.arg;
 			break;
@@ -281,9 +276,6 @@ int probe_git_ls_remote(int argc, char **argv)
 		case 'H':
 			host_key_path = o.arg;
 			break;
-		default:
-			err_printf("%s\n%s", o.err, ls_remote_usage);
-			return BB_EXIT_USAGE;
 		}
 	}
 	if (argc - o.ind != 1) {

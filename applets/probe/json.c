@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "applet.h"
 #include "err.h"
 #include "fd.h"
 #include "json.h"
@@ -27,14 +28,9 @@ int probe_json(int argc, char **argv)
 	int c, rc;
 
 	opt_init(&o);
-	while ((c = opt_next(&o, argc, argv, "h(help)")) != -1) {
-		if (c == 'h') {
-			out_printf("%s\n", usage);
-			return BB_EXIT_OK;
-		}
-		err_printf("%s\n%s", o.err, usage);
-		return BB_EXIT_USAGE;
-	}
+	while ((c = applet_opt(&o, argc, argv, "h(help)", usage, &rc)) != -1)
+		if (c == APPLET_OPT_EXIT)
+			return rc;
 	if (argc - o.ind > 1) {
 		err_printf("expected at most one FILE\n%s", usage);
 		return BB_EXIT_USAGE;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "applet.h"
 #include "err.h"
 #include "fd.h"
 #include "log.h"
@@ -359,8 +360,10 @@ int probe_tls(int argc, char **argv)
 	int c, fd, rc = BB_EXIT_OK, cut = 0;
 
 	opt_init(&o);
-	while ((c = opt_next(&o, argc, argv, spec)) != -1) {
+	while ((c = applet_opt(&o, argc, argv, spec, usage, &rc)) != -1) {
 		switch (c) {
+		case APPLET_OPT_EXIT:
+			return rc;
 		case 'c':
 			ca = o.arg;
 			break;
@@ -385,12 +388,6 @@ int probe_tls(int argc, char **argv)
 			timeout_s = (unsigned)v;
 			break;
 		}
-		case 'h':
-			out_printf("%s\n", usage);
-			return BB_EXIT_OK;
-		default:
-			err_printf("tls: %s\n%s", o.err, usage);
-			return BB_EXIT_USAGE;
 		}
 	}
 	if (argc - o.ind != 1) {

@@ -1,6 +1,7 @@
 /* yaml.c - `bb probe yaml FILE`: parse a Markdown file's YAML frontmatter and print it as JSON. */
 #include <string.h>
 
+#include "applet.h"
 #include "err.h"
 #include "fd.h"
 #include "log.h"
@@ -26,14 +27,9 @@ int probe_yaml(int argc, char **argv)
 	int c, rc = BB_EXIT_FAIL;
 
 	opt_init(&o);
-	while ((c = opt_next(&o, argc, argv, "h(help)")) != -1) {
-		if (c == 'h') {
-			out_printf("%s\n", usage);
-			return BB_EXIT_OK;
-		}
-		err_printf("%s\n%s", o.err, usage);
-		return BB_EXIT_USAGE;
-	}
+	while ((c = applet_opt(&o, argc, argv, "h(help)", usage, &rc)) != -1)
+		if (c == APPLET_OPT_EXIT)
+			return rc;
 	if (argc - o.ind != 1) {
 		err_printf("expected one FILE\n%s", usage);
 		return BB_EXIT_USAGE;
