@@ -1,0 +1,13 @@
+/* bottle.h - the bottle applet's subcommands and what they share. */
+#ifndef BB_BOTTLE_H
+#define BB_BOTTLE_H
+
+#include "manifest.h"
+
+/* Load every manifest from $BB_HOME (else $HOME) and the current directory; prints system errors. 0 or an exit code. */
+int bottle_load(struct manifest *m);
+
+int bottle_validate(int argc, char **argv);
+int bottle_plan(int argc, char **argv);
+
+#endif

@@ -1,0 +1,110 @@
+/* re.h - linear-time regular expressions (RE2/Go syntax subset, byte-oriented): Pike VM behind a lazy DFA. */
+#ifndef BB_RE_H
+#define BB_RE_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+/*
+ * Syntax: the subset of RE2/Go syntax that gitleaks rules use.
+ *   literals, \. \- \/ \\ and any other escaped ASCII punctuation,
+ *   \a \f \t \n \r \v \xHH \x{H..} \0 \123 (octal), \Q...\E
+ *   .  [abc] [a-z] [^...] [[:alpha:]] [[:^digit:]]  \d \w \s \D \W \S
+ *   ^ $ \A \z \b \B   ( ) (?: ) (?P<name> ) (?<name> )   x|y
+ *   * + ? {n} {n,} {n,m} and the lazy forms *? +? ?? {n,m}?
+ *   flags (?i) (?s) (?m) (?U) (?-i) (?i-s) anywhere (to the end of the
+ *   enclosing group) and scoped (?i: ... )
+ * Semantics are Go's regexp: leftmost-first (the match and the submatches
+ * a backtracking engine would report, found without backtracking), $
+ * without (?m) is the end of the text only (like \z), \s is [\t\n\f\r ],
+ * \b and \w are ASCII.
+ * Byte-oriented: the subject is a byte string. `.`, [^...] and every
+ * class match exactly one byte (so `.` matches one byte of a multi-byte
+ * UTF-8 character, not the whole character); \xHH is the byte HH;
+ * non-ASCII characters written literally in the pattern match their UTF-8
+ * bytes (a quantifier after one applies to the whole character) but are
+ * refused inside classes. (?i) folds ASCII letters only.
+ * Refused with an error naming the byte offset: backreferences \1 (?P=n),
+ * lookaround (?= (?! (?<= (?<!, atomic and possessive forms, \p{..}
+ * Unicode classes, \Z \G \K and the like, repeat counts above
+ * RE_MAX_REPEAT, nesting deeper than RE_MAX_DEPTH, and programs larger
+ * than RE_MAX_INST instructions once counted repeats are expanded.
+ *
+ * Time: re_search is O(len * program size) whatever the pattern and the
+ * subject; nothing backtracks. A lazy DFA answers "is there a match and
+ * where does it end/start"; the Pike VM (an NFA simulation carrying
+ * capture slots) only runs over the match itself, or over everything when
+ * the DFA's cache thrashes.
+ * Memory: each regex owns its program and its match scratch, sized at
+ * compile time (re_memory tells how much), plus two DFA caches of at most
+ * RE_DFA_CACHE bytes each, allocated on the first search that uses them.
+ * A search allocates nothing else. Because the scratch and caches live in
+ * the regex, one regex must not be searched by two threads at once.
+ */
+
+enum {
+	RE_ICASE = 1u << 0,     /* (?i) for the whole pattern */
+	RE_DOTNL = 1u << 1,     /* (?s) */
+	RE_MULTILINE = 1u << 2, /* (?m) */
+	RE_UNGREEDY = 1u << 3,  /* (?U): swap greedy and lazy */
+	RE_NODFA = 1u << 4      /* never use the DFA: Pike VM only (tests, comparisons) */
+};
+
+#define RE_MAX_PATTERN 65536     /* bytes of pattern */
+#define RE_MAX_REPEAT 1000       /* largest n or m in {n,m} */
+#define RE_MAX_DEPTH 250         /* nested groups */
+#define RE_MAX_INST 65536        /* instructions after expanding counted repeats */
+#define RE_MAX_SCRATCH (8 << 20) /* bytes of Pike VM thread state */
+#define RE_DFA_CACHE (256 << 10) /* bytes of cached DFA states, per direction */
+#define RE_MATCH_GROUPS 16       /* spans reported: group 0 (the match) and groups 1..15 */
+#define RE_NOPOS ((size_t)-1)    /* a group that did not take part in the match */
+
+struct re;
+
+struct re_span {
+	size_t start, end; /* byte offsets into the subject, end exclusive */
+};
+
+struct re_match {
+	unsigned ngroups;                       /* spans filled: min(re_ngroups + 1, RE_MATCH_GROUPS) */
+	struct re_span group[RE_MATCH_GROUPS]; /* [0] the whole match; RE_NOPOS for unset groups */
+};
+
+/*
+ * Compile pattern pat (len bytes, need not be NUL-terminated) with
+ * RE_* flags. On success *out is a new regex (free with re_free) and 0 is
+ * returned; on failure -1 with e->code BB_EINVAL (bad or unsupported
+ * syntax), BB_ETOOBIG (a size cap) or ENOMEM, and e->msg like
+ * "regex offset 7: lookahead (?= is not supported".
+ */
+int re_compile(const char *pat, size_t len, unsigned flags, struct re **out, struct bb_err *e);
+
+/* Free a regex from re_compile (NULL is fine). */
+void re_free(struct re *re);
+
+/* Number of capture groups in the pattern (group 0, the whole match, not counted). */
+unsigned re_ngroups(const struct re *re);
+
+/*
+ * Search s[0..n) for the leftmost-first match that starts at or after
+ * start; the text before start still counts as context for ^ \b and the
+ * like. Returns 1 and fills *m when found, 0 when not (or start > n).
+ * m may be NULL to ask only whether there is a match (the cheapest call).
+ * Not for concurrent use on one regex (see above).
+ */
+int re_search(const struct re *re, const char *s, size_t n, size_t start, struct re_match *m);
+
+/* Bytes the regex holds now: program, scratch and DFA caches allocated so far. */
+size_t re_memory(const struct re *re);
+
+/*
+ * A literal that every match contains (the longest one found in the
+ * pattern's top-level sequence), for a keyword prefilter: *lit points
+ * into the regex, *len bytes, *nocase set when it was under (?i) (then
+ * it is lower-cased and must be compared ASCII case-insensitively).
+ * Returns 1 when there is one, 0 when none is known (len 0).
+ */
+int re_required_literal(const struct re *re, const char **lit, size_t *len, int *nocase);
+
+#endif
