@@ -25,7 +25,7 @@ CFLAGS := -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 LDFLAGS := -fsanitize=address,undefined
 CPPFLAGS += -I/usr/include/bearssl -DBB_BEARSSL_VERSION=\"$(shell dpkg-query -W -f='$${Version}' libbearssl-dev 2>/dev/null)\" \
 	$(shell pkg-config --cflags libgit2 yaml-0.1 libcjson libssh2 2>/dev/null)
-LIBS := $(shell pkg-config --libs libgit2 yaml-0.1 libcjson libssh2 zlib 2>/dev/null) -lbearssl
+LIBS := $(shell pkg-config --libs libgit2 yaml-0.1 libcjson libssh2 zlib 2>/dev/null) -lbearssl -lm
 BB := $(O)/bb
 DEPS_STAMP :=
 else
@@ -115,7 +115,7 @@ check: $(BB) $(UNIT_BIN) $(REPLAY_BIN) | setup-test
 #   make fuzz && build/fuzz/fuzz_yml tests/fuzz/corpus/yml -max_total_time=60
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Ilib -I/usr/include/bearssl \
 	$(shell pkg-config --cflags libgit2 yaml-0.1 libcjson 2>/dev/null)
-FUZZ_LIBS := $(shell pkg-config --libs libgit2 yaml-0.1 libcjson libssh2 zlib 2>/dev/null) -lbearssl
+FUZZ_LIBS := $(shell pkg-config --libs libgit2 yaml-0.1 libcjson libssh2 zlib 2>/dev/null) -lbearssl -lm
 fuzz: $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) | setup-build
 	@mkdir -p $(@D)

@@ -1,4 +1,4 @@
-/* re.c - regex parser and compiler: RE2/Go syntax subset to byte-oriented NFA programs (matching is in re_exec.c). */
+/* re.c - regex parser (RE2/Go syntax subset to a syntax tree) and the public compile/free calls; see re_prog.c, re_exec.c. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,23 +9,10 @@
 #include "re_impl.h"
 
 /* Syntax tree: nodes in one array, linked by index. */
-enum { N_EMPTY, N_BYTE, N_CLASS, N_ANY, N_ANYNL, N_CAT, N_ALT, N_REP, N_CAP, N_ASSERT };
-
-struct node {
-	uint8_t type;
-	uint8_t greedy;
-	uint8_t arg;        /* N_BYTE: the byte; N_ASSERT: an AS_* */
-	int32_t child;      /* CAT/ALT: first child; REP/CAP: the operand */
-	int32_t last;       /* CAT/ALT: last child */
-	int32_t next, prev; /* siblings */
-	int32_t min, max;   /* REP: counts; max -1 is unbounded */
-	uint32_t x;         /* N_CLASS: class index; N_CAP: group number */
-};
-
 struct parser {
 	const unsigned char *p;
 	size_t len, pos;
-	struct node *nodes;
+	struct re_node *nodes;
 	size_t nnodes, capnodes;
 	struct re_cset *cls;
 	uint32_t ncls, capcls;
@@ -57,17 +44,12 @@ static int peek(const struct parser *ps, size_t k)
 
 /* ---- byte sets ---- */
 
-static void cs_add(struct re_cset *s, unsigned c)
-{
-	s->w[c >> 5] |= 1u << (c & 31);
-}
-
 static void cs_add_range(struct re_cset *s, unsigned lo, unsigned hi)
 {
 	unsigned c;
 
 	for (c = lo; c <= hi; c++)
-		cs_add(s, c);
+		re_cs_add(s, c);
 }
 
 static void cs_or(struct re_cset *s, const struct re_cset *t)
@@ -92,23 +74,10 @@ static void cs_fold(struct re_cset *s)
 
 	for (c = 'a'; c <= 'z'; c++) {
 		if (re_cs_has(s, c) || re_cs_has(s, c - 32)) {
-			cs_add(s, c);
-			cs_add(s, c - 32);
+			re_cs_add(s, c);
+			re_cs_add(s, c - 32);
 		}
 	}
-}
-
-static int cs_count(const struct re_cset *s, unsigned *one)
-{
-	unsigned c;
-	int n = 0;
-
-	for (c = 0; c < 256; c++)
-		if (re_cs_has(s, c)) {
-			*one = c;
-			n++;
-		}
-	return n;
 }
 
 /* Perl classes \d \s \w (Go's ASCII definitions: \s is [\t\n\f\r ]). */
@@ -120,17 +89,17 @@ static void cs_perl(struct re_cset *s, int which)
 		cs_add_range(s, '0', '9');
 		break;
 	case 's':
-		cs_add(s, '\t');
-		cs_add(s, '\n');
-		cs_add(s, '\f');
-		cs_add(s, '\r');
-		cs_add(s, ' ');
+		re_cs_add(s, '\t');
+		re_cs_add(s, '\n');
+		re_cs_add(s, '\f');
+		re_cs_add(s, '\r');
+		re_cs_add(s, ' ');
 		break;
 	default: /* w */
 		cs_add_range(s, '0', '9');
 		cs_add_range(s, 'A', 'Z');
 		cs_add_range(s, 'a', 'z');
-		cs_add(s, '_');
+		re_cs_add(s, '_');
 		break;
 	}
 }
@@ -139,11 +108,11 @@ static void cs_perl(struct re_cset *s, int which)
 
 static int32_t new_node(struct parser *ps, int type)
 {
-	struct node *nd;
+	struct re_node *nd;
 
 	if (ps->nnodes == ps->capnodes) {
 		size_t cap = ps->capnodes ? ps->capnodes * 2 : 64;
-		struct node *p = realloc(ps->nodes, cap * sizeof *p);
+		struct re_node *p = realloc(ps->nodes, cap * sizeof *p);
 
 		if (!p)
 			return bb_errno(ps->e, ENOMEM, "regex: out of memory");
@@ -159,7 +128,7 @@ static int32_t new_node(struct parser *ps, int type)
 
 static void append(struct parser *ps, int32_t parent, int32_t child)
 {
-	struct node *p = &ps->nodes[parent];
+	struct re_node *p = &ps->nodes[parent];
 
 	ps->nodes[child].prev = p->last;
 	ps->nodes[child].next = -1;
@@ -197,7 +166,7 @@ static int32_t set_node(struct parser *ps, const struct re_cset *s)
 	unsigned one = 0;
 	int32_t n;
 
-	if (cs_count(s, &one) == 1) {
+	if (re_cs_count(s, &one) == 1) {
 		n = new_node(ps, N_BYTE);
 		if (n >= 0)
 			ps->nodes[n].arg = (uint8_t)one;
@@ -220,8 +189,8 @@ static int32_t byte_node(struct parser *ps, unsigned c, unsigned flags)
 				ps->nodes[n].x = (uint32_t)ps->foldcls[k];
 			return n;
 		}
-		cs_add(&s, c | 32);
-		cs_add(&s, c & ~32u);
+		re_cs_add(&s, c | 32);
+		re_cs_add(&s, c & ~32u);
 		n = new_class(ps, &s);
 		if (n >= 0)
 			ps->foldcls[k] = (int32_t)ps->nodes[n].x;
@@ -427,10 +396,11 @@ static int parse_posix(struct parser *ps, struct re_cset *set)
 	const unsigned char *name;
 	int neg = 0;
 
-	for (end = at + 2; end + 1 < ps->len; end++)
+	/* Names are short: look no further than [:^xdigit:] could reach (a long scan per [: would be quadratic). */
+	for (end = at + 2; end + 1 < ps->len && end < at + 12; end++)
 		if (ps->p[end] == ':' && ps->p[end + 1] == ']')
 			break;
-	if (end + 1 >= ps->len)
+	if (end + 1 >= ps->len || ps->p[end] != ':' || ps->p[end + 1] != ']')
 		return 0;
 	name = ps->p + at + 2;
 	nlen = end - (at + 2);
@@ -448,7 +418,7 @@ static int parse_posix(struct parser *ps, struct re_cset *set)
 		for (; r[0]; r += 2)
 			cs_add_range(&s, (unsigned char)r[0], (unsigned char)r[1]);
 		if (!strcmp(posix_classes[i].name, "ascii") || !strcmp(posix_classes[i].name, "cntrl"))
-			cs_add(&s, 0);
+			re_cs_add(&s, 0);
 		if (neg)
 			cs_negate(&s);
 		cs_or(set, &s);
@@ -886,388 +856,6 @@ static int32_t parse_alt(struct parser *ps, unsigned flags, unsigned depth)
 	return alt;
 }
 
-/* ---- compiler ---- */
-
-#define HOLE UINT32_MAX
-
-struct comp {
-	struct re_inst *inst;
-	uint32_t n, cap;
-	const struct node *nodes;
-	unsigned nslots; /* SAVE only slots below this */
-	int reverse;
-	int err;         /* 1 too big, 2 out of memory */
-};
-
-static int64_t emit(struct comp *c, int op, unsigned arg, uint32_t x, uint32_t y)
-{
-	struct re_inst *in;
-
-	if (c->n >= RE_MAX_INST) {
-		c->err = 1;
-		return -1;
-	}
-	if (c->n == c->cap) {
-		uint32_t cap = c->cap ? c->cap * 2 : 64;
-		struct re_inst *p = realloc(c->inst, cap * sizeof *p);
-
-		if (!p) {
-			c->err = 2;
-			return -1;
-		}
-		c->inst = p;
-		c->cap = cap;
-	}
-	in = &c->inst[c->n];
-	in->op = (uint8_t)op;
-	in->arg = (uint8_t)arg;
-	in->x = x;
-	in->y = y;
-	return c->n++;
-}
-
-/* Point every hole in the chain (linked through field x or y) at target. */
-static void patch(struct comp *c, uint32_t chain, int use_y, uint32_t target)
-{
-	while (chain != HOLE) {
-		uint32_t *f = use_y ? &c->inst[chain].y : &c->inst[chain].x;
-		uint32_t nx = *f;
-
-		*f = target;
-		chain = nx;
-	}
-}
-
-static int comp_node(struct comp *c, int32_t i);
-
-/* Can the node match the empty string? */
-static int nullable(const struct node *nodes, int32_t i, unsigned depth)
-{
-	const struct node *nd = &nodes[i];
-	int32_t k;
-
-	if (depth > RE_MAX_DEPTH * 4)
-		return 1;
-	switch (nd->type) {
-	case N_EMPTY: case N_ASSERT:
-		return 1;
-	case N_CAT:
-		for (k = nd->child; k >= 0; k = nodes[k].next)
-			if (!nullable(nodes, k, depth + 1))
-				return 0;
-		return 1;
-	case N_ALT:
-		for (k = nd->child; k >= 0; k = nodes[k].next)
-			if (nullable(nodes, k, depth + 1))
-				return 1;
-		return 0;
-	case N_REP:
-		return nd->min == 0 || nullable(nodes, nd->child, depth + 1);
-	case N_CAP:
-		return nullable(nodes, nd->child, depth + 1);
-	default:
-		return 0;
-	}
-}
-
-static int comp_rep(struct comp *c, const struct node *nd)
-{
-	int32_t k;
-	int64_t sp, loop;
-	int g = nd->greedy;
-
-	if (nd->max < 0) {
-		if (nd->min == 0 && nullable(c->nodes, nd->child, 0)) {
-			/* Go compiles x* as (x+)? when x can be empty, for the submatch priorities of golang.org/issue/46123. */
-			if ((sp = emit(c, OP_SPLIT, 0, 0, 0)) < 0)
-				return -1;
-			loop = c->n;
-			if (comp_node(c, nd->child) < 0 || emit(c, OP_SPLIT, 0, (uint32_t)loop, 0) < 0)
-				return -1;
-			c->inst[c->n - 1].x = g ? (uint32_t)loop : c->n;
-			c->inst[c->n - 1].y = g ? c->n : (uint32_t)loop;
-			c->inst[sp].x = g ? (uint32_t)sp + 1 : c->n;
-			c->inst[sp].y = g ? c->n : (uint32_t)sp + 1;
-			return 0;
-		}
-		if (nd->min == 0) { /* L: split body, out; body; jmp L */
-			if ((loop = emit(c, OP_SPLIT, 0, 0, 0)) < 0 || comp_node(c, nd->child) < 0 ||
-			    emit(c, OP_JMP, 0, (uint32_t)loop, 0) < 0)
-				return -1;
-			c->inst[loop].x = g ? (uint32_t)loop + 1 : c->n;
-			c->inst[loop].y = g ? c->n : (uint32_t)loop + 1;
-			return 0;
-		}
-		for (k = 0; k < nd->min - 1; k++)
-			if (comp_node(c, nd->child) < 0)
-				return -1;
-		loop = c->n; /* L: body; split L, out */
-		if (comp_node(c, nd->child) < 0 || (sp = emit(c, OP_SPLIT, 0, 0, 0)) < 0)
-			return -1;
-		c->inst[sp].x = g ? (uint32_t)loop : (uint32_t)sp + 1;
-		c->inst[sp].y = g ? (uint32_t)sp + 1 : (uint32_t)loop;
-		return 0;
-	}
-	for (k = 0; k < nd->min; k++)
-		if (comp_node(c, nd->child) < 0)
-			return -1;
-	{
-		uint32_t holes = HOLE;
-
-		/* x{0,k} as nested optionals: (x(x(x)?)?)?, each split leaving to the common end. */
-		for (k = nd->min; k < nd->max; k++) {
-			if ((sp = emit(c, OP_SPLIT, 0, 0, 0)) < 0)
-				return -1;
-			if (g) {
-				c->inst[sp].x = (uint32_t)sp + 1;
-				c->inst[sp].y = holes;
-			} else {
-				c->inst[sp].y = (uint32_t)sp + 1;
-				c->inst[sp].x = holes;
-			}
-			holes = (uint32_t)sp;
-			if (comp_node(c, nd->child) < 0)
-				return -1;
-		}
-		patch(c, holes, g, c->n);
-	}
-	return 0;
-}
-
-static unsigned rev_assert(unsigned a)
-{
-	switch (a) {
-	case AS_BOT: return AS_EOT;
-	case AS_EOT: return AS_BOT;
-	case AS_BOL: return AS_EOL;
-	case AS_EOL: return AS_BOL;
-	default: return a;
-	}
-}
-
-static int comp_node(struct comp *c, int32_t i)
-{
-	const struct node *nd = &c->nodes[i];
-	int32_t k;
-
-	switch (nd->type) {
-	case N_EMPTY:
-		return 0;
-	case N_BYTE:
-		return emit(c, OP_BYTE, nd->arg, 0, 0) < 0 ? -1 : 0;
-	case N_CLASS:
-		return emit(c, OP_CLASS, 0, nd->x, 0) < 0 ? -1 : 0;
-	case N_ANY:
-		return emit(c, OP_ANY, 0, 0, 0) < 0 ? -1 : 0;
-	case N_ANYNL:
-		return emit(c, OP_ANYNL, 0, 0, 0) < 0 ? -1 : 0;
-	case N_ASSERT:
-		return emit(c, OP_ASSERT, c->reverse ? rev_assert(nd->arg) : nd->arg, 0, 0) < 0 ? -1 : 0;
-	case N_CAT:
-		for (k = c->reverse ? nd->last : nd->child; k >= 0; k = c->reverse ? c->nodes[k].prev : c->nodes[k].next)
-			if (comp_node(c, k) < 0)
-				return -1;
-		return 0;
-	case N_ALT: {
-		uint32_t jumps = HOLE;
-		int64_t sp, j;
-
-		for (k = nd->child; k >= 0; k = c->nodes[k].next) {
-			if (c->nodes[k].next < 0)
-				return comp_node(c, k) < 0 ? -1 : (patch(c, jumps, 0, c->n), 0);
-			if ((sp = emit(c, OP_SPLIT, 0, 0, 0)) < 0)
-				return -1;
-			c->inst[sp].x = (uint32_t)sp + 1;
-			if (comp_node(c, k) < 0 || (j = emit(c, OP_JMP, 0, jumps, 0)) < 0)
-				return -1;
-			jumps = (uint32_t)j;
-			c->inst[sp].y = c->n;
-		}
-		return 0;
-	}
-	case N_CAP:
-		if (c->reverse || 2 * nd->x + 1 >= c->nslots)
-			return comp_node(c, nd->child);
-		if (emit(c, OP_SAVE, 0, 2 * nd->x, 0) < 0 || comp_node(c, nd->child) < 0 ||
-		    emit(c, OP_SAVE, 0, 2 * nd->x + 1, 0) < 0)
-			return -1;
-		return 0;
-	case N_REP:
-		return comp_rep(c, nd);
-	}
-	return 0;
-}
-
-static void prog_finish(struct re_prog *p)
-{
-	uint32_t i;
-
-	p->nstore = 0;
-	p->asserts = 0;
-	for (i = 0; i < p->n; i++) {
-		switch (p->inst[i].op) {
-		case OP_MATCH: case OP_BYTE: case OP_CLASS: case OP_ANY: case OP_ANYNL:
-			p->nstore++;
-			break;
-		case OP_ASSERT:
-			p->asserts |= p->inst[i].arg;
-			break;
-		}
-	}
-}
-
-static int compile_prog(struct parser *ps, int32_t root, unsigned nslots, int reverse, struct re_prog *out)
-{
-	struct comp c;
-
-	memset(&c, 0, sizeof c);
-	c.nodes = ps->nodes;
-	c.nslots = nslots;
-	c.reverse = reverse;
-	if (!reverse) { /* 0: split 3, 1; 1: any; 2: jmp 0; 3: save 0 ... save 1; match */
-		if (emit(&c, OP_SPLIT, 0, 3, 1) < 0 || emit(&c, OP_ANY, 0, 0, 0) < 0 || emit(&c, OP_JMP, 0, 0, 0) < 0 ||
-		    emit(&c, OP_SAVE, 0, 0, 0) < 0)
-			goto fail;
-	}
-	if (comp_node(&c, root) < 0)
-		goto fail;
-	if (!reverse && emit(&c, OP_SAVE, 0, 1, 0) < 0)
-		goto fail;
-	if (emit(&c, OP_MATCH, 0, 0, 0) < 0)
-		goto fail;
-	out->inst = c.inst;
-	out->n = c.n;
-	out->start = reverse ? 0 : 3;
-	prog_finish(out);
-	return 0;
-fail:
-	free(c.inst);
-	if (c.err == 2)
-		return bb_errno(ps->e, ENOMEM, "regex: out of memory");
-	return bb_errf(ps->e, BB_ETOOBIG, "regex too large: more than %d instructions once counted repeats are expanded",
-		       RE_MAX_INST);
-}
-
-/* ---- byte classes for the DFA alphabet ---- */
-
-static void refine(uint8_t *map, unsigned *nclass, const struct re_cset *s)
-{
-	int16_t renum[256][2];
-	unsigned c, n = 0;
-
-	memset(renum, 0xff, sizeof renum);
-	for (c = 0; c < 256; c++) {
-		int h = re_cs_has(s, c);
-
-		if (renum[map[c]][h] < 0)
-			renum[map[c]][h] = (int16_t)n++;
-	}
-	for (c = 0; c < 256; c++)
-		map[c] = (uint8_t)renum[map[c]][re_cs_has(s, c)];
-	*nclass = n;
-}
-
-static void byte_classes(struct re *re)
-{
-	struct re_cset s, lits = { { 0 } };
-	uint32_t i;
-	unsigned c;
-
-	memset(re->byteclass, 0, sizeof re->byteclass);
-	re->nbyteclass = 1;
-	for (i = 0; i < re->ncls; i++)
-		refine(re->byteclass, &re->nbyteclass, &re->cls[i]);
-	for (i = 0; i < re->fwd.n; i++)
-		if (re->fwd.inst[i].op == OP_BYTE)
-			cs_add(&lits, re->fwd.inst[i].arg);
-	cs_add(&lits, '\n'); /* . and (?m) care about newlines */
-	for (c = 0; c < 256; c++) {
-		if (!re_cs_has(&lits, c))
-			continue;
-		memset(&s, 0, sizeof s);
-		cs_add(&s, c);
-		refine(re->byteclass, &re->nbyteclass, &s);
-	}
-	if ((re->fwd.asserts | re->rev.asserts) & (AS_WORDB | AS_NWORDB)) {
-		cs_perl(&s, 'w');
-		refine(re->byteclass, &re->nbyteclass, &s);
-	}
-}
-
-/* ---- required literal ---- */
-
-/* The byte a node matches when it is one literal byte (or one letter under (?i)): 0..255, +256 when folded; -1 otherwise. */
-static int lit_byte(const struct parser *ps, const struct node *nd)
-{
-	unsigned one = 0;
-
-	if (nd->type == N_BYTE)
-		return nd->arg;
-	if (nd->type == N_CLASS) {
-		const struct re_cset *s = &ps->cls[nd->x];
-
-		if (cs_count(s, &one) == 2 && (one | 32) >= 'a' && (one | 32) <= 'z' && re_cs_has(s, one | 32) &&
-		    re_cs_has(s, one & ~32u))
-			return 256 + (int)(one | 32);
-	}
-	return -1;
-}
-
-/* Longest run of literal bytes in the node's top-level sequence (descending through groups and x{n,} with n >= 1). */
-static void find_literal(const struct parser *ps, int32_t i, struct re *re, unsigned char *run, size_t *runlen,
-			 int *runfold, unsigned depth)
-{
-	const struct node *nd = &ps->nodes[i];
-	int32_t k;
-	int b;
-
-	if (depth > RE_MAX_DEPTH * 4)
-		return;
-	if (nd->type == N_CAP || (nd->type == N_REP && nd->min >= 1)) {
-		if (nd->type == N_REP)
-			*runlen = 0;
-		find_literal(ps, nd->child, re, run, runlen, runfold, depth + 1);
-		if (nd->type == N_REP)
-			*runlen = 0;
-		return;
-	}
-	if (nd->type == N_ASSERT)
-		return;
-	if (nd->type != N_CAT) {
-		b = lit_byte(ps, nd);
-		if (b < 0) {
-			*runlen = 0;
-			*runfold = 0;
-			return;
-		}
-		if (*runlen < 255) {
-			run[(*runlen)++] = (unsigned char)b;
-			*runfold |= b >= 256;
-		}
-		if (*runlen > re->litlen) {
-			memcpy(re->lit, run, *runlen);
-			re->litlen = *runlen;
-			re->litnocase = *runfold;
-		}
-		return;
-	}
-	for (k = nd->child; k >= 0; k = ps->nodes[k].next)
-		find_literal(ps, k, re, run, runlen, runfold, depth + 1);
-}
-
-static void required_literal(const struct parser *ps, int32_t root, struct re *re)
-{
-	unsigned char run[256];
-	size_t runlen = 0, i;
-	int runfold = 0;
-
-	find_literal(ps, root, re, run, &runlen, &runfold, 0);
-	if (re->litnocase)
-		for (i = 0; i < re->litlen; i++)
-			if (re->lit[i] >= 'A' && re->lit[i] <= 'Z')
-				re->lit[i] = (char)(re->lit[i] | 32);
-}
-
 /* ---- public ---- */
 
 int re_compile(const char *pat, size_t len, unsigned flags, struct re **out, struct bb_err *e)
@@ -1303,13 +891,14 @@ int re_compile(const char *pat, size_t len, unsigned flags, struct re **out, str
 	re->ngroups = ps.ncap;
 	groups = ps.ncap + 1 < RE_MATCH_GROUPS ? ps.ncap + 1 : RE_MATCH_GROUPS;
 	re->nslots = 2 * groups;
-	if (compile_prog(&ps, root, re->nslots, 0, &re->fwd) < 0 || compile_prog(&ps, root, 0, 1, &re->rev) < 0)
+	if (re_prog_compile(ps.nodes, root, re->nslots, 0, &re->fwd, e) < 0 ||
+	    re_prog_compile(ps.nodes, root, 0, 1, &re->rev, e) < 0)
 		goto fail;
-	required_literal(&ps, root, re);
+	re_prog_literal(ps.nodes, ps.cls, root, re);
 	re->cls = ps.cls;
 	re->ncls = ps.ncls;
 	ps.cls = NULL;
-	byte_classes(re);
+	re_byte_classes(re);
 	if (re_pike_alloc(re, e) < 0)
 		goto fail;
 	re->mem += sizeof *re + 256 + (re->fwd.n + re->rev.n) * sizeof(struct re_inst) + re->ncls * sizeof(struct re_cset);

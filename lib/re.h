@@ -15,6 +15,8 @@
  *   * + ? {n} {n,} {n,m} and the lazy forms *? +? ?? {n,m}?
  *   flags (?i) (?s) (?m) (?U) (?-i) (?i-s) anywhere (to the end of the
  *   enclosing group) and scoped (?i: ... )
+ * Group names must be well formed (letters, digits, _) and are otherwise
+ * ignored: groups are known by number.
  * Semantics are Go's regexp: leftmost-first (the match and the submatches
  * a backtracking engine would report, found without backtracking), $
  * without (?m) is the end of the text only (like \z), \s is [\t\n\f\r ],
@@ -28,14 +30,16 @@
  * Refused with an error naming the byte offset: backreferences \1 (?P=n),
  * lookaround (?= (?! (?<= (?<!, atomic and possessive forms, \p{..}
  * Unicode classes, \Z \G \K and the like, repeat counts above
- * RE_MAX_REPEAT, nesting deeper than RE_MAX_DEPTH, and programs larger
- * than RE_MAX_INST instructions once counted repeats are expanded.
+ * RE_MAX_REPEAT, nesting deeper than RE_MAX_DEPTH, programs larger than
+ * RE_MAX_INST instructions once counted repeats are expanded, and
+ * programs whose thread state would pass RE_MAX_SCRATCH.
  *
  * Time: re_search is O(len * program size) whatever the pattern and the
- * subject; nothing backtracks. A lazy DFA answers "is there a match and
- * where does it end/start"; the Pike VM (an NFA simulation carrying
- * capture slots) only runs over the match itself, or over everything when
- * the DFA's cache thrashes.
+ * subject; nothing backtracks. A case-sensitive literal that every match
+ * contains is looked for first (memmem); then a lazy DFA answers "is
+ * there a match and where does it end/start"; the Pike VM (an NFA
+ * simulation carrying capture slots) only runs over the match itself, or
+ * over everything when the DFA's cache thrashes.
  * Memory: each regex owns its program and its match scratch, sized at
  * compile time (re_memory tells how much), plus two DFA caches of at most
  * RE_DFA_CACHE bytes each, allocated on the first search that uses them.

@@ -658,6 +658,9 @@ int re_search(const struct re *re, const char *str, size_t n, size_t start, stru
 
 	if (start > n)
 		return 0;
+	/* Every match contains the required literal: no literal, no match (memmem runs at memory speed). */
+	if (re->litlen >= 2 && !re->litnocase && !memmem(s + start, n - start, re->lit, re->litlen))
+		return 0;
 	if (!re->dfa_off) {
 		r = dfa_forward(re, s, n, start, m == NULL, &end);
 		if (r == 0)

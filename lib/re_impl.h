@@ -1,4 +1,4 @@
-/* re_impl.h - regex internals shared by the compiler (re.c) and the matchers (re_exec.c): program and scratch layouts. */
+/* re_impl.h - regex internals shared by the parser (re.c), compiler (re_prog.c) and matchers (re_exec.c). */
 #ifndef BB_RE_IMPL_H
 #define BB_RE_IMPL_H
 
@@ -52,6 +52,20 @@ struct re_cset {
 	uint32_t w[8];
 };
 
+/* Syntax tree from the parser (re.c) for the compiler (re_prog.c): nodes in one array, linked by index. */
+enum { N_EMPTY, N_BYTE, N_CLASS, N_ANY, N_ANYNL, N_CAT, N_ALT, N_REP, N_CAP, N_ASSERT };
+
+struct re_node {
+	uint8_t type;
+	uint8_t greedy;
+	uint8_t arg;        /* N_BYTE: the byte; N_ASSERT: an AS_* */
+	int32_t child;      /* CAT/ALT: first child; REP/CAP: the operand */
+	int32_t last;       /* CAT/ALT: last child */
+	int32_t next, prev; /* siblings */
+	int32_t min, max;   /* REP: counts; max -1 is unbounded */
+	uint32_t x;         /* N_CLASS: class index; N_CAP: group number */
+};
+
 struct re_pike;
 struct re_dfa;
 
@@ -79,10 +93,37 @@ static inline int re_cs_has(const struct re_cset *s, unsigned c)
 	return (s->w[c >> 5] >> (c & 31)) & 1;
 }
 
+static inline void re_cs_add(struct re_cset *s, unsigned c)
+{
+	s->w[c >> 5] |= 1u << (c & 31);
+}
+
+/* Members of s; *one is set to the last one. */
+static inline int re_cs_count(const struct re_cset *s, unsigned *one)
+{
+	unsigned c;
+	int n = 0;
+
+	for (c = 0; c < 256; c++)
+		if (re_cs_has(s, c)) {
+			*one = c;
+			n++;
+		}
+	return n;
+}
+
 static inline int re_is_word(unsigned c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
 }
+
+/* Compile the tree at root into *out (re_prog.c): forward with SAVEs below nslots, or reversed; 0 or -1 with e set. */
+int re_prog_compile(const struct re_node *nodes, int32_t root, unsigned nslots, int reverse, struct re_prog *out,
+		    struct bb_err *e);
+/* Fill re->byteclass from the programs and classes. */
+void re_byte_classes(struct re *re);
+/* Fill re->lit (256 bytes allocated) with the longest literal every match contains. */
+void re_prog_literal(const struct re_node *nodes, const struct re_cset *cls, int32_t root, struct re *re);
 
 /* Pike VM scratch for re (re_exec.c); 0 or -1 with e set. */
 int re_pike_alloc(struct re *re, struct bb_err *e);

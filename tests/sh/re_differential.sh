@@ -151,13 +151,17 @@ def fmt(m):
         return "nomatch"
     return " ".join("-" if a < 0 else "%d,%d" % (a, b) for a, b in (m.span(g) for g in range(len(m.groups()) + 1)))
 
-def run(pat, data, nfa):
-    path = tmp + "/in"
-    with open(path, "wb") as fh:
-        fh.write(data)
-    args = [prog, "--match"] + (["--nfa"] if nfa else []) + [pat, path]
+def run(pat, datas, nfa):
+    """test_re --match on each input: one line each."""
+    paths = []
+    for k, data in enumerate(datas):
+        paths.append("%s/in%d" % (tmp, k))
+        with open(paths[-1], "wb") as fh:
+            fh.write(data)
+    args = [prog, "--match"] + (["--nfa"] if nfa else []) + [pat] + paths
     r = subprocess.run(args, capture_output=True)
-    return r.stdout.decode("latin-1").strip()
+    out = r.stdout.decode("latin-1").splitlines()
+    return out + ["(no output: exit %d %s)" % (r.returncode, r.stderr[-200:])] * (len(datas) - len(out))
 
 batch = 50
 cases = skipped = matched = 0
@@ -171,18 +175,23 @@ for b0 in range(0, total, batch):
         except re.error:
             skipped += 1
             continue
-        for _ in range(3):
+        datas = []
+        for _ in range(5):
             alpha = rnd.choice([LITS, "ab\n ", "aAbB0_- .x\n"])
             data = "".join(rnd.choice(alpha) for _ in range(rnd.randint(0, 24))).encode()
             if not data and r"\B" in o:
                 continue  # Python's \B never matches an empty string; Go's does
-            want = fmt(pr.search(data))
-            for nfa in (False, True):
-                got = run(o, data, nfa)
+            datas.append(data)
+        if not datas:
+            continue
+        wants = [fmt(pr.search(d)) for d in datas]
+        matched += sum(w != "nomatch" for w in wants)
+        for nfa in (False, True):
+            gots = run(o, datas, nfa)
+            for data, want, got in zip(datas, wants, gots):
                 cases += 1
                 if got != want and bad is None:
                     bad = "pattern %r (Python %r) on %r%s: got %s, Python %s" % (o, p, data, " (Pike VM)" if nfa else "", got, want)
-            matched += want != "nomatch"
     name = "re agrees with Python on patterns %d-%d (seed %d)" % (b0 + 1, min(b0 + batch, total), seed)
     print(("ok - %s" % name) if bad is None else ("not ok - %s: %s" % (name, bad)), flush=True)
 print("# %d comparisons, %d with a match, %d patterns Python refused" % (cases, matched, skipped))

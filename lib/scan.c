@@ -1,0 +1,822 @@
+/* scan.c - the scanning engine: keyword prefilter, windowed rule regexes, known-secret encodings, streams. */
+#include "scan.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ac.h"
+#include "b64.h"
+#include "re.h"
+
+#define SCAN_BUF (64 * 1024)  /* bytes a stream holds */
+#define SCAN_BEFORE 256       /* context before a keyword that a match may start in */
+#define SCAN_SPAN 1024        /* default: bytes after a keyword a match may reach */
+#define SCAN_SPAN_MAX 16384   /* the most any rule may ask for (private key blocks) */
+#define SCAN_HOLD (SCAN_SPAN_MAX + SCAN_BEFORE)
+#define SCAN_KNOWN_MAX 4096
+#define SCAN_MAX_RULES 4096
+
+struct rule {
+	char *id, *desc, *regex, *keywords;
+	struct re *re;
+	unsigned group;
+	double entropy;
+	struct re *allow;
+	char **stop;
+	size_t nstop;
+	enum scan_kind kind;
+	int score;
+	unsigned span;
+	int disabled;
+};
+
+struct scan_engine {
+	struct rule *rules;
+	size_t nrules, rule_cap;
+	struct ac *kw;
+	struct ac *known;
+	char **known_labels;
+	size_t nknown;
+	struct re **allow;
+	size_t nallow;
+	struct re **paths;
+	size_t npaths;
+	int finished;
+};
+
+/* ---- prompt-injection patterns (docs/scanning.md lists them with their scores) ---- */
+
+struct inj_def {
+	const char *id, *desc, *regex, *keywords;
+	int score;
+};
+
+static const struct inj_def injection_patterns[] = {
+	{ "ignore-previous-instructions", "asks to ignore or override earlier instructions",
+	  "(?i)\\b(?:ignore|disregard|forget|override)\\s+(?:all\\s+|any\\s+|the\\s+|your\\s+|of\\s+)*(?:previous|prior|above|earlier|preceding|system|original)\\s+(?:instructions?|prompts?|rules|directions|context|messages?)",
+	  "ignore,disregard,forget,override", 60 },
+	{ "new-instructions", "announces replacement instructions",
+	  "(?i)\\b(?:new|updated|real|actual)\\s+(?:system\\s+)?instructions?\\s*(?::|follow|are)", "instruction", 30 },
+	{ "role-reassignment", "tries to reassign the assistant's role",
+	  "(?i)\\byou\\s+are\\s+(?:now|no\\s+longer)\\s+(?:a|an|the|in|my)?\\b", "you are", 35 },
+	{ "system-prompt-exfiltration", "asks to reveal the system prompt or hidden instructions",
+	  "(?i)\\b(?:reveal|print|show|output|repeat|leak)\\s+(?:me\\s+)?(?:your|the)\\s+(?:system\\s+prompt|hidden\\s+instructions|initial\\s+instructions|instructions\\s+above)",
+	  "reveal,print,show,output,repeat,leak", 50 },
+	{ "chat-template-tokens", "raw chat-template control tokens in content",
+	  "<\\|(?:im_start|im_end|system|endoftext|start_header_id|end_header_id|eot_id)\\|>|\\[/?INST\\]|<<SYS>>",
+	  "<|,[inst],[/inst],<<sys>>", 70 },
+	{ "fake-role-header", "a line that impersonates a system or assistant turn",
+	  "(?im)^\\s*(?:#{1,3}\\s*)?(?:system|assistant)\\s*(?:message|prompt)?\\s*:\\s*\\S", "system,assistant", 25 },
+	{ "exfiltrate-secrets", "asks to send credentials or environment somewhere",
+	  "(?i)\\b(?:send|post|upload|exfiltrate|leak|forward)\\b.{0,60}\\b(?:api[\\s_-]?keys?|tokens?|credentials|secrets?|passwords?|env(?:ironment)?\\s+variables|ssh\\s+keys?)\\b",
+	  "send,post,upload,exfiltrate,leak,forward", 40 },
+	{ "disable-safety", "asks to bypass safety, sandbox or approval",
+	  "(?i)\\b(?:bypass|disable|turn\\s+off|circumvent|escape)\\s+(?:the\\s+|your\\s+|all\\s+)?(?:safety|guardrails?|sandbox|restrictions|filters?|approval|supervis\\w*)",
+	  "bypass,disable,turn off,circumvent,escape", 45 },
+	{ "hidden-instruction-marker", "instructions addressed to an AI reader",
+	  "(?i)\\b(?:ai|llm|assistant|agent|model)\\s*(?:[,:]|\\s)\\s*(?:please\\s+)?(?:ignore|you\\s+must|do\\s+not\\s+tell|secretly)",
+	  "ai,llm,assistant,agent,model", 30 },
+};
+
+/* ---- engine ------------------------------------------------------------- */
+
+double scan_entropy(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	unsigned counts[256] = { 0 };
+	double h = 0;
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		counts[b[i]]++;
+	for (i = 0; i < 256; i++)
+		if (counts[i]) {
+			double q = (double)counts[i] / (double)n;
+			h -= q * log2(q);
+		}
+	return h;
+}
+
+static void rule_free(struct rule *r)
+{
+	size_t i;
+
+	free(r->id);
+	free(r->desc);
+	free(r->regex);
+	free(r->keywords);
+	re_free(r->re);
+	re_free(r->allow);
+	for (i = 0; i < r->nstop; i++)
+		free(r->stop[i]);
+	free(r->stop);
+}
+
+void scan_engine_free(struct scan_engine *eng)
+{
+	size_t i;
+
+	if (!eng)
+		return;
+	for (i = 0; i < eng->nrules; i++)
+		rule_free(&eng->rules[i]);
+	free(eng->rules);
+	ac_free(eng->kw);
+	ac_free(eng->known);
+	for (i = 0; i < eng->nknown; i++)
+		free(eng->known_labels[i]);
+	free(eng->known_labels);
+	for (i = 0; i < eng->nallow; i++)
+		re_free(eng->allow[i]);
+	free(eng->allow);
+	for (i = 0; i < eng->npaths; i++)
+		re_free(eng->paths[i]);
+	free(eng->paths);
+	free(eng);
+}
+
+static int id_ok(const char *id)
+{
+	if (!id || !*id || !((*id >= 'a' && *id <= 'z') || (*id >= '0' && *id <= '9')))
+		return 0;
+	for (; *id; id++)
+		if (!((*id >= 'a' && *id <= 'z') || (*id >= '0' && *id <= '9') || *id == '-' || *id == '_' || *id == '.'))
+			return 0;
+	return 1;
+}
+
+/* Add keywords of rule index ri; a rule without keywords runs over everything (span covers the stream). */
+static int add_keywords(struct scan_engine *eng, size_t ri, const char *kw, struct bb_err *e)
+{
+	const char *p = kw;
+	int n = 0;
+
+	while (p && *p) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		while (len && *p == ' ')
+			p++, len--;
+		while (len && p[len - 1] == ' ')
+			len--;
+		if (len) {
+			if (ac_add(eng->kw, p, len, (uint32_t)ri, e) < 0)
+				return -1;
+			n++;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return n;
+}
+
+static int add_rule(struct scan_engine *eng, const struct scan_rule_def *def, enum scan_kind kind, int score,
+		    struct bb_err *e)
+{
+	struct rule *r;
+	size_t i;
+	int nkw;
+
+	if (eng->finished)
+		return bb_errf(e, BB_EINVAL, "rule '%s': the engine is already compiled", def->id ? def->id : "?");
+	if (!id_ok(def->id))
+		return bb_errf(e, BB_EINVAL, "rule id '%s' must be lower-case letters, digits, '-', '_' or '.'",
+			       def->id ? def->id : "");
+	for (i = 0; i < eng->nrules; i++)
+		if (!strcmp(eng->rules[i].id, def->id))
+			return bb_errf(e, BB_EINVAL, "rule '%s': the id is already taken", def->id);
+	if (!def->regex || !*def->regex)
+		return bb_errf(e, BB_EINVAL, "rule '%s': no regex", def->id);
+	if (!def->keywords || !*def->keywords)
+		return bb_errf(e, BB_EINVAL,
+			       "rule '%s': no keywords (every rule needs at least one literal its matches contain)", def->id);
+	if (def->entropy < 0 || def->entropy > 8)
+		return bb_errf(e, BB_EINVAL, "rule '%s': entropy %.2f is outside 0..8 bits per byte", def->id, def->entropy);
+	if (eng->nrules == SCAN_MAX_RULES)
+		return bb_errf(e, BB_ETOOBIG, "too many rules (limit %d)", SCAN_MAX_RULES);
+	if (eng->nrules == eng->rule_cap) {
+		size_t ncap = eng->rule_cap ? eng->rule_cap * 2 : 256;
+		struct rule *nr = realloc(eng->rules, ncap * sizeof *nr);
+
+		if (!nr)
+			return bb_errno(e, ENOMEM, "adding rule '%s'", def->id);
+		eng->rules = nr;
+		eng->rule_cap = ncap;
+	}
+	r = &eng->rules[eng->nrules];
+	memset(r, 0, sizeof *r);
+	r->kind = kind;
+	r->score = score;
+	r->group = def->secret_group;
+	r->entropy = def->entropy;
+	r->span = strstr(def->regex, "PRIVATE KEY") || strstr(def->regex, "PRIVATE\\s+KEY") ? SCAN_SPAN_MAX : SCAN_SPAN;
+	r->id = strdup(def->id);
+	r->desc = strdup(def->description ? def->description : "");
+	r->regex = strdup(def->regex);
+	r->keywords = strdup(def->keywords);
+	if (!r->id || !r->desc || !r->regex || !r->keywords) {
+		rule_free(r);
+		return bb_errno(e, ENOMEM, "adding rule '%s'", def->id);
+	}
+	if (re_compile(def->regex, strlen(def->regex), 0, &r->re, e) < 0) {
+		bb_err_wrap(e, "rule '%s': regex", def->id);
+		rule_free(r);
+		return -1;
+	}
+	if (r->group > re_ngroups(r->re) || r->group >= RE_MATCH_GROUPS) {
+		bb_errf(e, BB_EINVAL, "rule '%s': secret group %u, but the regex has %u group(s)", def->id, r->group,
+			re_ngroups(r->re));
+		rule_free(r);
+		return -1;
+	}
+	if (def->allow_regex && *def->allow_regex && re_compile(def->allow_regex, strlen(def->allow_regex), 0, &r->allow, e) < 0) {
+		bb_err_wrap(e, "rule '%s': allowlist regex", def->id);
+		rule_free(r);
+		return -1;
+	}
+	if (def->stopwords && *def->stopwords) {
+		const char *p = def->stopwords;
+		size_t cap = 1;
+
+		for (; *p; p++)
+			cap += *p == ',';
+		r->stop = calloc(cap, sizeof *r->stop);
+		for (p = def->stopwords; r->stop && p && *p;) {
+			const char *end = strchr(p, ',');
+			size_t len = end ? (size_t)(end - p) : strlen(p), k;
+
+			if (len && (r->stop[r->nstop] = strndup(p, len)) != NULL) {
+				for (k = 0; k < len; k++)
+					if (r->stop[r->nstop][k] >= 'A' && r->stop[r->nstop][k] <= 'Z')
+						r->stop[r->nstop][k] = (char)(r->stop[r->nstop][k] + 32);
+				r->nstop++;
+			}
+			p = end ? end + 1 : NULL;
+		}
+	}
+	eng->nrules++;
+	nkw = add_keywords(eng, eng->nrules - 1, def->keywords, e);
+	if (nkw <= 0) {
+		eng->nrules--;
+		rule_free(r);
+		return nkw < 0 ? bb_err_wrap(e, "rule '%s': keywords", def->id)
+			       : bb_errf(e, BB_EINVAL, "rule '%s': no keywords", def->id);
+	}
+	return 0;
+}
+
+int scan_engine_add_rule(struct scan_engine *eng, const struct scan_rule_def *def, struct bb_err *e)
+{
+	return add_rule(eng, def, SCAN_KIND_RULE, 0, e);
+}
+
+int scan_engine_new(struct scan_engine **out, struct bb_err *e)
+{
+	struct scan_engine *eng = calloc(1, sizeof *eng);
+	size_t i;
+
+	*out = NULL;
+	if (!eng || !(eng->kw = ac_new(AC_NOCASE)) || !(eng->known = ac_new(0))) {
+		scan_engine_free(eng);
+		return bb_errno(e, ENOMEM, "creating the scan engine");
+	}
+	for (i = 0; i < scan_builtin_count; i++)
+		if (add_rule(eng, &scan_builtin_rules[i], SCAN_KIND_RULE, 0, e) < 0) {
+			bb_err_wrap(e, "built-in rules");
+			scan_engine_free(eng);
+			return -1;
+		}
+	for (i = 0; i < sizeof injection_patterns / sizeof injection_patterns[0]; i++) {
+		const struct inj_def *d = &injection_patterns[i];
+		struct scan_rule_def def = { d->id, d->desc, d->regex, 0, 0, d->keywords, NULL, NULL };
+
+		if (add_rule(eng, &def, SCAN_KIND_INJECTION, d->score, e) < 0) {
+			bb_err_wrap(e, "injection patterns");
+			scan_engine_free(eng);
+			return -1;
+		}
+	}
+	*out = eng;
+	return 0;
+}
+
+static int add_re(struct re ***arr, size_t *n, const char *regex, const char *what, struct bb_err *e)
+{
+	struct re *re = NULL, **na;
+
+	if (re_compile(regex, strlen(regex), 0, &re, e) < 0)
+		return bb_err_wrap(e, "%s", what);
+	na = realloc(*arr, (*n + 1) * sizeof *na);
+	if (!na) {
+		re_free(re);
+		return bb_errno(e, ENOMEM, "%s", what);
+	}
+	na[(*n)++] = re;
+	*arr = na;
+	return 0;
+}
+
+int scan_engine_allow_regex(struct scan_engine *eng, const char *regex, struct bb_err *e)
+{
+	return add_re(&eng->allow, &eng->nallow, regex, "allowlist regex", e);
+}
+
+int scan_engine_allow_path(struct scan_engine *eng, const char *regex, struct bb_err *e)
+{
+	return add_re(&eng->paths, &eng->npaths, regex, "allowlist path", e);
+}
+
+int scan_path_allowed(const struct scan_engine *eng, const char *path, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < eng->npaths; i++)
+		if (re_search(eng->paths[i], path, len, 0, NULL))
+			return 1;
+	return 0;
+}
+
+/* One encoded form of a known secret. */
+static int add_known_form(struct scan_engine *eng, const char *p, size_t n, uint32_t id, struct bb_err *e)
+{
+	return n >= SCAN_KNOWN_MIN ? ac_add(eng->known, p, n, id, e) : 0;
+}
+
+/* base64 of value as it appears at each of the three alignments inside a longer base64 text. */
+static int add_known_b64(struct scan_engine *eng, const char *v, size_t n, uint32_t id, int url, struct bb_err *e)
+{
+	unsigned char tmp[SCAN_KNOWN_MAX + 2];
+	char enc[B64_ENCODED_LEN(SCAN_KNOWN_MAX + 2) + 1];
+	size_t k, elen, i;
+
+	for (k = 0; k < 3; k++) {
+		size_t from = (8 * k + 5) / 6, to = (8 * (k + n)) / 6;
+
+		memset(tmp, 0, k);
+		memcpy(tmp + k, v, n);
+		if (b64_encode(tmp, k + n, B64_NOPAD, enc, sizeof enc, &elen, e) < 0)
+			return -1;
+		if (url)
+			for (i = 0; i < elen; i++)
+				enc[i] = enc[i] == '+' ? '-' : enc[i] == '/' ? '_' : enc[i];
+		if (to > from && add_known_form(eng, enc + from, to - from, id, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int scan_engine_add_known(struct scan_engine *eng, const char *value, size_t len, const char *label,
+			  struct bb_err *e)
+{
+	static const char lhex[] = "0123456789abcdef", uhex[] = "0123456789ABCDEF";
+	char *buf, **nl;
+	size_t i, o;
+	uint32_t id;
+	int pct = 0;
+
+	if (eng->finished)
+		return bb_errf(e, BB_EINVAL, "known secret '%s' added after the engine was compiled", label);
+	if (len < SCAN_KNOWN_MIN)
+		return bb_errf(e, BB_EINVAL,
+			       "known secret '%s' is %zu bytes; at least %d are needed to tell it from ordinary text",
+			       label, len, SCAN_KNOWN_MIN);
+	if (len > SCAN_KNOWN_MAX)
+		return bb_errf(e, BB_ETOOBIG, "known secret '%s' is longer than %d bytes", label, SCAN_KNOWN_MAX);
+	nl = realloc(eng->known_labels, (eng->nknown + 1) * sizeof *nl);
+	if (!nl)
+		return bb_errno(e, ENOMEM, "adding a known secret");
+	eng->known_labels = nl;
+	if (!(nl[eng->nknown] = strdup(label)))
+		return bb_errno(e, ENOMEM, "adding a known secret");
+	id = (uint32_t)eng->nknown++;
+	buf = malloc(len * 3 + 1);
+	if (!buf)
+		return bb_errno(e, ENOMEM, "adding a known secret");
+	if (add_known_form(eng, value, len, id, e) < 0 || add_known_b64(eng, value, len, id, 0, e) < 0 ||
+	    add_known_b64(eng, value, len, id, 1, e) < 0)
+		goto fail;
+	for (i = 0; i < len; i++) {
+		buf[2 * i] = lhex[(unsigned char)value[i] >> 4];
+		buf[2 * i + 1] = lhex[(unsigned char)value[i] & 15];
+	}
+	if (add_known_form(eng, buf, 2 * len, id, e) < 0)
+		goto fail;
+	for (i = 0; i < 2 * len; i++)
+		buf[i] = buf[i] >= 'a' ? (char)(buf[i] - 32) : buf[i];
+	if (add_known_form(eng, buf, 2 * len, id, e) < 0)
+		goto fail;
+	/* Percent-encoding, as encodeURIComponent would: both hex cases. */
+	for (i = 0; i < len; i++)
+		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~", value[i]))
+			pct = 1;
+	if (pct) {
+		int pass;
+
+		for (pass = 0; pass < 2; pass++) {
+			const char *hx = pass ? uhex : lhex;
+
+			for (i = o = 0; i < len; i++) {
+				unsigned char c = (unsigned char)value[i];
+
+				if (c && strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~", c)) {
+					buf[o++] = (char)c;
+				} else {
+					buf[o++] = '%';
+					buf[o++] = hx[c >> 4];
+					buf[o++] = hx[c & 15];
+				}
+			}
+			if (add_known_form(eng, buf, o, id, e) < 0)
+				goto fail;
+		}
+	}
+	free(buf);
+	return 0;
+fail:
+	free(buf);
+	return -1;
+}
+
+int scan_engine_finish(struct scan_engine *eng, struct bb_err *e)
+{
+	if (eng->finished)
+		return 0;
+	if (ac_compile(eng->kw, e) < 0 || ac_compile(eng->known, e) < 0)
+		return -1;
+	eng->finished = 1;
+	return 0;
+}
+
+size_t scan_engine_rule_count(const struct scan_engine *eng)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < eng->nrules; i++)
+		n += eng->rules[i].kind == SCAN_KIND_RULE && !eng->rules[i].disabled;
+	return n;
+}
+
+int scan_engine_select(struct scan_engine *eng, const char *const *ids, size_t n, struct bb_err *e)
+{
+	size_t i, k;
+
+	for (k = 0; k < n; k++) {
+		for (i = 0; i < eng->nrules; i++)
+			if (!strcmp(eng->rules[i].id, ids[k]))
+				break;
+		if (i == eng->nrules)
+			return bb_errf(e, BB_EINVAL, "no rule with id '%s' (see 'bb scan --list-rules')", ids[k]);
+	}
+	for (i = 0; i < eng->nrules; i++) {
+		if (eng->rules[i].kind != SCAN_KIND_RULE)
+			continue;
+		for (k = 0; k < n && strcmp(eng->rules[i].id, ids[k]); k++)
+			;
+		eng->rules[i].disabled = k == n;
+	}
+	return 0;
+}
+
+size_t scan_engine_rule_total(const struct scan_engine *eng)
+{
+	return eng->nrules;
+}
+
+int scan_engine_rule_info(const struct scan_engine *eng, size_t i, struct scan_rule_info *info)
+{
+	const struct rule *r;
+
+	if (i >= eng->nrules)
+		return -1;
+	r = &eng->rules[i];
+	info->id = r->id;
+	info->description = r->desc;
+	info->regex = r->regex;
+	info->keywords = r->keywords;
+	info->entropy = r->entropy;
+	info->injection = r->kind == SCAN_KIND_INJECTION;
+	info->score = r->score;
+	return 0;
+}
+
+/* ---- streams ------------------------------------------------------------ */
+
+struct pending {
+	uint64_t start, end;
+	int active;
+};
+
+struct scan_stream {
+	const struct scan_engine *eng;
+	unsigned detectors;
+	char *buf;
+	size_t len;
+	uint64_t base;           /* stream offset of buf[0] */
+	uint64_t lines_at_base;  /* newlines before buf[0] */
+	uint32_t kw_state, known_state;
+	struct pending *pend;    /* per rule */
+	uint64_t *reported_to;   /* per rule: end of the last match looked at */
+	uint64_t known_to;       /* end of the last known-secret finding */
+	scan_cb cb;
+	void *arg;
+	int stopped;
+};
+
+int scan_stream_new(struct scan_stream **out, const struct scan_engine *eng, unsigned detectors, struct bb_err *e)
+{
+	struct scan_stream *s;
+
+	*out = NULL;
+	if (!eng->finished)
+		return bb_errf(e, BB_EINVAL, "scan engine used before scan_engine_finish");
+	s = calloc(1, sizeof *s);
+	if (!s || !(s->buf = malloc(SCAN_BUF)) || !(s->pend = calloc(eng->nrules + 1, sizeof *s->pend)) ||
+	    !(s->reported_to = calloc(eng->nrules + 1, sizeof *s->reported_to))) {
+		scan_stream_free(s);
+		return bb_errno(e, ENOMEM, "creating a scan stream");
+	}
+	s->eng = eng;
+	s->detectors = detectors;
+	*out = s;
+	return 0;
+}
+
+void scan_stream_free(struct scan_stream *s)
+{
+	if (!s)
+		return;
+	free(s->buf);
+	free(s->pend);
+	free(s->reported_to);
+	free(s);
+}
+
+void scan_stream_reset(struct scan_stream *s)
+{
+	s->len = 0;
+	s->base = s->lines_at_base = 0;
+	s->kw_state = s->known_state = 0;
+	memset(s->pend, 0, s->eng->nrules * sizeof *s->pend);
+	memset(s->reported_to, 0, s->eng->nrules * sizeof *s->reported_to);
+	s->known_to = 0;
+	s->stopped = 0;
+}
+
+static int is_tokenish(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("+/=_-.", c);
+}
+
+/*
+ * The line around the secret, with the secret replaced by a marker keeping
+ * at most its first 4 bytes (only when it is long enough that 4 bytes give
+ * nothing away), and any other long token in the context shortened, since
+ * it may be a secret this rule did not catch.
+ */
+static void excerpt(const struct scan_stream *s, uint64_t off, size_t len, char *out)
+{
+	char tmp[SCAN_EXCERPT_MAX * 2];
+	size_t o = 0, a, b, i, cs, ce, keep = len >= 16 ? 4 : 0;
+
+	if (off < s->base || off + len > s->base + s->len) {
+		snprintf(out, SCAN_EXCERPT_MAX + 1, "[REDACTED %zu bytes]", len);
+		return;
+	}
+	a = (size_t)(off - s->base);
+	b = a + len;
+	cs = a;
+	while (cs > 0 && a - cs < 32 && s->buf[cs - 1] != '\n')
+		cs--;
+	ce = b;
+	while (ce < s->len && ce - b < 24 && s->buf[ce] != '\n' && s->buf[ce] != '\r')
+		ce++;
+	for (i = cs; i < ce && o < sizeof tmp - 40;) {
+		if (i == a) {
+			size_t k;
+
+			for (k = 0; k < keep; k++) {
+				unsigned char c = (unsigned char)s->buf[a + k];
+				tmp[o++] = c >= 0x20 && c < 0x7f ? (char)c : '.';
+			}
+			o += (size_t)snprintf(tmp + o, sizeof tmp - o, "...[REDACTED %zu bytes]", len);
+			i = b;
+			continue;
+		}
+		if (is_tokenish((unsigned char)s->buf[i])) {
+			size_t j = i;
+
+			while (j < ce && j != a && is_tokenish((unsigned char)s->buf[j]))
+				j++;
+			if (j - i > 12) {
+				tmp[o++] = s->buf[i];
+				tmp[o++] = s->buf[i + 1];
+				o += (size_t)snprintf(tmp + o, sizeof tmp - o, "...");
+				i = j;
+				continue;
+			}
+		}
+		tmp[o++] = (unsigned char)s->buf[i] >= 0x20 && (unsigned char)s->buf[i] < 0x7f ? s->buf[i] : '.';
+		i++;
+	}
+	if (o > SCAN_EXCERPT_MAX)
+		o = SCAN_EXCERPT_MAX;
+	memcpy(out, tmp, o);
+	out[o] = 0;
+}
+
+static unsigned line_of(const struct scan_stream *s, uint64_t off)
+{
+	uint64_t n = s->lines_at_base;
+	size_t i, end = off > s->base ? (size_t)(off - s->base) : 0;
+
+	if (end > s->len)
+		end = s->len;
+	for (i = 0; i < end; i++)
+		n += s->buf[i] == '\n';
+	return (unsigned)(n + 1);
+}
+
+static int report(struct scan_stream *s, enum scan_kind kind, const char *id, const char *desc, int score,
+		  uint64_t off, size_t len)
+{
+	struct scan_finding f;
+
+	if (s->stopped)
+		return 1;
+	memset(&f, 0, sizeof f);
+	f.kind = kind;
+	f.id = id;
+	f.description = desc;
+	f.offset = off;
+	f.length = len;
+	f.score = score;
+	f.line = line_of(s, off);
+	excerpt(s, off, len, f.excerpt);
+	if (s->cb(&f, s->arg))
+		s->stopped = 1;
+	return s->stopped;
+}
+
+static int stopword(const struct rule *r, const char *p, size_t n)
+{
+	size_t i, j, k;
+
+	for (k = 0; k < r->nstop; k++) {
+		size_t sl = strlen(r->stop[k]);
+
+		for (i = 0; sl && i + sl <= n; i++) {
+			for (j = 0; j < sl; j++) {
+				char c = p[i + j];
+
+				if ((c >= 'A' && c <= 'Z' ? c + 32 : c) != r->stop[k][j])
+					break;
+			}
+			if (j == sl)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* Run rule ri over its pending window (clipped to what the buffer holds). */
+static void run_rule(struct scan_stream *s, size_t ri)
+{
+	const struct rule *r = &s->eng->rules[ri];
+	struct pending *p = &s->pend[ri];
+	uint64_t ws = p->start < s->base ? s->base : p->start;
+	uint64_t we = p->end > s->base + s->len ? s->base + s->len : p->end;
+	size_t pos, end;
+	struct re_match m;
+
+	p->active = 0;
+	if (we <= ws)
+		return;
+	pos = (size_t)(ws - s->base);
+	end = (size_t)(we - s->base);
+	while (pos <= end && !s->stopped && re_search(r->re, s->buf, end, pos, &m)) {
+		struct re_span g = m.group[r->group < m.ngroups ? r->group : 0];
+		uint64_t mend = s->base + m.group[0].end;
+		const char *sec;
+		size_t slen, k;
+		int allowed = 0;
+
+		if (g.start == RE_NOPOS)
+			g = m.group[0];
+		pos = m.group[0].end > m.group[0].start ? m.group[0].end : m.group[0].start + 1;
+		if (s->base + m.group[0].start < s->reported_to[ri])
+			continue; /* seen in an earlier window */
+		s->reported_to[ri] = mend;
+		sec = s->buf + g.start;
+		slen = g.end - g.start;
+		if (slen == 0)
+			continue;
+		if (r->entropy > 0 && scan_entropy(sec, slen) < r->entropy)
+			continue;
+		if (r->allow && re_search(r->allow, sec, slen, 0, NULL))
+			continue;
+		for (k = 0; k < s->eng->nallow && !allowed; k++)
+			allowed = re_search(s->eng->allow[k], sec, slen, 0, NULL);
+		if (allowed || stopword(r, sec, slen))
+			continue;
+		report(s, r->kind, r->id, r->desc, r->score, s->base + g.start, slen);
+	}
+}
+
+static int on_keyword(uint32_t id, size_t len, uint64_t end, void *arg)
+{
+	struct scan_stream *s = arg;
+	const struct rule *r = &s->eng->rules[id];
+	struct pending *p = &s->pend[id];
+	uint64_t start = end - len;
+	uint64_t ws = start > SCAN_BEFORE ? start - SCAN_BEFORE : 0, we = end + r->span;
+
+	if (r->disabled || !(s->detectors & (r->kind == SCAN_KIND_INJECTION ? SCAN_INJECTION : SCAN_TOKEN_PATTERNS)))
+		return 0;
+	if (p->active && ws <= p->end) {
+		if (we > p->end)
+			p->end = we; /* overlapping windows merge: each byte is searched once per rule */
+		return 0;
+	}
+	if (p->active)
+		run_rule(s, id);
+	p->start = ws;
+	p->end = we;
+	p->active = 1;
+	return s->stopped;
+}
+
+static int on_known(uint32_t id, size_t len, uint64_t end, void *arg)
+{
+	struct scan_stream *s = arg;
+	uint64_t start = end - len;
+
+	if (start < s->known_to)
+		return 0; /* another form of the same occurrence */
+	s->known_to = end;
+	return report(s, SCAN_KIND_KNOWN, s->eng->known_labels[id], "a registered secret value (or its encoding)", 0, start,
+		      len);
+}
+
+/* Run every rule whose window is complete (all = at stream end: every pending one). */
+static void run_ready(struct scan_stream *s, int all)
+{
+	size_t i;
+
+	for (i = 0; i < s->eng->nrules && !s->stopped; i++)
+		if (s->pend[i].active && (all || s->pend[i].end <= s->base + s->len))
+			run_rule(s, i);
+}
+
+/* Drop old bytes to make room, keeping the last SCAN_HOLD (windows that need them run first). */
+static void make_room(struct scan_stream *s)
+{
+	size_t drop = s->len > SCAN_HOLD ? s->len - SCAN_HOLD : 0, i;
+	uint64_t keep = s->base + drop;
+
+	for (i = 0; i < s->eng->nrules && !s->stopped; i++)
+		if (s->pend[i].active && s->pend[i].start < keep)
+			run_rule(s, i);
+	for (i = 0; i < drop; i++)
+		s->lines_at_base += s->buf[i] == '\n';
+	memmove(s->buf, s->buf + drop, s->len - drop);
+	s->len -= drop;
+	s->base = keep;
+}
+
+int scan_feed(struct scan_stream *s, const void *data, size_t n, scan_cb cb, void *arg)
+{
+	const char *d = data;
+
+	s->cb = cb;
+	s->arg = arg;
+	while (n && !s->stopped) {
+		size_t take, at;
+
+		if (s->len == SCAN_BUF)
+			make_room(s);
+		take = SCAN_BUF - s->len < n ? SCAN_BUF - s->len : n;
+		at = s->len;
+		memcpy(s->buf + at, d, take);
+		s->len += take;
+		if (s->detectors & (SCAN_TOKEN_PATTERNS | SCAN_INJECTION))
+			ac_scan(s->eng->kw, &s->kw_state, s->buf + at, take, s->base + at, on_keyword, s);
+		if ((s->detectors & SCAN_KNOWN_SECRETS) && !s->stopped)
+			ac_scan(s->eng->known, &s->known_state, s->buf + at, take, s->base + at, on_known, s);
+		run_ready(s, 0);
+		d += take;
+		n -= take;
+	}
+	return s->stopped;
+}
+
+int scan_end(struct scan_stream *s, scan_cb cb, void *arg)
+{
+	s->cb = cb;
+	s->arg = arg;
+	run_ready(s, 1);
+	return s->stopped;
+}
