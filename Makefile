@@ -63,7 +63,8 @@ deps: $(DEPS_DIR)/flags.mk
 $(DEPS_DIR)/flags.mk: scripts/deps.sh | setup-build
 	scripts/deps.sh
 
-$(O)/applets.c $(O)/applets.h: scripts/gen-applets.sh $(APPLET_SRC)
+# One run makes both files (grouped target), so -j never races two generators.
+$(O)/applets.c $(O)/applets.h &: scripts/gen-applets.sh $(APPLET_SRC)
 	@mkdir -p $(@D)
 	@scripts/gen-applets.sh $(O)/applets.c $(APPLET_SRC)
 

@@ -31,8 +31,12 @@
 	"yourtoken,yoursecret,yourpassword,xxxxxx,******,000000,123456,abcdef,qwerty,lorem,fixme,replace_me,"  \
 	"replaceme,insert_,notreal,not_real,not-real,secret_here,key_here,token_here"
 
-/* A private-key body: base64 lines, PEM headers (Proc-Type, DEK-Info) and string-literal quoting. */
-#define PEM_BODY "([A-Za-z0-9+/=\\s\"'\\\\,:-]{64,}?)"
+/*
+ * A private-key body: base64 lines, PEM headers (Proc-Type, DEK-Info) and
+ * string-literal quoting ("...\n" in C, JSON). A '-' only before a letter
+ * or digit, so the body never runs through another armor line.
+ */
+#define PEM_BODY "((?:[A-Za-z0-9+/=\\s\"'\\\\,:]|-[A-Za-z0-9]){48,}?)"
 #define PEM(kind) "-----BEGIN " kind "-----" PEM_BODY "-----END " kind "-----"
 
 /* One part of a dotted name: CONSTANT_CASE, or a lower/camelCase word with an optional number. */
@@ -475,7 +479,8 @@ const struct scan_rule_def scan_builtin_rules[] = {
 	RULE("private-key-pkcs8-encrypted", "PEM encrypted PKCS#8 private key", PEM("ENCRYPTED PRIVATE KEY"), 1, 3.5,
 	     "begin encrypted private key", NULL, NULL),
 	RULE("private-key-pgp", "OpenPGP (GnuPG) private key block",
-	     "-----BEGIN PGP PRIVATE KEY BLOCK-----([A-Za-z0-9+/=\\s\"'\\\\,:.()@<>_-]{64,}?)-----END PGP PRIVATE KEY BLOCK-----",
+	     "-----BEGIN PGP PRIVATE KEY BLOCK-----((?:[A-Za-z0-9+/=\\s\"'\\\\,:.()@<>_]|-[A-Za-z0-9]){48,}?)"
+	     "-----END PGP PRIVATE KEY BLOCK-----",
 	     1, 3.5, "begin pgp private key block", NULL, NULL),
 	RULE("private-key-putty", "PuTTY private key file (.ppk)",
 	     "PuTTY-User-Key-File-[23]: [^\\r\\n]+\\r?\\n(?:[^\\r\\n]*\\r?\\n){1,40}?Private-Lines: [0-9]+\\r?\\n"
@@ -492,13 +497,15 @@ const struct scan_rule_def scan_builtin_rules[] = {
 	     "(?i:secret|token|passw(?:or)?d|pwd|credentials?|api[_.-]?key|apikey|"
 	     "(?:access|secret|private|auth|encryption|signing|master|client|app|license|session|account|storage|"
 	     "service|admin|sas)[_.-]?key|\\bkey|\\bauth)"
-	     "[\\s'\"]{0,3}(?:=|:=|::=|:|=>|\\?=|,|>|\\|\\|)[\\x60'\"\\s=]{0,5}"
-	     "([A-Za-z0-9_.~+/=@#%^*!?-]{10,150})" V_END,
+	     /* no ',' '||' '>' operators here: in code they are arguments, conditions and redirections */
+	     "[\\s'\"]{0,3}(?:=|:=|::=|:|=>|\\?=)[\\x60'\"\\s=]{0,5}"
+	     "([A-Za-z0-9_.~+/@#%^*!?-]{10,150}={0,3})" V_END,
 	     1, 3.5, "secret,token,passwd,password,pwd,credential,key,auth",
 	     /* identifiers, constants, dotted names and paths, not secrets */
 	     "^[A-Za-z_.-]+$|^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$|^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$|"
 	     "^[a-z]{2,}[0-9]*(?:[A-Z][a-z]{2,}[0-9]*)+$|^" DOTTED_SEG "(?:\\." DOTTED_SEG ")+$|"
-	     "^(?:~|\\.{1,2})?/[\\w.-]+(?:/[\\w.-]+)*/?$",
+	     "^(?:~|\\.{1,2})?/[\\w.-]+(?:/[\\w.-]+)*/?$|"
+	     "(?i)^[\\w.-]+\\.(?:pem|key|crt|cer|der|csr|p12|pfx|jks|pub|json|ya?ml|toml|txt|conf|cfg|ini|env|gpg|asc)$",
 	     PLACEHOLDER_STOPWORDS),
 	RULE("generic-bearer-token", "Bearer token in an HTTP Authorization header or a client setting",
 	     "(?i:\\bbearer)[ \\t]+([A-Za-z0-9._~+/-]{20,}=*)" V_END, 1, 3.5, "bearer", NULL, PLACEHOLDER_STOPWORDS),
@@ -506,7 +513,7 @@ const struct scan_rule_def scan_builtin_rules[] = {
 	     "(?i:authorization)[\"']?\\s*[:=]\\s*[\"']?(?i:basic)[ \\t]+([A-Za-z0-9+/]{8,}={0,2})" B64_END, 1, 3.0,
 	     "authorization", NULL, NULL),
 	RULE("generic-connection-string-password", "Password in a key=value connection string (User Id=...;Password=...)",
-	     "(?i:(?:user id|uid|user(?:name)?)\\s*=\\s*[^;'\"\\s]{1,64};\\s*(?:password|pwd)\\s*=\\s*)([^;'\"\\s]{4,128})"
+	     "(?i:(?:user id|uid|user(?:name)?)=[^;'\"\\s]{1,64}; ?(?:password|pwd)=)([^;'\"\\s]{4,128})"
 	     "(?:[;'\"\\s]|$)",
 	     1, 0, "password,pwd", "(?i)^(?:\\$|\\{\\{|<|%)|^\\*+$|^x+$", PLACEHOLDER_STOPWORDS),
 
@@ -515,7 +522,7 @@ const struct scan_rule_def scan_builtin_rules[] = {
 	     "\\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\\s:/?#@'\"<>\\x60]{1,128}:([^\\s:/?#@'\"<>\\x60]{3,128})@[A-Za-z0-9\\[]",
 	     1, 0, "://",
 	     "(?i)^(?:\\$\\{?[\\w.]+\\}?|\\$\\(.*\\)|%.*|\\{.*\\}|\\*+|x+|\\.\\.\\.|pass|passwd|password|pwd|secret|"
-	     "changeme|\\[.*\\])$",
+	     "changeme|\\[.*\\]|foo|bar|baz|qux|test|wrong|pw|pass[0-9]*|user|token)$",
 	     "password,passwd,example,changeme,placeholder,your,dummy,redacted"),
 };
 
