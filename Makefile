@@ -73,7 +73,7 @@ $(O)/applets.o: $(O)/applets.c $(DEPS_STAMP)
 	@$(CC) $(CPPFLAGS) -I$(O) $(CFLAGS) -c -o $@ $<
 
 # Applets see their own generated prototypes, so a misspelt main is a compile error.
-$(O)/applets/%.o: applets/%.c $(O)/applets.h $(DEPS_STAMP)
+$(O)/applets/%.o: applets/%.c $(O)/applets.h $(DEPS_STAMP) | setup-build
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	@$(CC) $(CPPFLAGS) -include $(O)/applets.h $(CFLAGS) -MMD -MP -c -o $@ $<
