@@ -9,5 +9,6 @@ int bottle_load(struct manifest *m);
 
 int bottle_validate(int argc, char **argv);
 int bottle_plan(int argc, char **argv);
+int bottle_ca(int argc, char **argv);
 
 #endif

@@ -20,12 +20,13 @@ static const char usage[] =
 	"Manifests: $BB_HOME/.bb/{bottles,agents}/NAME.md (BB_HOME defaults to HOME),\n"
 	"$CWD/.bb/agents/NAME.md, and bot-bottle's ~/.bot-bottle tree. See docs/manifest.md.";
 
+
 static const struct {
 	const char *name;
 	int (*fn)(int, char **);
 	int issue; /* for commands not built yet */
 } cmds[] = {
-	{ "approve", NULL, 10 }, { "ca", NULL, 6 },	   { "cleanup", NULL, 10 },  { "dashboard", NULL, 10 },
+	{ "approve", NULL, 10 }, { "ca", bottle_ca, 0 },	   { "cleanup", NULL, 10 },  { "dashboard", NULL, 10 },
 	{ "image", NULL, 10 },	 { "inspect", NULL, 10 },  { "list", NULL, 10 },     { "logs", NULL, 10 },
 	{ "plan", bottle_plan, 0 }, { "proposals", NULL, 10 }, { "reject", NULL, 10 }, { "resume", NULL, 10 },
 	{ "run", NULL, 9 },	 { "start", NULL, 10 },	   { "stop", NULL, 10 },     { "validate", bottle_validate, 0 },
