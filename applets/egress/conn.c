@@ -1,0 +1,1300 @@
+/* conn.c - one agent connection through egress: parse, decide, inject, scan, forward; CONNECT with TLS interception or passthrough. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "egress.h"
+#include "inflate.h"
+#include "log.h"
+
+struct eg_tls_server {
+	br_ssl_server_context sc;
+	unsigned char in[EG_TLS_IN], out[EG_TLS_OUT];
+};
+
+struct eg_tls_client {
+	br_ssl_client_context sc;
+	br_x509_minimal_context xc;
+	unsigned char in[EG_TLS_IN], out[EG_TLS_OUT];
+};
+
+static const char *alpn_http11[] = { "http/1.1" };
+
+static void conn_run(struct conn *c);
+static void conn_free(struct conn *c);
+
+/* ---------- small helpers ---------- */
+
+static size_t room(size_t len, size_t cap)
+{
+	return cap - len;
+}
+
+static int put(unsigned char *buf, size_t *len, size_t cap, const void *p, size_t n)
+{
+	if (n > cap - *len)
+		return -1;
+	memcpy(buf + *len, p, n);
+	*len += n;
+	return 0;
+}
+
+static int putf(unsigned char *buf, size_t *len, size_t cap, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int putf(unsigned char *buf, size_t *len, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	va_start(ap, fmt);
+	n = vsnprintf((char *)buf + *len, cap - *len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap - *len)
+		return -1;
+	*len += (size_t)n;
+	return 0;
+}
+
+static void consume(unsigned char *buf, size_t *len, size_t n)
+{
+	memmove(buf, buf + n, *len - n);
+	*len -= n;
+}
+
+static void sv_to(struct sv v, char *dst, size_t cap)
+{
+	size_t n = v.len < cap - 1 ? v.len : cap - 1;
+	memcpy(dst, v.p, n);
+	dst[n] = 0;
+}
+
+/* ---------- answers the proxy writes itself ---------- */
+
+/*
+ * Answer the agent and close after it. The body says what was refused and
+ * how to ask for it: an agent reads this and can act on it.
+ */
+static void respond(struct conn *c, int status, const char *rule, const char *text)
+{
+	char body[900];
+	int bl;
+
+	if (status == 403)
+		bl = snprintf(body, sizeof body,
+			      "bb egress refused %s %s%s%s\nrule: %s\nreason: %s\n"
+			      "To ask the operator for access, call the supervise MCP tool `request_egress_route` "
+			      "(or `ask_operator`) with the host, method, path and why you need it.\n",
+			      c->method[0] ? c->method : "the request to", c->host, c->path[0] ? " " : "", c->path,
+			      rule, text);
+	else
+		bl = snprintf(body, sizeof body, "bb egress: %d %s: %s\n", status, http1_status_reason(status), text);
+	if (bl < 0 || (size_t)bl >= sizeof body)
+		bl = (int)strlen(body);
+	c->cout_len = 0; /* nothing of an answer was sent yet when the proxy answers itself */
+	putf(c->cout, &c->cout_len, sizeof c->cout,
+	     "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
+	     "X-BB-Egress-Rule: %s\r\nConnection: close\r\n\r\n",
+	     status, http1_status_reason(status), bl, rule);
+	put(c->cout, &c->cout_len, sizeof c->cout, body, (size_t)bl);
+	c->closing = 1;
+	c->status = status;
+	c->rq = RQ_CLOSE;
+}
+
+static void deny(struct conn *c, int status, const char *rule, const char *text)
+{
+	c->status = status;
+	eg_audit(c, status == 403 ? "deny" : "error", rule, text);
+	respond(c, status, rule, text);
+}
+
+/* ---------- upstream ---------- */
+
+static void up_close(struct conn *c)
+{
+	if (c->lookup) {
+		resolve_cancel(c->eg->res, c->lookup);
+		c->lookup = NULL;
+	}
+	if (c->up.fd >= 0) {
+		loop_io_del(&c->eg->loop, &c->up.io);
+		close(c->up.fd);
+	}
+	side_init(&c->up, -1);
+	free(c->tcli);
+	c->tcli = NULL;
+	c->up_key[0] = 0;
+	c->uin_len = 0;
+}
+
+static void io_cb(struct loop *l, struct loop_io *io, uint32_t ev)
+{
+	(void)l;
+	(void)ev;
+	conn_run(io->arg);
+}
+
+static int up_start_tls(struct conn *c)
+{
+	struct eg_tls_client *t = c->tcli;
+	if (!t && !(t = c->tcli = malloc(sizeof *t)))
+		return -1;
+	br_ssl_client_init_full(&t->sc, &t->xc, c->eg->trust.anchors, c->eg->trust.len);
+	br_ssl_engine_set_versions(&t->sc.eng, BR_TLS12, BR_TLS12);
+	br_ssl_engine_set_buffers_bidi(&t->sc.eng, t->in, sizeof t->in, t->out, sizeof t->out);
+	br_ssl_engine_set_protocol_names(&t->sc.eng, alpn_http11, 1);
+	if (!br_ssl_client_reset(&t->sc, c->host, 0))
+		return -1;
+	c->up.eng = &t->sc.eng;
+	return 0;
+}
+
+static void up_connect_next(struct conn *c);
+
+static void up_connected(struct conn *c)
+{
+	if (c->up_tls && up_start_tls(c) < 0) {
+		deny(c, 502, "upstream-tls", "cannot start TLS to the upstream");
+		return;
+	}
+	snprintf(c->up_key, sizeof c->up_key, "%s://%s:%u", c->up_tls ? "https" : "http", c->host, c->port);
+	if (c->mode == MODE_TUNNEL) {
+		static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+		put(c->cout, &c->cout_len, sizeof c->cout, ok, sizeof ok - 1);
+		eg_audit(c, "allow", "tunnel", "tls_passthrough");
+		c->rq = RQ_BODY;
+		return;
+	}
+	c->rq = RQ_BODY;
+}
+
+static void up_connect_cb(struct loop *l, struct loop_io *io, uint32_t ev)
+{
+	struct conn *c = io->arg;
+	int err = 0;
+	socklen_t sl = sizeof err;
+	struct bb_err e;
+	(void)l;
+	(void)ev;
+	if (getsockopt(c->up.fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0)
+		err = errno;
+	if (err == EINPROGRESS)
+		return;
+	if (err) {
+		c->up.io_errno = err;
+		loop_io_del(&c->eg->loop, &c->up.io);
+		close(c->up.fd);
+		c->up.fd = -1;
+		up_connect_next(c);
+		conn_run(c);
+		return;
+	}
+	loop_io_mod(&c->eg->loop, &c->up.io, EPOLLIN, &e);
+	c->up.io.fn = io_cb;
+	up_connected(c);
+	conn_run(c);
+}
+
+static void up_connect_next(struct conn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	struct bb_err e;
+	int fd;
+
+	while (c->addr_i < c->naddrs) {
+		const struct netaddr *a = &c->addrs[c->addr_i++];
+		netaddr_format(a, c->peer, sizeof c->peer);
+		netaddr_to_sockaddr(a, c->port, &ss, &sl);
+		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			c->up.io_errno = errno;
+			continue;
+		}
+		if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
+			c->up.io_errno = errno;
+			close(fd);
+			continue;
+		}
+		side_init(&c->up, fd);
+		if (loop_io_add(&c->eg->loop, &c->up.io, fd, EPOLLOUT, up_connect_cb, c, &e) < 0) {
+			close(fd);
+			c->up.fd = -1;
+			continue;
+		}
+		return;
+	}
+	{
+		char why[800];
+		snprintf(why, sizeof why, "cannot connect to %s port %u%s%s: %s", c->host, c->port, c->peer[0] ? " at " : "",
+			 c->peer, c->up.io_errno ? strerror(c->up.io_errno) : "no address");
+		deny(c, 502, "upstream-connect", why);
+	}
+}
+
+static void resolved(void *arg, const struct resolve_result *res, const struct bb_err *err)
+{
+	struct conn *c = arg;
+	const char *denied = NULL;
+	char why[800];
+	size_t i;
+
+	c->lookup = NULL;
+	if (!res) {
+		snprintf(why, sizeof why, "cannot resolve %s: %s", c->host, err ? err->msg : "failed");
+		deny(c, 502, "resolve", why);
+		conn_run(c);
+		return;
+	}
+	c->naddrs = c->addr_i = 0;
+	for (i = 0; i < res->naddrs; i++) {
+		const struct netaddr *a = &res->addrs[i];
+		/* The address we will connect to is the one checked: no rebinding gap. */
+		if (netaddr_is_public(a) || route_ssrf_allowed(c->route, a)) {
+			c->addrs[c->naddrs++] = *a;
+		} else if (!denied) {
+			denied = netaddr_class_name(netaddr_classify(a));
+			netaddr_format(a, c->peer, sizeof c->peer);
+		}
+	}
+	if (!c->naddrs) {
+		snprintf(why, sizeof why, "%s resolves to %s, a %s address; egress connects only to public addresses",
+			 c->host, c->peer, denied ? denied : "non-public");
+		deny(c, 403, "private-address", why);
+		conn_run(c);
+		return;
+	}
+	c->peer[0] = 0;
+	up_connect_next(c);
+	conn_run(c);
+}
+
+/* Open the upstream for c->host:c->port unless the open one already serves it. */
+static void up_open(struct conn *c)
+{
+	char key[300];
+	struct bb_err e;
+	snprintf(key, sizeof key, "%s://%s:%u", c->up_tls ? "https" : "http", c->host, c->port);
+	if (c->up.fd >= 0 && !c->up.eof && !c->up.failed && !strcmp(key, c->up_key)) {
+		c->rq = RQ_BODY;
+		return;
+	}
+	up_close(c);
+	c->rq = RQ_CONNECTING;
+	c->req_started_ms = loop_now(&c->eg->loop);
+	if (resolve_start(c->eg->res, c->host, strlen(c->host), resolved, c, &c->lookup, &e) < 0) {
+		char why[800];
+		snprintf(why, sizeof why, "cannot resolve %s: %s", c->host, e.msg);
+		deny(c, 502, "resolve", why);
+	}
+}
+
+/* ---------- DLP ---------- */
+
+/* A scan stream with these detectors, fresh: kept across requests, remade when the detectors change. */
+static int ensure_stream(struct conn *c, struct scan_stream **s, unsigned *mask, unsigned want)
+{
+	struct bb_err e;
+	if (*s && *mask == want) {
+		scan_stream_reset(*s);
+		return 0;
+	}
+	scan_stream_free(*s);
+	*s = NULL;
+	*mask = want;
+	return scan_stream_new(s, c->eg->scan, want, &e);
+}
+
+struct hit {
+	struct conn *c;
+	char rule[64];
+	char excerpt[SCAN_EXCERPT_MAX + 1];
+	int n;
+};
+
+static int on_finding(const struct scan_finding *f, void *arg)
+{
+	struct hit *h = arg;
+	if (!h->n++) {
+		snprintf(h->rule, sizeof h->rule, "%s", f->id);
+		snprintf(h->excerpt, sizeof h->excerpt, "%s", f->excerpt);
+	}
+	return 1; /* the first finding decides */
+}
+
+struct zscan {
+	struct conn *c;
+	struct hit *h;
+};
+
+static int scan_decoded(const void *p, size_t n, void *arg)
+{
+	struct zscan *z = arg;
+	return scan_feed(z->c->scan_out, p, n, on_finding, z->h);
+}
+
+/* Scan body bytes as sent, or decoded first when the body is gzip/deflate. 0, or -1 when the body could not be decoded (answered). */
+static int scan_body(struct conn *c, const void *p, size_t n, struct hit *h)
+{
+	struct zscan z = { c, h };
+	struct bb_err e;
+	int rc;
+	if (!c->zin) {
+		scan_feed(c->scan_out, p, n, on_finding, h);
+		return 0;
+	}
+	rc = inflate_feed(c->zin, p, n, scan_decoded, &z, &e);
+	if (rc < 0) {
+		up_close(c);
+		deny(c, e.code == BB_ETOOBIG ? 413 : 400, "bad-request", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static void dlp_block(struct conn *c, struct hit *h, const char *where)
+{
+	char why[800];
+	snprintf(why, sizeof why, "the request %s carries a secret (%s): %s", where, h->rule, h->excerpt);
+	c->blocked = 1;
+	up_close(c); /* the upstream never sees the end of this request */
+	deny(c, 403, "dlp", why);
+}
+
+/* ---------- the request ---------- */
+
+static int hop_by_hop(struct sv name, const struct http1_request *rq)
+{
+	static const char *const hop[] = { "connection", "keep-alive", "proxy-connection", "proxy-authorization",
+					   "proxy-authenticate", "te", "trailer", "upgrade", "expect" };
+	size_t i;
+	const struct http1_header *conn;
+	for (i = 0; i < sizeof hop / sizeof hop[0]; i++)
+		if (http1_eq_nocase(name, hop[i]))
+			return 1;
+	/* Headers the agent named in Connection are hop-by-hop too (RFC 9110 §7.6.1). */
+	if (rq) {
+		long k = -1;
+		while ((k = http1_header_next(rq->headers, rq->n_headers, (size_t)(k + 1), "connection")) >= 0) {
+			char tmp[64];
+			conn = &rq->headers[k];
+			if (name.len >= sizeof tmp)
+				continue;
+			sv_to(name, tmp, sizeof tmp);
+			if (http1_token_list_has(conn->value, tmp))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* The header carries the agent's own credential: replaced (auth routes) or dropped (all routes, as bot-bottle did). */
+static int credential_header(struct sv name)
+{
+	return http1_eq_nocase(name, "authorization") || http1_eq_nocase(name, "x-api-key") ||
+	       http1_eq_nocase(name, "api-key");
+}
+
+
+/* Write the upstream request head into uout. */
+static int write_up_head(struct conn *c, const struct http1_request *rq, struct sv target)
+{
+	size_t i;
+	const struct route *r = c->route;
+	int has_host = 0;
+
+	if (putf(c->uout, &c->uout_len, sizeof c->uout, "%.*s %.*s HTTP/1.1\r\n", (int)rq->method.len, rq->method.p,
+		 (int)target.len, target.p) < 0)
+		return -1;
+	for (i = 0; i < rq->n_headers; i++) {
+		const struct http1_header *h = &rq->headers[i];
+		if (hop_by_hop(h->name, rq) || credential_header(h->name))
+			continue;
+		if (http1_eq_nocase(h->name, "host")) {
+			has_host = 1;
+			if (rq->form == HTTP1_FORM_ABSOLUTE) { /* the target's authority wins (RFC 9112 §3.2.2) */
+				if (putf(c->uout, &c->uout_len, sizeof c->uout, "Host: %.*s\r\n", (int)rq->host.len,
+					 rq->host.p) < 0)
+					return -1;
+				continue;
+			}
+		}
+		if (put(c->uout, &c->uout_len, sizeof c->uout, h->name.p, h->name.len) < 0 ||
+		    put(c->uout, &c->uout_len, sizeof c->uout, ": ", 2) < 0 ||
+		    put(c->uout, &c->uout_len, sizeof c->uout, h->value.p, h->value.len) < 0 ||
+		    put(c->uout, &c->uout_len, sizeof c->uout, "\r\n", 2) < 0)
+			return -1;
+	}
+	if (!has_host && putf(c->uout, &c->uout_len, sizeof c->uout, "Host: %s\r\n", c->host) < 0)
+		return -1;
+	/*
+	 * Outbound DLP on the request line and headers exactly as they will
+	 * leave, before a byte does: the agent's own credentials were dropped
+	 * above, and our token is added only after this.
+	 */
+	if (c->dlp_out) {
+		struct hit h = { .c = c };
+		if (ensure_stream(c, &c->scan_out, &c->scan_out_mask, c->dlp_out) < 0) {
+			deny(c, 503, "memory", "out of memory");
+			return -1;
+		}
+		scan_feed(c->scan_out, c->uout, c->uout_len, on_finding, &h);
+		if (!h.n)
+			scan_end(c->scan_out, on_finding, &h);
+		if (h.n) {
+			dlp_block(c, &h, "line or headers");
+			return -1;
+		}
+		scan_stream_reset(c->scan_out);
+	}
+	if (r->auth != ROUTE_AUTH_NONE) {
+		const char *tok = eg_token(c->eg, r->token_slot);
+		if (putf(c->uout, &c->uout_len, sizeof c->uout, "Authorization: %s %s\r\n",
+			 r->auth == ROUTE_AUTH_BEARER ? "Bearer" : "token", tok ? tok : "") < 0)
+			return -1;
+	}
+	return put(c->uout, &c->uout_len, sizeof c->uout, "\r\n", 2);
+}
+
+static void start_mitm(struct conn *c);
+static void start_tunnel(struct conn *c);
+
+/* A complete head is in cin[0..end): decide and start forwarding. */
+static void request_head(struct conn *c, size_t end)
+{
+	struct http1_request *rq = &c->eg->scratch_req;
+	struct http1_error err;
+	struct http1_limits lim = { EG_HEAD_BUF, 8192 };
+	struct route_hdr hdrs[HTTP1_MAX_HEADERS];
+	struct route_req q;
+	struct route_verdict v;
+	struct sv target;
+	char tbuf[8200];
+	size_t i;
+	int is_connect;
+
+	c->method[0] = c->path[0] = 0;
+	c->audited = 0;
+	c->req_started_ms = loop_now(&c->eg->loop);
+	c->bytes.up = c->bytes.down = 0;
+	c->status = 0;
+	if (http1_request_parse((const char *)c->cin, end, &lim, rq, &err) < 0) {
+		deny(c, err.status ? err.status : 400, "bad-request", err.reason);
+		return;
+	}
+	sv_to(rq->method, c->method, sizeof c->method);
+	is_connect = http1_eq_nocase(rq->method, "CONNECT") && rq->method.len == 7;
+	if (rq->upgrade) {
+		deny(c, 501, "upgrade", "protocol upgrades (WebSocket, h2c) are not proxied");
+		return;
+	}
+	if (rq->host_mismatch) {
+		deny(c, 400, "host-mismatch", "the Host header does not match the request target");
+		return;
+	}
+
+	/* Where to: the CONNECT authority, the absolute URI, the MITM'd host, or (direct mode) the Host header. */
+	if (is_connect) {
+		if (c->mode != MODE_PROXY || rq->form != HTTP1_FORM_AUTHORITY) {
+			deny(c, 400, "bad-request", "CONNECT is only accepted as the first request, to host:port");
+			return;
+		}
+		sv_to(rq->host, c->host, sizeof c->host);
+		c->port = rq->port;
+		snprintf(c->path, sizeof c->path, ":%u", c->port);
+	} else if (c->mode == MODE_MITM) {
+		struct http1_authority a;
+		if (rq->form != HTTP1_FORM_ORIGIN) {
+			deny(c, 400, "bad-request", "inside CONNECT, requests must use origin-form targets");
+			return;
+		}
+		if (!rq->host_header.p || http1_authority_parse(rq->host_header, 0, &a) < 0 ||
+		    a.host.len != strlen(c->connect_host) || strncasecmp(a.host.p, c->connect_host, a.host.len)) {
+			snprintf(c->host, sizeof c->host, "%s", c->connect_host);
+			deny(c, 403, "host-mismatch",
+			     "the Host header names another host than the CONNECT target (domain fronting)");
+			return;
+		}
+		snprintf(c->host, sizeof c->host, "%s", c->connect_host);
+		c->port = c->connect_port;
+		c->up_tls = 1;
+	} else if (rq->form == HTTP1_FORM_ABSOLUTE) {
+		sv_to(rq->host, c->host, sizeof c->host);
+		c->port = rq->port;
+		c->up_tls = http1_eq_nocase(rq->scheme, "https");
+	} else if (rq->form == HTTP1_FORM_ORIGIN && rq->host_header.p) {
+		/* Direct mode: the agent dials the sidecar with the route's name in Host; upstream is HTTPS. */
+		struct http1_authority a;
+		if (http1_authority_parse(rq->host_header, 0, &a) < 0) {
+			deny(c, 400, "bad-request", "the Host header is not a valid host[:port]");
+			return;
+		}
+		sv_to(a.host, c->host, sizeof c->host);
+		c->port = a.port ? a.port : 443;
+		c->up_tls = 1;
+	} else {
+		deny(c, 400, "bad-request", "no host to forward to (use an absolute URI, CONNECT, or a Host header)");
+		return;
+	}
+	if (!is_connect) {
+		if (rq->form == HTTP1_FORM_ABSOLUTE) {
+			/* Forwarded as origin-form: path, then ?query. */
+			size_t tl = 0;
+			if (rq->path.len + rq->query.len + 2 > sizeof tbuf) {
+				deny(c, 414, "bad-request", "request target too long");
+				return;
+			}
+			memcpy(tbuf, rq->path.p, rq->path.len);
+			tl = rq->path.len;
+			if (rq->query.p) {
+				tbuf[tl++] = '?';
+				memcpy(tbuf + tl, rq->query.p, rq->query.len);
+				tl += rq->query.len;
+			}
+			target = sv_of(tbuf, tl);
+		} else {
+			target = rq->target;
+		}
+		sv_to(sv_of(target.p, route_path_len(target.p, target.len)), c->path, sizeof c->path);
+	}
+
+	/* Raw IPs: an address the policy never named is refused with its own reason. */
+	c->route = policy_route(c->pol, c->host, strlen(c->host));
+	if (!c->route && netaddr_host_is_ip(c->host, strlen(c->host))) {
+		deny(c, 403, "raw-ip", "requests to raw IP addresses are not allowed; use a host name from the policy");
+		return;
+	}
+	if (!c->route) {
+		deny(c, 403, "no-route", "no egress route allows this host");
+		return;
+	}
+	c->dlp_out = c->route->dlp_out;
+	c->dlp_in = c->route->dlp_in;
+
+	if (is_connect) {
+		consume(c->cin, &c->cin_len, end);
+		c->head_searched = 0;
+		if (c->route->tls_passthrough)
+			start_tunnel(c);
+		else
+			start_mitm(c);
+		return;
+	}
+
+	for (i = 0; i < rq->n_headers; i++)
+		hdrs[i] = (struct route_hdr){ rq->headers[i].name.p, rq->headers[i].name.len, rq->headers[i].value.p,
+					      rq->headers[i].value.len };
+	q = (struct route_req){ rq->method.p, rq->method.len, target.p, target.len, hdrs, rq->n_headers };
+	route_decide(c->route, &q, &v);
+	if (!v.allow) {
+		deny(c, 403, v.rule, v.reason);
+		return;
+	}
+	if (c->route->auth != ROUTE_AUTH_NONE && !c->up_tls) {
+		deny(c, 403, "auth-over-http", "this route injects a credential, which is never sent over plain HTTP; use https");
+		return;
+	}
+
+	c->uout_len = 0;
+	if (write_up_head(c, rq, target) < 0) {
+		if (c->rq != RQ_CLOSE)
+			deny(c, 431, "bad-request", "request head too large after rewriting");
+		return;
+	}
+	c->head_method = http1_eq_nocase(rq->method, "HEAD");
+	c->req_keep_alive = rq->keep_alive;
+	c->body_chunked = rq->chunked;
+	c->body_left = rq->content_length == HTTP1_NO_LENGTH ? 0 : rq->content_length;
+	c->body_done = !rq->chunked && c->body_left == 0;
+	c->body_dec = 0;
+	c->blocked = 0;
+	if (rq->chunked)
+		http1_chunked_init(&c->chunk, 0, 0);
+	inflate_end(c->zin);
+	c->zin = NULL;
+	if (c->dlp_out && !c->body_done) {
+		/* A compressed body is scanned decoded; one that cannot be decoded cannot be inspected. */
+		const struct http1_header *ce = http1_header_get(rq->headers, rq->n_headers, "content-encoding");
+		struct bb_err e;
+		if (ce && !http1_eq_nocase(ce->value, "identity") &&
+		    (http1_header_next(rq->headers, rq->n_headers,
+				       (size_t)(ce - rq->headers) + 1, "content-encoding") >= 0 ||
+		     inflate_begin(&c->zin, ce->value.p, ce->value.len, EG_INFLATE_MAX, &e) < 0)) {
+			c->uout_len = 0;
+			deny(c, 415, "content-encoding",
+			     "request bodies are inspected for secrets: send them uncompressed, gzip or deflate (one coding)");
+			return;
+		}
+	}
+	if (rq->expect_continue) /* we read the body anyway; answer for the upstream */
+		putf(c->cout, &c->cout_len, sizeof c->cout, "HTTP/1.1 100 Continue\r\n\r\n");
+	consume(c->cin, &c->cin_len, end);
+	c->head_searched = 0;
+	c->rs = RS_HEAD;
+	c->uin_len = c->uin_len; /* a kept upstream has nothing pending between responses */
+	up_open(c);
+}
+
+/* Body bytes: scan, then forward what the scanner is EG_HOLD bytes past. 1 if anything moved. */
+static int request_body(struct conn *c)
+{
+	int moved = 0;
+	struct hit h = { .c = c };
+
+	while (!c->body_done && c->body_dec < c->cin_len) {
+		size_t avail = c->cin_len - c->body_dec;
+		if (c->body_chunked) {
+			size_t used = 0;
+			struct sv data = { 0 };
+			struct http1_error err;
+			if (http1_chunked_feed(&c->chunk, (const char *)c->cin + c->body_dec, avail, &used, &data, &err) <
+			    0) {
+				up_close(c);
+				deny(c, 400, "bad-request", err.reason);
+				return 1;
+			}
+			if (data.len && c->dlp_out && scan_body(c, data.p, data.len, &h) < 0)
+				return 1;
+			c->body_dec += used;
+			if (c->chunk.done) {
+				c->body_done = 1;
+				if (c->chunk.trailer_len > 2) { /* more than the final CRLF */
+					up_close(c);
+					deny(c, 400, "bad-request", "request trailers are not accepted");
+					return 1;
+				}
+			}
+			if (!used)
+				break;
+		} else {
+			if (avail > c->body_left)
+				avail = (size_t)c->body_left;
+			if (c->dlp_out && scan_body(c, c->cin + c->body_dec, avail, &h) < 0)
+				return 1;
+			c->body_dec += avail;
+			c->body_left -= avail;
+			if (!c->body_left)
+				c->body_done = 1;
+		}
+		moved = 1;
+		if (c->body_done && c->dlp_out && !h.n)
+			scan_end(c->scan_out, on_finding, &h);
+		if (h.n) {
+			dlp_block(c, &h, "body");
+			return 1;
+		}
+	}
+	if (c->rq == RQ_BODY) {
+		size_t limit = c->body_done ? c->body_dec : (c->body_dec > EG_HOLD ? c->body_dec - EG_HOLD : 0);
+		size_t n = limit < room(c->uout_len, sizeof c->uout) ? limit : room(c->uout_len, sizeof c->uout);
+		if (n) {
+			put(c->uout, &c->uout_len, sizeof c->uout, c->cin, n);
+			consume(c->cin, &c->cin_len, n);
+			c->body_dec -= n;
+			c->bytes.up += n;
+			moved = 1;
+		}
+		if (c->body_done && !c->body_dec)
+			c->rq = RQ_WAIT;
+	}
+	return moved;
+}
+
+static int request_step(struct conn *c)
+{
+	size_t end;
+	if (c->rq == RQ_HEAD) {
+		if (!c->cin_len || c->closing)
+			return 0;
+		end = http1_head_end((const char *)c->cin, c->cin_len, c->head_searched);
+		if (!end) {
+			c->head_searched = c->cin_len;
+			if (c->cin_len >= sizeof c->cin) {
+				deny(c, 431, "bad-request", "request head larger than 16 KiB");
+				return 1;
+			}
+			return 0;
+		}
+		request_head(c, end);
+		return 1;
+	}
+	if (c->rq == RQ_BODY || (c->rq == RQ_CONNECTING && !c->body_done))
+		return c->mode == MODE_TUNNEL ? 0 : request_body(c);
+	return 0;
+}
+
+/* ---------- the response ---------- */
+
+static int text_type(const struct http1_response *rs)
+{
+	const struct http1_header *ct = http1_header_get(rs->headers, rs->n_headers, "content-type");
+	if (!ct)
+		return 1; /* unlabelled: look at it */
+	return ct->value.len >= 5 && (!strncasecmp(ct->value.p, "text/", 5) || memmem(ct->value.p, ct->value.len, "json", 4) ||
+				       memmem(ct->value.p, ct->value.len, "xml", 3) ||
+				       memmem(ct->value.p, ct->value.len, "event-stream", 12));
+}
+
+static void response_head(struct conn *c, size_t end)
+{
+	struct http1_response *rs = &c->eg->scratch_resp;
+	struct http1_error err;
+	struct sv method = c->head_method ? SV_LIT("HEAD") : sv_of("", 0);
+	size_t i;
+
+	if (http1_response_parse((const char *)c->uin, end, NULL, method, rs, &err) < 0) {
+		up_close(c);
+		deny(c, 502, "bad-response", err.reason);
+		return;
+	}
+	if (rs->status >= 100 && rs->status < 200) { /* interim: we answered 100 ourselves; drop */
+		consume(c->uin, &c->uin_len, end);
+		if (rs->status == 101) {
+			up_close(c);
+			deny(c, 502, "bad-response", "the upstream switched protocols without being asked");
+		}
+		return;
+	}
+	c->status = rs->status;
+	c->rbody_chunked = rs->body == HTTP1_BODY_CHUNKED;
+	c->rbody_close = rs->body == HTTP1_BODY_CLOSE;
+	c->rbody_left = rs->body == HTTP1_BODY_LENGTH ? rs->content_length : 0;
+	if (c->rbody_chunked)
+		http1_chunked_init(&c->rchunk, 0, 0);
+	c->resp_keep_alive = rs->keep_alive && !c->rbody_close;
+	putf(c->cout, &c->cout_len, sizeof c->cout, "HTTP/1.1 %d %.*s\r\n", rs->status, (int)rs->reason.len, rs->reason.p);
+	for (i = 0; i < rs->n_headers; i++) {
+		const struct http1_header *h = &rs->headers[i];
+		if (hop_by_hop(h->name, NULL))
+			continue;
+		put(c->cout, &c->cout_len, sizeof c->cout, h->name.p, h->name.len);
+		put(c->cout, &c->cout_len, sizeof c->cout, ": ", 2);
+		put(c->cout, &c->cout_len, sizeof c->cout, h->value.p, h->value.len);
+		put(c->cout, &c->cout_len, sizeof c->cout, "\r\n", 2);
+	}
+	if (!c->req_keep_alive || !c->resp_keep_alive)
+		putf(c->cout, &c->cout_len, sizeof c->cout, "Connection: close\r\n");
+	if (putf(c->cout, &c->cout_len, sizeof c->cout, "\r\n") < 0) {
+		up_close(c);
+		deny(c, 502, "bad-response", "response head too large");
+		return;
+	}
+	consume(c->uin, &c->uin_len, end);
+	c->injection_hits = 0;
+	if ((c->dlp_in & SCAN_INJECTION) && rs->body != HTTP1_BODY_NONE && text_type(rs) &&
+	    ensure_stream(c, &c->scan_in, &c->scan_in_mask, SCAN_INJECTION) == 0) {
+		c->scan_inbound = 1;
+	} else {
+		c->scan_inbound = 0;
+	}
+	c->rs = rs->body == HTTP1_BODY_NONE ? RS_DONE : RS_BODY;
+}
+
+static int on_injection(const struct scan_finding *f, void *arg)
+{
+	struct conn *c = arg;
+	char score[16];
+	c->injection_hits++;
+	snprintf(score, sizeof score, "%d", f->score);
+	log_event(LOG_WARN, "injection", "conn", c->idstr, "host", c->host, "path", c->path, "pattern", f->id, "score",
+		  score, "excerpt", f->excerpt, "action", c->eg->inbound_block ? "block" : "annotate", (char *)NULL);
+	return c->eg->inbound_block;
+}
+
+static int response_body(struct conn *c)
+{
+	int moved = 0;
+	while (c->rs == RS_BODY && c->uin_len) {
+		size_t avail = c->uin_len, n;
+		size_t space = room(c->cout_len, sizeof c->cout);
+		if (!space)
+			break;
+		if (avail > space)
+			avail = space;
+		if (c->rbody_chunked) {
+			size_t used = 0;
+			struct sv data = { 0 };
+			struct http1_error err;
+			if (http1_chunked_feed(&c->rchunk, (const char *)c->uin, avail, &used, &data, &err) < 0) {
+				eg_audit(c, "error", "bad-response", err.reason);
+				c->closing = 1;
+				up_close(c);
+				return 1;
+			}
+			if (data.len && c->scan_inbound && scan_feed(c->scan_in, data.p, data.len, on_injection, c))
+				goto blocked;
+			n = used;
+			if (c->rchunk.done)
+				c->rs = RS_DONE;
+			if (!n)
+				break;
+		} else {
+			if (!c->rbody_close && avail > c->rbody_left)
+				avail = (size_t)c->rbody_left;
+			if (c->scan_inbound && scan_feed(c->scan_in, c->uin, avail, on_injection, c))
+				goto blocked;
+			n = avail;
+			if (!c->rbody_close) {
+				c->rbody_left -= n;
+				if (!c->rbody_left)
+					c->rs = RS_DONE;
+			}
+		}
+		put(c->cout, &c->cout_len, sizeof c->cout, c->uin, n);
+		consume(c->uin, &c->uin_len, n);
+		c->bytes.down += n;
+		moved = 1;
+	}
+	if (c->rs == RS_BODY && c->rbody_close && c->up.eof && !c->uin_len)
+		c->rs = RS_DONE;
+	if (c->rs == RS_DONE && c->scan_inbound && scan_end(c->scan_in, on_injection, c))
+		goto blocked;
+	return moved;
+blocked:
+	/* The head is out already: cutting the connection is the only way to keep the rest from the agent. */
+	eg_audit(c, "deny", "injection", "prompt-injection pattern in the response; connection cut");
+	c->cout_len = 0;
+	up_close(c);
+	c->closing = 1;
+	c->cl.failed = 1;
+	return 1;
+}
+
+static int response_step(struct conn *c)
+{
+	size_t end;
+	if (c->mode == MODE_TUNNEL)
+		return 0;
+	if (c->rs == RS_HEAD && c->uin_len && c->rq >= RQ_BODY && c->rq != RQ_CLOSE) {
+		end = http1_head_end((const char *)c->uin, c->uin_len, 0);
+		if (!end) {
+			if (c->uin_len >= sizeof c->uin) {
+				up_close(c);
+				deny(c, 502, "bad-response", "response head larger than 8 KiB");
+				return 1;
+			}
+			return 0;
+		}
+		response_head(c, end);
+		return 1;
+	}
+	if (c->rs == RS_BODY)
+		return response_body(c);
+	return 0;
+}
+
+/* ---------- CONNECT ---------- */
+
+static void start_tunnel(struct conn *c)
+{
+	c->mode = MODE_TUNNEL;
+	c->up_tls = 0;
+	snprintf(c->connect_host, sizeof c->connect_host, "%s", c->host);
+	c->connect_port = c->port;
+	up_open(c);
+}
+
+static void start_mitm(struct conn *c)
+{
+	struct eg_tls_server *t;
+	struct bb_err e;
+	size_t len;
+	unsigned char *buf;
+
+	if (!c->eg->have_ca) {
+		deny(c, 403, "no-ca", "TLS interception is not configured (no CA); HTTPS cannot be inspected");
+		return;
+	}
+	if (ca_leaf_acquire(&c->eg->ca, c->host, time(NULL), &c->leaf, &e) < 0) {
+		deny(c, 403, "bad-host", e.msg);
+		return;
+	}
+	t = c->tsrv = malloc(sizeof *t);
+	if (!t) {
+		deny(c, 503, "memory", "out of memory");
+		return;
+	}
+	/* The 200 goes out in clear before the engine owns the socket. */
+	{
+		static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+		if (send(c->cl.fd, ok, sizeof ok - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof ok - 1)) {
+			c->closing = 1;
+			c->cl.failed = 1;
+			return;
+		}
+	}
+	br_ssl_server_init_full_ec(&t->sc, c->leaf->chain, c->leaf->chain_len, BR_KEYTYPE_EC, &c->eg->ca.leaf_sk);
+	br_ssl_engine_set_versions(&t->sc.eng, BR_TLS12, BR_TLS12);
+	br_ssl_engine_set_buffers_bidi(&t->sc.eng, t->in, sizeof t->in, t->out, sizeof t->out);
+	br_ssl_engine_set_protocol_names(&t->sc.eng, alpn_http11, 1);
+	/* The leaf is released after the handshake, so there is no second one; the agent has no need of it either. */
+	br_ssl_engine_add_flags(&t->sc.eng, BR_OPT_NO_RENEGOTIATION);
+	br_ssl_server_reset(&t->sc);
+	c->cl.eng = &t->sc.eng;
+	/* Bytes the agent sent after CONNECT (its ClientHello) belong to the engine. */
+	while (c->cin_len) {
+		buf = br_ssl_engine_recvrec_buf(c->cl.eng, &len);
+		if (!buf || !len)
+			break;
+		if (len > c->cin_len)
+			len = c->cin_len;
+		memcpy(buf, c->cin, len);
+		br_ssl_engine_recvrec_ack(c->cl.eng, len);
+		consume(c->cin, &c->cin_len, len);
+	}
+	snprintf(c->connect_host, sizeof c->connect_host, "%s", c->host);
+	c->connect_port = c->port;
+	c->mode = MODE_MITM;
+	c->sni_checked = 0;
+	c->rq = RQ_HEAD;
+	eg_audit(c, "allow", "connect", NULL);
+	c->method[0] = c->path[0] = 0;
+}
+
+/* After the agent's handshake: its SNI must name the CONNECT host. */
+static int check_sni(struct conn *c)
+{
+	const char *sni;
+	if (c->mode != MODE_MITM || c->sni_checked || !side_ready(&c->cl))
+		return 0;
+	c->sni_checked = 1;
+	ca_leaf_release(&c->eg->ca, c->leaf);
+	c->leaf = NULL;
+	sni = br_ssl_engine_get_server_name(c->cl.eng);
+	if (sni && *sni && strcasecmp(sni, c->connect_host)) {
+		char why[400];
+		snprintf(why, sizeof why, "TLS server name %.120s differs from the CONNECT host (domain fronting)", sni);
+		eg_audit(c, "deny", "sni-mismatch", why);
+		c->closing = 1;
+		c->cl.failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* ---------- the pump ---------- */
+
+static int read_into(struct side *s, unsigned char *buf, size_t *len, size_t cap, uint64_t *count)
+{
+	ssize_t n;
+	int moved = 0;
+	while (*len < cap) {
+		n = side_read(s, buf + *len, cap - *len);
+		if (n <= 0)
+			break;
+		*len += (size_t)n;
+		if (count)
+			*count += (uint64_t)n;
+		moved = 1;
+	}
+	return moved;
+}
+
+static int write_from(struct side *s, unsigned char *buf, size_t *len)
+{
+	ssize_t n;
+	int moved = 0;
+	while (*len) {
+		n = side_write(s, buf, *len);
+		if (n <= 0)
+			break;
+		consume(buf, len, (size_t)n);
+		moved = 1;
+	}
+	if (moved)
+		side_flush(s);
+	return moved;
+}
+
+static int want_client_bytes(const struct conn *c)
+{
+	if (c->closing || c->rq == RQ_CLOSE)
+		return 0;
+	return c->cin_len < sizeof c->cin;
+}
+
+static void update_timer(struct conn *c);
+
+static void conn_run(struct conn *c)
+{
+	int iter, moved;
+	struct bb_err e;
+
+	for (iter = 0; iter < 256; iter++) {
+		moved = side_pump(&c->cl) | side_pump(&c->up);
+		if (check_sni(c))
+			break;
+		if (c->mode == MODE_TUNNEL && c->rq == RQ_BODY) {
+			moved |= read_into(&c->cl, c->uout, &c->uout_len, sizeof c->uout, &c->bytes.up);
+			moved |= read_into(&c->up, c->cout, &c->cout_len, sizeof c->cout, &c->bytes.down);
+		} else if (want_client_bytes(c) && (c->mode != MODE_MITM || side_ready(&c->cl))) {
+			moved |= read_into(&c->cl, c->cin, &c->cin_len, sizeof c->cin, NULL);
+		}
+		moved |= request_step(c);
+		if (c->up.fd >= 0 && c->rq >= RQ_BODY && c->rq != RQ_CLOSE && side_ready(&c->up))
+			moved |= write_from(&c->up, c->uout, &c->uout_len);
+		else if (c->up.fd >= 0 && c->rq >= RQ_BODY)
+			side_flush(&c->up);
+		if (c->mode != MODE_TUNNEL && c->up.fd >= 0 && c->rs >= RS_HEAD && c->rs != RS_DONE)
+			moved |= read_into(&c->up, c->uin, &c->uin_len, sizeof c->uin, NULL);
+		moved |= response_step(c);
+		moved |= write_from(&c->cl, c->cout, &c->cout_len);
+
+		/* A response finished: back to the next request on this connection, or close. */
+		if (c->rq == RQ_WAIT && c->rs == RS_DONE && !c->cout_len) {
+			eg_audit_done(c);
+			if (!c->req_keep_alive || !c->resp_keep_alive)
+				c->closing = 1;
+			if (!c->resp_keep_alive)
+				up_close(c);
+			c->rq = c->closing ? RQ_CLOSE : RQ_HEAD;
+			c->rs = RS_IDLE;
+			moved = 1;
+		}
+		/* The upstream died mid-response. */
+		if (c->mode != MODE_TUNNEL && c->rs >= RS_HEAD && c->rs != RS_DONE && c->up.fd >= 0 && c->up.eof &&
+		    !c->uin_len && !(c->rs == RS_BODY && c->rbody_close)) {
+			if (c->rs == RS_HEAD && c->rq != RQ_CLOSE) {
+				char why[800];
+				if (c->up.tls_err)
+					tls_err_from_engine(&e, c->up.tls_err, c->up.io_errno, c->host);
+				snprintf(why, sizeof why, "the upstream closed the connection%s%s",
+					 c->up.tls_err ? ": " : " before answering", c->up.tls_err ? e.msg : "");
+				up_close(c);
+				deny(c, 502, c->up.tls_err ? "upstream-tls" : "upstream-closed", why);
+			} else {
+				c->closing = 1;
+				c->cl.failed = c->cout_len == 0;
+				up_close(c);
+			}
+			moved = 1;
+		}
+		if (c->mode == MODE_TUNNEL && ((c->cl.eof && !c->uout_len) || (c->up.eof && !c->cout_len))) {
+			if (c->cl.eof)
+				side_close_write(&c->up);
+			if (c->up.eof)
+				side_close_write(&c->cl);
+			if (c->cl.eof && c->up.eof) {
+				c->closing = 1;
+			}
+		}
+		if (!moved)
+			break;
+		c->last_io_ms = loop_now(&c->eg->loop);
+	}
+
+	/*
+	 * Closing after an answer: send FIN, then read and drop what the agent
+	 * still sends for a moment. Closing with unread bytes would make the
+	 * kernel answer with a reset that can destroy our answer in flight.
+	 */
+	if (c->closing && !c->cout_len && !c->cl.failed && !c->lingering) {
+		side_close_write(&c->cl);
+		if (!c->cl.eng || !(br_ssl_engine_current_state(c->cl.eng) & BR_SSL_SENDREC)) {
+			shutdown(c->cl.fd, SHUT_WR);
+			c->lingering = 1;
+			c->linger_until_ms = loop_now(&c->eg->loop) + 2000;
+		}
+	}
+	if (c->lingering) {
+		char sink[4096];
+		ssize_t n;
+		while ((n = recv(c->cl.fd, sink, sizeof sink, 0)) > 0)
+			;
+		if (n == 0 || (errno != EAGAIN && errno != EINTR) || loop_now(&c->eg->loop) >= c->linger_until_ms) {
+			conn_free(c);
+			return;
+		}
+		loop_io_mod(&c->eg->loop, &c->cl.io, EPOLLIN, &e);
+		loop_timer_set(&c->eg->loop, &c->timer, c->linger_until_ms - loop_now(&c->eg->loop), &e);
+		return;
+	}
+	if (c->closing && !c->cout_len && !c->cl.failed)
+		return; /* close_notify still on its way out */
+
+	/* Done with this connection? */
+	if (c->cl.failed ||
+	    (c->cl.eof && c->rq == RQ_HEAD && !c->cin_len) || (c->cl.eof && c->mode == MODE_TUNNEL && c->up.fd < 0)) {
+		if (c->closing && !c->cl.failed && c->mode == MODE_MITM)
+			side_close_write(&c->cl);
+		conn_free(c);
+		return;
+	}
+	{
+		uint32_t cev = side_events(&c->cl, c->mode == MODE_TUNNEL ? c->uout_len < sizeof c->uout
+									 : want_client_bytes(c) || !side_ready(&c->cl),
+					   c->cout_len > 0);
+		loop_io_mod(&c->eg->loop, &c->cl.io, cev, &e);
+		if (c->up.fd >= 0 && c->rq != RQ_CONNECTING) {
+			uint32_t uev = side_events(&c->up,
+						   c->mode == MODE_TUNNEL ? c->cout_len < sizeof c->cout
+									  : (c->rs >= RS_HEAD && c->rs != RS_DONE &&
+									     c->uin_len < sizeof c->uin) ||
+										    !side_ready(&c->up),
+						   c->uout_len > 0);
+			if (c->up.io.fn == io_cb)
+				loop_io_mod(&c->eg->loop, &c->up.io, uev, &e);
+		}
+	}
+	update_timer(c);
+}
+
+/* ---------- timers, accept, free ---------- */
+
+static void timer_cb(struct loop *l, struct loop_timer *t)
+{
+	struct conn *c = t->arg;
+	uint64_t now = loop_now(l);
+	if (c->lingering) {
+		conn_run(c);
+		return;
+	}
+	if (c->rq == RQ_HEAD && c->cin_len && now >= c->req_started_ms + c->eg->head_ms) {
+		deny(c, 408, "timeout", "the request head did not arrive in time");
+		c->cl.failed = 0;
+	} else if (c->rq == RQ_CONNECTING && now >= c->req_started_ms + c->eg->connect_ms) {
+		up_close(c);
+		deny(c, 504, "upstream-timeout", "the upstream did not answer the connection in time");
+	} else if (now >= c->last_io_ms + c->eg->idle_ms) {
+		if (c->rq == RQ_HEAD && !c->cin_len) {
+			conn_free(c);
+			return;
+		}
+		up_close(c);
+		if (c->rs <= RS_HEAD && c->rq != RQ_CLOSE)
+			deny(c, 504, "timeout", "the connection was idle too long");
+		else
+			c->cl.failed = 1;
+	}
+	conn_run(c);
+}
+
+static void update_timer(struct conn *c)
+{
+	uint64_t now = loop_now(&c->eg->loop), due = c->last_io_ms + c->eg->idle_ms;
+	struct bb_err e;
+	if (c->rq == RQ_HEAD && c->cin_len && c->req_started_ms + c->eg->head_ms < due)
+		due = c->req_started_ms + c->eg->head_ms;
+	if (c->rq == RQ_CONNECTING && c->req_started_ms + c->eg->connect_ms < due)
+		due = c->req_started_ms + c->eg->connect_ms;
+	loop_timer_set(&c->eg->loop, &c->timer, due > now ? due - now : 0, &e);
+}
+
+/* Refused connections wait here, FIN sent, until the agent closes too (or 2 s pass), so the 503 is not lost to a reset. */
+static void linger_cb(struct loop *l, struct loop_timer *t)
+{
+	struct egress *eg = t->arg;
+	uint64_t now = loop_now(l);
+	size_t i = 0;
+	struct bb_err e;
+	while (i < eg->nlinger) {
+		char sink[1024];
+		ssize_t n;
+		while ((n = recv(eg->linger_fd[i], sink, sizeof sink, MSG_DONTWAIT)) > 0)
+			;
+		if (n == 0 || (errno != EAGAIN && errno != EINTR) || now >= eg->linger_until[i]) {
+			close(eg->linger_fd[i]);
+			eg->linger_fd[i] = eg->linger_fd[--eg->nlinger];
+			eg->linger_until[i] = eg->linger_until[eg->nlinger];
+			continue;
+		}
+		i++;
+	}
+	if (eg->nlinger)
+		loop_timer_set(l, t, 50, &e);
+}
+
+static void refuse_busy(struct egress *eg, int fd)
+{
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: "
+				   "45\r\nConnection: close\r\n\r\nbb egress: too many connections; retry later\n";
+	struct bb_err e;
+	log_event(LOG_WARN, "limit", "what", "max connections", (char *)NULL);
+	(void)!send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	shutdown(fd, SHUT_WR);
+	if (eg->nlinger == EG_LINGER_MAX) {
+		close(fd);
+		return;
+	}
+	eg->linger_fd[eg->nlinger] = fd;
+	eg->linger_until[eg->nlinger++] = loop_now(&eg->loop) + 2000;
+	if (!loop_timer_armed(&eg->linger_timer)) {
+		loop_timer_init(&eg->linger_timer, linger_cb, eg);
+		loop_timer_set(&eg->loop, &eg->linger_timer, 50, &e);
+	}
+}
+
+void conn_accept(struct egress *eg, int fd)
+{
+	struct conn *c;
+	struct bb_err e;
+
+	if (eg->nconns >= eg->max_conns || !(c = calloc(1, sizeof *c))) {
+		refuse_busy(eg, fd);
+		return;
+	}
+	c->eg = eg;
+	c->id = ++eg->next_id;
+	snprintf(c->idstr, sizeof c->idstr, "%llu", (unsigned long long)c->id);
+	c->pol = eg->pol;
+	c->pol->refs++;
+	side_init(&c->cl, fd);
+	side_init(&c->up, -1);
+	c->started_ms = c->last_io_ms = c->req_started_ms = loop_now(&eg->loop);
+	loop_timer_init(&c->timer, timer_cb, c);
+	if (loop_io_add(&eg->loop, &c->cl.io, fd, EPOLLIN, io_cb, c, &e) < 0) {
+		log_event(LOG_ERROR, "accept", "error", e.msg, (char *)NULL);
+		policy_unref(c->pol);
+		close(fd);
+		free(c);
+		return;
+	}
+	c->next = eg->conns;
+	if (eg->conns)
+		eg->conns->prev = c;
+	eg->conns = c;
+	eg->nconns++;
+	update_timer(c);
+}
+
+static void conn_free(struct conn *c)
+{
+	struct egress *eg = c->eg;
+	if (c->rq != RQ_HEAD && c->rq != RQ_CLOSE && c->mode != MODE_TUNNEL && !c->audited)
+		eg_audit(c, "abort", "closed", "the connection ended before the exchange completed");
+	up_close(c);
+	loop_timer_cancel(&eg->loop, &c->timer);
+	if (c->cl.fd >= 0) {
+		loop_io_del(&eg->loop, &c->cl.io);
+		close(c->cl.fd);
+	}
+	if (c->leaf)
+		ca_leaf_release(&eg->ca, c->leaf);
+	free(c->tsrv);
+	inflate_end(c->zin);
+	scan_stream_free(c->scan_out);
+	scan_stream_free(c->scan_in);
+	policy_unref(c->pol);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		eg->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	eg->nconns--;
+	free(c);
+}
+
+void conn_close_all(struct egress *eg)
+{
+	while (eg->conns)
+		conn_free(eg->conns);
+	while (eg->nlinger)
+		close(eg->linger_fd[--eg->nlinger]);
+	loop_timer_cancel(&eg->loop, &eg->linger_timer);
+}

@@ -1,0 +1,184 @@
+/* egress.h - the egress proxy's shared state: the daemon, its connections, and the TLS-or-plain byte pipe each side uses. */
+#ifndef BB_EGRESS_H
+#define BB_EGRESS_H
+#include <bearssl.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "ca.h"
+#include "http1.h"
+#include "inflate.h"
+#include "loop.h"
+#include "netaddr.h"
+#include "resolve.h"
+#include "route.h"
+#include "scan.h"
+#include "tls.h"
+
+#define EG_HEAD_BUF 16384 /* the agent's input: a request head must fit (else 431) */
+#define EG_BUF 8192       /* the other plaintext buffers */
+#define EG_TLS_IN (BR_SSL_BUFSIZE_INPUT)
+#define EG_TLS_OUT (4096 + 85) /* records we send are at most 4 KiB: a smaller output buffer saves 12 KiB a side */
+#define EG_INFLATE_MAX (16u << 20) /* a compressed request body may decode to at most this (else 413) */
+#define EG_LINGER_MAX 64 /* refused connections draining at once; more are closed outright */
+#define EG_HOLD 2048      /* body bytes held back from upstream until the scanner has seen this much more */
+
+/* One end of a connection: a socket, optionally with a TLS engine on it. */
+struct side {
+	int fd;
+	struct loop_io io;
+	br_ssl_engine_context *eng; /* NULL: plain TCP */
+	int eof;                    /* no more bytes will come (FIN, close_notify, or truncation) */
+	int failed;                 /* the socket or the TLS engine failed */
+	int tls_err;                /* BearSSL error when the engine failed */
+	int io_errno;
+	int shut_wr;                /* we sent FIN / close_notify */
+};
+
+/* Byte counts for the audit line. */
+struct eg_counts {
+	uint64_t up, down;
+};
+
+enum conn_mode {
+	MODE_PROXY,  /* plain-text proxy requests (absolute-form or direct) */
+	MODE_MITM,   /* inside a CONNECT, TLS terminated here */
+	MODE_TUNNEL  /* inside a CONNECT with tls_passthrough: bytes copied both ways */
+};
+
+enum rq_state { RQ_HEAD, RQ_CONNECTING, RQ_BODY, RQ_WAIT, RQ_CLOSE };
+enum rs_state { RS_IDLE, RS_HEAD, RS_BODY, RS_DONE };
+
+struct egress;
+
+struct conn {
+	struct egress *eg;
+	struct conn *prev, *next; /* the daemon's list */
+	uint64_t id;
+	struct policy *pol; /* the policy this connection started under (a reference) */
+	enum conn_mode mode;
+	struct side cl, up; /* client (agent) and upstream */
+	struct loop_timer timer;
+	uint64_t started_ms, req_started_ms, last_io_ms;
+
+	/* Plaintext buffers. */
+	unsigned char cin[EG_HEAD_BUF], cout[EG_BUF], uin[EG_BUF], uout[EG_BUF];
+	size_t cin_len, cout_len, uin_len, uout_len;
+	size_t head_searched; /* how much of cin was searched for the end of the head */
+
+	/* The CONNECT target (MITM and tunnel), and the current request's. */
+	char connect_host[256];
+	uint16_t connect_port;
+	char host[256];
+	uint16_t port;
+	int up_tls;        /* upstream speaks TLS */
+	const struct route *route;
+	char up_key[300];  /* "https://host:port" the open upstream connection serves */
+
+	/* The request being forwarded. */
+	enum rq_state rq;
+	char method[16];
+	char path[512]; /* for logs: path without query, truncated */
+	uint64_t body_left;  /* CONTENT-LENGTH bytes still to read */
+	int body_chunked;
+	struct http1_chunked chunk;
+	size_t body_dec;  /* raw body bytes at the front of cin that were scanned */
+	int body_done;
+	int req_keep_alive;
+	int expect_continue;
+	struct scan_stream *scan_out; /* outbound DLP on the request */
+	struct inflate_stream *zin;   /* decoding a gzip/deflate request body for the scanner */
+	unsigned dlp_out, dlp_in;
+	int blocked; /* a finding blocked the request */
+
+	/* The response. */
+	enum rs_state rs;
+	uint64_t rbody_left;
+	int rbody_chunked;
+	int rbody_close;
+	struct http1_chunked rchunk;
+	int resp_keep_alive;
+	int head_method; /* the request was HEAD */
+	int status;
+	struct scan_stream *scan_in; /* inbound injection scan */
+	int injection_hits;
+
+	/* Upstream connect. */
+	struct resolve_lookup *lookup;
+	struct netaddr addrs[RESOLVE_MAX_ADDRS];
+	size_t naddrs, addr_i;
+	char peer[NETADDR_TEXT_MAX];
+
+	/* TLS state (allocated only when used). */
+	struct eg_tls_server *tsrv;
+	struct eg_tls_client *tcli;
+	struct ca_leaf *leaf;
+
+	struct eg_counts bytes;
+	int closing; /* close once cout is flushed */
+	int lingering; /* FIN sent; dropping the agent's last bytes until EOF or linger_until_ms */
+	uint64_t linger_until_ms;
+	int sni_checked;
+	int scan_inbound;
+	unsigned scan_out_mask, scan_in_mask;
+	int audited; /* the current request has its audit line */
+	char idstr[24];
+};
+
+struct egress {
+	struct loop loop;
+	struct loop_io lio;
+	int lfd;
+	struct loop_io sio; /* signalfd */
+	int sfd;
+	struct policy *pol;
+	const char *policy_path;
+	struct scan_engine *scan; /* the engine for the current policy's known secrets */
+	struct tls_trust trust;
+	struct ca ca;
+	int have_ca;
+	struct resolver *res;
+	struct conn *conns;
+	size_t nconns, max_conns;
+	uint64_t next_id;
+	unsigned idle_ms, head_ms, connect_ms;
+	int inbound_block;
+	int stopping;
+	/* Parsed heads are big (100 header views): one of each, used and dropped within a call. */
+	struct http1_request scratch_req;
+	struct http1_response scratch_resp;
+	/* Connections refused at the limit, draining before close. */
+	int linger_fd[EG_LINGER_MAX];
+	uint64_t linger_until[EG_LINGER_MAX];
+	size_t nlinger;
+	struct loop_timer linger_timer;
+	/* Token slot values (BB_EGRESS_TOKEN_n from the environment or --token-file). */
+	char **token_names, **token_values;
+	size_t ntokens;
+};
+
+/* The value of a token slot, or NULL. */
+const char *eg_token(const struct egress *eg, const char *slot);
+
+/* conn.c */
+void conn_accept(struct egress *eg, int fd);
+void conn_close_all(struct egress *eg);
+
+/* side.c: a byte pipe over a plain or TLS socket. Return: >0 bytes, 0 would block, -1 eof/failed (see flags). */
+void side_init(struct side *s, int fd);
+ssize_t side_read(struct side *s, void *p, size_t n);
+ssize_t side_write(struct side *s, const void *p, size_t n);
+void side_flush(struct side *s);
+/* Move TLS records between the engine and the socket as far as possible; 1 if anything moved. */
+int side_pump(struct side *s);
+/* The epoll events this side needs, given whether the proxy wants to read from it. */
+uint32_t side_events(const struct side *s, int want_read, int have_plain_out);
+/* TLS: the handshake is done (application data may flow). */
+int side_ready(const struct side *s);
+void side_close_write(struct side *s);
+
+/* main.c: the audit trail. One JSON line per decision: eg_audit for refusals and errors, eg_audit_done when an exchange completes. */
+void eg_audit(struct conn *c, const char *verdict, const char *rule, const char *reason);
+void eg_audit_done(struct conn *c);
+
+#endif
