@@ -493,7 +493,13 @@ static void request_head(struct conn *c, size_t end)
 		deny(c, 501, "upgrade", "protocol upgrades (WebSocket, h2c) are not proxied");
 		return;
 	}
-	if (rq->host_mismatch) {
+
+	/*
+	 * An absolute URI and a Host naming different hosts is the confusion
+	 * smuggling relies on. CONNECT is exempt: only its authority counts, and
+	 * real clients (Node) send the proxy's own address as Host.
+	 */
+	if (rq->host_mismatch && !is_connect) {
 		deny(c, 400, "host-mismatch", "the Host header does not match the request target");
 		return;
 	}
@@ -1054,6 +1060,12 @@ static void conn_run(struct conn *c)
 				up_close(c);
 			c->rq = c->closing ? RQ_CLOSE : RQ_HEAD;
 			c->rs = RS_IDLE;
+			/* Between requests a connection holds no scanner state (64 KiB each): idle ones stay small. */
+			scan_stream_free(c->scan_out);
+			scan_stream_free(c->scan_in);
+			c->scan_out = c->scan_in = NULL;
+			inflate_end(c->zin);
+			c->zin = NULL;
 			moved = 1;
 		}
 		/* The upstream died mid-response. */

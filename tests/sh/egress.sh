@@ -39,7 +39,7 @@ git init -q "$T/work" && git -C "$T/work" -c user.name=t -c user.email=t@t commi
 python3 "$TESTS/peers/git_http_upstream.py" "$A" "$UP_GIT" "$T/git" "$T/up.crt" "$T/up.key" 2>"$T/up-git.err" &
 on_exit "kill_tree $!"
 wait_port "$A" "$UP_GIT" || { fail "git upstream starts" "$(cat "$T/up-git.err")"; exit 0; }
-printf '%s api.test other.test plain.test private.test fetch.test git.test nofetch.test\n169.254.169.254 metadata.test\n' "$A" >"$T/hosts"
+printf '%s api.test other.test plain.test private.test fetch.test git.test nofetch.test wrongname.test\n169.254.169.254 metadata.test\n' "$A" >"$T/hosts"
 
 write_policy() { # extra route JSON appended
 	cat >"$T/policy.json" <<EOF
@@ -51,7 +51,8 @@ write_policy() { # extra route JSON appended
  {"host":"other.test","ssrf_ip_allowlist":["127.0.0.0/8"],"dlp":{"outbound":false,"inbound":false}},
  {"host":"git.test","git_fetch":true,"ssrf_ip_allowlist":["127.0.0.0/8"]},
  {"host":"nofetch.test","ssrf_ip_allowlist":["127.0.0.0/8"]},
- {"host":"metadata.test","ssrf_ip_allowlist":["127.0.0.0/8"]}$1
+ {"host":"metadata.test","ssrf_ip_allowlist":["127.0.0.0/8"]},
+ {"host":"wrongname.test","ssrf_ip_allowlist":["127.0.0.0/8"]}$1
 ]}}
 EOF
 }
@@ -173,6 +174,9 @@ if [ -d "$T/clone" ]; then
 	fi
 fi
 
+code=$(ucurl -o "$T/body" -w '%{http_code}' "https://wrongname.test:$UP_TLS/" 2>&1)
+if [ "$code" = 502 ] && grep -qi 'certificate' "$T/body"; then ok "an upstream certificate not valid for the host: 502 with the reason"; else fail "upstream cert check" "$code $(cat "$T/body")"; fi
+
 # --- DLP: the secret never reaches the upstream ---
 before=$(wc -l <"$T/up-tls.log")
 fake_gh="ghp_$(head -c 64 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 36)"
@@ -273,6 +277,26 @@ if python3 -c 'import requests' 2>/dev/null; then
 	if [ "$out" = "200 /v1/py" ]; then ok "python requests through egress with REQUESTS_CA_BUNDLE"; else fail "python requests" "$out"; fi
 else
 	skip "python requests" "python3-requests not installed"
+fi
+
+# --- Node: CONNECT then TLS with NODE_EXTRA_CA_CERTS (Node's fetch has no proxy support of its own) ---
+if command -v node >/dev/null; then
+	out=$(NODE_EXTRA_CA_CERTS=$CA timeout 20 node - "$A" "$EGP" "$UP_TLS" 2>&1 <<'JS'
+const http = require("http"), https = require("https");
+const [addr, port, upPort] = process.argv.slice(2);
+http.request({ host: addr, port, method: "CONNECT", path: `api.test:${upPort}` })
+  .on("connect", (res, socket) => {
+    if (res.statusCode !== 200) { console.log("CONNECT", res.statusCode); process.exit(1); }
+    https.get({ host: "api.test", path: "/v1/node", socket, agent: false, servername: "api.test" }, (r) => {
+      let body = ""; r.on("data", (d) => (body += d));
+      r.on("end", () => { console.log(r.statusCode, JSON.parse(body).path); process.exit(0); });
+    }).on("error", (e) => { console.log("error", e.message); process.exit(1); });
+  }).on("error", (e) => { console.log("error", e.message); process.exit(1); }).end();
+JS
+)
+	if [ "$out" = "200 /v1/node" ]; then ok "Node https through egress with NODE_EXTRA_CA_CERTS"; else fail "Node client" "$out"; fi
+else
+	skip "Node client" "node not installed"
 fi
 
 # --- reload: SIGHUP adds a route; a broken policy keeps the old one ---
