@@ -15,7 +15,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-unused-parameter -Werror=implicit-function-declaration -Werror=format-security
-CPPFLAGS := -D_GNU_SOURCE -Ilib -DBB_VERSION=\"$(VERSION)\"
+CPPFLAGS := -D_GNU_SOURCE -Ilib -Ihost -DBB_VERSION=\"$(VERSION)\"
 
 ifeq ($(MODE),asan)
 O := build/asan
@@ -41,7 +41,8 @@ LIBS := $(DEPS_LIBS)
 BB := bb
 endif
 
-LIB_SRC := $(sort $(wildcard lib/*.c))
+# host/ holds the host-only parts of `bb bottle` (runtime, dialer); they link like lib/.
+LIB_SRC := $(sort $(wildcard lib/*.c host/*.c))
 APPLET_SRC := $(sort $(wildcard applets/*.c applets/*/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
 APPLET_OBJ := $(APPLET_SRC:%.c=$(O)/%.o) $(O)/applets.o

@@ -7,9 +7,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "dial.h"
 #include "egress.h"
 #include "inflate.h"
 #include "log.h"
@@ -117,6 +119,11 @@ static void deny(struct conn *c, int status, const char *rule, const char *text)
 
 static void up_close(struct conn *c)
 {
+	if (c->dial_fd >= 0) {
+		loop_io_del(&c->eg->loop, &c->dial_io);
+		close(c->dial_fd);
+		c->dial_fd = -1;
+	}
 	if (c->lookup) {
 		resolve_cancel(c->eg->res, c->lookup);
 		c->lookup = NULL;
@@ -274,6 +281,77 @@ static void resolved(void *arg, const struct resolve_result *res, const struct b
 	conn_run(c);
 }
 
+/* The host dialer answered: a connected socket, or why not. */
+static void dial_cb(struct loop *l, struct loop_io *io, uint32_t ev)
+{
+	struct conn *c = io->arg;
+	char line[DIAL_LINE_MAX], why[DIAL_LINE_MAX + 64];
+	int fd;
+	ssize_t n = dial_recv(c->dial_fd, line, sizeof line, &fd);
+	struct bb_err e;
+	(void)l;
+	(void)ev;
+	if (n == 0)
+		return;
+	loop_io_del(&c->eg->loop, &c->dial_io);
+	close(c->dial_fd);
+	c->dial_fd = -1;
+	if (n > 3 && !strncmp(line, "OK ", 3) && fd >= 0) {
+		snprintf(c->peer, sizeof c->peer, "%s", line + 3);
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		side_init(&c->up, fd);
+		if (loop_io_add(&c->eg->loop, &c->up.io, fd, EPOLLIN, io_cb, c, &e) < 0) {
+			close(fd);
+			c->up.fd = -1;
+			deny(c, 502, "upstream-connect", e.msg);
+		} else {
+			up_connected(c);
+		}
+	} else {
+		/* "ERR rule reason": the host's policy check speaks for itself. */
+		char rule[32] = "dialer";
+		const char *reason = "the host dialer did not answer";
+		if (fd >= 0)
+			close(fd);
+		if (n > 4 && !strncmp(line, "ERR ", 4)) {
+			const char *sp = strchr(line + 4, ' ');
+			size_t rl = sp ? (size_t)(sp - line - 4) : strlen(line + 4);
+			snprintf(rule, sizeof rule, "%.*s", (int)(rl < sizeof rule ? rl : sizeof rule - 1), line + 4);
+			reason = sp ? sp + 1 : "refused";
+		}
+		snprintf(why, sizeof why, "%s", reason);
+		deny(c, !strcmp(rule, "no-route") || !strcmp(rule, "private-address") || !strcmp(rule, "raw-ip") ? 403 : 502,
+		     rule, why);
+	}
+	conn_run(c);
+}
+
+/* Ask the host for the upstream socket (the sidecar has no route out of its namespace). */
+static void up_dial(struct conn *c)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct dial_request r;
+	char line[DIAL_LINE_MAX];
+	struct bb_err e;
+	int len;
+
+	snprintf(r.host, sizeof r.host, "%s", c->host);
+	r.port = c->port;
+	len = dial_request_format(&r, line, sizeof line);
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", c->eg->dialer);
+	c->dial_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (len < 0 || c->dial_fd < 0 || connect(c->dial_fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	    dial_send(c->dial_fd, line, (size_t)len, -1) < 0 ||
+	    loop_io_add(&c->eg->loop, &c->dial_io, c->dial_fd, EPOLLIN, dial_cb, c, &e) < 0) {
+		char why[300];
+		snprintf(why, sizeof why, "cannot reach the host dialer at %s: %s", c->eg->dialer, strerror(errno));
+		if (c->dial_fd >= 0)
+			close(c->dial_fd);
+		c->dial_fd = -1;
+		deny(c, 502, "dialer", why);
+	}
+}
+
 /* Open the upstream for c->host:c->port unless the open one already serves it. */
 static void up_open(struct conn *c)
 {
@@ -287,6 +365,10 @@ static void up_open(struct conn *c)
 	up_close(c);
 	c->rq = RQ_CONNECTING;
 	c->req_started_ms = loop_now(&c->eg->loop);
+	if (c->eg->dialer) {
+		up_dial(c);
+		return;
+	}
 	if (resolve_start(c->eg->res, c->host, strlen(c->host), resolved, c, &c->lookup, &e) < 0) {
 		char why[800];
 		snprintf(why, sizeof why, "cannot resolve %s: %s", c->host, e.msg);
@@ -1257,6 +1339,7 @@ void conn_accept(struct egress *eg, int fd)
 	c->pol->refs++;
 	side_init(&c->cl, fd);
 	side_init(&c->up, -1);
+	c->dial_fd = -1;
 	c->started_ms = c->last_io_ms = c->req_started_ms = loop_now(&eg->loop);
 	loop_timer_init(&c->timer, timer_cb, c);
 	if (loop_io_add(&eg->loop, &c->cl.io, fd, EPOLLIN, io_cb, c, &e) < 0) {

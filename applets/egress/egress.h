@@ -105,6 +105,8 @@ struct conn {
 
 	/* Upstream connect. */
 	struct resolve_lookup *lookup;
+	int dial_fd; /* asking the host dialer (--dialer) */
+	struct loop_io dial_io;
 	struct netaddr addrs[RESOLVE_MAX_ADDRS];
 	size_t naddrs, addr_i;
 	char peer[NETADDR_TEXT_MAX];
@@ -138,6 +140,7 @@ struct egress {
 	struct ca ca;
 	int have_ca;
 	struct resolver *res;
+	const char *dialer; /* --dialer PATH: upstream sockets come from the host */
 	struct conn *conns;
 	size_t nconns, max_conns;
 	uint64_t next_id;

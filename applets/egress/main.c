@@ -34,6 +34,8 @@ static const char usage[] =
 	"  -r, --rules FILE       extra scanning rules and allowlists (docs/scanning.md)\n"
 	"  -H, --hosts FILE       hosts file for name resolution (default /etc/hosts)\n"
 	"  -n, --nameserver A[:P] ask this DNS server instead of resolv.conf's (repeatable)\n"
+	"  -d, --dialer PATH      get upstream sockets from the host's dialer (unix socket;\n"
+	"                         the sidecar then needs no route out: docs/runtime.md)\n"
 	"  -m, --max-conns N      concurrent agent connections (default 1024)\n"
 	"  -i, --idle-timeout S   close connections idle this long (default 120)\n"
 	"  -T, --head-timeout S   a request head must arrive within this (default 15)\n"
@@ -264,7 +266,7 @@ int egress_main(int argc, char **argv)
 	opt_init(&o);
 	while ((c = applet_opt(&o, argc, argv,
 			       "h(help)p:(policy)l:(listen)L:(log)c:(ca)t:(token-file)k:(known)r:(rules)H:(hosts)"
-			       "n:(nameserver)m:(max-conns)i:(idle-timeout)T:(head-timeout)b:(inbound)",
+			       "n:(nameserver)d:(dialer)m:(max-conns)i:(idle-timeout)T:(head-timeout)b:(inbound)",
 			       usage, &code)) != -1) {
 		unsigned long v;
 		char *end;
@@ -278,6 +280,7 @@ int egress_main(int argc, char **argv)
 		case 't': token_file = o.arg; break;
 		case 'r': rules = o.arg; break;
 		case 'H': rc.hosts_path = o.arg; break;
+		case 'd': eg->dialer = o.arg; break;
 		case 'k':
 			if (nknown == 32)
 				return applet_usage_error(usage, "at most 32 --known variables");

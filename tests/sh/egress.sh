@@ -339,6 +339,39 @@ else
 	if [ "$rc" = 0 ]; then ok "SIGTERM stops egress with status 0 (no leaks under ASan)"; else fail "SIGTERM exit" "status $rc: $(tail -n 20 "$T/egress.err")"; fi
 fi
 
+# --- the host dialer: the sidecar resolves and connects nothing itself ---
+kill_tree "$EG_PID"
+write_policy ""
+"$BB" bottle dialer --policy "$T/policy.json" --socket "$T/dial.sock" --hosts "$T/hosts" 2>"$T/dialer.err" &
+DIALER_PID=$!
+on_exit "kill_tree $DIALER_PID"
+for _ in $(seq 50); do [ -S "$T/dial.sock" ] && break; sleep 0.05; done
+EGP=$(free_port "$A")
+BB_EGRESS_TOKEN_0=$TOKEN SSL_CERT_FILE=$T/upca.crt "$BB" egress --policy "$T/policy.json" --listen "$A:$EGP" \
+	--dialer "$T/dial.sock" --hosts /dev/null --log "$T/audit.log" 2>"$T/egress.err" &
+EG_PID=$!
+on_exit "kill_tree $EG_PID"
+wait_port "$A" "$EGP"
+P=http://$A:$EGP
+out=$(ucurl "https://api.test:$UP_TLS/v1/dialed")
+if [[ "$out" == *'"path": "/v1/dialed"'* && "$(last_up up-tls.log)" == *"Bearer $TOKEN"* ]]; then
+	ok "dialer: HTTPS through an upstream socket the host connected"
+else
+	fail "dialer: MITM" "$out $(cat "$T/dialer.err")"
+fi
+deny_check "dialer: the host refuses a name resolving to loopback" private-address -x "$P" "http://private.test:$UP_PLAIN/x"
+dial() { python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.argv[2].encode()+b"\n"); print(s.recv(300).decode().strip())' "$T/dial.sock" "$1"; }
+out=$(dial "DIAL evil.test 443")
+if [[ "$out" == "ERR no-route "* ]]; then ok "dialer: a compromised sidecar cannot dial a host outside the policy"; else fail "dialer no-route" "$out"; fi
+out=$(dial "DIAL metadata.test 80")
+if [[ "$out" == "ERR private-address "*metadata* ]]; then ok "dialer: nor the metadata address behind an allowed name"; else fail "dialer metadata" "$out"; fi
+out=$(dial "DIAL $A $UP_PLAIN")
+if [[ "$out" == "ERR no-route "* ]]; then ok "dialer: nor a raw address"; else fail "dialer raw ip" "$out"; fi
+out=$(dial "GET / HTTP/1.1")
+if [[ "$out" == "ERR bad-request "* ]]; then ok "dialer: garbage gets an error line"; else fail "dialer garbage" "$out"; fi
+kill_tree "$EG_PID"
+kill_tree "$DIALER_PID"
+
 # --- inbound injection in block mode: the response is cut ---
 EGP=$(free_port "$A")
 write_policy ""

@@ -1,0 +1,156 @@
+/* dialer.c - the host side of the dial protocol: policy re-check, resolution, connect with a timeout, SCM_RIGHTS back. */
+#include "dialer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "dial.h"
+#include "netaddr.h"
+#include "resolve.h"
+
+static int answer_err(int conn, const char *rule, const char *reason)
+{
+	char line[DIAL_LINE_MAX];
+	int n = snprintf(line, sizeof line, "ERR %s %s\n", rule, reason);
+	if (n < 0 || (size_t)n >= sizeof line)
+		n = snprintf(line, sizeof line, "ERR %s refused\n", rule);
+	return dial_send(conn, line, (size_t)n, -1);
+}
+
+/* Connect to a:port within DIALER_CONNECT_MS; the socket, or -1 with errno. */
+static int connect_timeout(const struct netaddr *a, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	struct pollfd pf;
+	int fd, err = 0;
+	socklen_t el = sizeof err;
+
+	netaddr_to_sockaddr(a, port, &ss, &sl);
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&ss, sl) == 0)
+		return fd;
+	if (errno != EINPROGRESS)
+		goto fail;
+	pf = (struct pollfd){ fd, POLLOUT, 0 };
+	if (poll(&pf, 1, DIALER_CONNECT_MS) != 1) {
+		errno = ETIMEDOUT;
+		goto fail;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err) {
+		errno = err ? err : errno;
+		goto fail;
+	}
+	return fd;
+fail:
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
+/* Addresses for host: an IP literal, the hosts file, then the system resolver. */
+static size_t resolve_all(const char *host, const char *hosts_path, struct netaddr *out, size_t cap)
+{
+	struct resolve_result rr;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
+	struct bb_err e;
+	size_t n = 0;
+
+	if (netaddr_parse(host, strlen(host), &out[0], &e) == 0)
+		return 1;
+	if (resolve_hosts_lookup(hosts_path ? hosts_path : "/etc/hosts", host, strlen(host), 1, &rr, &e) == 1) {
+		for (n = 0; n < rr.naddrs && n < cap; n++)
+			out[n] = rr.addrs[n];
+		return n;
+	}
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return 0;
+	for (ai = res; ai && n < cap; ai = ai->ai_next)
+		if (netaddr_from_sockaddr(ai->ai_addr, ai->ai_addrlen, &out[n], &e) == 0)
+			n++;
+	freeaddrinfo(res);
+	return n;
+}
+
+int dialer_handle(int conn, const struct policy *p, const char *hosts_path)
+{
+	char line[DIAL_LINE_MAX], why[DIAL_LINE_MAX], text[NETADDR_TEXT_MAX];
+	struct dial_request rq;
+	struct netaddr addrs[RESOLVE_MAX_ADDRS];
+	const struct route *r;
+	struct bb_err e;
+	size_t n, i, allowed = 0;
+	ssize_t got;
+	int fd, last_errno = 0;
+
+	got = recv(conn, line, sizeof line - 1, 0);
+	if (got <= 0)
+		return -1;
+	line[got] = 0;
+	if (dial_request_parse(line, (size_t)got, &rq, &e) < 0)
+		return answer_err(conn, "bad-request", e.msg);
+	r = policy_route(p, rq.host, strlen(rq.host));
+	if (!r)
+		return answer_err(conn, "no-route", "no egress route allows this host (checked by the host)");
+	n = resolve_all(rq.host, hosts_path, addrs, RESOLVE_MAX_ADDRS);
+	if (!n) {
+		snprintf(why, sizeof why, "cannot resolve %s", rq.host);
+		return answer_err(conn, "resolve", why);
+	}
+	for (i = 0; i < n; i++) {
+		if (!netaddr_is_public(&addrs[i]) && !route_ssrf_allowed(r, &addrs[i]))
+			continue;
+		allowed++;
+		fd = connect_timeout(&addrs[i], rq.port);
+		if (fd < 0) {
+			last_errno = errno;
+			continue;
+		}
+		netaddr_format(&addrs[i], text, sizeof text);
+		snprintf(line, sizeof line, "OK %s\n", text);
+		last_errno = dial_send(conn, line, strlen(line), fd);
+		close(fd);
+		return last_errno;
+	}
+	if (!allowed) {
+		netaddr_format(&addrs[0], text, sizeof text);
+		snprintf(why, sizeof why, "%s resolves to %s, a %s address; egress connects only to public addresses",
+			 rq.host, text, netaddr_class_name(netaddr_classify(&addrs[0])));
+		return answer_err(conn, "private-address", why);
+	}
+	snprintf(why, sizeof why, "cannot connect to %s port %u: %s", rq.host, rq.port, strerror(last_errno));
+	return answer_err(conn, "upstream-connect", why);
+}
+
+int dialer_serve(int lfd, const struct policy *p, const char *hosts_path, volatile sig_atomic_t *stop,
+		 struct bb_err *e)
+{
+	struct sigaction sa = { .sa_handler = SIG_IGN, .sa_flags = SA_NOCLDWAIT };
+	sigaction(SIGCHLD, &sa, NULL);
+	while (!*stop) {
+		int conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		pid_t pid;
+		if (conn < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return bb_errno(e, errno, "dialer: accept");
+		}
+		pid = fork();
+		if (pid == 0) {
+			close(lfd);
+			dialer_handle(conn, p, hosts_path);
+			_exit(0);
+		}
+		close(conn);
+	}
+	return 0;
+}

@@ -1,0 +1,46 @@
+/* dial.h - the dial protocol: the sidecar asks the host for a connected upstream socket over a unix socket (SCM_RIGHTS). */
+#ifndef BB_DIAL_H
+#define BB_DIAL_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+/*
+ * The sidecar's network namespace has no route out. When egress needs an
+ * upstream it connects to the host's dialer (a unix socket the runtime
+ * bind-mounts into the sidecar) and sends one line:
+ *     "DIAL <host> <port>\n"
+ * The dialer re-checks the host against the bottle's policy and every
+ * resolved address against the private-address rule, connects, and
+ * answers one line, with the connected socket attached on success:
+ *     "OK <address>\n"                 (+ SCM_RIGHTS: one fd)
+ *     "ERR <rule> <reason...>\n"
+ * So a compromised sidecar can reach nothing the policy does not name.
+ */
+
+#define DIAL_LINE_MAX 512
+
+struct dial_request {
+	char host[256];
+	uint16_t port;
+};
+
+/* Format a request line into out (cap >= DIAL_LINE_MAX). Returns its length, or -1 (bad host/port). */
+int dial_request_format(const struct dial_request *r, char *out, size_t cap);
+/* Parse a request line (with or without the newline). 0, or -1 with e saying what is wrong. */
+int dial_request_parse(const char *line, size_t len, struct dial_request *r, struct bb_err *e);
+
+/* Send one line, with fd attached when fd >= 0. 0, or -1 (errno). */
+int dial_send(int sock, const char *line, size_t len, int fd);
+/*
+ * Receive one answer line into buf (cap bytes, NUL-terminated, newline
+ * stripped) and the attached fd (or -1) into *fd. Returns the line length,
+ * 0 when nothing is there yet (non-blocking socket), or -1 (errno; EPROTO
+ * for a line without a newline or too long). A received fd is closed on
+ * any error so none leaks.
+ */
+ssize_t dial_recv(int sock, char *buf, size_t cap, int *fd);
+
+#endif
