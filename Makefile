@@ -35,7 +35,10 @@ CFLAGS := -std=c11 -O2 -ffunction-sections -fdata-sections $(WARN)
 LDFLAGS := -static -Wl,--gc-sections -Wl,-Map=$(O)/bb.map
 DEPS_STAMP := $(DEPS_DIR)/flags.mk
 -include $(DEPS_STAMP)
-CPPFLAGS += $(DEPS_CFLAGS) $(DEPS_DEFS)
+# musl's headers stop at libc: netlink and friends come from the kernel's (linux-libc-dev), linked in alone.
+KHDR := $(O)/kernel-include
+CPPFLAGS += $(DEPS_CFLAGS) $(DEPS_DEFS) -isystem $(KHDR)
+DEPS_STAMP += $(KHDR)/.stamp
 LDFLAGS += $(DEPS_LDFLAGS)
 LIBS := $(DEPS_LIBS)
 BB := bb
@@ -65,6 +68,12 @@ $(DEPS_DIR)/flags.mk: scripts/deps.sh | setup-build
 	scripts/deps.sh
 
 # One run makes both files (grouped target), so -j never races two generators.
+$(O)/kernel-include/.stamp:
+	@mkdir -p $(@D)
+	@for d in linux asm-generic; do ln -sfn /usr/include/$$d $(@D)/$$d; done
+	@ln -sfn /usr/include/$$(gcc -print-multiarch)/asm $(@D)/asm
+	@touch $@
+
 $(O)/applets.c $(O)/applets.h &: scripts/gen-applets.sh $(APPLET_SRC)
 	@mkdir -p $(@D)
 	@scripts/gen-applets.sh $(O)/applets.c $(APPLET_SRC)

@@ -7,7 +7,7 @@
 # As root it runs apt-get; otherwise it prints the command to run and fails.
 set -euo pipefail
 
-pkgs_build="make gcc libc6-dev musl-tools cmake pkg-config dpkg-dev file binutils ca-certificates"
+pkgs_build="make gcc libc6-dev linux-libc-dev musl-tools cmake pkg-config dpkg-dev file binutils ca-certificates"
 pkgs_test="git openssl openssh-server openssh-client curl python3 procps iproute2"
 pkgs_asan="clang libbearssl-dev libyaml-dev libcjson-dev libgit2-dev libssh2-1-dev zlib1g-dev pkg-config"
 

@@ -26,10 +26,10 @@ static const struct {
 	int (*fn)(int, char **);
 	int issue; /* for commands not built yet */
 } cmds[] = {
-	{ "approve", NULL, 10 }, { "ca", bottle_ca, 0 },	   { "cleanup", NULL, 10 },  { "dashboard", NULL, 10 },
+	{ "approve", bottle_approve, 0 }, { "ca", bottle_ca, 0 },	   { "cleanup", NULL, 10 },  { "dashboard", NULL, 10 }, { "dialer", bottle_dialer, 0 },
 	{ "image", NULL, 10 },	 { "inspect", NULL, 10 },  { "list", NULL, 10 },     { "logs", NULL, 10 },
-	{ "plan", bottle_plan, 0 }, { "proposals", NULL, 10 }, { "reject", NULL, 10 }, { "resume", NULL, 10 },
-	{ "run", NULL, 9 },	 { "start", NULL, 10 },	   { "stop", NULL, 10 },     { "validate", bottle_validate, 0 },
+	{ "plan", bottle_plan, 0 }, { "proposals", bottle_proposals, 0 }, { "reject", bottle_reject, 0 }, { "resume", NULL, 10 },
+	{ "run", bottle_run, 0 },	 { "start", NULL, 10 },	   { "stop", NULL, 10 },     { "validate", bottle_validate, 0 },
 };
 
 int bottle_load(struct manifest *m)

@@ -570,7 +570,7 @@ static void request_head(struct conn *c, size_t end)
 		return;
 	}
 	sv_to(rq->method, c->method, sizeof c->method);
-	is_connect = http1_eq_nocase(rq->method, "CONNECT") && rq->method.len == 7;
+	is_connect = sv_eq_str(rq->method, "CONNECT");
 	if (rq->upgrade) {
 		deny(c, 501, "upgrade", "protocol upgrades (WebSocket, h2c) are not proxied");
 		return;

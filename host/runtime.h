@@ -1,0 +1,52 @@
+/* runtime.h - the embedded runtime: a sidecar and an agent in their own namespaces, joined by one veth, nothing else reachable. */
+#ifndef BB_HOST_RUNTIME_H
+#define BB_HOST_RUNTIME_H
+#include <sys/types.h>
+
+#include "err.h"
+
+/*
+ *   host netns                 sidecar netns                  agent netns
+ *   bb bottle run ─ dialer ◄── egress (no route out) ◄─ veth ─ agent (default
+ *   (dials upstreams,  unix     10.231.0.1/24                  route → sidecar)
+ *    re-checks policy) socket                                  10.231.0.2/24
+ *
+ * Both sides get new mount, pid, net, uts and ipc namespaces; bb init is
+ * PID 1 in each. The agent sees the host filesystem read-only except its
+ * workspace (read-write) and fresh tmpfs on /tmp and /run; the bottle's
+ * state directory (tokens, plan) is hidden under an empty tmpfs. The
+ * sidecar's only network is the veth: the host-side dialer connects
+ * upstreams for it (lib/dial.h), re-checking policy, so even a compromised
+ * sidecar reaches nothing the policy does not name.
+ */
+
+#define RT_SIDECAR_ADDR "10.231.0.1"
+#define RT_AGENT_ADDR "10.231.0.2"
+#define RT_PREFIX 24
+
+struct rt_config {
+	const char *bb_path;   /* this binary (re-executed as init and daemons) */
+	const char *state_dir; /* private (0700) directory of this bottle: plan, sockets, logs */
+	const char *plan_path; /* the plan JSON the sidecar reads */
+	const char *ca_dir;    /* the bottle CA (ca.crt, ca.key) */
+	const char *workspace; /* bind-mounted read-write into the agent */
+	const char *hosts_path; /* the dialer's hosts file override (tests), or NULL */
+	const char *daemons;   /* BB_SIDECAR_DAEMONS */
+	uid_t uid;             /* the agent runs as this non-root user */
+	gid_t gid;
+	char *const *argv;     /* the agent's command */
+	char **agent_env;      /* its environment (proxy, CA and gate variables added by the caller) */
+	char **sidecar_env;    /* the sidecar's: token slots live here only */
+	int fault;             /* test hook: fail at step N (BB_RT_FAULT); 0 = never */
+};
+
+/*
+ * Run one bottle to completion: stage the network, start the sidecar,
+ * wait until egress listens, run the agent, tear everything down. On
+ * success *exit_code is the agent command's status (128+n for a signal).
+ * Any isolation step that fails stops the run with e naming the step and
+ * the kernel's error, after killing what was started (fail closed).
+ */
+int rt_run(const struct rt_config *c, int *exit_code, struct bb_err *e);
+
+#endif
