@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -54,7 +56,13 @@ struct resolve_lookup {
 	struct dns_name qname;
 	resolve_fn fn;
 	void *arg;
-	struct loop_timer kick; /* fires on the next loop turn: sends, or delivers a ready answer */
+	/*
+	 * On the resolver's queue until the next loop turn, which sends the
+	 * queries or delivers a ready answer (never from inside resolve_start).
+	 */
+	struct resolve_lookup *q_prev, *q_next;
+	int queued;
+	uint64_t q_seq;
 	int ready;              /* res holds the answer to deliver */
 	struct resolve_result res;
 	/* The servers and timing as they were when the lookup started. */
@@ -76,8 +84,23 @@ struct cache_entry {
 struct resolver {
 	struct loop *loop;
 	struct resolve_config cfg;
+	/*
+	 * The queue of lookups waiting for the next turn, woken by an eventfd
+	 * rather than 0 ms timers: a turn serves only what was queued before it
+	 * began, so callbacks that start lookups cannot starve the loop's I/O.
+	 */
+	int wake_fd;
+	struct loop_io wake_io;
+	struct resolve_lookup *q_head, *q_tail;
+	uint64_t q_seq;
+	/* The hosts file as last read, reused while stat() says it is the same file. */
+	struct buf hosts_text;
+	struct stat hosts_st;
+	time_t hosts_read_at;
+	int hosts_seen;
 	struct resolve_conf conf; /* resolv.conf as last read */
 	struct stat conf_st;
+	time_t conf_read_at;
 	int conf_seen;
 	struct resolve_lookup *lookups;
 	size_t in_flight;
@@ -243,29 +266,18 @@ static int name_eq_nocase(struct sv a, const char *name, size_t len)
 	return sv_eq_nocase(a, sv_of(name, len));
 }
 
-int resolve_hosts_lookup(const char *path, const char *name, size_t len, int want_ipv6,
-			 struct resolve_result *out, struct bb_err *e)
+/* The search itself, over the text of a hosts file. */
+static int hosts_search(const char *text, size_t tlen, const char *name, size_t len, int want_ipv6,
+			struct resolve_result *out)
 {
-	struct buf file = BUF_INIT(HOSTS_FILE_MAX);
 	struct resolve_result v4, v6;
-	struct bb_err re;
-	const char *p, *end;
+	const char *p = text, *end = text + tlen;
 	size_t i;
 
 	if (len > 0 && name[len - 1] == '.')
 		len--;
-	if (fd_read_file(path, HOSTS_FILE_MAX, &file, &re) < 0) {
-		buf_free(&file);
-		if (re.code == ENOENT || re.code == ENOTDIR)
-			return 0;
-		if (e)
-			*e = re;
-		return -1;
-	}
 	memset(&v4, 0, sizeof v4);
 	memset(&v6, 0, sizeof v6);
-	p = file.p;
-	end = file.p + file.len;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *line_end = nl ? nl : end, *hash, *q = p;
@@ -285,7 +297,6 @@ int resolve_hosts_lookup(const char *path, const char *name, size_t len, int wan
 			}
 		}
 	}
-	buf_free(&file);
 	memset(out, 0, sizeof *out);
 	out->source = RESOLVE_FROM_HOSTS;
 	for (i = 0; i < v4.naddrs; i++)
@@ -294,6 +305,39 @@ int resolve_hosts_lookup(const char *path, const char *name, size_t len, int wan
 		for (i = 0; i < v6.naddrs; i++)
 			add_addr(out, &v6.addrs[i]);
 	return out->naddrs > 0;
+}
+
+int resolve_hosts_lookup(const char *path, const char *name, size_t len, int want_ipv6,
+			 struct resolve_result *out, struct bb_err *e)
+{
+	struct buf file = BUF_INIT(HOSTS_FILE_MAX);
+	struct bb_err re;
+	int found;
+
+	if (fd_read_file(path, HOSTS_FILE_MAX, &file, &re) < 0) {
+		buf_free(&file);
+		if (re.code == ENOENT || re.code == ENOTDIR)
+			return 0;
+		if (e)
+			*e = re;
+		return -1;
+	}
+	found = hosts_search(file.p ? file.p : "", file.len, name, len, want_ipv6, out);
+	buf_free(&file);
+	return found;
+}
+
+/*
+ * Whether a file read at read_at (wall-clock seconds) is still what stat
+ * says. File times tick coarsely (a jiffy), so a same-size rewrite just
+ * after our read can keep the same stat: a file modified within a second
+ * of the read is never trusted (git's "racily clean" rule).
+ */
+static int same_file(const struct stat *now, const struct stat *then, time_t read_at)
+{
+	return now->st_ino == then->st_ino && now->st_dev == then->st_dev && now->st_size == then->st_size &&
+	       now->st_mtim.tv_sec == then->st_mtim.tv_sec && now->st_mtim.tv_nsec == then->st_mtim.tv_nsec &&
+	       now->st_mtim.tv_sec + 1 < read_at;
 }
 
 /* ---- randomness ---- */
@@ -334,16 +378,42 @@ static void conf_refresh(struct resolver *r)
 		}
 		return;
 	}
-	if (r->conf_seen == 1 && st.st_ino == r->conf_st.st_ino && st.st_dev == r->conf_st.st_dev &&
-	    st.st_size == r->conf_st.st_size && st.st_mtim.tv_sec == r->conf_st.st_mtim.tv_sec &&
-	    st.st_mtim.tv_nsec == r->conf_st.st_mtim.tv_nsec)
+	if (r->conf_seen == 1 && same_file(&st, &r->conf_st, r->conf_read_at))
 		return;
+	r->conf_read_at = time(NULL);
 	if (fd_read_file(conf_path(r), RESOLV_CONF_MAX, &text, NULL) == 0) {
 		resolve_conf_parse(text.p, text.len, &r->conf, NULL);
 		r->conf_st = st;
 		r->conf_seen = 1;
 	}
 	buf_free(&text);
+}
+
+/*
+ * The hosts file's text, re-read when stat() says it changed (an edit, a
+ * rename over it, a bind mount). Missing or unreadable means empty.
+ */
+static void hosts_refresh(struct resolver *r)
+{
+	const char *path = r->cfg.hosts_path ? r->cfg.hosts_path : "/etc/hosts";
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		buf_reset(&r->hosts_text);
+		r->hosts_seen = 0;
+		return;
+	}
+	if (r->hosts_seen && same_file(&st, &r->hosts_st, r->hosts_read_at))
+		return;
+	r->hosts_read_at = time(NULL);
+	buf_reset(&r->hosts_text);
+	r->hosts_seen = 0;
+	if (fd_read_file(path, HOSTS_FILE_MAX, &r->hosts_text, NULL) == 0) {
+		r->hosts_st = st;
+		r->hosts_seen = 1;
+	} else {
+		buf_reset(&r->hosts_text);
+	}
 }
 
 /* ---- cache ---- */
@@ -402,6 +472,41 @@ void resolve_cache_clear(struct resolver *r)
 
 /* ---- lookups ---- */
 
+static void queue_remove(struct resolver *r, struct resolve_lookup *lk)
+{
+	if (!lk->queued)
+		return;
+	if (lk->q_prev)
+		lk->q_prev->q_next = lk->q_next;
+	else
+		r->q_head = lk->q_next;
+	if (lk->q_next)
+		lk->q_next->q_prev = lk->q_prev;
+	else
+		r->q_tail = lk->q_prev;
+	lk->q_prev = lk->q_next = NULL;
+	lk->queued = 0;
+}
+
+/* Queue lk for the next turn; the eventfd makes the loop come back for it. */
+static int queue_push(struct resolver *r, struct resolve_lookup *lk, struct bb_err *e)
+{
+	uint64_t one = 1;
+
+	if (!r->q_head && write(r->wake_fd, &one, sizeof one) != (ssize_t)sizeof one && errno != EAGAIN)
+		return bb_errno(e, errno, "resolver wakeup");
+	lk->q_seq = r->q_seq++;
+	lk->q_prev = r->q_tail;
+	lk->q_next = NULL;
+	if (r->q_tail)
+		r->q_tail->q_next = lk;
+	else
+		r->q_head = lk;
+	r->q_tail = lk;
+	lk->queued = 1;
+	return 0;
+}
+
 static void subq_close(struct resolver *r, struct subq *sq)
 {
 	if (sq->fd >= 0) {
@@ -420,7 +525,7 @@ static void lookup_release(struct resolver *r, struct resolve_lookup *lk)
 		free(lk->sq[i].tcpbuf);
 		lk->sq[i].tcpbuf = NULL;
 	}
-	loop_timer_cancel(r->loop, &lk->kick);
+	queue_remove(r, lk);
 	lk->in_use = 0;
 	r->in_flight--;
 }
@@ -774,27 +879,45 @@ static void on_subq_timeout(struct loop *l, struct loop_timer *t)
 	subq_failed(sq->lk->r, sq, FAIL_TIMEOUT, 0);
 }
 
-static void on_kick(struct loop *l, struct loop_timer *t)
+/* Start the queries of a lookup that needs DNS. */
+static void lookup_send(struct resolver *r, struct resolve_lookup *lk)
 {
-	struct resolve_lookup *lk = t->arg;
-	struct resolver *r = lk->r;
-	size_t i, n;
+	size_t i, n = lk->nsq;
 
-	if (lk->ready) {
-		resolve_fn fn = lk->fn;
-		void *arg = lk->arg;
-		struct resolve_result res = lk->res;
-
-		lookup_release(r, lk);
-		fn(arg, &res, NULL);
-		return;
-	}
-	/* A question can settle at once (every server unreachable) and finish the lookup: count first. */
-	n = lk->nsq;
-	for (i = 0; i < n; i++) {
-		if (!lk->in_use)
-			return;
+	/* A question can settle at once (every server unreachable) and finish the lookup. */
+	for (i = 0; i < n && lk->in_use; i++)
 		subq_next_try(r, &lk->sq[i]);
+}
+
+/* One turn of the queue: what was queued before it began, oldest first. */
+static void on_wake(struct loop *l, struct loop_io *io, uint32_t events)
+{
+	struct resolver *r = io->arg;
+	uint64_t count, end = r->q_seq;
+
+	if (read(r->wake_fd, &count, sizeof count) < 0 && errno != EAGAIN)
+		return;
+	while (r->q_head && r->q_head->q_seq < end) {
+		struct resolve_lookup *lk = r->q_head;
+
+		queue_remove(r, lk);
+		if (lk->ready) {
+			resolve_fn fn = lk->fn;
+			void *arg = lk->arg;
+			struct resolve_result res = lk->res;
+
+			lookup_release(r, lk);
+			fn(arg, &res, NULL);
+		} else {
+			lookup_send(r, lk);
+		}
+	}
+	if (r->q_head) {
+		uint64_t one = 1;
+
+		/* Queued during this turn: come back on the next one. */
+		if (write(r->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+			return;
 	}
 }
 
@@ -828,6 +951,8 @@ int resolver_new(struct resolver **out, struct loop *l, const struct resolve_con
 		r->cfg.cache_entries = 256;
 	if (!r->cfg.cache_ttl_max_s)
 		r->cfg.cache_ttl_max_s = 300;
+	r->wake_fd = -1;
+	buf_init(&r->hosts_text, HOSTS_FILE_MAX);
 	r->lookups = calloc(r->cfg.max_lookups, sizeof r->lookups[0]);
 	r->cache = calloc(r->cfg.cache_entries, sizeof r->cache[0]);
 	r->rbuf = malloc(RECV_BUF_LEN);
@@ -835,12 +960,21 @@ int resolver_new(struct resolver **out, struct loop *l, const struct resolve_con
 		resolver_free(r);
 		return bb_errno(e, ENOMEM, "resolver");
 	}
+	r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (r->wake_fd < 0) {
+		bb_errno(e, errno, "resolver: eventfd");
+		resolver_free(r);
+		return -1;
+	}
+	if (loop_io_add(l, &r->wake_io, r->wake_fd, EPOLLIN, on_wake, r, e) < 0) {
+		resolver_free(r);
+		return -1;
+	}
 	for (i = 0; i < r->cfg.max_lookups; i++) {
 		struct resolve_lookup *lk = &r->lookups[i];
 		size_t k;
 
 		lk->r = r;
-		loop_timer_init(&lk->kick, on_kick, lk);
 		for (k = 0; k < 2; k++) {
 			lk->sq[k].lk = lk;
 			lk->sq[k].fd = -1;
@@ -862,9 +996,14 @@ void resolver_free(struct resolver *r)
 	for (i = 0; r->lookups && i < r->cfg.max_lookups; i++)
 		if (r->lookups[i].in_use)
 			lookup_release(r, &r->lookups[i]);
+	if (r->wake_fd >= 0) {
+		loop_io_del(r->loop, &r->wake_io);
+		r->wake_fd = fd_close(r->wake_fd);
+	}
 	free(r->lookups);
 	free(r->cache);
 	free(r->rbuf);
+	buf_free(&r->hosts_text);
 	free(r);
 }
 
@@ -923,7 +1062,6 @@ int resolve_start(struct resolver *r, const char *name, size_t len, resolve_fn f
 	struct resolve_lookup *lk;
 	struct resolve_result res;
 	struct netaddr lit;
-	const char *hosts = r->cfg.hosts_path ? r->cfg.hosts_path : "/etc/hosts";
 	size_t i;
 	int found;
 
@@ -956,7 +1094,9 @@ int resolve_start(struct resolver *r, const char *name, size_t len, resolve_fn f
 	lk->arg = arg;
 	memset(&lk->res, 0, sizeof lk->res);
 
-	found = resolve_hosts_lookup(hosts, lk->name, len, r->cfg.want_ipv6, &res, NULL);
+	hosts_refresh(r);
+	found = hosts_search(r->hosts_text.p ? r->hosts_text.p : "", r->hosts_text.len, lk->name, len,
+			     r->cfg.want_ipv6, &res);
 	if (found > 0) {
 		lk->res = res;
 		lk->ready = 1;
@@ -1002,7 +1142,7 @@ int resolve_start(struct resolver *r, const char *name, size_t len, resolve_fn f
 			sq->naddrs = 0;
 		}
 	}
-	if (loop_timer_set(r->loop, &lk->kick, 0, e) < 0) {
+	if (queue_push(r, lk, e) < 0) {
 		lookup_release(r, lk);
 		return -1;
 	}
@@ -1023,7 +1163,7 @@ literal:
 	lk->res.addrs[0] = lit;
 	lk->res.source = RESOLVE_FROM_LITERAL;
 	lk->ready = 1;
-	if (loop_timer_set(r->loop, &lk->kick, 0, e) < 0) {
+	if (queue_push(r, lk, e) < 0) {
 		lookup_release(r, lk);
 		return -1;
 	}

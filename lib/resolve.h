@@ -118,9 +118,11 @@ typedef void (*resolve_fn)(void *arg, const struct resolve_result *res, const st
 
 /*
  * Make a resolver on loop l. Everything it will use (lookup slots, cache,
- * receive buffer) is allocated here, bounded by cfg; cfg is copied (the
- * path strings must outlive the resolver). Reads resolv.conf now (a
- * missing file means 127.0.0.1, as in libc).
+ * receive buffer, one eventfd for its run queue) is allocated here,
+ * bounded by cfg; cfg is copied (the path strings must outlive the
+ * resolver). Reads resolv.conf now (a missing file means 127.0.0.1, as in
+ * libc). The hosts file and resolv.conf are re-read when stat() shows a
+ * change, so a bind mount or an edit takes effect at the next lookup.
  */
 int resolver_new(struct resolver **out, struct loop *l, const struct resolve_config *cfg, struct bb_err *e);
 
@@ -131,7 +133,9 @@ void resolver_free(struct resolver *r);
  * Start resolving name (len bytes, a host name or an IP literal; a
  * trailing dot is allowed). fn(arg, ...) runs exactly once, always from
  * the loop, never from inside this call (even for hosts, cache and
- * literal answers), unless the lookup is cancelled first. *handle (may be
+ * literal answers, which come on the next loop turn; a lookup started from
+ * a callback waits for the turn after, so chains cannot starve other I/O),
+ * unless the lookup is cancelled first. *handle (may be
  * NULL) identifies the lookup for resolve_cancel and is valid until fn
  * runs or resolve_cancel returns. Returns -1 without calling fn when name
  * is not a valid host name, is a non-canonical IPv4 form, or
