@@ -167,6 +167,9 @@ int loop_timer_set(struct loop *l, struct loop_timer *t, uint64_t ms, struct bb_
 		l->heap = nh;
 		l->heap_cap = ncap;
 	}
+	/* Armed by a timer's callback for "now": the next pass, so a chain of them cannot starve I/O. */
+	if (l->in_timers && ms == 0)
+		ms = 1;
 	t->due_ms = loop_now(l) + ms;
 	heap_put(l, l->nheap, t);
 	l->nheap++;
@@ -176,13 +179,16 @@ int loop_timer_set(struct loop *l, struct loop_timer *t, uint64_t ms, struct bb_
 
 static void run_timers(struct loop *l)
 {
-	loop_now(l);
-	while (l->nheap && l->heap[0]->due_ms <= l->now_ms) {
+	uint64_t now = loop_now(l); /* callbacks refresh l->now_ms; this pass runs what was due when it began */
+
+	l->in_timers = 1;
+	while (l->nheap && l->heap[0]->due_ms <= now) {
 		struct loop_timer *t = l->heap[0];
 
 		loop_timer_cancel(l, t);
 		t->fn(l, t);
 	}
+	l->in_timers = 0;
 }
 
 int loop_run_once(struct loop *l, int max_wait_ms, struct bb_err *e)

@@ -37,6 +37,7 @@ struct loop_timer {
 struct loop {
 	int epfd;
 	int stopping;
+	int in_timers; /* running timer callbacks: a timer armed for 0 ms waits for the next pass */
 	size_t nio; /* registered ios */
 	uint64_t now_ms;
 	struct loop_timer **heap; /* min-heap on due_ms */

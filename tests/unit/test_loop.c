@@ -148,6 +148,47 @@ static void stop_ends_run(void)
 	close(p[0]), close(p[1]);
 }
 
+static int chain_left, pipe_seen, chain_pipe = -1;
+
+static void rearm_now(struct loop *l, struct loop_timer *t)
+{
+	if (chain_pipe >= 0) { /* readiness that appears only after the pass's epoll_wait */
+		T_CHECK(write(chain_pipe, "x", 1) == 1);
+		chain_pipe = -1;
+	}
+	if (--chain_left > 0)
+		loop_timer_set(l, t, 0, NULL);
+}
+
+static void pipe_ready(struct loop *l, struct loop_io *io, uint32_t ev)
+{
+	pipe_seen = chain_left;
+	loop_io_del(l, io);
+}
+
+/* A timer that re-arms itself for 0 ms must not keep the loop from its fds (it once did: resolver answers starved I/O). */
+static void zero_ms_chain_does_not_starve_io(void)
+{
+	struct loop l;
+	struct loop_timer t;
+	struct loop_io io;
+	int p[2];
+
+	T_CHECK(pipe(p) == 0);
+	T_CHECK(loop_init(&l, NULL) == 0);
+	chain_pipe = p[1];
+	chain_left = 100000;
+	pipe_seen = -1;
+	loop_timer_init(&t, rearm_now, NULL);
+	T_CHECK(loop_timer_set(&l, &t, 0, NULL) == 0);
+	T_CHECK(loop_io_add(&l, &io, p[0], EPOLLIN, pipe_ready, NULL, NULL) == 0);
+	T_CHECK(loop_run(&l, NULL) == 0);
+	T_CHECK(pipe_seen > 99000); /* the fd was served within the first passes, not after the whole chain */
+	loop_fini(&l);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(void)
 {
 	T_RUN(timers_fire_in_order);
@@ -155,5 +196,6 @@ int main(void)
 	T_RUN(many_timers_heap);
 	T_RUN(delete_inside_batch);
 	T_RUN(stop_ends_run);
+	T_RUN(zero_ms_chain_does_not_starve_io);
 	T_END();
 }
