@@ -2,6 +2,7 @@
 #
 #   make              static musl build of ./bb (builds the dependencies once)
 #   make check        build, then unit + shell tests; ends with "N passed, N failed"
+#   make demo         a bottle with a scripted agent: allowed, refused, and why (root)
 #   make asan         sanitizer build (clang, ASan+UBSan, Debian's -dev libraries)
 #   make check MODE=asan   the same tests against the sanitizer build
 #   make size         size of ./bb and what it is made of
@@ -54,7 +55,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%)
 
-.PHONY: all deps check asan size clean distclean unit fuzz setup-build setup-test
+.PHONY: all deps check asan size clean distclean unit fuzz setup-build setup-test demo
 all: $(BB)
 
 # Missing Debian packages are installed (as root) or named (otherwise) first.
@@ -133,6 +134,10 @@ build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) | setup-build
 	@scripts/setup.sh asan
 	@echo "  FUZZ    $@"
 	@clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(FUZZ_LIBS)
+
+# A bottle on the embedded runtime with a harmless scripted agent (root: namespaces).
+demo: $(BB) | setup-test
+	BB=$(CURDIR)/$(BB) scripts/demo.sh
 
 asan:
 	$(MAKE) MODE=asan build/asan/bb

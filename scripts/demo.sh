@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# demo.sh - `make demo`: one bottle on the embedded runtime, a harmless scripted agent, and what bb allowed and refused.
+# Runs as root (namespaces); everything it starts listens on 127.0.0.x and is removed at the end.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+BB=${BB:-$top/bb}
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+[ -x "$BB" ] || { echo "demo: build bb first (make)" >&2; exit 1; }
+if [ "$(id -u)" != 0 ]; then
+	echo "demo: the embedded runtime needs root here (namespaces, mounts, a veth): run 'sudo make demo'" >&2
+	exit 1
+fi
+for tool in python3 openssl curl; do
+	command -v $tool >/dev/null || { echo "demo: needs $tool (scripts/setup.sh test installs it)" >&2; exit 1; }
+done
+
+T=$(mktemp -d /tmp/bb-demo.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+A=127.0.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 2))
+PORT=$((RANDOM % 20000 + 30000))
+export BB_HOME=$T/home
+mkdir -p "$BB_HOME/.bb/bottles" "$T/work"
+chown 65534:65534 "$T/work"
+DEMO_TOKEN="sk-demo-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+
+say "Setting up: an HTTPS server standing in for an API (api.demo.test on $A:$PORT)"
+openssl ecparam -name prime256v1 -genkey -noout -out "$T/ca.key" 2>/dev/null
+openssl req -x509 -new -key "$T/ca.key" -subj /CN=demo-upstream-ca -days 1 -out "$T/ca.crt" 2>/dev/null
+openssl ecparam -name prime256v1 -genkey -noout -out "$T/srv.key" 2>/dev/null
+openssl req -new -key "$T/srv.key" -subj /CN=api.demo.test -out "$T/srv.csr" 2>/dev/null
+printf 'subjectAltName=DNS:api.demo.test\n' >"$T/ext"
+openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.crt" -CAkey "$T/ca.key" -CAcreateserial -days 1 -extfile "$T/ext" \
+	-out "$T/srv.crt" 2>/dev/null
+python3 "$top/tests/peers/http_upstream.py" "$A" "$PORT" "$T/upstream.log" "$T/srv.crt" "$T/srv.key" 2>/dev/null &
+pids+=($!)
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/$A/$PORT") 2>/dev/null && break; sleep 0.05; done
+printf '%s api.demo.test\n' "$A" >"$T/hosts"
+
+cat >"$BB_HOME/.bb/bottles/demo.md" <<EOF2
+---
+egress:
+  routes:
+    - host: api.demo.test
+      auth: {scheme: Bearer, token_ref: DEMO_TOKEN}
+      path_allowlist: [/v1/]
+      pipelock: {ssrf_ip_allowlist: ["127.0.0.0/8"]}
+---
+A demo bottle: one API, reachable with a token the agent never sees.
+EOF2
+echo "The bottle's manifest ($BB_HOME/.bb/bottles/demo.md):"
+sed 's/^/    /' "$BB_HOME/.bb/bottles/demo.md"
+"$BB" bottle validate demo | sed 's/^/    /'
+
+cat >"$T/work/agent.sh" <<EOF2
+#!/bin/sh
+# The "agent": a script doing what a coding agent might, inside the bottle.
+step() { printf '\n  agent> %s\n' "\$*"; }
+step "whoami: \$(id -un), network: \$(ip -4 -o addr show 2>/dev/null | awk '{print \$2, \$4}' | tr '\n' ' ')"
+step "GET https://api.demo.test:$PORT/v1/hello (an allowed route; my key is only a placeholder)"
+curl -sS --max-time 10 https://api.demo.test:$PORT/v1/hello -H 'Authorization: Bearer placeholder' |
+	python3 -c 'import json,sys; d=json.load(sys.stdin); print("    upstream answered for", d["path"], "- it received an Authorization of", d["headers"].get("Authorization"), "(mine was 18)")'
+step "GET https://api.demo.test:$PORT/admin (outside the route's path_allowlist)"
+curl -sS --max-time 10 https://api.demo.test:$PORT/admin | sed 's/^/    /'
+step "GET https://exfil.example.com/ (no route)"
+curl -sS --max-time 10 -o /dev/null -w '    status %{http_code}\n' https://exfil.example.com/ 2>&1 | sed 's/^ *curl/    curl/'
+curl -sS --max-time 10 -x "\$HTTP_PROXY" http://exfil.example.com/ | sed 's/^/    /'
+step "POST a GitHub-shaped token to the allowed API (DLP)"
+curl -sS --max-time 10 https://api.demo.test:$PORT/v1/notes --data-binary "note=ghp_\$(head -c 60 /dev/urandom | base64 | tr -dc A-Za-z0-9 | head -c 36)" | sed 's/^/    /'
+step "connect straight to 1.1.1.1:443, around the proxy"
+curl -sS --noproxy '*' --max-time 3 https://1.1.1.1/ 2>&1 | sed 's/^/    /'
+step "read the sidecar's token through /proc, write to /etc"
+if grep -a -q DEMO_TOKEN /proc/[0-9]*/environ 2>/dev/null; then echo "    found it!"; else echo "    no process this agent can see holds it"; fi
+touch /etc/owned 2>&1 | sed 's/^/    /'
+EOF2
+chmod 755 "$T/work/agent.sh"
+
+say "Running the agent in a bottle: bb bottle run demo -- sh agent.sh"
+(cd "$T/work" && DEMO_TOKEN=$DEMO_TOKEN SSL_CERT_FILE=$T/ca.crt "$BB" bottle run demo --hosts "$T/hosts" \
+	--log "$T/audit.log" -- sh ./agent.sh)
+echo "    (bottle exited with status $?)"
+
+say "What the upstream received (the real token, injected by egress outside the agent)"
+if grep -q "Bearer $DEMO_TOKEN" "$T/upstream.log"; then echo "    Authorization: Bearer sk-demo-... (the real token; the agent only ever had 'placeholder')"; fi
+echo "    requests that reached it: $(wc -l <"$T/upstream.log") (the refused ones never did)"
+
+say "The audit trail (one JSON line per decision; no secrets)"
+python3 - "$T/audit.log" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    if d.get("event") == "request" and d.get("method") != "CONNECT":
+        print("    %-5s %-4s %-28s %-6s %s" % (d["verdict"], d["method"], d["host"] + d["path"], d["status"], d["rule"]))
+PY
+if grep -q "$DEMO_TOKEN" "$T/audit.log"; then echo "    !! the token is in the log"; else echo "    (the token appears nowhere in it)"; fi
+
+say "After the bottle: nothing left behind"
+echo "    state directories: $(ls -A "$BB_HOME/.bb/state" 2>/dev/null | wc -l)"
+echo "    bottle processes:  $(pgrep -fc "bb (egress|init).*$BB_HOME" || true)"
+echo "    network namespaces of the bottle: gone with its processes"
