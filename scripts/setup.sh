@@ -23,6 +23,8 @@ done
 
 missing=""
 for p in $want; do
+	# node and npm may come from elsewhere (NodeSource's nodejs bundles npm): a working command is enough.
+	case $p in nodejs | npm) command -v "${p%js}" >/dev/null 2>&1 && continue ;; esac
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
 done
 [ -n "$missing" ] || exit 0
