@@ -23,6 +23,7 @@
 #include "netlink.h"
 #include "plan.h"
 #include "proc.h"
+#include "seccomp.h"
 
 #ifndef SYS_mount_setattr
 #define SYS_mount_setattr 442
@@ -244,6 +245,12 @@ static int shim_start(const struct rt_config *c, int agent, char *const argv[], 
 			/* The old cwd is the host's directory under the new mounts: start in the workspace as mounted. */
 			if (chdir(agent ? c->workspace : c->state_dir) < 0)
 				shim_fail(ready[1], "enter the workspace", errno);
+			if (agent) {
+				struct bb_err e;
+				if (c->fault == 4 || seccomp_agent_install(&e) < 0)
+					shim_fail(ready[1], c->fault == 4 ? "seccomp filter (fault injected)" : "seccomp filter",
+						  c->fault == 4 ? EPERM : e.code);
+			}
 			execve(c->bb_path, argv, envp);
 			shim_fail(ready[1], "exec bb init", errno);
 		}
@@ -433,6 +440,18 @@ int rt_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 			goto out;
 		}
 	a.pid = 0;
+	{
+		/* A step after the go (seccomp, /proc, exec) reports on the same pipe before the shim exits. */
+		char msg[300];
+		ssize_t n;
+		fcntl(a.ready_rd, F_SETFL, O_NONBLOCK);
+		n = read(a.ready_rd, msg, sizeof msg - 1);
+		if (n > 1 && msg[0] == 'E') {
+			msg[n] = 0;
+			bb_errf(e, BB_ELIB, "agent: %s", msg + 1);
+			goto out;
+		}
+	}
 	*exit_code = proc_exit_code(st);
 	rc = 0;
 out:

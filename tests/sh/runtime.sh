@@ -105,6 +105,10 @@ escape "mount" '! mount -t tmpfs x /tmp 2>/dev/null'
 escape "entering PID 1's namespaces" '! nsenter -t 1 -n -m true 2>/dev/null'
 escape "no_new_privs and no capabilities" \
 	'grep -q "^NoNewPrivs:[[:space:]]*1" /proc/self/status && grep -q "^CapEff:[[:space:]]*0000000000000000" /proc/self/status && grep -q "^CapBnd:[[:space:]]*0000000000000000" /proc/self/status'
+escape "a seccomp filter is on" 'grep -q "^Seccomp:[[:space:]]*2" /proc/self/status'
+escape "a new user namespace (unshare -U)" '! unshare -U true 2>/dev/null'
+escape "bpf, keyctl and perf_event_open" \
+	'python3 -c "import ctypes,os,sys; l=ctypes.CDLL(None, use_errno=True); bad=[n for n in (321, 250, 298) if l.syscall(n, 0, 0, 0, 0, 0) != -1 or ctypes.get_errno() != 1]; sys.exit(1 if bad else 0)"'
 escape "git push over HTTPS" \
 	'out=$(curl -sS --max-time 5 -o /dev/null -w "%{http_code}" -X POST https://api.test:'"$UP"'/r.git/git-receive-pack 2>&1); [ "$out" = 403 ]'
 
@@ -134,7 +138,7 @@ wait "$runpid"
 sleep 0.2
 if [ -z "$(ls -A "$BB_HOME/.bb/state" 2>/dev/null)" ]; then ok "the state directory (plan, sockets) is removed"; else fail "state left" "$(ls "$BB_HOME/.bb/state")"; fi
 if pgrep -f "bb (egress|init).*$BB_HOME" >/dev/null; then fail "processes left" "$(pgrep -af "$BB_HOME")"; else ok "no process of the bottle survives it"; fi
-for step in 1 2 3; do
+for step in 1 2 3 4; do
 	(cd "$T/ws" && BB_RT_FAULT=$step RUN_TEST_TOKEN=$TOKEN timeout 30 "$BB" bottle run dev --hosts "$T/hosts" -- true) >"$T/out" 2>"$T/err"
 	rc=$?
 	if [ "$rc" != 0 ] && grep -q "fault injected" "$T/err" && [ -z "$(ls -A "$BB_HOME/.bb/state")" ] &&
