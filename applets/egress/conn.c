@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -163,8 +165,16 @@ static int up_start_tls(struct conn *c)
 
 static void up_connect_next(struct conn *c);
 
+/* Heads and bodies go out in separate writes: without this the second waits for the peer's delayed ACK. */
+static void nodelay(int fd)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 static void up_connected(struct conn *c)
 {
+	nodelay(c->up.fd);
 	if (c->up_tls && up_start_tls(c) < 0) {
 		deny(c, 502, "upstream-tls", "cannot start TLS to the upstream");
 		return;
@@ -378,18 +388,53 @@ static void up_open(struct conn *c)
 
 /* ---------- DLP ---------- */
 
-/* A scan stream with these detectors, fresh: kept across requests, remade when the detectors change. */
+/*
+ * Scanner state is 64 KiB a stream: a connection borrows one per direction
+ * only while it scans, from a small daemon-wide pool, so idle connections
+ * stay small and a busy one does not pay an allocation per request.
+ */
+static void stream_put(struct egress *eg, struct scan_stream *s, unsigned mask)
+{
+	size_t i;
+	if (!s)
+		return;
+	for (i = 0; i < EG_POOL; i++)
+		if (!eg->pool[i]) {
+			scan_stream_reset(s);
+			eg->pool[i] = s;
+			eg->pool_mask[i] = mask;
+			return;
+		}
+	scan_stream_free(s);
+}
+
 static int ensure_stream(struct conn *c, struct scan_stream **s, unsigned *mask, unsigned want)
 {
+	struct egress *eg = c->eg;
 	struct bb_err e;
+	size_t i;
 	if (*s && *mask == want) {
 		scan_stream_reset(*s);
 		return 0;
 	}
-	scan_stream_free(*s);
+	stream_put(eg, *s, *mask);
 	*s = NULL;
 	*mask = want;
-	return scan_stream_new(s, c->eg->scan, want, &e);
+	for (i = 0; i < EG_POOL; i++)
+		if (eg->pool[i] && eg->pool_mask[i] == want) {
+			*s = eg->pool[i];
+			eg->pool[i] = NULL;
+			return 0;
+		}
+	return scan_stream_new(s, eg->scan, want, &e);
+}
+
+/* Give the connection's scanners back to the pool (between requests, and at close). */
+static void streams_release(struct conn *c)
+{
+	stream_put(c->eg, c->scan_out, c->scan_out_mask);
+	stream_put(c->eg, c->scan_in, c->scan_in_mask);
+	c->scan_out = c->scan_in = NULL;
 }
 
 struct hit {
@@ -500,8 +545,9 @@ static int write_up_head(struct conn *c, const struct http1_request *rq, struct 
 		if (http1_eq_nocase(h->name, "host")) {
 			has_host = 1;
 			if (rq->form == HTTP1_FORM_ABSOLUTE) { /* the target's authority wins (RFC 9112 §3.2.2) */
-				if (putf(c->uout, &c->uout_len, sizeof c->uout, "Host: %.*s\r\n", (int)rq->host.len,
-					 rq->host.p) < 0)
+				if (putf(c->uout, &c->uout_len, sizeof c->uout, "Host: %.*s", (int)rq->host.len, rq->host.p) < 0 ||
+				    (rq->port_explicit && putf(c->uout, &c->uout_len, sizeof c->uout, ":%u", rq->port) < 0) ||
+				    put(c->uout, &c->uout_len, sizeof c->uout, "\r\n", 2) < 0)
 					return -1;
 				continue;
 			}
@@ -1143,9 +1189,7 @@ static void conn_run(struct conn *c)
 			c->rq = c->closing ? RQ_CLOSE : RQ_HEAD;
 			c->rs = RS_IDLE;
 			/* Between requests a connection holds no scanner state (64 KiB each): idle ones stay small. */
-			scan_stream_free(c->scan_out);
-			scan_stream_free(c->scan_in);
-			c->scan_out = c->scan_in = NULL;
+			streams_release(c);
 			inflate_end(c->zin);
 			c->zin = NULL;
 			moved = 1;
@@ -1332,6 +1376,7 @@ void conn_accept(struct egress *eg, int fd)
 		refuse_busy(eg, fd);
 		return;
 	}
+	nodelay(fd);
 	c->eg = eg;
 	c->id = ++eg->next_id;
 	snprintf(c->idstr, sizeof c->idstr, "%llu", (unsigned long long)c->id);
@@ -1372,8 +1417,7 @@ static void conn_free(struct conn *c)
 		ca_leaf_release(&eg->ca, c->leaf);
 	free(c->tsrv);
 	inflate_end(c->zin);
-	scan_stream_free(c->scan_out);
-	scan_stream_free(c->scan_in);
+	streams_release(c);
 	policy_unref(c->pol);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -1391,5 +1435,9 @@ void conn_close_all(struct egress *eg)
 		conn_free(eg->conns);
 	while (eg->nlinger)
 		close(eg->linger_fd[--eg->nlinger]);
+	for (size_t i = 0; i < EG_POOL; i++) {
+		scan_stream_free(eg->pool[i]);
+		eg->pool[i] = NULL;
+	}
 	loop_timer_cancel(&eg->loop, &eg->linger_timer);
 }

@@ -20,6 +20,7 @@
 #define EG_TLS_IN (BR_SSL_BUFSIZE_INPUT)
 #define EG_TLS_OUT (4096 + 85) /* records we send are at most 4 KiB: a smaller output buffer saves 12 KiB a side */
 #define EG_INFLATE_MAX (16u << 20) /* a compressed request body may decode to at most this (else 413) */
+#define EG_POOL 16 /* idle scanner streams kept for reuse */
 #define EG_LINGER_MAX 64 /* refused connections draining at once; more are closed outright */
 #define EG_HOLD 2048      /* body bytes held back from upstream until the scanner has seen this much more */
 
@@ -150,6 +151,9 @@ struct egress {
 	/* Parsed heads are big (100 header views): one of each, used and dropped within a call. */
 	struct http1_request scratch_req;
 	struct http1_response scratch_resp;
+	/* Idle scanner streams (64 KiB each), lent to connections while they scan. */
+	struct scan_stream *pool[EG_POOL];
+	unsigned pool_mask[EG_POOL];
 	/* Connections refused at the limit, draining before close. */
 	int linger_fd[EG_LINGER_MAX];
 	uint64_t linger_until[EG_LINGER_MAX];
