@@ -13,6 +13,7 @@
 
 #include "applet.h"
 #include "buf.h"
+#include "daemon.h"
 #include "egress.h"
 #include "fd.h"
 #include "log.h"
@@ -205,27 +206,6 @@ static void signal_cb(struct loop *l, struct loop_io *io, uint32_t ev)
 	}
 }
 
-static int listen_on(const char *spec, struct bb_err *e)
-{
-	struct resolve_server rs;
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	int fd, one = 1;
-	if (resolve_server_parse(spec, strlen(spec), &rs, e) < 0 || !strchr(spec, ':'))
-		return bb_errf(e, BB_EINVAL, "--listen %s: want ADDR:PORT", spec);
-	netaddr_to_sockaddr(&rs.addr, rs.port, &ss, &sl);
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return bb_errno(e, errno, "socket");
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
-		int err = errno;
-		close(fd);
-		return bb_errno(e, err, "cannot listen on %s", spec);
-	}
-	return fd;
-}
-
 void eg_audit(struct conn *c, const char *verdict, const char *rule, const char *reason)
 {
 	char st[8], up[24], down[24], ms[24];
@@ -256,7 +236,6 @@ int egress_main(int argc, char **argv)
 	const char *listen_spec = "0.0.0.0:9099", *logpath = "-", *cadir = NULL, *token_file = NULL, *rules = NULL;
 	char *known[32], cadef[512], n[24];
 	size_t nknown = 0;
-	sigset_t ss;
 	int c, code;
 
 	eg->max_conns = 1024;
@@ -348,20 +327,12 @@ int egress_main(int argc, char **argv)
 		}
 	}
 
-	sigemptyset(&ss);
-	sigaddset(&ss, SIGHUP);
-	sigaddset(&ss, SIGTERM);
-	sigaddset(&ss, SIGINT);
-	sigprocmask(SIG_BLOCK, &ss, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	eg->sfd = signalfd(-1, &ss, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (eg->sfd < 0) {
-		bb_errno(&e, errno, "signalfd");
+	eg->sfd = daemon_signalfd(&e);
+	if (eg->sfd < 0)
 		goto fail;
-	}
 	if (loop_init(&eg->loop, &e) < 0 || resolver_new(&eg->res, &eg->loop, &rc, &e) < 0)
 		goto fail;
-	eg->lfd = listen_on(listen_spec, &e);
+	eg->lfd = daemon_listen_tcp(listen_spec, 1024, &e);
 	if (eg->lfd < 0)
 		goto fail;
 	if (loop_io_add(&eg->loop, &eg->lio, eg->lfd, EPOLLIN, accept_cb, eg, &e) < 0 ||
