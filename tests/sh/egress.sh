@@ -96,6 +96,7 @@ fi
 out=$(curl -sS --max-time 10 -x "$P" "http://plain.test:$UP_PLAIN/anything" -H 'Authorization: Basic YWdlbnQ6cHc=')
 if [[ "$out" == *'"path": "/anything"'* && "$(last_up up-plain.log)" != *Authorization* ]]; then
 	ok "plain HTTP proxying; the agent's Authorization is stripped"
+	if [[ "$(last_up up-plain.log)" == *"\"Host\": \"plain.test:$UP_PLAIN\""* ]]; then ok "absolute-form: Host keeps the URI's explicit port"; else fail "Host port" "$(last_up up-plain.log)"; fi
 else
 	fail "plain HTTP proxying" "$out"
 fi
