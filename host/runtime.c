@@ -246,10 +246,10 @@ static int shim_start(const struct rt_config *c, int agent, char *const argv[], 
 			if (chdir(agent ? c->workspace : c->state_dir) < 0)
 				shim_fail(ready[1], "enter the workspace", errno);
 			if (agent) {
-				struct bb_err e;
-				if (c->fault == 4 || seccomp_agent_install(&e) < 0)
+				struct bb_err se;
+				if (c->fault == 4 || seccomp_agent_install(&se) < 0)
 					shim_fail(ready[1], c->fault == 4 ? "seccomp filter (fault injected)" : "seccomp filter",
-						  c->fault == 4 ? EPERM : e.code);
+						  c->fault == 4 ? EPERM : se.code);
 			}
 			execve(c->bb_path, argv, envp);
 			shim_fail(ready[1], "exec bb init", errno);
@@ -342,7 +342,7 @@ static int wire(int self_ns, int s_ns, int a_ns, struct bb_err *e)
 		goto out;
 	}
 	if (lo_up(e) < 0 || (i = nl_ifindex("bb-a0", e)) < 0 || nl_addr4_add(i, aa, RT_PREFIX, e) < 0 ||
-	    nl_link_up(i, e) < 0 || nl_route4_default(sa, e) < 0)
+	    nl_link_up(i, e) < 0 || nl_route_default(AF_INET, &sa, e) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -443,11 +443,11 @@ int rt_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 	{
 		/* A step after the go (seccomp, /proc, exec) reports on the same pipe before the shim exits. */
 		char msg[300];
-		ssize_t n;
+		ssize_t got;
 		fcntl(a.ready_rd, F_SETFL, O_NONBLOCK);
-		n = read(a.ready_rd, msg, sizeof msg - 1);
-		if (n > 1 && msg[0] == 'E') {
-			msg[n] = 0;
+		got = read(a.ready_rd, msg, sizeof msg - 1);
+		if (got > 1 && msg[0] == 'E') {
+			msg[got] = 0;
 			bb_errf(e, BB_ELIB, "agent: %s", msg + 1);
 			goto out;
 		}

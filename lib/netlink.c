@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 struct nlreq {
@@ -41,9 +42,11 @@ static int nl_talk(struct nlmsghdr *h, const char *what, struct bb_err *e)
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	char buf[4096];
 	ssize_t n;
+	struct timeval tv = { 5, 0 };
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (fd < 0)
 		return bb_errno(e, errno, "netlink: %s: socket", what);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
 	h->nlmsg_seq = 1;
 	if (sendto(fd, h, h->nlmsg_len, 0, (struct sockaddr *)&sa, sizeof sa) < 0) {
@@ -147,19 +150,21 @@ int nl_addr4_add(int ifindex, uint32_t addr, unsigned prefix, struct bb_err *e)
 	return nl_talk(&r.h, what, e);
 }
 
-int nl_route4_default(uint32_t gw, struct bb_err *e)
+int nl_route_default(int family, const void *gw, struct bb_err *e)
 {
 	struct nlreq r = { 0 };
 	struct rtmsg *rt = NLMSG_DATA(&r.h);
 	r.h.nlmsg_len = NLMSG_LENGTH(sizeof *rt);
 	r.h.nlmsg_type = RTM_NEWROUTE;
-	r.h.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-	rt->rtm_family = AF_INET;
+	r.h.nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+	rt->rtm_family = (unsigned char)family;
 	rt->rtm_table = RT_TABLE_MAIN;
 	rt->rtm_protocol = RTPROT_BOOT;
 	rt->rtm_scope = RT_SCOPE_UNIVERSE;
 	rt->rtm_type = RTN_UNICAST;
-	if (!nl_attr(&r.h, sizeof r, RTA_GATEWAY, &gw, 4))
+	if (family != AF_INET && family != AF_INET6)
+		return bb_errf(e, BB_EINVAL, "netlink: default route: unknown address family %d", family);
+	if (!nl_attr(&r.h, sizeof r, RTA_GATEWAY, gw, family == AF_INET ? 4 : 16))
 		return bb_errf(e, BB_ETOOBIG, "netlink: add default route: message too long");
 	return nl_talk(&r.h, "add default route", e);
 }

@@ -7,8 +7,9 @@
 
 /*
  * Each call opens a NETLINK_ROUTE socket in the calling thread's current
- * network namespace, sends one request with NLM_F_ACK and reads the ack:
- * the kernel's errno comes back in e ("netlink: add veth bb0: File exists").
+ * network namespace, sends one request with NLM_F_ACK and reads the ack
+ * (at most 5 s: a kernel that never answers must not hang PID 1): the
+ * kernel's errno comes back in e ("netlink: add veth bb0: File exists").
  */
 
 /* The index of interface name in the current namespace, or -1 with e set. */
@@ -22,7 +23,10 @@ int nl_veth_create(const char *name, const char *peer, int peer_netns_fd, struct
 int nl_link_up(int ifindex, struct bb_err *e);
 /* Add IPv4 address addr/prefix (network byte order) to interface index. */
 int nl_addr4_add(int ifindex, uint32_t addr, unsigned prefix, struct bb_err *e);
-/* Add the IPv4 default route via gw (network byte order). */
-int nl_route4_default(uint32_t gw, struct bb_err *e);
+/*
+ * Set the default route of family (AF_INET or AF_INET6) via gw (4 or 16
+ * bytes, network order), replacing any there is.
+ */
+int nl_route_default(int family, const void *gw, struct bb_err *e);
 
 #endif
