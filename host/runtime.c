@@ -326,7 +326,7 @@ static int lo_up(struct bb_err *e)
 }
 
 /* The veth: sidecar end in S, agent end in A with the default route through the sidecar. */
-static int wire(int self_ns, int s_ns, int a_ns, struct bb_err *e)
+int rt_wire(int self_ns, int s_ns, int a_ns, struct bb_err *e)
 {
 	uint32_t sa, aa;
 	int i, rc = -1;
@@ -354,7 +354,7 @@ out:
 }
 
 /* Until egress accepts on the sidecar's address (a socket made inside its namespace), or timeout. */
-static int wait_egress(int self_ns, int s_ns, int timeout_ms, struct bb_err *e)
+int rt_wait_egress(int self_ns, int s_ns, int timeout_ms, struct bb_err *e)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(PORT_EGRESS) };
 	int i;
@@ -422,13 +422,13 @@ int rt_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 		bb_errf(e, BB_ELIB, "network: fault injected");
 		goto out;
 	}
-	if (wire(self_ns, s_ns, a_ns, e) < 0)
+	if (rt_wire(self_ns, s_ns, a_ns, e) < 0)
 		goto out;
 	if (write(s.go_wr, "G", 1) != 1) {
 		bb_errno(e, errno, "start the sidecar");
 		goto out;
 	}
-	if (wait_egress(self_ns, s_ns, 10000, e) < 0)
+	if (rt_wait_egress(self_ns, s_ns, 10000, e) < 0)
 		goto out;
 	if (write(a.go_wr, "G", 1) != 1) {
 		bb_errno(e, errno, "start the agent");

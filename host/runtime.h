@@ -49,4 +49,13 @@ struct rt_config {
  */
 int rt_run(const struct rt_config *c, int *exit_code, struct bb_err *e);
 
+/*
+ * The veth between the namespaces open at s_ns (sidecar) and a_ns (agent),
+ * addresses, loopback, the agent's default route; self_ns is where the
+ * caller returns. Shared with the OCI backend. 0, or -1 with e set.
+ */
+int rt_wire(int self_ns, int s_ns, int a_ns, struct bb_err *e);
+/* Until egress accepts on the sidecar's address (a socket made in s_ns), at most timeout_ms. */
+int rt_wait_egress(int self_ns, int s_ns, int timeout_ms, struct bb_err *e);
+
 #endif

@@ -22,6 +22,7 @@
 #include "fd.h"
 #include "json.h"
 #include "log.h"
+#include "oci.h"
 #include "opt.h"
 #include "plan.h"
 #include "route.h"
@@ -36,18 +37,26 @@ static const char usage[] =
 	"  -C, --cwd DIR        the workspace mounted read-write (default: current directory)\n"
 	"  -L, --log FILE       keep egress's audit log (JSON lines) in FILE\n"
 	"  -H, --hosts FILE     hosts file the host-side dialer resolves with first (tests)\n"
+	"  -b, --backend NAME   embedded (default: bb's own runtime) or oci\n"
+	"  -r, --runtime PROG   with --backend oci: runc (default) or crun\n"
 	"Needs root (rootless user namespaces are not supported yet). Isolation is never\n"
 	"skipped: if a step fails, the bottle does not start.";
 
-/* Remove dir and the files directly in it (the state dir holds no subdirectories). */
+/* Remove dir and what is in it (files, and the OCI bundles' directories one level down). */
 static void remove_state(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	if (d) {
-		while ((de = readdir(d)) != NULL)
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				unlinkat(dirfd(d), de->d_name, 0);
+		while ((de = readdir(d)) != NULL) {
+			char sub[PATH_MAX + 300];
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno == EISDIR) {
+				snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
+				remove_state(sub);
+			}
+		}
 		closedir(d);
 	}
 	rmdir(dir);
@@ -130,7 +139,8 @@ int bottle_run(int argc, char **argv)
 	struct buf js = BUF_INIT(4u << 20);
 	char cwd[PATH_MAX], state_root[PATH_MAX], state[PATH_MAX], plan_path[PATH_MAX + 16], sock[PATH_MAX + 16],
 		log_path[PATH_MAX + 16], ca_dir[PATH_MAX], self[PATH_MAX], egress_args[4 * PATH_MAX];
-	const char *name, *workspace = NULL, *keep_log = NULL, *hosts = NULL, *home, *fault;
+	const char *name, *workspace = NULL, *keep_log = NULL, *hosts = NULL, *home, *fault, *runtime = "runc";
+	int oci = 0;
 	char **aenv = NULL, **senv = NULL;
 	size_t na = 0, ns = 0;
 	pid_t dialer = -1;
@@ -138,13 +148,19 @@ int bottle_run(int argc, char **argv)
 	ssize_t sl;
 
 	opt_init(&o);
-	while ((c = applet_opt(&o, argc, argv, "h(help)C:(cwd)L:(log)H:(hosts)", usage, &code)) != -1) {
+	while ((c = applet_opt(&o, argc, argv, "h(help)C:(cwd)L:(log)H:(hosts)b:(backend)r:(runtime)", usage, &code)) != -1) {
 		switch (c) {
 		case APPLET_OPT_EXIT:
 			return code;
 		case 'C': workspace = o.arg; break;
 		case 'L': keep_log = o.arg; break;
 		case 'H': hosts = o.arg; break;
+		case 'b':
+			if (strcmp(o.arg, "embedded") && strcmp(o.arg, "oci"))
+				return applet_usage_error(usage, "--backend %s: want embedded or oci", o.arg);
+			oci = !strcmp(o.arg, "oci");
+			break;
+		case 'r': runtime = o.arg; break;
 		default: return applet_usage_error(usage, "unexpected option");
 		}
 	}
@@ -290,7 +306,9 @@ int bottle_run(int argc, char **argv)
 	rc.sidecar_env = senv;
 	fault = getenv("BB_RT_FAULT");
 	rc.fault = fault ? (int)strtol(fault, NULL, 10) : 0;
-	if (rt_run(&rc, &exit_code, &e) < 0) {
+	/* Container processes an OCI runtime starts are reparented here, to be waited for. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if ((oci ? oci_run(&rc, runtime, &exit_code, &e) : rt_run(&rc, &exit_code, &e)) < 0) {
 		err_printf("bottle run: %s; nothing was left running", e.msg);
 		exit_code = BB_EXIT_SYSTEM;
 	}

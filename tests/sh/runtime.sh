@@ -150,3 +150,30 @@ for step in 1 2 3 4; do
 done
 (cd "$T/ws" && timeout 30 "$BB" bottle run dev --hosts "$T/hosts" -- true) >"$T/out" 2>"$T/err"
 if [ $? != 0 ] && grep -q "RUN_TEST_TOKEN" "$T/err"; then ok "a missing token variable stops the start and names it"; else fail "missing token" "$(cat "$T/err")"; fi
+
+# --- the same bundles under installed OCI runtimes (proves config.json is spec-correct) ---
+for rt in runc crun; do
+	if ! command -v $rt >/dev/null; then
+		skip "OCI backend: $rt" "$rt not installed"
+		continue
+	fi
+	bbrun_oci() { (cd "$T/ws" && RUN_TEST_TOKEN=$TOKEN SSL_CERT_FILE=$T/upca.crt timeout 60 "$BB" bottle run dev \
+		--backend oci --runtime "$rt" --hosts "$T/hosts" -- "$@") >"$T/out" 2>"$T/err"; }
+	bbrun_oci sh -c "curl -sS --max-time 10 https://api.test:$UP/v1/oci-$rt; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; ! touch /etc/oci-escape 2>/dev/null; exit 9"
+	rc=$?
+	if [ "$rc" = 111 ] && grep -q "cgroup" "$T/err"; then
+		skip "OCI backend: $rt" "$rt cannot create containers with this host's cgroup setup: $(grep -m1 cgroup "$T/err")"
+		continue
+	fi
+	if [ "$rc" = 9 ] && grep -q "\"path\": \"/v1/oci-$rt\"" "$T/out" && grep -q 'CapEff:[[:space:]]*0000000000000000' "$T/out" &&
+		grep -q 'NoNewPrivs:[[:space:]]*1' "$T/out"; then
+		ok "OCI backend ($rt): the bottle runs from our bundles, route allowed, privileges gone, status back"
+	else
+		fail "OCI backend ($rt)" "rc $rc: $(tail -n 5 "$T/out" "$T/err")"
+	fi
+	if [ -z "$($rt list -q 2>/dev/null)" ] && [ -z "$(ls -A "$BB_HOME/.bb/state")" ]; then
+		ok "OCI backend ($rt): no container and no staged bundle (tokens) left"
+	else
+		fail "OCI leftovers ($rt)" "$($rt list 2>&1) $(ls "$BB_HOME/.bb/state")"
+	fi
+done
