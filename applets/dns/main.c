@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "applet.h"
+#include "daemon.h"
 #include "dns.h"
 #include "log.h"
 #include "opt.h"
@@ -135,7 +136,6 @@ int dns_main(int argc, char **argv)
 	struct bb_err e;
 	const char *logpath = "-";
 	char ups[256], n[24];
-	sigset_t ss;
 	int c, code, rc = BB_EXIT_SYSTEM, loop_ok = 0;
 	size_t k;
 
@@ -238,17 +238,9 @@ int dns_main(int argc, char **argv)
 	for (k = 0; k < d->max_pending; k++)
 		d->pend[k].fd = -1;
 
-	sigemptyset(&ss);
-	sigaddset(&ss, SIGHUP);
-	sigaddset(&ss, SIGTERM);
-	sigaddset(&ss, SIGINT);
-	sigprocmask(SIG_BLOCK, &ss, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	d->sfd = signalfd(-1, &ss, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (d->sfd < 0) {
-		bb_errno(&e, errno, "signalfd");
+	d->sfd = daemon_signalfd(&e);
+	if (d->sfd < 0)
 		goto fail;
-	}
 	if (loop_init(&d->loop, &e) < 0)
 		goto fail;
 	loop_ok = 1;
