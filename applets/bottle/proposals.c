@@ -1,0 +1,266 @@
+/* proposals.c - `bb bottle proposals|approve|reject`: the operator's side of the supervise queue. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "applet.h"
+#include "bottle.h"
+#include "buf.h"
+#include "err.h"
+#include "json.h"
+#include "log.h"
+#include "opt.h"
+#include "proposal.h"
+
+static const char usage_list[] =
+	"usage: bb bottle proposals [BOTTLE] [--dir DIR] [--all] [--json]\n"
+	"What agents asked their operator through supervise: one line per proposal\n"
+	"(id, bottle, tool, age, what) and the agent's reason. Pending ones only, unless --all.\n"
+	"  -d, --dir DIR   a queue directory (default: $BB_HOME/.bb/state/BOTTLE/supervise,\n"
+	"                  every bottle's when BOTTLE is not given; BB_HOME defaults to HOME)\n"
+	"  -a, --all       also approved and rejected proposals\n"
+	"  -j, --json      the proposal documents as a JSON array (docs/supervise.md)\n"
+	"Decide with `bb bottle approve ID` or `bb bottle reject ID`.";
+
+static const char usage_decide[] =
+	"usage: bb bottle approve|reject ID [--note TEXT] [--dir DIR]\n"
+	"Decide a pending proposal. The agent's waiting call gets the answer (or its next\n"
+	"proposal-status does); an approved egress route is merged into the bottle's egress\n"
+	"policy by supervise and egress reloads it.\n"
+	"  -n, --note TEXT  the reply the agent reads (a reason, or the answer to a question)\n"
+	"  -d, --dir DIR    the queue directory (default: search every bottle's queue for ID)\n"
+	"Exit: 0 decided, 1 not found or already decided, 2 usage, 111 system error.";
+
+#define MAX_DIRS 64
+
+static char qdirs[MAX_DIRS][PATH_MAX]; /* the queue directories one command looks in */
+
+/* The queue directories to look in: one given, one bottle's, or every bottle's under the state root. */
+static int queue_dirs(const char *dir, const char *bottle, char dirs[][PATH_MAX], size_t *n, struct bb_err *e)
+{
+	char root[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+
+	*n = 0;
+	if (dir) {
+		snprintf(dirs[(*n)++], PATH_MAX, "%s", dir);
+		return 0;
+	}
+	if (bottle) {
+		if (proposal_host_dir(bottle, dirs[0], PATH_MAX, e) < 0)
+			return -1;
+		*n = 1;
+		return 0;
+	}
+	if (proposal_host_dir(NULL, root, sizeof root, e) < 0)
+		return -1;
+	d = opendir(root);
+	if (!d)
+		return errno == ENOENT ? 0 : bb_errno(e, errno, "%s", root);
+	while ((de = readdir(d)) && *n < MAX_DIRS) {
+		struct stat st;
+		if (de->d_name[0] == '.')
+			continue;
+		if (proposal_host_dir(de->d_name, dirs[*n], PATH_MAX, NULL) < 0)
+			continue; /* not a bottle name */
+		if (stat(dirs[*n], &st) == 0 && S_ISDIR(st.st_mode))
+			++*n;
+	}
+	closedir(d);
+	return 0;
+}
+
+static void age(const char *created, time_t now, char *out, size_t cap)
+{
+	struct tm tm = { 0 };
+	long s;
+	if (!strptime(created, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
+		snprintf(out, cap, "?");
+		return;
+	}
+	s = (long)(now - timegm(&tm));
+	if (s < 0)
+		s = 0;
+	if (s < 120)
+		snprintf(out, cap, "%lds", s);
+	else if (s < 7200)
+		snprintf(out, cap, "%ldm", s / 60);
+	else if (s < 172800)
+		snprintf(out, cap, "%ldh", s / 3600);
+	else
+		snprintf(out, cap, "%ldd", s / 86400);
+}
+
+/* "    label: text", later lines of text indented under it, so no line of it can pass for a proposal's. */
+static void print_field(const char *label, const char *text)
+{
+	const char *nl;
+	out_printf("    %s: ", label);
+	while ((nl = strchr(text, '\n'))) {
+		out_printf("%.*s\n      ", (int)(nl - text), text);
+		text = nl + 1;
+	}
+	out_printf("%s\n", text);
+}
+
+static void print_one(const cJSON *doc, time_t now)
+{
+	const cJSON *req = cJSON_GetObjectItemCaseSensitive(doc, "request");
+	const cJSON *applied = cJSON_GetObjectItemCaseSensitive(doc, "applied");
+	const char *reason = proposal_get(req, "reason"), *note = proposal_get(doc, "note");
+	char what[400], a[24];
+
+	proposal_summary(doc, what, sizeof what);
+	age(proposal_get(doc, "created"), now, a, sizeof a);
+	out_printf("%s  %-12s %-16s %-8s %5s  %s\n", proposal_get(doc, "id"), proposal_get(doc, "bottle"),
+		   proposal_get(doc, "tool"), proposal_get(doc, "status"), a, what);
+	if (reason[0])
+		print_field("reason", reason);
+	if (!strcmp(proposal_get(doc, "tool"), PROPOSAL_TOOL_QUESTION) && strchr(proposal_get(req, "question"), '\n'))
+		print_field("question", proposal_get(req, "question"));
+	if (note[0])
+		print_field("note", note);
+	if (applied)
+		out_printf("    applied: %s (%s)\n", proposal_get(applied, "detail"), proposal_get(applied, "result"));
+}
+
+int bottle_proposals(int argc, char **argv)
+{
+	char(*dirs)[PATH_MAX] = qdirs;
+	struct bb_err e;
+	struct opt o;
+	const char *dir = NULL, *bottle = NULL;
+	int c, code, all = 0, json = 0, shown = 0;
+	size_t nd, i, k;
+	cJSON *arr = NULL;
+	time_t now = time(NULL);
+
+	opt_init(&o);
+	while ((c = applet_opt(&o, argc, argv, "h(help)d:(dir)a(all)j(json)", usage_list, &code)) != -1) {
+		switch (c) {
+		case APPLET_OPT_EXIT: return code;
+		case 'd': dir = o.arg; break;
+		case 'a': all = 1; break;
+		case 'j': json = 1; break;
+		default: return applet_usage_error(usage_list, "unexpected option");
+		}
+	}
+	if (o.ind < argc)
+		bottle = argv[o.ind++];
+	if (o.ind < argc)
+		return applet_usage_error(usage_list, "unexpected argument '%s'", argv[o.ind]);
+	if (queue_dirs(dir, bottle, dirs, &nd, &e) < 0) {
+		err_printf("%s", e.msg);
+		return e.code == BB_EINVAL ? BB_EXIT_USAGE : BB_EXIT_SYSTEM;
+	}
+	if (json && !(arr = cJSON_CreateArray())) {
+		err_printf("out of memory");
+		return BB_EXIT_SYSTEM;
+	}
+	for (i = 0; i < nd; i++) {
+		struct proposal_list l;
+		if (proposal_list_read(dirs[i], &l, &e) < 0) {
+			err_printf("%s", e.msg);
+			cJSON_Delete(arr);
+			return BB_EXIT_SYSTEM;
+		}
+		if (l.skipped)
+			err_printf("%s: %zu file(s) that are not valid proposals were skipped", dirs[i], l.skipped);
+		for (k = 0; k < l.n; k++) {
+			if (!all && strcmp(proposal_get(l.docs[k], "status"), "pending"))
+				continue;
+			shown++;
+			if (json)
+				cJSON_AddItemToArray(arr, cJSON_Duplicate(l.docs[k], 1));
+			else
+				print_one(l.docs[k], now);
+		}
+		proposal_list_free(&l);
+	}
+	if (json) {
+		struct buf b = BUF_INIT(64u << 20);
+		if (json_print(arr, &b, &e) < 0) {
+			err_printf("%s", e.msg);
+			buf_free(&b);
+			cJSON_Delete(arr);
+			return BB_EXIT_SYSTEM;
+		}
+		out_printf("%s\n", b.p);
+		buf_free(&b);
+		cJSON_Delete(arr);
+	} else if (!shown) {
+		out_printf("no %sproposals\n", all ? "" : "pending ");
+	}
+	return BB_EXIT_OK;
+}
+
+static int decide(int argc, char **argv, const char *status)
+{
+	char(*dirs)[PATH_MAX] = qdirs;
+	struct bb_err e;
+	struct opt o;
+	const char *dir = NULL, *note = NULL, *id;
+	char path[PATH_MAX + 80], what[400];
+	int c, code;
+	size_t nd, i, found = MAX_DIRS;
+	cJSON *doc;
+
+	opt_init(&o);
+	while ((c = applet_opt(&o, argc, argv, "h(help)n:(note)d:(dir)", usage_decide, &code)) != -1) {
+		switch (c) {
+		case APPLET_OPT_EXIT: return code;
+		case 'n': note = o.arg; break;
+		case 'd': dir = o.arg; break;
+		default: return applet_usage_error(usage_decide, "unexpected option");
+		}
+	}
+	if (o.ind >= argc)
+		return applet_usage_error(usage_decide, "missing the proposal ID (see 'bb bottle proposals')");
+	id = argv[o.ind++];
+	if (o.ind < argc)
+		return applet_usage_error(usage_decide, "unexpected argument '%s'", argv[o.ind]);
+	if (!proposal_id_valid(id, strlen(id)))
+		return applet_usage_error(usage_decide, "'%s' is not a proposal id", id);
+	if (queue_dirs(dir, NULL, dirs, &nd, &e) < 0) {
+		err_printf("%s", e.msg);
+		return BB_EXIT_SYSTEM;
+	}
+	for (i = 0; i < nd && found == MAX_DIRS; i++) {
+		struct stat st;
+		if (proposal_path(dirs[i], id, path, sizeof path, NULL) == 0 && stat(path, &st) == 0)
+			found = i;
+	}
+	if (found == MAX_DIRS) {
+		err_printf("no proposal %s in %s", id, dir ? dir : "any bottle's queue ($BB_HOME/.bb/state/*/supervise)");
+		return BB_EXIT_FAIL;
+	}
+	if (proposal_decide(dirs[found], id, status, note, time(NULL), &doc, &e) < 0) {
+		err_printf("%s", e.msg);
+		return e.code == BB_EINVAL || e.code == ENOENT ? BB_EXIT_FAIL : BB_EXIT_SYSTEM;
+	}
+	proposal_summary(doc, what, sizeof what);
+	out_printf("%s %s (%s: %s)\n", status, id, proposal_get(doc, "tool"), what);
+	if (!strcmp(status, "approved") && !strcmp(proposal_get(doc, "tool"), PROPOSAL_TOOL_EGRESS))
+		out_printf("supervise merges the route into the bottle's egress policy and reloads egress\n");
+	else if (!strcmp(status, "approved") && strcmp(proposal_get(doc, "tool"), PROPOSAL_TOOL_QUESTION))
+		out_printf("the agent is told; applying this change is up to you (it is not automatic)\n");
+	cJSON_Delete(doc);
+	return BB_EXIT_OK;
+}
+
+int bottle_approve(int argc, char **argv)
+{
+	return decide(argc, argv, "approved");
+}
+
+int bottle_reject(int argc, char **argv)
+{
+	return decide(argc, argv, "rejected");
+}
