@@ -99,7 +99,9 @@ struct http1_request {
 	 * for HTTP/1.0), len 0 when present and empty. host_mismatch: the
 	 * target carries an authority (absolute or authority form) and Host
 	 * does not name the same host and effective port. The target wins
-	 * (RFC 9112 §3.2.2), but a proxy should refuse the mismatch.
+	 * (RFC 9112 §3.2.2), but a proxy should refuse the mismatch for
+	 * absolute-form. For CONNECT it is only informative: some clients
+	 * (Node's http.request) send the proxy's own address as Host.
 	 */
 	struct sv host_header;
 	int host_mismatch;
@@ -146,10 +148,12 @@ long http1_request_parse(const char *buf, size_t len, const struct http1_limits 
 			 struct http1_request *req, struct http1_error *err);
 
 /*
- * Parse a response head, as http1_request_parse does. request_method is
- * the method of the request this answers (for HEAD and CONNECT); an empty
- * view means "not HEAD/CONNECT". Errors have status 502 (bad gateway: the
- * proxy should answer that), or 0 when more bytes are needed.
+ * Parse a response head; returns as http1_request_parse does (> 0 head
+ * length, 0 need more, -1 error). request_method is the method of the
+ * request this answers (for HEAD and CONNECT); an empty view means "not
+ * HEAD/CONNECT". Every error has status 502 (what the proxy answers), a
+ * head over max_head or a status line over max_start_line included. No
+ * leading empty line is skipped.
  */
 long http1_response_parse(const char *buf, size_t len, const struct http1_limits *lim,
 			  struct sv request_method, struct http1_response *resp,
