@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dial.h"
@@ -131,10 +132,36 @@ int dialer_handle(int conn, const struct policy *p, const char *hosts_path)
 	return answer_err(conn, "upstream-connect", why);
 }
 
-int dialer_serve(int lfd, const struct policy *p, const char *hosts_path, volatile sig_atomic_t *stop,
+/* Identity of the policy file as last read: a rename over it changes the inode, an edit the mtime. */
+struct file_id {
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtim;
+	off_t size;
+};
+
+static int file_changed(const char *path, struct file_id *id)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return 0;
+	if (st.st_dev == id->dev && st.st_ino == id->ino && st.st_size == id->size &&
+	    st.st_mtim.tv_sec == id->mtim.tv_sec && st.st_mtim.tv_nsec == id->mtim.tv_nsec)
+		return 0;
+	*id = (struct file_id){ st.st_dev, st.st_ino, st.st_mtim, st.st_size };
+	return 1;
+}
+
+int dialer_serve(int lfd, const char *policy_path, const char *hosts_path, volatile sig_atomic_t *stop,
 		 struct bb_err *e)
 {
 	struct sigaction sa = { .sa_handler = SIG_IGN, .sa_flags = SA_NOCLDWAIT };
+	struct file_id id = { 0 };
+	struct policy *p = NULL;
+
+	file_changed(policy_path, &id);
+	if (policy_load(policy_path, &p, e) < 0)
+		return -1;
 	sigaction(SIGCHLD, &sa, NULL);
 	while (!*stop) {
 		int conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -142,7 +169,15 @@ int dialer_serve(int lfd, const struct policy *p, const char *hosts_path, volati
 		if (conn < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
+			policy_unref(p);
 			return bb_errno(e, errno, "dialer: accept");
+		}
+		if (file_changed(policy_path, &id)) {
+			struct policy *np;
+			if (policy_load(policy_path, &np, NULL) == 0) {
+				policy_unref(p);
+				p = np;
+			}
 		}
 		pid = fork();
 		if (pid == 0) {
@@ -152,5 +187,6 @@ int dialer_serve(int lfd, const struct policy *p, const char *hosts_path, volati
 		}
 		close(conn);
 	}
+	policy_unref(p);
 	return 0;
 }

@@ -20,10 +20,14 @@ int dialer_handle(int conn, const struct policy *p, const char *hosts_path);
 
 /*
  * Accept on the listening unix socket lfd and answer each connection in a
- * child process, until *stop is set (by a signal handler). Children are
- * not waited for (SIGCHLD is set to be discarded). 0, or -1 with e set.
+ * child process, until *stop is set (by a signal handler). The policy is
+ * read from policy_path, and read again whenever that file is replaced
+ * (supervise merges approved routes into it): a new policy that does not
+ * parse is ignored and the last good one kept. Children are not waited
+ * for (SIGCHLD is set to be discarded). 0, or -1 with e set (the first
+ * read failed, or accept did).
  */
-int dialer_serve(int lfd, const struct policy *p, const char *hosts_path, volatile sig_atomic_t *stop,
+int dialer_serve(int lfd, const char *policy_path, const char *hosts_path, volatile sig_atomic_t *stop,
 		 struct bb_err *e);
 
 #endif

@@ -78,22 +78,21 @@ int bottle_dialer(int argc, char **argv)
 	}
 	if (!policy || !sock)
 		return applet_usage_error(usage, "--policy and --socket are required");
-	if (policy_load(policy, &p, &e) < 0) {
+	if (policy_load(policy, &p, &e) < 0) { /* checked before the socket exists */
 		err_printf("%s", e.msg);
 		return BB_EXIT_FAIL;
 	}
+	policy_unref(p);
 	lfd = bottle_dialer_listen(sock, &e);
 	if (lfd < 0) {
 		err_printf("%s", e.msg);
-		policy_unref(p);
 		return BB_EXIT_SYSTEM;
 	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	rc = dialer_serve(lfd, p, hosts, &stop_flag, &e);
+	rc = dialer_serve(lfd, policy, hosts, &stop_flag, &e);
 	close(lfd);
 	unlink(sock);
-	policy_unref(p);
 	if (rc < 0) {
 		err_printf("%s", e.msg);
 		return BB_EXIT_SYSTEM;

@@ -15,8 +15,10 @@ static const char usage[] =
 	"usage: bb bottle COMMAND [ARGS...]\n"
 	"  validate [NAME...] [--json]   check manifests: one line per file, exit 1 on errors\n"
 	"  plan NAME [--json]            the resolved configuration of an agent or bottle\n"
-	"  start AGENT | run AGENT -- CMD | list | inspect | logs | stop | resume |\n"
-	"  cleanup | dashboard | proposals | approve | reject | ca | image   (not built yet)\n"
+	"  run NAME [--backend embedded|oci] -- CMD   a bottle around one command (docs/runtime.md)\n"
+	"  proposals [NAME] | approve ID | reject ID   the operator's side of supervise\n"
+	"  ca init|show | dialer   the interception CA; the host half of egress\n"
+	"  start | list | inspect | logs | stop | resume | cleanup | dashboard | image   (not built yet)\n"
 	"Manifests: $BB_HOME/.bb/{bottles,agents}/NAME.md (BB_HOME defaults to HOME),\n"
 	"$CWD/.bb/agents/NAME.md, and bot-bottle's ~/.bot-bottle tree. See docs/manifest.md.";
 

@@ -53,12 +53,8 @@ static int queue_dirs(const char *dir, const char *bottle, char dirs[][PATH_MAX]
 		snprintf(dirs[(*n)++], PATH_MAX, "%s", dir);
 		return 0;
 	}
-	if (bottle) {
-		if (proposal_host_dir(bottle, dirs[0], PATH_MAX, e) < 0)
-			return -1;
-		*n = 1;
-		return 0;
-	}
+	if (bottle && proposal_host_dir(bottle, dirs[0], PATH_MAX, e) < 0)
+		return -1; /* not a bottle name */
 	if (proposal_host_dir(NULL, root, sizeof root, e) < 0)
 		return -1;
 	d = opendir(root);
@@ -68,6 +64,14 @@ static int queue_dirs(const char *dir, const char *bottle, char dirs[][PATH_MAX]
 		struct stat st;
 		if (de->d_name[0] == '.')
 			continue;
+		/* A running bottle's state is NAME-PID (bb bottle run); a named query takes NAME and NAME-<digits>. */
+		if (bottle) {
+			size_t bl = strlen(bottle);
+			const char *rest = de->d_name + bl;
+			if (strncmp(de->d_name, bottle, bl) || (*rest && (*rest != '-' || !rest[1] ||
+									  strspn(rest + 1, "0123456789") != strlen(rest + 1))))
+				continue;
+		}
 		if (proposal_host_dir(de->d_name, dirs[*n], PATH_MAX, NULL) < 0)
 			continue; /* not a bottle name */
 		if (stat(dirs[*n], &st) == 0 && S_ISDIR(st.st_mode))

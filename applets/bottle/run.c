@@ -106,23 +106,21 @@ static pid_t start_dialer(const char *sock, const char *plan, const char *hosts,
 	struct policy *p;
 	int lfd;
 	pid_t pid;
-	if (policy_load(plan, &p, e) < 0)
+	if (policy_load(plan, &p, e) < 0) /* a bad plan stops the start here, not in the child */
 		return -1;
+	policy_unref(p);
 	lfd = bottle_dialer_listen(sock, e);
-	if (lfd < 0) {
-		policy_unref(p);
+	if (lfd < 0)
 		return -1;
-	}
 	pid = fork();
 	if (pid == 0) {
 		struct sigaction sa = { .sa_handler = dialer_term };
 		sigaction(SIGTERM, &sa, NULL);
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dialer_serve(lfd, p, hosts, &dialer_stop, e);
+		dialer_serve(lfd, plan, hosts, &dialer_stop, e);
 		_exit(0);
 	}
 	close(lfd);
-	policy_unref(p);
 	if (pid < 0)
 		return bb_errno(e, errno, "fork the dialer");
 	return pid;
@@ -140,7 +138,7 @@ int bottle_run(int argc, char **argv)
 	char cwd[PATH_MAX], state_root[PATH_MAX], state[PATH_MAX], plan_path[PATH_MAX + 16], sock[PATH_MAX + 16],
 		log_path[PATH_MAX + 16], ca_dir[PATH_MAX], self[PATH_MAX], egress_args[4 * PATH_MAX];
 	const char *name, *workspace = NULL, *keep_log = NULL, *hosts = NULL, *home, *fault, *runtime = "runc";
-	int oci = 0;
+	int oci = 0, supervise = 0;
 	char **aenv = NULL, **senv = NULL;
 	size_t na = 0, ns = 0;
 	pid_t dialer = -1;
@@ -246,9 +244,28 @@ int bottle_run(int argc, char **argv)
 	/* The sidecar's environment: the only place token values go. */
 	snprintf(egress_args, sizeof egress_args, "--policy %s --listen 0.0.0.0:%d --dialer %s --ca %s --log %s",
 		 plan_path, PORT_EGRESS, sock, ca_dir, log_path);
+	{
+		/* The sidecar has no route out: dns answers allowed names with its own address (the agent's
+		 * clients go through the proxy anyway) instead of forwarding. */
+		const cJSON *sup = cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "supervise"), "enabled");
+		char qdir[PATH_MAX + 16];
+		snprintf(qdir, sizeof qdir, "%s/supervise", state);
+		supervise = cJSON_IsTrue(sup);
+		if (supervise && mkdir(qdir, 0700) < 0) {
+			err_printf("bottle run: cannot create %s: %s", qdir, strerror(errno));
+			goto done;
+		}
+		if (env_add(&senv, &ns, "BB_DNS_ARGS=--policy %s --listen 0.0.0.0:%d --answer %s --log %s/dns.log",
+			    plan_path, PORT_DNS, RT_SIDECAR_ADDR, state) < 0 ||
+		    (supervise && env_add(&senv, &ns,
+					  "BB_SUPERVISE_ARGS=--policy %s --queue %s --listen 0.0.0.0:%d --log %s/supervise.log",
+					  plan_path, qdir, PORT_SUPERVISE, state) < 0))
+			goto nomem;
+	}
 	if (env_add(&senv, &ns, "PATH=/usr/sbin:/usr/bin:/sbin:/bin") < 0 ||
-	    env_add(&senv, &ns, "BB_SIDECAR_DAEMONS=%s", getenv("BB_SIDECAR_DAEMONS") ? getenv("BB_SIDECAR_DAEMONS")
-										    : "egress") < 0 ||
+	    env_add(&senv, &ns, "BB_SIDECAR_DAEMONS=%s",
+		    getenv("BB_SIDECAR_DAEMONS") ? getenv("BB_SIDECAR_DAEMONS")
+						 : supervise ? "egress,dns,supervise" : "egress,dns") < 0 ||
 	    env_add(&senv, &ns, "BB_POLICY=%s", plan_path) < 0 || env_add(&senv, &ns, "BB_EGRESS_ARGS=%s", egress_args) < 0)
 		goto nomem;
 	/* Upstream trust follows the OpenSSL convention on the host too. */
@@ -277,8 +294,8 @@ int bottle_run(int argc, char **argv)
 	    env_add(&aenv, &na, "TERM=%s", getenv("TERM") ? getenv("TERM") : "dumb") < 0 ||
 	    env_add(&aenv, &na, "HTTP_PROXY=" PROXY) < 0 || env_add(&aenv, &na, "HTTPS_PROXY=" PROXY) < 0 ||
 	    env_add(&aenv, &na, "http_proxy=" PROXY) < 0 || env_add(&aenv, &na, "https_proxy=" PROXY) < 0 ||
-	    env_add(&aenv, &na, "NO_PROXY=localhost,127.0.0.1") < 0 ||
-	    env_add(&aenv, &na, "no_proxy=localhost,127.0.0.1") < 0 || env_add(&aenv, &na, "SSL_CERT_FILE=" BUNDLE) < 0 ||
+	    env_add(&aenv, &na, "NO_PROXY=localhost,127.0.0.1," RT_SIDECAR_ADDR) < 0 ||
+	    env_add(&aenv, &na, "no_proxy=localhost,127.0.0.1," RT_SIDECAR_ADDR) < 0 || env_add(&aenv, &na, "SSL_CERT_FILE=" BUNDLE) < 0 ||
 	    env_add(&aenv, &na, "CURL_CA_BUNDLE=" BUNDLE) < 0 || env_add(&aenv, &na, "REQUESTS_CA_BUNDLE=" BUNDLE) < 0 ||
 	    env_add(&aenv, &na, "NODE_EXTRA_CA_CERTS=" BUNDLE) < 0 || env_add(&aenv, &na, "GIT_SSL_CAINFO=" BUNDLE) < 0 ||
 	    env_add(&aenv, &na, "BB_SIDECAR=" RT_SIDECAR_ADDR) < 0 ||

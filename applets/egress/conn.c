@@ -91,8 +91,8 @@ static void respond(struct conn *c, int status, const char *rule, const char *te
 	if (status == 403)
 		bl = snprintf(body, sizeof body,
 			      "bb egress refused %s %s%s%s\nrule: %s\nreason: %s\n"
-			      "To ask the operator for access, call the supervise MCP tool `request_egress_route` "
-			      "(or `ask_operator`) with the host, method, path and why you need it.\n",
+			      "To ask the operator for access, call the supervise MCP tool `egress-block` "
+			      "(or `ask-operator`) with the host, methods, paths and why you need it.\n",
 			      c->method[0] ? c->method : "the request to", c->host, c->path[0] ? " " : "", c->path,
 			      rule, text);
 	else
