@@ -52,6 +52,7 @@ egress:
       auth: {scheme: Bearer, token_ref: DEMO_TOKEN}
       path_allowlist: [/v1/]
       pipelock: {ssrf_ip_allowlist: ["127.0.0.0/8"]}
+supervise: true
 ---
 A demo bottle: one API, reachable with a token the agent never sees.
 EOF2
@@ -74,6 +75,18 @@ curl -sS --max-time 10 -o /dev/null -w '    status %{http_code}\n' https://exfil
 curl -sS --max-time 10 -x "\$HTTP_PROXY" http://exfil.example.com/ | sed 's/^/    /'
 step "POST a GitHub-shaped token to the allowed API (DLP)"
 curl -sS --max-time 10 https://api.demo.test:$PORT/v1/notes --data-binary "note=ghp_\$(head -c 60 /dev/urandom | base64 | tr -dc A-Za-z0-9 | head -c 36)" | sed 's/^/    /'
+step "GET https://api.demo.test:$PORT/v2/status (not allowed yet)"
+curl -sS --max-time 10 https://api.demo.test:$PORT/v2/status | sed -n '1,3s/^/    /p'
+step "ask the operator for it through the supervise MCP server (egress-block), and wait for the answer"
+H='-H Content-Type:application/json -H Accept:application/json,text/event-stream'
+curl -sS -D /tmp/h -o /tmp/b \$H "\$MCP_SUPERVISE_URL" -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"demo-agent","version":"1"}}}'
+SID=\$(grep -i '^mcp-session-id' /tmp/h | cut -d' ' -f2 | tr -d '\r')
+curl -sS \$H -H "Mcp-Session-Id: \$SID" -H "MCP-Protocol-Version: 2025-06-18" "\$MCP_SUPERVISE_URL" -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+curl -sS --max-time 60 \$H -H "Mcp-Session-Id: \$SID" -H "MCP-Protocol-Version: 2025-06-18" "\$MCP_SUPERVISE_URL" \
+	-d '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"egress-block","arguments":{"host":"api.demo.test","paths":["/v2/"],"methods":["GET"],"reason":"the build needs the v2 status endpoint"}}}' |
+	python3 -c 'import json,sys; r=json.load(sys.stdin)["result"]["structuredContent"]; print("    operator said:", r["status"], "-", r.get("notes", "")); print("    applied:", r.get("applied", {}).get("detail", "-"))'
+step "GET https://api.demo.test:$PORT/v2/status again"
+curl -sS --max-time 10 -o /dev/null -w '    status %{http_code}\n' https://api.demo.test:$PORT/v2/status
 step "connect straight to 1.1.1.1:443, around the proxy"
 curl -sS --noproxy '*' --max-time 3 https://1.1.1.1/ 2>&1 | sed 's/^/    /'
 step "read the sidecar's token through /proc, write to /etc"
@@ -81,6 +94,25 @@ if grep -a -q DEMO_TOKEN /proc/[0-9]*/environ 2>/dev/null; then echo "    found 
 touch /etc/owned 2>&1 | sed 's/^/    /'
 EOF2
 chmod 755 "$T/work/agent.sh"
+
+# The operator's side: approve the agent's request as soon as it shows up (a person would use bb bottle approve).
+(
+	for _ in $(seq 120); do
+		id=$("$BB" bottle proposals --json 2>/dev/null | python3 -c 'import json,sys
+try:
+    d = json.load(sys.stdin)
+    print([p["id"] for p in (d if isinstance(d, list) else d.get("proposals", [])) if p.get("status") == "pending"][0])
+except Exception:
+    pass')
+		if [ -n "$id" ]; then
+			echo "  operator> bb bottle approve $id --note 'fine for the build'"
+			"$BB" bottle approve "$id" --note "fine for the build" | sed 's/^/  operator> /'
+			break
+		fi
+		sleep 0.5
+	done
+) &
+pids+=($!)
 
 say "Running the agent in a bottle: bb bottle run demo -- sh agent.sh"
 (cd "$T/work" && DEMO_TOKEN=$DEMO_TOKEN SSL_CERT_FILE=$T/ca.crt "$BB" bottle run demo --hosts "$T/hosts" \

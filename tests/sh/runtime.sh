@@ -112,6 +112,48 @@ escape "bpf, keyctl and perf_event_open" \
 escape "git push over HTTPS" \
 	'out=$(curl -sS --max-time 5 -o /dev/null -w "%{http_code}" -X POST https://api.test:'"$UP"'/r.git/git-receive-pack 2>&1); [ "$out" = 403 ]'
 
+# --- supervise inside the bottle: the agent asks, the operator approves from the host, the route works at once ---
+cat >"$BB_HOME/.bb/bottles/sup.md" <<'EOF'
+---
+egress:
+  routes:
+    - host: api.test
+      path_allowlist: [/v1/]
+      pipelock: {ssrf_ip_allowlist: ["127.0.0.0/8"]}
+supervise: true
+---
+EOF
+cat >"$T/ws/ask.sh" <<EOF
+#!/bin/sh
+H='-H Content-Type:application/json -H Accept:application/json,text/event-stream'
+code=\$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 https://api.test:$UP/v2/x)
+curl -sS -D /tmp/h -o /dev/null \$H "\$MCP_SUPERVISE_URL" -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}'
+SID=\$(grep -i '^mcp-session-id' /tmp/h | cut -d' ' -f2 | tr -d '\r')
+curl -sS --max-time 60 \$H -H "Mcp-Session-Id: \$SID" -H "MCP-Protocol-Version: 2025-06-18" "\$MCP_SUPERVISE_URL" \
+	-d '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"egress-block","arguments":{"host":"api.test","paths":["/v2/"],"reason":"test"}}}' | grep -o '"status":"[a-z]*"'
+echo "before=\$code after=\$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 https://api.test:$UP/v2/x)"
+EOF
+(
+	for _ in $(seq 120); do
+		id=$("$BB" bottle proposals sup --json 2>/dev/null | python3 -c 'import json,sys
+try:
+    d = json.load(sys.stdin)
+    print([p["id"] for p in (d if isinstance(d, list) else d.get("proposals", [])) if p.get("status") == "pending"][0])
+except Exception:
+    pass')
+		[ -n "$id" ] && { "$BB" bottle approve "$id" --note yes >/dev/null; break; }
+		sleep 0.25
+	done
+) &
+approver=$!
+(cd "$T/ws" && SSL_CERT_FILE=$T/upca.crt timeout 90 "$BB" bottle run sup --hosts "$T/hosts" -- sh ./ask.sh) >"$T/out" 2>"$T/err"
+wait "$approver"
+if grep -q '"status":"approved"' "$T/out" && grep -q 'before=403 after=200' "$T/out"; then
+	ok "supervise in the bottle: asked over MCP, approved from the host, the widened route works at once"
+else
+	fail "supervise in the bottle" "$(cat "$T/out" "$T/err" | tail -n 8)"
+fi
+
 # --- the sidecar itself has no way out ---
 bbrun sh -c 'sleep 3' &
 runpid=$!
