@@ -316,6 +316,24 @@ else
 	fail "bad reload" "$out"
 fi
 
+# --- reload under load: requests keep succeeding while the policy is reloaded again and again ---
+(
+	fails=0
+	for i in $(seq 60); do
+		curl -sS --max-time 10 -o /dev/null -w '%{http_code}\n' -x "$P" "http://plain.test:$UP_PLAIN/load$i" 2>/dev/null | grep -q '^200$' || fails=$((fails + 1))
+	done
+	echo "$fails" >"$T/load.fails"
+) &
+loader=$!
+for _ in $(seq 20); do kill -HUP "$EG_PID"; sleep 0.05; done
+wait "$loader"
+reloads=$(grep -c '"event":"reload"' "$T/audit.log" "$T/egress.err" 2>/dev/null | awk -F: '{s += $NF} END {print s}')
+if [ "$(cat "$T/load.fails")" = 0 ] && [ "$reloads" -ge 20 ] && kill -0 "$EG_PID"; then
+	ok "reload under load: 60 requests during 20 reloads, none failed"
+else
+	fail "reload under load" "failed requests: $(cat "$T/load.fails"), reloads logged: $reloads"
+fi
+
 # --- the audit trail ---
 if python3 - "$T/audit.log" <<'PY'; then ok "audit: every line is JSON with the decision fields"; else fail "audit format" "$(head -n 3 "$T/audit.log")"; fi
 import json, sys
@@ -339,6 +357,27 @@ else
 	# Under ASan this is also the leak check: LeakSanitizer fails the exit status.
 	if [ "$rc" = 0 ]; then ok "SIGTERM stops egress with status 0 (no leaks under ASan)"; else fail "SIGTERM exit" "status $rc: $(tail -n 20 "$T/egress.err")"; fi
 fi
+
+# --- tokens from a file instead of the environment: private or refused ---
+write_policy ""
+printf 'BB_EGRESS_TOKEN_0=%s\n' "$TOKEN" >"$T/tokens"
+chmod 644 "$T/tokens"
+if SSL_CERT_FILE=$T/upca.crt "$BB" egress --policy "$T/policy.json" --listen "$A:$(free_port "$A")" --token-file "$T/tokens" \
+	--hosts "$T/hosts" >/dev/null 2>"$T/tf.err"; then
+	fail "token file mode" "a world-readable token file was accepted"
+else
+	grep -q "mode 0644" "$T/tf.err" && ok "a token file others can read is refused, naming its mode" || fail "token file mode" "$(cat "$T/tf.err")"
+fi
+chmod 600 "$T/tokens"
+EGP=$(free_port "$A")
+SSL_CERT_FILE=$T/upca.crt "$BB" egress --policy "$T/policy.json" --listen "$A:$EGP" --token-file "$T/tokens" \
+	--hosts "$T/hosts" --log "$T/tf.log" 2>"$T/tf.err" &
+TF_PID=$!
+on_exit "kill_tree $TF_PID"
+wait_port "$A" "$EGP"
+curl -sS --max-time 10 -x "http://$A:$EGP" --cacert "$CA" "https://api.test:$UP_TLS/v1/tokenfile" >/dev/null
+if [[ "$(last_up up-tls.log)" == *'"/v1/tokenfile"'*"Bearer $TOKEN"* ]]; then ok "--token-file: the token comes from a 0600 file"; else fail "--token-file" "$(last_up up-tls.log)"; fi
+kill_tree "$TF_PID"
 
 # --- the host dialer: the sidecar resolves and connects nothing itself ---
 kill_tree "$EG_PID"
