@@ -15,6 +15,7 @@ int bottle_approve(int argc, char **argv);
 int bottle_reject(int argc, char **argv);
 int bottle_dialer(int argc, char **argv);
 int bottle_run(int argc, char **argv);
+int bottle_cleanup(int argc, char **argv);
 /* A listening unix socket at path (mode 0600 by umask); the fd, or -1 with e set. */
 int bottle_dialer_listen(const char *path, struct bb_err *e);
 

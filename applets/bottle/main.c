@@ -18,7 +18,8 @@ static const char usage[] =
 	"  run NAME [--backend embedded|oci] -- CMD   a bottle around one command (docs/runtime.md)\n"
 	"  proposals [NAME] | approve ID | reject ID   the operator's side of supervise\n"
 	"  ca init|show | dialer   the interception CA; the host half of egress\n"
-	"  start | list | inspect | logs | stop | resume | cleanup | dashboard | image   (not built yet)\n"
+	"  cleanup [--dry-run]           remove what bottles killed with their host process left\n"
+	"  start | list | inspect | logs | stop | resume | dashboard | image   (not built yet)\n"
 	"Manifests: $BB_HOME/.bb/{bottles,agents}/NAME.md (BB_HOME defaults to HOME),\n"
 	"$CWD/.bb/agents/NAME.md, and bot-bottle's ~/.bot-bottle tree. See docs/manifest.md.";
 
@@ -28,7 +29,7 @@ static const struct {
 	int (*fn)(int, char **);
 	int issue; /* for commands not built yet */
 } cmds[] = {
-	{ "approve", bottle_approve, 0 }, { "ca", bottle_ca, 0 },	   { "cleanup", NULL, 10 },  { "dashboard", NULL, 10 }, { "dialer", bottle_dialer, 0 },
+	{ "approve", bottle_approve, 0 }, { "ca", bottle_ca, 0 },	   { "cleanup", bottle_cleanup, 0 },  { "dashboard", NULL, 10 }, { "dialer", bottle_dialer, 0 },
 	{ "image", NULL, 10 },	 { "inspect", NULL, 10 },  { "list", NULL, 10 },     { "logs", NULL, 10 },
 	{ "plan", bottle_plan, 0 }, { "proposals", bottle_proposals, 0 }, { "reject", bottle_reject, 0 }, { "resume", NULL, 10 },
 	{ "run", bottle_run, 0 },	 { "start", NULL, 10 },	   { "stop", NULL, 10 },     { "validate", bottle_validate, 0 },

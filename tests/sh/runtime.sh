@@ -193,6 +193,24 @@ done
 (cd "$T/ws" && timeout 30 "$BB" bottle run dev --hosts "$T/hosts" -- true) >"$T/out" 2>"$T/err"
 if [ $? != 0 ] && grep -q "RUN_TEST_TOKEN" "$T/err"; then ok "a missing token variable stops the start and names it"; else fail "missing token" "$(cat "$T/err")"; fi
 
+# --- kill -9 of the host process: the bottle dies with it; bb bottle cleanup removes what is left ---
+(cd "$T/ws" && RUN_TEST_TOKEN=$TOKEN SSL_CERT_FILE=$T/upca.crt exec "$BB" bottle run dev --hosts "$T/hosts" -- sleep 60) >/dev/null 2>&1 &
+hostpid=$!
+for _ in $(seq 100); do pgrep -f "bb egress --policy $BB_HOME/.bb/state/dev-$hostpid" >/dev/null && break; sleep 0.05; done
+sleep 0.3
+kill -9 "$hostpid"
+wait "$hostpid" 2>/dev/null
+for _ in $(seq 40); do pgrep -f "$BB_HOME/.bb/state/dev-$hostpid|sleep 60" >/dev/null || break; sleep 0.05; done
+if pgrep -f "$BB_HOME/.bb/state/dev-$hostpid" >/dev/null; then fail "crash: processes" "the bottle outlived its host process"; else ok "kill -9 of the host process: no process of the bottle survives"; fi
+if [ -d "$BB_HOME/.bb/state/dev-$hostpid" ] && "$BB" bottle cleanup >"$T/out" 2>&1 && [ ! -e "$BB_HOME/.bb/state/dev-$hostpid" ] &&
+	grep -q "removed .*dev-$hostpid" "$T/out"; then
+	ok "bb bottle cleanup removes the state (plan, socket) a killed bottle left"
+else
+	fail "cleanup" "$(cat "$T/out")"
+fi
+"$BB" bottle cleanup >"$T/out" 2>&1
+grep -q "nothing to clean up" "$T/out" && ok "cleanup again: nothing left" || fail "cleanup twice" "$(cat "$T/out")"
+
 # --- the same bundles under installed OCI runtimes (proves config.json is spec-correct) ---
 for rt in runc crun; do
 	if ! command -v $rt >/dev/null; then

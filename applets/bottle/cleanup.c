@@ -1,0 +1,140 @@
+/* cleanup.c - `bb bottle cleanup`: remove what bottles whose host process died left behind (state with plan and sockets, OCI containers). */
+#include <dirent.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "applet.h"
+#include "bottle.h"
+#include "log.h"
+#include "opt.h"
+
+static const char usage[] =
+	"usage: bb bottle cleanup [--dry-run]\n"
+	"Removes what a bottle leaves when its host process is killed (kill -9, a\n"
+	"crash, a power cut): its state directory under $BB_HOME/.bb/state (the plan,\n"
+	"the dialer's socket, logs, staged OCI bundles holding tokens) and any OCI\n"
+	"containers named after it. Bottles whose host process still runs are left\n"
+	"alone. Prints one line per thing removed.\n"
+	"  -n, --dry-run   say what would be removed, remove nothing";
+
+/* A state directory NAME-PID whose PID no longer runs: the pid, else 0. */
+static pid_t dead_owner(const char *name)
+{
+	const char *dash = strrchr(name, '-');
+	char *end;
+	long pid;
+	if (!dash || !dash[1])
+		return 0;
+	pid = strtol(dash + 1, &end, 10);
+	if (*end || pid <= 1 || pid > 4194304)
+		return 0;
+	if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		return 0; /* alive (or not ours to judge) */
+	return (pid_t)pid;
+}
+
+static void remove_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	if (d) {
+		while ((de = readdir(d)) != NULL) {
+			char sub[PATH_MAX + 300];
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
+			if (unlink(sub) < 0 && errno == EISDIR)
+				remove_tree(sub);
+		}
+		closedir(d);
+	}
+	rmdir(dir);
+}
+
+/* runc/crun delete -f bb-PID-{sidecar,agent}, quietly, if the runtime is installed. */
+static void delete_containers(pid_t pid, int dry)
+{
+	static const char *const rts[] = { "runc", "crun" };
+	static const char *const sides[] = { "sidecar", "agent" };
+	size_t i, j;
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < 2; j++) {
+			char id[64];
+			pid_t c;
+			int st;
+			snprintf(id, sizeof id, "bb-%d-%s", (int)pid, sides[j]);
+			if (dry)
+				continue;
+			c = fork();
+			if (c == 0) {
+				int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+				if (null >= 0) {
+					dup2(null, 1);
+					dup2(null, 2);
+				}
+				execlp(rts[i], rts[i], "delete", "--force", id, (char *)NULL);
+				_exit(127);
+			}
+			if (c > 0 && waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+				out_printf("removed %s container %s\n", rts[i], id);
+		}
+}
+
+int bottle_cleanup(int argc, char **argv)
+{
+	struct opt o;
+	char root[PATH_MAX];
+	const char *home = getenv("BB_HOME");
+	DIR *d;
+	struct dirent *de;
+	int c, code, dry = 0, n = 0;
+
+	opt_init(&o);
+	while ((c = applet_opt(&o, argc, argv, "h(help)n(dry-run)", usage, &code)) != -1) {
+		if (c == APPLET_OPT_EXIT)
+			return code;
+		if (c == 'n')
+			dry = 1;
+		else
+			return applet_usage_error(usage, "unexpected option");
+	}
+	if (o.ind < argc)
+		return applet_usage_error(usage, "unexpected argument '%s'", argv[o.ind]);
+	if (!home || !*home)
+		home = getenv("HOME");
+	if (!home || !*home) {
+		err_printf("neither BB_HOME nor HOME is set");
+		return BB_EXIT_SYSTEM;
+	}
+	snprintf(root, sizeof root, "%s/.bb/state", home);
+	d = opendir(root);
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		err_printf("%s: %s", root, strerror(errno));
+		return BB_EXIT_SYSTEM;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char path[PATH_MAX + 300];
+		pid_t pid;
+		if (de->d_name[0] == '.' || !(pid = dead_owner(de->d_name)))
+			continue;
+		snprintf(path, sizeof path, "%s/%s", root, de->d_name);
+		delete_containers(pid, dry);
+		if (!dry)
+			remove_tree(path);
+		out_printf("%s %s (its host process %d is gone)\n", dry ? "would remove" : "removed", path, (int)pid);
+		n++;
+	}
+	closedir(d);
+	if (!n)
+		out_printf("nothing to clean up\n");
+	return 0;
+}
