@@ -232,13 +232,23 @@ int scan_main(int argc, char **argv)
 			cJSON_AddNumberToObject(jo, "entropy", ri.entropy);
 			if (ri.injection)
 				cJSON_AddNumberToObject(jo, "score", ri.score);
+			/* how the rule is searched (docs/scanning.md): null when not proved / unbounded */
+			if (ri.keyword_bound == SIZE_MAX)
+				cJSON_AddNullToObject(jo, "keyword_bound");
+			else
+				cJSON_AddNumberToObject(jo, "keyword_bound", (double)ri.keyword_bound);
+			if (ri.max_length == SIZE_MAX)
+				cJSON_AddNullToObject(jo, "max_length");
+			else
+				cJSON_AddNumberToObject(jo, "max_length", (double)ri.max_length);
 			cJSON_AddItemToArray(arr, jo);
 		}
 		if (arr) {
 			struct buf out = BUF_INIT(16u << 20);
 
-			if (json_print(arr, &out, NULL) == 0)
-				out_printf("%s\n", out.p);
+			/* out_write, not out_printf: a document can pass the 64 KiB line cap of printf output. */
+			if (json_print(arr, &out, NULL) == 0 && buf_append_byte(&out, '\n', NULL) == 0)
+				out_write(1, out.p, out.len);
 			buf_free(&out);
 			cJSON_Delete(arr);
 		}
@@ -286,8 +296,12 @@ int scan_main(int argc, char **argv)
 		cJSON_AddNumberToObject(doc, "files", (double)r.files);
 		cJSON_AddNumberToObject(doc, "bytes", (double)r.bytes);
 		cJSON_AddNumberToObject(doc, "rules", (double)scan_engine_rule_count(eng));
-		if (json_print(doc, &out, NULL) == 0)
-			out_printf("%s\n", out.p);
+		if (json_print(doc, &out, NULL) == 0 && buf_append_byte(&out, '\n', NULL) == 0) {
+			out_write(1, out.p, out.len);
+		} else {
+			err_printf("the JSON report did not fit in %u MiB", 256u);
+			worst = BB_EXIT_SYSTEM;
+		}
 		buf_free(&out);
 		cJSON_Delete(doc);
 	}

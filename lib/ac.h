@@ -38,4 +38,18 @@ typedef int (*ac_cb)(uint32_t id, size_t len, uint64_t end, void *arg);
  */
 int ac_scan(const struct ac *a, uint32_t *state, const void *p, size_t n, uint64_t at, ac_cb cb, void *arg);
 
+/*
+ * Stepping by hand (for analyses that walk the automaton alongside
+ * something else, like lib/re's keyword bound). States are opaque numbers;
+ * 0 is the start. ac_step: the state after byte c (case-folded with
+ * AC_NOCASE). ac_state_matches: does some pattern end in this state?
+ * ac_state_index: a dense number below ac_state_count() for tables, and
+ * ac_state_at its inverse. Only after ac_compile.
+ */
+uint32_t ac_step(const struct ac *a, uint32_t state, unsigned char c);
+int ac_state_matches(const struct ac *a, uint32_t state);
+size_t ac_state_count(const struct ac *a);
+size_t ac_state_index(const struct ac *a, uint32_t state);
+uint32_t ac_state_at(const struct ac *a, size_t index);
+
 #endif

@@ -898,6 +898,7 @@ int re_compile(const char *pat, size_t len, unsigned flags, struct re **out, str
 	re->cls = ps.cls;
 	re->ncls = ps.ncls;
 	ps.cls = NULL;
+	re->maxlen = re_longest_match(re);
 	re_byte_classes(re);
 	if (re_pike_alloc(re, e) < 0)
 		goto fail;

@@ -99,6 +99,15 @@ unsigned re_ngroups(const struct re *re);
  */
 int re_search(const struct re *re, const char *s, size_t n, size_t start, struct re_match *m);
 
+/*
+ * re_search restricted to matches that start in [start, last_start]: the
+ * leftmost-first such match. The search stops as soon as no thread that
+ * started in time is alive, so the cost is the bytes up to last_start plus
+ * the attempt to extend a match from there, however long s is.
+ */
+int re_search_bounded(const struct re *re, const char *s, size_t n, size_t start, size_t last_start,
+		      struct re_match *m);
+
 /* Bytes the regex holds now: program, scratch and DFA caches allocated so far. */
 size_t re_memory(const struct re *re);
 
@@ -110,5 +119,25 @@ size_t re_memory(const struct re *re);
  * Returns 1 when there is one, 0 when none is known (len 0).
  */
 int re_required_literal(const struct re *re, const char **lit, size_t *len, int *nocase);
+
+/*
+ * The longest a match can be, in bytes, or RE_NOPOS when it is not
+ * bounded (a loop such as x+ or x{n,}). Assertions are ignored.
+ */
+size_t re_max_length(const struct re *re);
+
+struct ac;
+/*
+ * Does every match contain an occurrence of one of kw's patterns (an
+ * ac_compile'd automaton, lib/ac.h) that ends within *bound bytes of the
+ * match's start? 1 and *bound when the program proves it (every path from
+ * the start to MATCH completes a pattern first, and those paths are not
+ * cyclic); 0 when not (then *bound is RE_NOPOS). A keyword prefilter uses
+ * it to search only matches starting at most *bound bytes before a
+ * keyword, instead of a window around it. Assertions are taken as always
+ * true, which can only make the bound larger. Bounded work: programs whose
+ * analysis would pass 4M states answer 0.
+ */
+int re_keyword_bound(const struct re *re, const struct ac *kw, size_t *bound);
 
 #endif

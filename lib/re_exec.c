@@ -196,11 +196,12 @@ static void pike_add(const struct re *re, struct pike_list *l, uint32_t pc0, siz
 /*
  * Run the Pike VM over s[pos..n) from pc entry (0 unanchored, fwd.start
  * anchored). Stops after position limit once a match is known (limit pos:
- * the first match found; n: the final leftmost-first match). Returns 1 with
- * the slots in pike->best, or 0.
+ * the first match found; n: the final leftmost-first match). Matches start
+ * no later than last_start (RE_NOPOS: anywhere). Returns 1 with the slots
+ * in pike->best, or 0.
  */
 static int pike_run(const struct re *re, const unsigned char *s, size_t n, size_t pos, uint32_t entry, size_t limit,
-		    unsigned nslots)
+		    unsigned nslots, size_t last_start)
 {
 	struct re_pike *pk = re->pike;
 	struct pike_list *cl = &pk->l[0], *nl = &pk->l[1], *t;
@@ -231,6 +232,9 @@ static int pike_run(const struct re *re, const unsigned char *s, size_t n, size_
 				matched = 1;
 				break;
 			}
+			/* The unanchored loop (pcs below fwd.start) stops spawning starts after last_start. */
+			if (i >= last_start && cl->tpc[k] < re->fwd.start)
+				continue;
 			if (c >= 0 && inst_takes(re, in, (unsigned)c)) {
 				if (nslots)
 					memcpy(pk->work, caps, nslots * sizeof(size_t));
@@ -256,15 +260,16 @@ static int pike_run(const struct re *re, const unsigned char *s, size_t n, size_
  * (a match ends before c: low bit of the transition), cuts lower-priority
  * threads there (leftmost-first; the reverse DFA keeps them: longest), and
  * steps over c. States live in one fixed arena of 32-bit words:
- *   [0] hash [1] ctx [2] npcs [3..3+nclass] transitions (the last: end of
- *   text) [..] pcs
+ *   [0] hash [1] ctx [2] npcs [3] the state without the unanchored loop
+ *   (re_search_bounded; UNKNOWN until needed) [4..4+nclass] transitions
+ *   (the last: end of text) [..] pcs
  * A transition is UNKNOWN, or (state offset << 1 | match bit). Offset 0 is
  * the dead state. When the arena is full it is emptied and refilled; if
  * that happens too often the search falls back to the Pike VM.
  */
 #define UNKNOWN UINT32_MAX
 #define DEAD 0u
-#define HDR 3u
+#define HDR 4u
 
 struct re_dfa {
 	const struct re_prog *prog;
@@ -304,6 +309,7 @@ static void dfa_clear(struct re_dfa *d)
 	d->mem[0] = 0;
 	d->mem[1] = CTX_OTHER;
 	d->mem[2] = 0;
+	d->mem[3] = DEAD;
 	for (k = 0; k < d->ntrans; k++)
 		d->mem[HDR + k] = DEAD << 1;
 	d->used = HDR + d->ntrans;
@@ -424,6 +430,7 @@ static uint32_t dfa_state(struct re_dfa *d, const uint32_t *pcs, uint32_t n, uin
 	d->mem[off] = h;
 	d->mem[off + 1] = ctx;
 	d->mem[off + 2] = n;
+	d->mem[off + 3] = UNKNOWN;
 	for (k = 0; k < d->ntrans; k++)
 		d->mem[off + HDR + k] = UNKNOWN;
 	memcpy(d->mem + off + HDR + d->ntrans, pcs, n * sizeof *pcs);
@@ -545,11 +552,39 @@ static struct re_dfa *get_dfa(const struct re *re, int which)
 	return re->dfa[which];
 }
 
-/* Forward, leftmost-first: 1 and *end, 0 no match, -1 gave up. earliest: stop at the first match seen. */
-static int dfa_forward(const struct re *re, const unsigned char *s, size_t n, size_t pos, int earliest, size_t *end)
+/*
+ * Drop the unanchored loop's threads (pcs below fwd.start) from state st:
+ * no match may start from here on. The new state, DEAD, or UNKNOWN when
+ * the cache is full.
+ */
+static uint32_t dfa_drop_loop(struct re_dfa *d, uint32_t st)
+{
+	const uint32_t *pcs = d->mem + st + HDR + d->ntrans;
+	uint32_t n = d->mem[st + 2], k, nn = 0, ns;
+
+	if (d->mem[st + 3] != UNKNOWN)
+		return d->mem[st + 3];
+	for (k = 0; k < n; k++)
+		if (pcs[k] >= d->prog->start)
+			d->list[nn++] = pcs[k];
+	ns = nn == n ? st : dfa_state(d, d->list, nn, d->mem[st + 1]);
+	if (ns != UNKNOWN)
+		d->mem[st + 3] = ns;
+	return ns;
+}
+
+/*
+ * Forward, leftmost-first: 1 and *end, 0 no match, -1 gave up. earliest:
+ * stop at the first match seen. cut: from this position on no match may
+ * start (last_start + 1; RE_NOPOS: no limit), so the DFA dies as soon as
+ * the threads that started in time do.
+ */
+static int dfa_forward(const struct re *re, const unsigned char *s, size_t n, size_t pos, int earliest, size_t cut,
+		       size_t *end)
 {
 	struct re_dfa *d = get_dfa(re, 0);
 	const uint8_t *bc = re->byteclass;
+	const uint32_t *mem;
 	size_t i, last = RE_NOPOS;
 	uint32_t st, t;
 
@@ -558,8 +593,13 @@ static int dfa_forward(const struct re *re, const unsigned char *s, size_t n, si
 	st = dfa_start(d, pos == 0 ? CTX_TEXT : ctx_of_byte(s[pos - 1]));
 	if (st == UNKNOWN)
 		return -1;
+	mem = d->mem;
 	for (i = pos; i < n; i++) {
-		t = d->mem[st + HDR + bc[s[i]]];
+		if (i == cut && (st = dfa_drop_loop(d, st)) == UNKNOWN)
+			return -1;
+		if (st == DEAD)
+			break;
+		t = mem[st + HDR + bc[s[i]]];
 		if (t == UNKNOWN) {
 			d->bytes = i - pos;
 			t = dfa_compute(re, d, &st, s[i], bc[s[i]]);
@@ -572,11 +612,11 @@ static int dfa_forward(const struct re *re, const unsigned char *s, size_t n, si
 				break;
 		}
 		st = t >> 1;
-		if (st == DEAD)
-			break;
 	}
+	if (i == n && n == cut && (st = dfa_drop_loop(d, st)) == UNKNOWN)
+		return -1;
 	if (i == n && st != DEAD) {
-		t = d->mem[st + HDR + d->ntrans - 1];
+		t = mem[st + HDR + d->ntrans - 1];
 		if (t == UNKNOWN)
 			t = dfa_compute(re, d, &st, -1, d->ntrans - 1);
 		if (t & 1)
@@ -650,19 +690,31 @@ static void fill(const struct re *re, struct re_match *m, const size_t *slots, u
 	}
 }
 
-int re_search(const struct re *re, const char *str, size_t n, size_t start, struct re_match *m)
+/* re_search with matches starting no later than last_start (RE_NOPOS: anywhere). */
+static int search(const struct re *re, const unsigned char *s, size_t n, size_t start, size_t last_start,
+		  struct re_match *m)
 {
-	const unsigned char *s = (const unsigned char *)str;
-	size_t end = 0, mstart = 0;
+	size_t end = 0, mstart = 0, cut = last_start < n ? last_start + 1 : RE_NOPOS;
 	int r;
 
-	if (start > n)
+	if (start > n || start > last_start)
 		return 0;
-	/* Every match contains the required literal: no literal, no match (memmem runs at memory speed). */
-	if (re->litlen >= 2 && !re->litnocase && !memmem(s + start, n - start, re->lit, re->litlen))
-		return 0;
+	/*
+	 * Every match contains the required literal: no literal, no match
+	 * (memmem runs at memory speed). A bounded search looks for it only
+	 * where a match that starts in time can reach.
+	 */
+	if (re->litlen >= 2 && !re->litnocase) {
+		size_t reach = re->maxlen != RE_NOPOS ? re->maxlen : 4096, lim = n;
+
+		if (last_start < n && last_start + reach < n)
+			lim = last_start + reach;
+		/* Not found before lim, when matches may reach past it: no answer; the DFA decides. */
+		if (!memmem(s + start, lim - start, re->lit, re->litlen) && (lim == n || re->maxlen != RE_NOPOS))
+			return 0;
+	}
 	if (!re->dfa_off) {
-		r = dfa_forward(re, s, n, start, m == NULL, &end);
+		r = dfa_forward(re, s, n, start, m == NULL, cut, &end);
 		if (r == 0)
 			return 0;
 		if (r > 0 && !m)
@@ -677,15 +729,26 @@ int re_search(const struct re *re, const char *str, size_t n, size_t start, stru
 				return 1;
 			}
 			/* Captures: the Pike VM over the match only, anchored at its start. */
-			if (pike_run(re, s, n, mstart, re->fwd.start, end, re->nslots)) {
+			if (pike_run(re, s, n, mstart, re->fwd.start, end, re->nslots, RE_NOPOS)) {
 				fill(re, m, re->pike->best, re->nslots);
 				return 1;
 			}
 		}
 	}
-	if (!pike_run(re, s, n, start, 0, m ? n : start, m ? re->nslots : 0))
+	if (!pike_run(re, s, n, start, 0, m ? n : start, m ? re->nslots : 0, last_start))
 		return 0;
 	if (m)
 		fill(re, m, re->pike->best, re->nslots);
 	return 1;
+}
+
+int re_search(const struct re *re, const char *str, size_t n, size_t start, struct re_match *m)
+{
+	return search(re, (const unsigned char *)str, n, start, RE_NOPOS, m);
+}
+
+int re_search_bounded(const struct re *re, const char *str, size_t n, size_t start, size_t last_start,
+		      struct re_match *m)
+{
+	return search(re, (const unsigned char *)str, n, start, last_start, m);
 }

@@ -79,6 +79,7 @@ struct re {
 	unsigned flags;
 	uint8_t byteclass[256]; /* bytes no instruction or assertion tells apart share a class (DFA alphabet) */
 	unsigned nbyteclass;
+	size_t maxlen;          /* longest match, RE_NOPOS unbounded (re_max_length) */
 	char *lit;              /* required literal (re_required_literal) */
 	size_t litlen;
 	int litnocase;
@@ -124,6 +125,9 @@ int re_prog_compile(const struct re_node *nodes, int32_t root, unsigned nslots, 
 void re_byte_classes(struct re *re);
 /* Fill re->lit (256 bytes allocated) with the longest literal every match contains. */
 void re_prog_literal(const struct re_node *nodes, const struct re_cset *cls, int32_t root, struct re *re);
+
+/* The longest match of re's forward program (re_anal.c), RE_NOPOS unbounded. */
+size_t re_longest_match(const struct re *re);
 
 /* Pike VM scratch for re (re_exec.c); 0 or -1 with e set. */
 int re_pike_alloc(struct re *re, struct bb_err *e);

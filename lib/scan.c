@@ -24,19 +24,30 @@ struct rule {
 	struct re *re;
 	unsigned group;
 	double entropy;
-	struct re *allow;
+	struct re *allow;       /* on the secret */
+	struct re *allow_match; /* on the whole match */
 	char **stop;
 	size_t nstop;
 	enum scan_kind kind;
 	int score;
 	unsigned span;
+	/*
+	 * kw_bound: every match starts at most this many bytes before a keyword
+	 * it contains (re_keyword_bound), so only those starts are tried: a few
+	 * bytes of DFA per keyword instead of a window. RE_NOPOS: not proved;
+	 * the window [keyword - SCAN_BEFORE, keyword + span) is searched.
+	 * max_len: the longest match (RE_NOPOS: unbounded), how much input a
+	 * keyword's search needs before it can run.
+	 */
+	size_t kw_bound, max_len;
 	int disabled;
 };
 
 struct scan_engine {
 	struct rule *rules;
 	size_t nrules, rule_cap;
-	struct ac *kw;
+	struct ac *kw;  /* keywords of the credential rules */
+	struct ac *kwi; /* keywords of the injection patterns: a stream that does not look for injection never sees them */
 	struct ac *known;
 	char **known_labels;
 	size_t nknown;
@@ -112,6 +123,7 @@ static void rule_free(struct rule *r)
 	free(r->keywords);
 	re_free(r->re);
 	re_free(r->allow);
+	re_free(r->allow_match);
 	for (i = 0; i < r->nstop; i++)
 		free(r->stop[i]);
 	free(r->stop);
@@ -127,6 +139,7 @@ void scan_engine_free(struct scan_engine *eng)
 		rule_free(&eng->rules[i]);
 	free(eng->rules);
 	ac_free(eng->kw);
+	ac_free(eng->kwi);
 	ac_free(eng->known);
 	for (i = 0; i < eng->nknown; i++)
 		free(eng->known_labels[i]);
@@ -150,8 +163,8 @@ static int id_ok(const char *id)
 	return 1;
 }
 
-/* Add keywords of rule index ri; a rule without keywords runs over everything (span covers the stream). */
-static int add_keywords(struct scan_engine *eng, size_t ri, const char *kw, struct bb_err *e)
+/* Add the keywords of rule index ri to automaton a (NULL: only count them); how many, or -1. */
+static int add_keywords(struct ac *a, size_t ri, const char *kw, struct bb_err *e)
 {
 	const char *p = kw;
 	int n = 0;
@@ -165,13 +178,46 @@ static int add_keywords(struct scan_engine *eng, size_t ri, const char *kw, stru
 		while (len && p[len - 1] == ' ')
 			len--;
 		if (len) {
-			if (ac_add(eng->kw, p, len, (uint32_t)ri, e) < 0)
+			if (a && ac_add(a, p, len, (uint32_t)ri, e) < 0)
 				return -1;
 			n++;
 		}
 		p = end ? end + 1 : NULL;
 	}
 	return n;
+}
+
+/*
+ * How far before a keyword a match of r may start (r->kw_bound, see struct
+ * rule), proved over an automaton of r's own keywords. Not proved (or
+ * farther than the context a stream keeps): RE_NOPOS, the window search.
+ */
+static void rule_bounds(struct rule *r)
+{
+	struct ac *kw = ac_new(AC_NOCASE);
+	const char *p = r->keywords;
+	size_t bound = RE_NOPOS;
+
+	r->kw_bound = RE_NOPOS;
+	r->max_len = re_max_length(r->re);
+	if (!kw)
+		return;
+	while (p && *p) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		while (len && *p == ' ')
+			p++, len--;
+		while (len && p[len - 1] == ' ')
+			len--;
+		if (len && ac_add(kw, p, len, 0, NULL) < 0)
+			goto out;
+		p = end ? end + 1 : NULL;
+	}
+	if (ac_compile(kw, NULL) == 0 && re_keyword_bound(r->re, kw, &bound) && bound <= SCAN_BEFORE)
+		r->kw_bound = bound;
+out:
+	ac_free(kw);
 }
 
 static int add_rule(struct scan_engine *eng, const struct scan_rule_def *def, enum scan_kind kind, int score,
@@ -238,6 +284,12 @@ static int add_rule(struct scan_engine *eng, const struct scan_rule_def *def, en
 		rule_free(r);
 		return -1;
 	}
+	if (def->allow_match && *def->allow_match &&
+	    re_compile(def->allow_match, strlen(def->allow_match), 0, &r->allow_match, e) < 0) {
+		bb_err_wrap(e, "rule '%s': allowlist match regex", def->id);
+		rule_free(r);
+		return -1;
+	}
 	if (def->stopwords && *def->stopwords) {
 		const char *p = def->stopwords;
 		size_t cap = 1;
@@ -258,14 +310,13 @@ static int add_rule(struct scan_engine *eng, const struct scan_rule_def *def, en
 			p = end ? end + 1 : NULL;
 		}
 	}
-	eng->nrules++;
-	nkw = add_keywords(eng, eng->nrules - 1, def->keywords, e);
+	nkw = add_keywords(NULL, 0, def->keywords, e); /* into the automaton at scan_engine_finish */
 	if (nkw <= 0) {
-		eng->nrules--;
 		rule_free(r);
-		return nkw < 0 ? bb_err_wrap(e, "rule '%s': keywords", def->id)
-			       : bb_errf(e, BB_EINVAL, "rule '%s': no keywords", def->id);
+		return bb_errf(e, BB_EINVAL, "rule '%s': no keywords", def->id);
 	}
+	rule_bounds(r);
+	eng->nrules++;
 	return 0;
 }
 
@@ -280,7 +331,7 @@ int scan_engine_new(struct scan_engine **out, struct bb_err *e)
 	size_t i;
 
 	*out = NULL;
-	if (!eng || !(eng->kw = ac_new(AC_NOCASE)) || !(eng->known = ac_new(0))) {
+	if (!eng || !(eng->kw = ac_new(AC_NOCASE)) || !(eng->kwi = ac_new(AC_NOCASE)) || !(eng->known = ac_new(0))) {
 		scan_engine_free(eng);
 		return bb_errno(e, ENOMEM, "creating the scan engine");
 	}
@@ -292,7 +343,7 @@ int scan_engine_new(struct scan_engine **out, struct bb_err *e)
 		}
 	for (i = 0; i < sizeof injection_patterns / sizeof injection_patterns[0]; i++) {
 		const struct inj_def *d = &injection_patterns[i];
-		struct scan_rule_def def = { d->id, d->desc, d->regex, 0, 0, d->keywords, NULL, NULL };
+		struct scan_rule_def def = { d->id, d->desc, d->regex, 0, 0, d->keywords, NULL, NULL, NULL };
 
 		if (add_rule(eng, &def, SCAN_KIND_INJECTION, d->score, e) < 0) {
 			bb_err_wrap(e, "injection patterns");
@@ -443,9 +494,16 @@ fail:
 
 int scan_engine_finish(struct scan_engine *eng, struct bb_err *e)
 {
+	size_t i;
+
 	if (eng->finished)
 		return 0;
-	if (ac_compile(eng->kw, e) < 0 || ac_compile(eng->known, e) < 0)
+	/* Only the rules that run: a rule left out by scan_engine_select costs nothing. */
+	for (i = 0; i < eng->nrules; i++)
+		if (!eng->rules[i].disabled &&
+		    add_keywords(eng->rules[i].kind == SCAN_KIND_INJECTION ? eng->kwi : eng->kw, i, eng->rules[i].keywords, e) < 0)
+			return bb_err_wrap(e, "rule '%s': keywords", eng->rules[i].id);
+	if (ac_compile(eng->kw, e) < 0 || ac_compile(eng->kwi, e) < 0 || ac_compile(eng->known, e) < 0)
 		return -1;
 	eng->finished = 1;
 	return 0;
@@ -463,6 +521,9 @@ size_t scan_engine_rule_count(const struct scan_engine *eng)
 int scan_engine_select(struct scan_engine *eng, const char *const *ids, size_t n, struct bb_err *e)
 {
 	size_t i, k;
+
+	if (eng->finished) /* the keyword automaton holds only the selected rules' keywords */
+		return bb_errf(e, BB_EINVAL, "rules selected after the engine was compiled");
 
 	for (k = 0; k < n; k++) {
 		for (i = 0; i < eng->nrules; i++)
@@ -500,13 +561,16 @@ int scan_engine_rule_info(const struct scan_engine *eng, size_t i, struct scan_r
 	info->entropy = r->entropy;
 	info->injection = r->kind == SCAN_KIND_INJECTION;
 	info->score = r->score;
+	info->keyword_bound = r->kw_bound == RE_NOPOS ? SIZE_MAX : r->kw_bound;
+	info->max_length = r->max_len == RE_NOPOS ? SIZE_MAX : r->max_len;
 	return 0;
 }
 
 /* ---- streams ------------------------------------------------------------ */
 
+/* A rule's search to come: matches starting in [start, last], in the input up to end. */
 struct pending {
-	uint64_t start, end;
+	uint64_t start, last, end;
 	int active;
 };
 
@@ -517,7 +581,7 @@ struct scan_stream {
 	size_t len;
 	uint64_t base;           /* stream offset of buf[0] */
 	uint64_t lines_at_base;  /* newlines before buf[0] */
-	uint32_t kw_state, known_state;
+	uint32_t kw_state, kwi_state, known_state;
 	struct pending *pend;    /* per rule */
 	uint64_t *reported_to;   /* per rule: end of the last match looked at */
 	uint64_t known_to;       /* end of the last known-secret finding */
@@ -559,7 +623,7 @@ void scan_stream_reset(struct scan_stream *s)
 {
 	s->len = 0;
 	s->base = s->lines_at_base = 0;
-	s->kw_state = s->known_state = 0;
+	s->kw_state = s->kwi_state = s->known_state = 0;
 	memset(s->pend, 0, s->eng->nrules * sizeof *s->pend);
 	memset(s->reported_to, 0, s->eng->nrules * sizeof *s->reported_to);
 	s->known_to = 0;
@@ -682,24 +746,27 @@ static int stopword(const struct rule *r, const char *p, size_t n)
 	return 0;
 }
 
-/* Run rule ri over its pending window (clipped to what the buffer holds). */
+/* Run rule ri over its pending search (clipped to what the buffer holds). */
 static void run_rule(struct scan_stream *s, size_t ri)
 {
 	const struct rule *r = &s->eng->rules[ri];
 	struct pending *p = &s->pend[ri];
 	uint64_t ws = p->start < s->base ? s->base : p->start;
 	uint64_t we = p->end > s->base + s->len ? s->base + s->len : p->end;
-	size_t pos, end;
+	size_t pos, end, last;
 	struct re_match m;
 
 	p->active = 0;
-	if (we <= ws)
+	/* Go on after the last match looked at, as one search over the whole stream would. */
+	if (ws < s->reported_to[ri])
+		ws = s->reported_to[ri];
+	if (we <= ws || p->last < ws)
 		return;
 	pos = (size_t)(ws - s->base);
 	end = (size_t)(we - s->base);
-	while (pos <= end && !s->stopped && re_search(r->re, s->buf, end, pos, &m)) {
+	last = p->last >= we ? end : (size_t)(p->last - s->base);
+	while (pos <= last && !s->stopped && re_search_bounded(r->re, s->buf, end, pos, last, &m)) {
 		struct re_span g = m.group[r->group < m.ngroups ? r->group : 0];
-		uint64_t mend = s->base + m.group[0].end;
 		const char *sec;
 		size_t slen, k;
 		int allowed = 0;
@@ -707,9 +774,7 @@ static void run_rule(struct scan_stream *s, size_t ri)
 		if (g.start == RE_NOPOS)
 			g = m.group[0];
 		pos = m.group[0].end > m.group[0].start ? m.group[0].end : m.group[0].start + 1;
-		if (s->base + m.group[0].start < s->reported_to[ri])
-			continue; /* seen in an earlier window */
-		s->reported_to[ri] = mend;
+		s->reported_to[ri] = s->base + pos;
 		sec = s->buf + g.start;
 		slen = g.end - g.start;
 		if (slen == 0)
@@ -717,6 +782,9 @@ static void run_rule(struct scan_stream *s, size_t ri)
 		if (r->entropy > 0 && scan_entropy(sec, slen) < r->entropy)
 			continue;
 		if (r->allow && re_search(r->allow, sec, slen, 0, NULL))
+			continue;
+		if (r->allow_match &&
+		    re_search(r->allow_match, s->buf + m.group[0].start, m.group[0].end - m.group[0].start, 0, NULL))
 			continue;
 		for (k = 0; k < s->eng->nallow && !allowed; k++)
 			allowed = re_search(s->eng->allow[k], sec, slen, 0, NULL);
@@ -731,19 +799,42 @@ static int on_keyword(uint32_t id, size_t len, uint64_t end, void *arg)
 	struct scan_stream *s = arg;
 	const struct rule *r = &s->eng->rules[id];
 	struct pending *p = &s->pend[id];
-	uint64_t start = end - len;
-	uint64_t ws = start > SCAN_BEFORE ? start - SCAN_BEFORE : 0, we = end + r->span;
+	uint64_t start = end - len, ws, last, we;
 
 	if (r->disabled || !(s->detectors & (r->kind == SCAN_KIND_INJECTION ? SCAN_INJECTION : SCAN_TOKEN_PATTERNS)))
 		return 0;
-	if (p->active && ws <= p->end) {
-		if (we > p->end)
-			p->end = we; /* overlapping windows merge: each byte is searched once per rule */
-		return 0;
+	if (r->kw_bound != RE_NOPOS) {
+		/*
+		 * A match holding this keyword starts in [end - kw_bound, start]; one
+		 * byte past the longest match is context for $ and \b.
+		 */
+		ws = end > r->kw_bound ? end - r->kw_bound : 0;
+		last = start;
+		we = r->max_len != RE_NOPOS && r->max_len < r->span ? start + r->max_len + 1 : end + r->span;
+	} else {
+		ws = start > SCAN_BEFORE ? start - SCAN_BEFORE : 0;
+		last = UINT64_MAX;
+		we = end + r->span;
 	}
-	if (p->active)
+	if (p->active) {
+		/*
+		 * Merge with the pending search when the starts touch, or when that
+		 * one still waits for input (it then covers every start between:
+		 * more work, the same matches). Else it can run now.
+		 */
+		int touch = r->kw_bound != RE_NOPOS ? ws <= p->last + 1 : ws <= p->end;
+
+		if (touch || p->end > s->base + s->len) {
+			if (last > p->last)
+				p->last = last;
+			if (we > p->end)
+				p->end = we;
+			return 0;
+		}
 		run_rule(s, id);
+	}
 	p->start = ws;
+	p->last = last;
 	p->end = we;
 	p->active = 1;
 	return s->stopped;
@@ -802,8 +893,10 @@ int scan_feed(struct scan_stream *s, const void *data, size_t n, scan_cb cb, voi
 		at = s->len;
 		memcpy(s->buf + at, d, take);
 		s->len += take;
-		if (s->detectors & (SCAN_TOKEN_PATTERNS | SCAN_INJECTION))
+		if (s->detectors & SCAN_TOKEN_PATTERNS)
 			ac_scan(s->eng->kw, &s->kw_state, s->buf + at, take, s->base + at, on_keyword, s);
+		if ((s->detectors & SCAN_INJECTION) && !s->stopped)
+			ac_scan(s->eng->kwi, &s->kwi_state, s->buf + at, take, s->base + at, on_keyword, s);
 		if ((s->detectors & SCAN_KNOWN_SECRETS) && !s->stopped)
 			ac_scan(s->eng->known, &s->known_state, s->buf + at, take, s->base + at, on_known, s);
 		run_ready(s, 0);

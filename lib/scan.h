@@ -28,6 +28,9 @@ struct scan_rule_def {
 	const char *keywords;    /* comma-separated, lower-case; NULL = run everywhere (avoid) */
 	const char *allow_regex; /* optional: a secret matching this is not a finding */
 	const char *stopwords;   /* optional, comma-separated: a secret containing one is not a finding */
+	/* optional: a whole match (name, operator and all) matching this is not a finding
+	 * (gitleaks' allowlist regexTarget = "match") */
+	const char *allow_match;
 };
 
 extern const struct scan_rule_def scan_builtin_rules[];
@@ -51,7 +54,11 @@ struct scan_finding {
 	char excerpt[SCAN_EXCERPT_MAX + 1];
 };
 
-/* Called for each finding, in stream order; return nonzero to stop scanning. */
+/*
+ * Called for each finding; return nonzero to stop scanning. One rule's
+ * findings come in stream order; different rules' may interleave (each
+ * rule's search runs when the input it needs is there).
+ */
 typedef int (*scan_cb)(const struct scan_finding *f, void *arg);
 
 struct scan_engine;
@@ -98,6 +105,11 @@ struct scan_rule_info {
 	const char *id, *description, *regex, *keywords;
 	double entropy;
 	int injection, score;
+	/* How the rule is searched near a keyword: matches start at most
+	 * keyword_bound bytes before it (proved from the regex; SIZE_MAX: not
+	 * proved, a window around the keyword is searched instead) and are at
+	 * most max_length bytes long (SIZE_MAX: unbounded). */
+	size_t keyword_bound, max_length;
 };
 size_t scan_engine_rule_total(const struct scan_engine *eng);
 int scan_engine_rule_info(const struct scan_engine *eng, size_t i, struct scan_rule_info *info);

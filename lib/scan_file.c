@@ -91,7 +91,7 @@ static int load_rule(struct scan_engine *eng, const struct ynode *r, const char 
 	struct scan_rule_def def;
 	char where[512];
 	const struct ynode *v;
-	const char *allow_re = NULL;
+	const char *allow_re = NULL, *allow_match = NULL;
 	size_t i, k;
 	int rc = -1;
 
@@ -149,16 +149,19 @@ static int load_rule(struct scan_engine *eng, const struct ynode *r, const char 
 			goto out;
 		}
 		for (i = 0; i < v->n; i++)
-			if (strcmp(v->items[2 * i]->str, "regex") && strcmp(v->items[2 * i]->str, "stopwords")) {
-				bb_errf(e, BB_EINVAL, "%s line %u: allowlist has unknown key '%s' (allowed: regex, stopwords)", where,
+			if (strcmp(v->items[2 * i]->str, "regex") && strcmp(v->items[2 * i]->str, "stopwords") &&
+			    strcmp(v->items[2 * i]->str, "match_regex")) {
+				bb_errf(e, BB_EINVAL,
+					"%s line %u: allowlist has unknown key '%s' (allowed: regex, match_regex, stopwords)", where,
 					v->items[2 * i]->line, v->items[2 * i]->str);
 				goto out;
 			}
-		if (get_str(v, "regex", &allow_re, where, e) < 0)
+		if (get_str(v, "regex", &allow_re, where, e) < 0 || get_str(v, "match_regex", &allow_match, where, e) < 0)
 			goto out;
 		if ((rx = yml_get(v, "stopwords")) && join_list(rx, "allowlist.stopwords", &stop, where, e) < 0)
 			goto out;
 		def.allow_regex = allow_re;
+		def.allow_match = allow_match;
 		def.stopwords = stop.p;
 	}
 	rc = scan_engine_add_rule(eng, &def, e);

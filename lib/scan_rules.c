@@ -11,8 +11,13 @@
 #define W_END "(?:[^A-Za-z0-9_-]|$)"
 /* After a base64 token (standard alphabet, optional padding). */
 #define B64_END "(?:[^A-Za-z0-9+/=]|$)"
-/* After a value in an assignment: a quote, space, separator, closing bracket, an escaped newline, or the end. */
-#define V_END "(?:[\\x60'\"\\s;,<)}\\]]|\\\\[nrt]|$)"
+/*
+ * After a value in an assignment: a quote, space, separator, closing
+ * bracket, an escaped newline, or the end. A closing quote followed by ':'
+ * does not end a value: "NAME:\"value\":NEXT" is a field of a
+ * colon-separated record (test-vector files), not an assignment.
+ */
+#define V_END "(?:[\\x60'\"](?:[^:]|$)|[\\s;,<)}\\]]|\\\\[nrt]|$)"
 /*
  * Between a name and its value: a short name suffix (API_KEY, _token...),
  * optional quotes, then = : := => ?= , > or ||, then optional quotes/space.
@@ -34,15 +39,21 @@
 /*
  * A private-key body: base64 lines, PEM headers (Proc-Type, DEK-Info) and
  * string-literal quoting ("...\n" in C, JSON). A '-' only before a letter
- * or digit, so the body never runs through another armor line.
+ * or digit, so the body never runs through another armor line. It holds
+ * a run of at least 40 base64 characters: PEM wraps key data at 64 per
+ * line and the smallest private key (Ed25519/X25519 PKCS#8) is 64, while
+ * a body of headers and a few bytes is a parser's test input, not a key.
  */
-#define PEM_BODY "((?:[A-Za-z0-9+/=\\s\"'\\\\,:]|-[A-Za-z0-9]){48,}?)"
+#define PEM_BODY_CH "(?:[A-Za-z0-9+/=\\s\"'\\\\,:]|-[A-Za-z0-9])"
+#define PEM_BODY "(" PEM_BODY_CH "*?[A-Za-z0-9+/]{40}" PEM_BODY_CH "*?)"
 #define PEM(kind) "-----BEGIN " kind "-----" PEM_BODY "-----END " kind "-----"
 
-/* One part of a dotted name: CONSTANT_CASE, or a lower/camelCase word with an optional number. */
-#define DOTTED_SEG "(?:[A-Z_][A-Z0-9_]*|[A-Za-z_][a-z_]*(?:[A-Z][a-z]+)*[0-9]*)"
+/* One part of a dotted name: CONSTANT_CASE, or a lower/camelCase word with numbers after its humps (Ed25519PrivateKey). */
+#define DOTTED_SEG "(?:[A-Z_][A-Z0-9_]*|[A-Za-z_][a-z_]*[0-9]*(?:[A-Z][a-z]+[0-9]*)*)"
 
-#define RULE(id, desc, re, group, ent, kw, allow, stop) { id, desc, re, group, ent, kw, allow, stop }
+#define RULE(id, desc, re, group, ent, kw, allow, stop) { id, desc, re, group, ent, kw, allow, stop, NULL }
+/* The same with an allowlist regex on the whole match (name, operator and value). */
+#define RULE_M(id, desc, re, group, ent, kw, allow, stop, match) { id, desc, re, group, ent, kw, allow, stop, match }
 
 const struct scan_rule_def scan_builtin_rules[] = {
 	/* ---- cloud providers ---- */
@@ -304,7 +315,9 @@ const struct scan_rule_def scan_builtin_rules[] = {
 	RULE("npm-access-token", "npm access token (npm_)",
 	     "\\b(npm_[A-Za-z0-9]{36})\\b", 1, 3.0, "npm_", NULL, NULL),
 	RULE("npm-registry-auth", "npm registry credential in .npmrc (_authToken= or _auth=)",
-	     "(?:_authToken|_auth)\\s*=\\s*[\"']?([A-Za-z0-9_.+/=-]{16,})", 1, 3.0, "_auth", NULL, NULL),
+	     /* an .npmrc key: at a line start or after the registry's ':', never the tail of an identifier (x.token_auth = ...) */
+	     "(?:^|[\\s:\"'])(?:_authToken|_auth)\\s*=\\s*[\"']?([A-Za-z0-9_.+/=-]{16,})(?:[\"'\\s;]|$)", 1, 3.0, "_auth",
+	     NULL, NULL),
 	RULE("pypi-upload-token", "PyPI or TestPyPI upload token (pypi-AgE...)",
 	     "\\b(pypi-(?:AgEIcHlwaS5vcmc|AgENdGVzdC5weXBpLm9yZw)[A-Za-z0-9_-]{50,})", 1, 3.0,
 	     "pypi-ageichlwas5vcmc,pypi-agendgvzdc5wexbplm9yzw", NULL, NULL),
@@ -493,8 +506,9 @@ const struct scan_rule_def scan_builtin_rules[] = {
 	     NULL),
 
 	/* ---- generic: a high-entropy value given to a secret-sounding name ---- */
-	RULE("generic-api-key", "High-entropy value assigned to a key, token, secret or password name",
-	     "(?i:secret|token|passw(?:or)?d|pwd|credentials?|api[_.-]?key|apikey|"
+	RULE_M("generic-api-key", "High-entropy value assigned to a key, token, secret or password name",
+	     /* Postman-Token is taken in so that the match allowlist below can drop it */
+	     "(?i:secret|(?:postman-)?token|passw(?:or)?d|pwd|credentials?|api[_.-]?key|apikey|"
 	     "(?:access|secret|private|auth|encryption|signing|master|client|app|license|session|account|storage|"
 	     "service|admin|sas)[_.-]?key|\\bkey|\\bauth)"
 	     /* no ',' '||' '>' operators here: in code they are arguments, conditions and redirections */
@@ -506,7 +520,9 @@ const struct scan_rule_def scan_builtin_rules[] = {
 	     "^[a-z]{2,}[0-9]*(?:[A-Z][a-z]{2,}[0-9]*)+$|^" DOTTED_SEG "(?:\\." DOTTED_SEG ")+$|"
 	     "^(?:~|\\.{1,2})?/[\\w.-]+(?:/[\\w.-]+)*/?$|"
 	     "(?i)^[\\w.-]+\\.(?:pem|key|crt|cer|der|csr|p12|pfx|jks|pub|json|ya?ml|toml|txt|conf|cfg|ini|env|gpg|asc)$",
-	     PLACEHOLDER_STOPWORDS),
+	     PLACEHOLDER_STOPWORDS,
+	     /* Postman-Token: the per-request nonce Postman adds to every request, not a credential */
+	     "(?i)^postman-token"),
 	RULE("generic-bearer-token", "Bearer token in an HTTP Authorization header or a client setting",
 	     "(?i:\\bbearer)[ \\t]+([A-Za-z0-9._~+/-]{20,}=*)" V_END, 1, 3.5, "bearer", NULL, PLACEHOLDER_STOPWORDS),
 	RULE("generic-basic-auth", "Basic credentials in an HTTP Authorization header",
@@ -515,15 +531,17 @@ const struct scan_rule_def scan_builtin_rules[] = {
 	RULE("generic-connection-string-password", "Password in a key=value connection string (User Id=...;Password=...)",
 	     "(?i:(?:user id|uid|user(?:name)?)=[^;'\"\\s]{1,64}; ?(?:password|pwd)=)([^;'\"\\s]{4,128})"
 	     "(?:[;'\"\\s]|$)",
-	     1, 0, "password,pwd", "(?i)^(?:\\$|\\{\\{|<|%)|^\\*+$|^x+$", PLACEHOLDER_STOPWORDS),
+	     1, 0, "password=,pwd=", "(?i)^(?:\\$|\\{\\{|<|%)|^\\*+$|^x+$", PLACEHOLDER_STOPWORDS),
 
 	/* ---- credentials inside URLs ---- */
-	RULE("url-credentials", "Password embedded in a URL (scheme://user:password@host)",
+	RULE_M("url-credentials", "Password embedded in a URL (scheme://user:password@host)",
 	     "\\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\\s:/?#@'\"<>\\x60]{1,128}:([^\\s:/?#@'\"<>\\x60]{3,128})@[A-Za-z0-9\\[]",
 	     1, 0, "://",
 	     "(?i)^(?:\\$\\{?[\\w.]+\\}?|\\$\\(.*\\)|%.*|\\{.*\\}|\\*+|x+|\\.\\.\\.|pass|passwd|password|pwd|secret|"
 	     "changeme|\\[.*\\]|foo|bar|baz|qux|test|wrong|pw|pass[0-9]*|user|token)$",
-	     "password,passwd,example,changeme,placeholder,your,dummy,redacted"),
+	     "password,passwd,example,changeme,placeholder,your,dummy,redacted",
+	     /* user:pass... is the textbook placeholder pair (URL parser tests, docs) */
+	     "(?i)^[a-z][a-z0-9+.-]*://user[^:]*:pass"),
 };
 
 const size_t scan_builtin_count = sizeof scan_builtin_rules / sizeof scan_builtin_rules[0];

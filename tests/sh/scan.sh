@@ -2,7 +2,8 @@
 # scan.sh - `bb scan` end to end: exit codes, output that never holds the secret, JSON, known secrets, rules files.
 . "$(dirname "$0")/lib.sh"
 
-rand() { head -c 256 /dev/urandom | tr -dc "${2:-a-z0-9}" | head -c "$1"; }
+# Enough random bytes that the filter always leaves $1 characters (256 left fewer than 32 one time in four).
+rand() { head -c 8192 /dev/urandom | tr -dc "${2:-a-z0-9}" | head -c "$1"; }
 
 cat >"$T/rules.yaml" <<'YAML'
 rules:
@@ -60,6 +61,18 @@ out=$("$BB" scan --injection --no-rules "$T/page.html" 2>&1); rc=$?
 [ $rc -eq 1 ] && [[ $out == *"page.html:2: ignore-previous-instructions:"* && $out == *"exfiltrate-secrets"* ]] && ok "--injection finds injected instructions" || fail "--injection finds injected instructions" "rc=$rc $out"
 out=$("$BB" scan --no-rules "$T/page.html" 2>&1); rc=$?
 [ $rc -eq 0 ] && ok "injection not looked for unless asked" || fail "injection not looked for unless asked" "rc=$rc $out"
+
+# A JSON report bigger than a printed line may be (64 KiB) comes out whole.
+for i in $(seq 1500); do printf 'k%d %s\n' "$i" "$secret"; done >"$T/many.txt"
+out=$("$BB" scan --rules "$T/rules.yaml" --json "$T/many.txt" 2>&1); rc=$?
+if command -v python3 >/dev/null; then
+	chk=$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["findings"]), d["findings"][-1]["line"])' <<<"$out" 2>&1)
+	[ $rc -eq 1 ] && [ ${#out} -gt 65536 ] && [ "$chk" = "1500 1500" ] && ok "--json report larger than 64 KiB" || fail "--json report larger than 64 KiB" "rc=$rc size=${#out} $chk"
+else
+	skip "--json report larger than 64 KiB" "python3 is not installed"
+fi
+out=$("$BB" scan --list-rules --json 2>&1); rc=$?
+[ $rc -eq 0 ] && [[ $out == "["*"]" ]] && ok "--list-rules --json is one document" || fail "--list-rules --json is one document" "rc=$rc size=${#out}"
 
 n=$("$BB" scan --list-rules | grep -vc '\[injection\]')
 [ "$n" -ge 100 ] && ok "--list-rules: $n credential rules" || fail "--list-rules: at least 100 credential rules" "$n"

@@ -1,9 +1,22 @@
 /* test_re.c - unit tests of lib/re (syntax, semantics, errors, caps, linear time, gitleaks rules); also --match and --bench modes. */
+/*
+ * The C library's regex, for --vs-libc. glibc's <regex.h> (with _GNU_SOURCE)
+ * also declares a GNU re_search and an RE_ICASE macro, which lib/re.h
+ * names too: its re_search is renamed here and the macro dropped.
+ */
+#define re_search glibc_re_search
+#include <regex.h>
+#undef re_search
+#undef RE_ICASE
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "ac.h"
 #include "buf.h"
 #include "fd.h"
 #include "re.h"
@@ -526,6 +539,250 @@ static void dfa_cache_thrash(void)
 	free(s);
 }
 
+/* Spans of re_search_bounded as fmt_match prints them. */
+static void fmt_bounded(const struct re *re, const char *s, size_t n, size_t start, size_t last, char *out, size_t cap)
+{
+	struct re_match m;
+
+	if (!re_search_bounded(re, s, n, start, last, &m)) {
+		snprintf(out, cap, "nomatch");
+		return;
+	}
+	snprintf(out, cap, "%zu,%zu", m.group[0].start, m.group[0].end);
+	if (m.ngroups > 1 && m.group[1].start != RE_NOPOS)
+		snprintf(out + strlen(out), cap - strlen(out), " %zu,%zu", m.group[1].start, m.group[1].end);
+}
+
+/*
+ * re_search_bounded(start, last) is re_search(start) when that match starts
+ * by last, else no match (the leftmost-first search finds the leftmost
+ * start): checked on random subjects, DFA and Pike VM, every start and last.
+ */
+static void bounded_search_matches_oracle(void)
+{
+	static const char *pats[] = {
+		"a+b", "(a|b)*abb", "\\bab\\b", "(?m)^a.$", "(a*)(b*)", "a{2,4}?b", "[^a]b|ab", "(?i)AB|ba",
+		"a\\B.", "(a|ab)(c|bcd)?", "b$", "^a|b", "x*", "(?:a|b)+?b", "[ab]{3}\\b", "\\b\\w+\\b", "(ab)?b",
+	};
+	static const char alpha[] = "abab_\n x";
+	char s[24], a[64], b[64];
+	size_t i, k, j, n, st, la;
+	unsigned mode;
+
+	for (i = 0; i < sizeof pats / sizeof pats[0]; i++)
+		for (mode = 0; mode < 2; mode++) {
+			struct re *re = NULL;
+			struct bb_err e = { 0 };
+
+			T_CHECK(re_compile(pats[i], strlen(pats[i]), mode ? RE_NODFA : 0, &re, &e) == 0);
+			if (!re)
+				continue;
+			for (k = 0; k < 60; k++) {
+				n = rng() % sizeof s;
+				for (j = 0; j < n; j++)
+					s[j] = alpha[rng() % (sizeof alpha - 1)];
+				for (st = 0; st <= n; st++)
+					for (la = st; la <= n + 1; la++) {
+						struct re_match m;
+
+						if (!re_search(re, s, n, st, &m) || m.group[0].start > la)
+							snprintf(a, sizeof a, "nomatch");
+						else {
+							snprintf(a, sizeof a, "%zu,%zu", m.group[0].start, m.group[0].end);
+							if (m.ngroups > 1 && m.group[1].start != RE_NOPOS)
+								snprintf(a + strlen(a), sizeof a - strlen(a), " %zu,%zu",
+									 m.group[1].start, m.group[1].end);
+						}
+						fmt_bounded(re, s, n, st, la, b, sizeof b);
+						if (strcmp(a, b) && !t_failed_case) {
+							printf("#   /%s/%s on '%.*s' from %zu, starts up to %zu: %s, want %s\n", pats[i],
+							       mode ? " (Pike VM)" : "", (int)n, s, st, la, b, a);
+							t_failed_case = 1;
+						}
+					}
+			}
+			re_free(re);
+		}
+}
+
+/* The bounded search stops when the threads that started in time die: its cost does not grow with the subject. */
+static void bounded_search_is_short(void)
+{
+	size_t n = 4 << 20, i;
+	char *s = malloc(n);
+	struct re *re = NULL;
+	struct bb_err e = { 0 };
+	struct re_match m;
+	double t0, t;
+
+	for (i = 0; i < n; i++)
+		s[i] = "abcdefgh "[i % 9];
+	memcpy(s + 1000, "token = abc", 11);
+	T_CHECK(re_compile("token\\s*=\\s*([a-z]+)", 20, 0, &re, &e) == 0);
+	t0 = now();
+	for (i = 0; i < 20000; i++)
+		T_CHECK(re_search_bounded(re, s, n, 990, 1000, &m) == 1);
+	T_CHECK(m.group[1].start == 1008 && m.group[1].end == 1016); /* abc, then the filler's defgh */
+	for (i = 0; i < 20000; i++)
+		T_CHECK(re_search_bounded(re, s, n, 2000, 2010, NULL) == 0);
+	t = now() - t0;
+	printf("#   40000 bounded searches in a %zu-byte subject: %.3f s\n", n, t);
+	T_CHECK(t < 2.0); /* an unbounded search per call would scan 80 GB */
+	re_free(re);
+	free(s);
+}
+
+static void max_length(void)
+{
+	static const struct {
+		const char *pat;
+		long len; /* -1: unbounded */
+	} c[] = {
+		{ "abc", 3 },           { "a|bcd", 3 },          { "a{2,5}", 5 },        { "(?:ab|c){3}", 6 },
+		{ "a+", -1 },           { "x*y", -1 },           { "\\bab\\b$", 2 },    { "[a-z]{10,150}=?", 151 },
+		{ "(?i)key", 3 },       { "", 0 },               { "a{3,}", -1 },        { "(a|b{2})?c", 3 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof c / sizeof c[0]; i++) {
+		struct re *re = NULL;
+		struct bb_err e = { 0 };
+		size_t got;
+
+		T_CHECK(re_compile(c[i].pat, strlen(c[i].pat), 0, &re, &e) == 0);
+		if (!re)
+			continue;
+		got = re_max_length(re);
+		if ((c[i].len < 0) != (got == RE_NOPOS) || (c[i].len >= 0 && got != (size_t)c[i].len)) {
+			printf("#   /%s/: max length %ld, want %ld\n", c[i].pat, got == RE_NOPOS ? -1L : (long)got, c[i].len);
+			t_failed_case = 1;
+		}
+		re_free(re);
+	}
+}
+
+static struct ac *keywords_ac(const char *list)
+{
+	struct ac *a = ac_new(AC_NOCASE);
+	const char *p = list;
+
+	while (a && *p) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		ac_add(a, p, len, 0, NULL);
+		p = end ? end + 1 : p + len;
+	}
+	if (a && ac_compile(a, NULL) < 0) {
+		ac_free(a);
+		a = NULL;
+	}
+	return a;
+}
+
+/* Where a keyword must end in every match: proved bounds, and the cases that cannot be proved. */
+static void keyword_bound(void)
+{
+	static const struct {
+		const char *pat, *kw;
+		long bound; /* -1: not proved */
+	} c[] = {
+		{ "\\b(ghp_[A-Za-z0-9]{36})\\b", "ghp_", 4 },
+		{ "(?:^|[^a-z])(tok_[a-z]{8})", "tok_", 5 },
+		{ "(?i:api[_.-]?key|secret)\\s*=", "key,secret", 7 },
+		{ "(?i:encryption_key)=", "key", 14 },
+		{ "[a-z]{32}-us[0-9]", "-us", 35 },
+		{ "(?i)Secret", "secret", 6 },
+		{ "a[0-9]+key", "key", -1 },         /* a loop before the keyword: no bound */
+		{ "(?:key|other)=x", "key", -1 },   /* a match without the keyword */
+		{ "k.y", "key", -1 },               /* k.y need not be key */
+		{ "x{0,300}key", "key", 303 },      /* proved; the engine then declines bounds past its context */
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof c / sizeof c[0]; i++) {
+		struct re *re = NULL;
+		struct bb_err e = { 0 };
+		struct ac *kw = keywords_ac(c[i].kw);
+		size_t got = 0;
+		int ok;
+
+		T_CHECK(kw != NULL);
+		T_CHECK(re_compile(c[i].pat, strlen(c[i].pat), 0, &re, &e) == 0);
+		if (!re || !kw) {
+			re_free(re);
+			ac_free(kw);
+			continue;
+		}
+		ok = re_keyword_bound(re, kw, &got);
+		if (ok != (c[i].bound >= 0) || (ok && got != (size_t)c[i].bound) || (!ok && got != RE_NOPOS)) {
+			printf("#   /%s/ with %s: bound %d %ld, want %ld\n", c[i].pat, c[i].kw, ok,
+			       got == RE_NOPOS ? -1L : (long)got, c[i].bound);
+			t_failed_case = 1;
+		}
+		re_free(re);
+		ac_free(kw);
+	}
+}
+
+/*
+ * The bound holds on random matches: for random patterns built from
+ * keywords and classes, every match found in random text has a keyword
+ * ending within the proved bound of its start.
+ */
+static void keyword_bound_holds(void)
+{
+	static const char *const parts[] = { "key", "tok", "(?i:se)", "[a-c]", "x?", "(?:ab|c)", "\\b", "[kt]", "o{0,2}" };
+	static const char alpha[] = "keytoksecabxo _";
+	size_t trial, proved = 0;
+
+	for (trial = 0; trial < 400; trial++) {
+		char pat[256], s[64];
+		size_t plen = 0, k, np = 2 + rng() % 5, j, n, bound;
+		struct re *re = NULL;
+		struct bb_err e = { 0 };
+		struct ac *kw = keywords_ac("key,tok,sec");
+
+		for (k = 0; k < np; k++)
+			plen += (size_t)snprintf(pat + plen, sizeof pat - plen, "%s", parts[rng() % (sizeof parts / sizeof parts[0])]);
+		if (!kw || re_compile(pat, plen, 0, &re, &e) < 0) {
+			re_free(re);
+			ac_free(kw);
+			continue;
+		}
+		if (re_keyword_bound(re, kw, &bound)) {
+			proved++;
+			for (k = 0; k < 50; k++) {
+				size_t pos = 0;
+				struct re_match m;
+
+				n = rng() % sizeof s;
+				for (j = 0; j < n; j++)
+					s[j] = alpha[rng() % (sizeof alpha - 1)];
+				while (pos <= n && re_search(re, s, n, pos, &m)) {
+					size_t ms = m.group[0].start, me = m.group[0].end, q, found = 0;
+
+					for (q = ms; q < me && !found; q++) /* a keyword ending at q+1 <= ms + bound */
+						found = q + 1 <= ms + bound &&
+							((q + 1 >= ms + 3 && (!strncasecmp(s + q - 2, "key", 3) ||
+									     !strncasecmp(s + q - 2, "tok", 3) ||
+									     !strncasecmp(s + q - 2, "sec", 3))));
+					if (!found && !t_failed_case) {
+						printf("#   /%s/ bound %zu, but the match '%.*s' has no keyword that early\n", pat,
+						       bound, (int)(me - ms), s + ms);
+						t_failed_case = 1;
+					}
+					pos = me > ms ? me : ms + 1;
+				}
+			}
+		}
+		re_free(re);
+		ac_free(kw);
+	}
+	printf("#   %zu of 400 random patterns proved\n", proved);
+	T_CHECK(proved > 50);
+}
+
 /* Random [charset]{n}; the credential-looking inputs are made here, never written as literals. */
 static void rand_str(char *out, const char *charset, size_t n)
 {
@@ -746,6 +1003,204 @@ static int bench_mode(void)
 	return 0;
 }
 
+/*
+ * test_re --vs-libc [RULES.tsv BODIES BODY_BYTES]: the measurements behind
+ * docs/decisions/0002-regex-engine.md. The C library's regcomp/regexec
+ * (musl's in the static build) against lib/re: (1) patterns that make a
+ * backtracking or submatch-tracking matcher blow up, on growing subjects,
+ * each libc run in a child process killed after LIBC_LIMIT seconds; (2) the
+ * built-in rules translated to ERE (scripts/bench/scan-corpus.py ere),
+ * every rule's first match in every body, no keyword prefilter for either;
+ * (3) the same rules over 64 KiB of 'a'.
+ */
+#define LIBC_LIMIT 20
+
+/* Seconds for regexec (or re_search when mine) of pat on n bytes of fill; -1 past LIBC_LIMIT, -2 no compile. */
+static double time_libc(const char *pat, int icase, char fill, size_t n)
+{
+	int fds[2];
+	pid_t pid;
+	double t = -2;
+
+	if (pipe(fds) < 0)
+		return -2;
+	pid = fork();
+	if (pid == 0) {
+		char *s = malloc(n + 1);
+		regex_t r;
+		regmatch_t m[2];
+		double t0;
+
+		close(fds[0]);
+		alarm(LIBC_LIMIT);
+		memset(s, fill, n);
+		s[n] = 0;
+		if (regcomp(&r, pat, REG_EXTENDED | (icase ? REG_ICASE : 0)) == 0) {
+			t0 = now();
+			regexec(&r, s, 2, m, 0);
+			t = now() - t0;
+		}
+		if (write(fds[1], &t, sizeof t) != (ssize_t)sizeof t)
+			_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	if (pid < 0 || read(fds[0], &t, sizeof t) != (ssize_t)sizeof t)
+		t = -1; /* killed by the alarm */
+	close(fds[0]);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	return t;
+}
+
+static double time_mine(const char *pat, char fill, size_t n)
+{
+	struct re *re = NULL;
+	struct bb_err e = { 0 };
+	struct re_match m;
+	char *s = malloc(n);
+	double t;
+
+	if (re_compile(pat, strlen(pat), 0, &re, &e) < 0) {
+		free(s);
+		return -2;
+	}
+	memset(s, fill, n);
+	t = now();
+	re_search(re, s, n, 0, &m);
+	t = now() - t;
+	re_free(re);
+	free(s);
+	return t;
+}
+
+static void print_time(double t)
+{
+	if (t == -1)
+		printf(" %11s", "> " "20 s");
+	else if (t == -2)
+		printf(" %11s", "no compile");
+	else
+		printf(" %9.4f s", t);
+}
+
+static int vs_libc_mode(int argc, char **argv)
+{
+	static const struct {
+		const char *ere, *mine;
+		char fill;
+	} path[] = {
+		{ "(a*)*b", "(a*)*b", 'a' },          { "(a|aa)*c", "(a|aa)*c", 'a' },
+		{ "(x+x+)+y", "(x+x+)+y", 'x' },      { "(.*)*x", "(.*)*x", 'a' },
+		{ "^(a?){25}a{25}$", "^(a?){25}a{25}$", 'a' }, { "(a|a)*b", "(a|a)*b", 'a' },
+	};
+	static const size_t sizes[] = { 1000, 10000, 100000, 1000000 };
+	size_t i, k;
+
+#ifdef __GLIBC__
+	printf("libc: glibc\n");
+#else
+	printf("libc: musl\n");
+#endif
+	printf("(1) one search, subject of n bytes of the fill; libc runs stopped after %d s\n", LIBC_LIMIT);
+	for (i = 0; i < sizeof path / sizeof path[0]; i++)
+		for (k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+			double tl = time_libc(path[i].ere, 0, path[i].fill, sizes[k]);
+
+			printf("%-18s n=%-8zu libc", path[i].ere, sizes[k]);
+			print_time(tl);
+			printf("   lib/re");
+			print_time(time_mine(path[i].mine, path[i].fill, sizes[k]));
+			printf("\n");
+			fflush(stdout);
+			if (tl == -1)
+				break; /* larger subjects only take longer */
+		}
+	if (argc == 5) {
+		struct buf tsv = BUF_INIT(1 << 20), bodies = BUF_INIT(64u << 20);
+		size_t body = (size_t)strtoul(argv[4], NULL, 10), nrules = 0, skipped = 0, off, hits_l = 0, hits_m = 0;
+		regex_t *lre = calloc(512, sizeof *lre);
+		struct re **mre = calloc(512, sizeof *mre);
+		char *line, *save = NULL, *chunk = malloc(body + 1), *aaaa = malloc(65537);
+		double tl = 0, tm = 0, t0, worst_l = 0, worst_m = 0, al = 0, am = 0;
+		struct re_match m;
+		regmatch_t rm[2];
+
+		if (fd_read_file(argv[2], 1 << 20, &tsv, NULL) < 0 || fd_read_file(argv[3], 64u << 20, &bodies, NULL) < 0 ||
+		    !body || !lre || !mre || !chunk || !aaaa) {
+			printf("cannot read %s or %s\n", argv[2], argv[3]);
+			return 1;
+		}
+		for (line = strtok_r(tsv.p, "\n", &save); line && nrules < 512; line = strtok_r(NULL, "\n", &save)) {
+			char *ere = strchr(line, '\x1f'), *mine = ere ? strchr(ere + 1, '\x1f') : NULL;
+			struct bb_err e = { 0 };
+
+			if (!mine)
+				continue;
+			*ere++ = 0;
+			*mine++ = 0;
+			if (regcomp(&lre[nrules], ere, REG_EXTENDED | (line[0] == '1' ? REG_ICASE : 0)) != 0) {
+				skipped++;
+				continue;
+			}
+			if (re_compile(mine, strlen(mine), 0, &mre[nrules], &e) < 0) {
+				regfree(&lre[nrules]);
+				skipped++;
+				continue;
+			}
+			nrules++;
+		}
+		printf("(2) %zu rules (%zu did not compile in libc), first match of each in each %zu-byte body of %s (%zu bytes)\n",
+		       nrules, skipped, body, argv[3], bodies.len);
+		for (off = 0; off < bodies.len; off += body) {
+			size_t n = bodies.len - off < body ? bodies.len - off : body;
+
+			memcpy(chunk, bodies.p + off, n);
+			chunk[n] = 0;
+			t0 = now();
+			for (i = 0; i < nrules; i++)
+				hits_l += regexec(&lre[i], chunk, 2, rm, 0) == 0;
+			tl += now() - t0;
+			t0 = now();
+			for (i = 0; i < nrules; i++)
+				hits_m += re_search(mre[i], chunk, n, 0, &m);
+			tm += now() - t0;
+		}
+		printf("libc   %8.3f s  %8.2f MB/s  (%zu matches)\n", tl, (double)bodies.len / 1e6 / tl, hits_l);
+		printf("lib/re %8.3f s  %8.2f MB/s  (%zu matches; leftmost-first, where POSIX is leftmost-longest)\n", tm,
+		       (double)bodies.len / 1e6 / tm, hits_m);
+		memset(aaaa, 'a', 65536);
+		aaaa[65536] = 0;
+		for (i = 0; i < nrules; i++) {
+			double a, b;
+
+			t0 = now();
+			regexec(&lre[i], aaaa, 2, rm, 0);
+			a = now() - t0;
+			t0 = now();
+			re_search(mre[i], aaaa, 65536, 0, &m);
+			b = now() - t0;
+			al += a;
+			am += b;
+			worst_l = a > worst_l ? a : worst_l;
+			worst_m = b > worst_m ? b : worst_m;
+		}
+		printf("(3) every rule over 64 KiB of 'a': libc %.3f s in all (slowest rule %.3f s), lib/re %.3f s (slowest %.4f s)\n",
+		       al, worst_l, am, worst_m);
+		for (i = 0; i < nrules; i++) {
+			regfree(&lre[i]);
+			re_free(mre[i]);
+		}
+		free(lre);
+		free(mre);
+		free(chunk);
+		free(aaaa);
+		buf_free(&tsv);
+		buf_free(&bodies);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 5 && !strcmp(argv[1], "--match") && !strcmp(argv[2], "--nfa"))
@@ -754,6 +1209,8 @@ int main(int argc, char **argv)
 		return match_mode(0, argv[2], argv + 3, argc - 3);
 	if (argc == 2 && !strcmp(argv[1], "--bench"))
 		return bench_mode();
+	if ((argc == 2 || argc == 5) && !strcmp(argv[1], "--vs-libc"))
+		return vs_libc_mode(argc, argv);
 	T_RUN(literals_and_escapes);
 	T_RUN(dot_and_classes);
 	T_RUN(anchors_and_boundaries);
@@ -768,5 +1225,10 @@ int main(int argc, char **argv)
 	T_RUN(dfa_agrees_with_pike_vm);
 	T_RUN(dfa_cache_thrash);
 	T_RUN(gitleaks_rules);
+	T_RUN(bounded_search_matches_oracle);
+	T_RUN(bounded_search_is_short);
+	T_RUN(max_length);
+	T_RUN(keyword_bound);
+	T_RUN(keyword_bound_holds);
 	T_END();
 }

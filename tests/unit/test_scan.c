@@ -4,6 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ac.h"
 #include "b64.h"
 #include "scan.h"
 #include "t.h"
@@ -66,7 +67,7 @@ static const char ALNUM[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 static struct scan_engine *engine_with_test_rule(double entropy, const char *allow, const char *stop)
 {
 	struct scan_engine *eng;
-	struct scan_rule_def d = { "test-token", "a test token", "\\b(tt_[a-z0-9]{32})\\b", 1, entropy, "tt_", allow, stop };
+	struct scan_rule_def d = { "test-token", "a test token", "\\b(tt_[a-z0-9]{32})\\b", 1, entropy, "tt_", allow, stop, NULL };
 	struct bb_err e = { 0 };
 
 	if (scan_engine_new(&eng, &e) < 0) {
@@ -215,16 +216,19 @@ static void known_secret_encodings(void)
 	for (i = 0; i < elen; i++)
 		enc[i] = enc[i] == '+' ? '-' : enc[i] == '/' ? '_' : enc[i];
 	memcpy(store[nforms], enc, elen + 1);
-	forms[nforms++] = store[nforms - 1];
+	forms[nforms] = store[nforms];
+	nforms++;
 	/* hex, both cases */
 	for (i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", (unsigned char)value[i]);
 	memcpy(store[nforms], hex, 65);
-	forms[nforms++] = store[nforms - 1];
+	forms[nforms] = store[nforms];
+	nforms++;
 	for (i = 0; i < 64; i++)
 		store[nforms][i] = hex[i] >= 'a' ? (char)(hex[i] - 32) : hex[i];
 	store[nforms][64] = 0;
-	forms[nforms++] = store[nforms - 1];
+	forms[nforms] = store[nforms];
+	nforms++;
 	/* percent-encoded */
 	for (i = n = 0; i < 32; i++)
 		if (strchr("/+=", value[i]))
@@ -232,7 +236,8 @@ static void known_secret_encodings(void)
 		else
 			store[nforms][n++] = value[i];
 	store[nforms][n] = 0;
-	forms[nforms++] = store[nforms - 1];
+	forms[nforms] = store[nforms];
+	nforms++;
 	for (i = 0; i < nforms; i++) {
 		n = (size_t)snprintf(text, sizeof text, "header: x-data=%s;\n", forms[i]);
 		scan_text(eng, SCAN_KNOWN_SECRETS, text, n, n / 3, &g);
@@ -350,12 +355,12 @@ static void rule_refusals(void)
 {
 	struct scan_engine *eng;
 	struct bb_err e = { 0 };
-	struct scan_rule_def bad_re = { "bad-re", "", "(unclosed", 0, 0, "x", NULL, NULL };
-	struct scan_rule_def no_kw = { "no-kw", "", "abc", 0, 0, NULL, NULL, NULL };
-	struct scan_rule_def bad_group = { "bad-group", "", "a(b)c", 2, 0, "abc", NULL, NULL };
-	struct scan_rule_def bad_id = { "Bad Id", "", "abc", 0, 0, "abc", NULL, NULL };
-	struct scan_rule_def dup = { "test-token", "", "abc", 0, 0, "abc", NULL, NULL };
-	struct scan_rule_def lookahead = { "look", "", "a(?=b)", 0, 0, "a", NULL, NULL };
+	struct scan_rule_def bad_re = { "bad-re", "", "(unclosed", 0, 0, "x", NULL, NULL, NULL };
+	struct scan_rule_def no_kw = { "no-kw", "", "abc", 0, 0, NULL, NULL, NULL, NULL };
+	struct scan_rule_def bad_group = { "bad-group", "", "a(b)c", 2, 0, "abc", NULL, NULL, NULL };
+	struct scan_rule_def bad_id = { "Bad Id", "", "abc", 0, 0, "abc", NULL, NULL, NULL };
+	struct scan_rule_def dup = { "test-token", "", "abc", 0, 0, "abc", NULL, NULL, NULL };
+	struct scan_rule_def lookahead = { "look", "", "a(?=b)", 0, 0, "a", NULL, NULL, NULL };
 
 	eng = engine_with_test_rule(0, NULL, NULL);
 	T_CHECK(eng != NULL);
@@ -378,6 +383,7 @@ static void rules_file(void)
 	struct got g;
 	FILE *f;
 	static const char doc[] = "payload: itk_q7w8e9r0t1y2u3i4o5p6a7s8d9f0g1h2\n";
+	static const char fixture[] = "fixture itk_q7w8e9r0t1y2u3i4o5p6a7s8d9f0g1h2\n";
 
 	if (!mkdtemp(dir))
 		return;
@@ -390,6 +396,14 @@ static void rules_file(void)
 	      "    secret_group: 1\n"
 	      "    entropy: 3\n"
 	      "    keywords: [ITK_]\n"
+	      "    allowlist:\n"
+	      "      match_regex: '^itk_q7'\n"
+	      "  - id: internal-token-2\n"
+	      "    regex: '(?:payload|fixture):? (itk_[a-z0-9]{32})'\n"
+	      "    secret_group: 1\n"
+	      "    keywords: [itk_]\n"
+	      "    allowlist:\n"
+	      "      match_regex: '^fixture'\n"
 	      "allowlist:\n"
 	      "  paths: ['(^|/)testdata/']\n",
 	      f);
@@ -397,7 +411,9 @@ static void rules_file(void)
 	T_CHECK(scan_engine_new(&eng, &e) == 0);
 	T_CHECK(scan_engine_load_rules(eng, path, &e) == 0);
 	T_CHECK(scan_engine_finish(eng, &e) == 0);
-	T_CHECK(scan_text(eng, SCAN_TOKEN_PATTERNS, doc, sizeof doc - 1, 12, &g) == 1 && !strcmp(g.f[0].id, "internal-token"));
+	/* The match allowlist sees the whole match, name and all: payload is reported (by the second rule), fixture not. */
+	T_CHECK(scan_text(eng, SCAN_TOKEN_PATTERNS, doc, sizeof doc - 1, 12, &g) == 1 && !strcmp(g.f[0].id, "internal-token-2"));
+	T_CHECK(scan_text(eng, SCAN_TOKEN_PATTERNS, fixture, sizeof fixture - 1, 12, &g) == 0);
 	T_CHECK(scan_path_allowed(eng, "src/testdata/x", 14) && !scan_path_allowed(eng, "src/main.c", 10));
 	scan_engine_free(eng);
 
@@ -439,7 +455,160 @@ static void builtin_rules_load(void)
 	scan_engine_free(eng);
 }
 
-/* test_scan --bench FILE BODY_BYTES NRULES: scan FILE cut into bodies, each its own stream; prints MB/s. */
+/* ---- the keyword automaton ---- */
+
+struct ac_hits {
+	size_t n, cap;
+	uint64_t *key; /* end << 16 | id << 8 | len, sorted before comparing */
+	size_t stop_at;
+};
+
+static int ac_collect(uint32_t id, size_t len, uint64_t end, void *arg)
+{
+	struct ac_hits *h = arg;
+
+	if (h->n < h->cap)
+		h->key[h->n] = end << 16 | (uint64_t)id << 8 | len;
+	h->n++;
+	return h->stop_at && h->n == h->stop_at;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * ac_scan against a naive search: random patterns over a small alphabet
+ * (so hits are dense enough to fill the lanes' buffers), inputs long
+ * enough to take the interleaved path and short ones that do not, fed
+ * whole and in two pieces, case-folded, and stopped by the callback.
+ */
+static void ac_matches_naive(void)
+{
+	static const char alpha[] = "abcAB_";
+	size_t trial;
+
+	for (trial = 0; trial < 60; trial++) {
+		struct ac *a = ac_new(AC_NOCASE);
+		char pats[12][8], *text;
+		size_t plen[12], np = 1 + rnd(12), n = trial % 3 == 0 ? rnd(300) : 4096 + rnd(40000), i, k, split;
+		struct ac_hits want = { 0, 0, NULL, 0 }, got = { 0, 0, NULL, 0 };
+		uint32_t st = 0;
+
+		T_CHECK(a != NULL);
+		if (!a)
+			return;
+		for (k = 0; k < np; k++) {
+			plen[k] = 1 + rnd(trial % 2 ? 3 : 6);
+			for (i = 0; i < plen[k]; i++)
+				pats[k][i] = alpha[rnd(3)]; /* patterns lower-case: the text's capitals must fold */
+			T_CHECK(ac_add(a, pats[k], plen[k], (uint32_t)k, NULL) == 0);
+		}
+		T_CHECK(ac_compile(a, NULL) == 0);
+		text = malloc(n + 1);
+		for (i = 0; i < n; i++)
+			text[i] = alpha[rnd(sizeof alpha - 1)];
+		want.cap = got.cap = n * np + 1;
+		want.key = malloc(want.cap * sizeof *want.key);
+		got.key = malloc(got.cap * sizeof *got.key);
+		for (i = 0; i < n; i++)
+			for (k = 0; k < np; k++) {
+				size_t j;
+
+				if (plen[k] > i + 1)
+					continue;
+				for (j = 0; j < plen[k]; j++) {
+					char c = text[i + 1 - plen[k] + j];
+
+					if ((c >= 'A' && c <= 'Z' ? c + 32 : c) != pats[k][j])
+						break;
+				}
+				if (j == plen[k])
+					ac_collect((uint32_t)k, plen[k], i + 1, &want);
+			}
+		split = n ? rnd((unsigned)n + 1) : 0;
+		ac_scan(a, &st, text, split, 0, ac_collect, &got);
+		ac_scan(a, &st, text + split, n - split, split, ac_collect, &got);
+		qsort(want.key, want.n, sizeof *want.key, cmp_u64);
+		qsort(got.key, got.n, sizeof *got.key, cmp_u64);
+		if ((want.n != got.n || memcmp(want.key, got.key, want.n * sizeof *want.key)) && !t_failed_case) {
+			printf("#   trial %zu: %zu bytes, %zu patterns, split %zu: %zu hits, want %zu\n", trial, n, np, split,
+			       got.n, want.n);
+			t_failed_case = 1;
+		}
+		/* Stopping: exactly stop_at hits are delivered and ac_scan says so. */
+		if (want.n > 2) {
+			size_t stop = 1 + rnd((unsigned)want.n - 1);
+
+			got.n = 0;
+			got.stop_at = stop;
+			st = 0;
+			T_CHECK(ac_scan(a, &st, text, n, 0, ac_collect, &got) == 1 && got.n == stop);
+		}
+		free(want.key);
+		free(got.key);
+		free(text);
+		ac_free(a);
+	}
+}
+
+/*
+ * A rule searched from a proved keyword bound finds what the same rule
+ * finds when the bound is not known (the window search): the test rule is
+ * loaded twice, once with a keyword the regex cannot prove it contains.
+ */
+static void bounded_equals_windowed(void)
+{
+	static const char *const pieces[] = { "api_token", " = ", "tt_", "x", "a1b2", "\n", "token", "tt_tt_", ": ", "\"",
+					      "=", "9", "q", " " };
+	struct scan_engine *eb = NULL, *ew = NULL;
+	struct scan_rule_def rb = { "tok-bounded", "", "(?i:token)\\s*[=:]\\s*\"?(tt_[a-z0-9]{4,12})\\b", 1, 0, "token",
+				    NULL, NULL, NULL };
+	struct scan_rule_def rw = { "tok-windowed", "", "(?i:token)\\s*[=:]\\s*\"?(tt_[a-z0-9]{4,12})\\b", 1, 0,
+				    "tt_", NULL, NULL, NULL };
+	const char *only_b = "tok-bounded", *only_w = "tok-windowed";
+	struct scan_rule_info info;
+	size_t trial, i, bad = 0;
+
+	T_CHECK(scan_engine_new(&eb, NULL) == 0 && scan_engine_new(&ew, NULL) == 0);
+	if (!eb || !ew)
+		goto out;
+	T_CHECK(scan_engine_add_rule(eb, &rb, NULL) == 0 && scan_engine_add_rule(ew, &rw, NULL) == 0);
+	T_CHECK(scan_engine_select(eb, &only_b, 1, NULL) == 0 && scan_engine_select(ew, &only_w, 1, NULL) == 0);
+	T_CHECK(scan_engine_finish(eb, NULL) == 0 && scan_engine_finish(ew, NULL) == 0);
+	T_CHECK(scan_engine_rule_info(eb, scan_engine_rule_total(eb) - 1, &info) == 0 && info.keyword_bound == 5);
+	T_CHECK(scan_engine_rule_info(ew, scan_engine_rule_total(ew) - 1, &info) == 0 && info.keyword_bound == SIZE_MAX);
+	for (trial = 0; trial < 400 && !bad; trial++) {
+		char text[600];
+		size_t n = 0, split;
+		struct got gb, gw;
+
+		while (n < 500) {
+			const char *p = pieces[rnd(sizeof pieces / sizeof pieces[0])];
+
+			n += (size_t)snprintf(text + n, sizeof text - n, "%s", p);
+		}
+		split = rnd((unsigned)n + 1);
+		scan_text(eb, SCAN_TOKEN_PATTERNS, text, n, split, &gb);
+		scan_text(ew, SCAN_TOKEN_PATTERNS, text, n, rnd((unsigned)n + 1), &gw);
+		if (gb.n != gw.n)
+			bad++;
+		for (i = 0; i < gb.n && i < MAXF && !bad; i++)
+			if (gb.f[i].off != gw.f[i].off || gb.f[i].len != gw.f[i].len)
+				bad++;
+		if (bad)
+			printf("#   trial %zu: bounded %zu findings, windowed %zu, in '%.*s'\n", trial, gb.n, gw.n, (int)n, text);
+	}
+	T_CHECK(bad == 0);
+out:
+	scan_engine_free(eb);
+	scan_engine_free(ew);
+}
+
+/* test_scan --bench FILE BODY_BYTES NRULES: scan FILE cut into bodies, each its own stream; prints MB/s of CPU time (per core: a busy shared machine steals wall time, not this). */
 static int bench(const char *path, size_t body, size_t nrules)
 {
 	struct scan_engine *eng;
@@ -478,7 +647,7 @@ static int bench(const char *path, size_t body, size_t nrules)
 	scan_engine_finish(eng, &e);
 	scan_stream_new(&st, eng, SCAN_TOKEN_PATTERNS | SCAN_KNOWN_SECRETS, &e);
 	for (rep = 0; rep < 5; rep++) {
-		clock_gettime(CLOCK_MONOTONIC, &a);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
 		memset(&g, 0, sizeof g);
 		for (off = 0; off < (size_t)size; off += body) {
 			size_t n = (size_t)size - off < body ? (size_t)size - off : body;
@@ -487,7 +656,7 @@ static int bench(const char *path, size_t body, size_t nrules)
 			scan_feed(st, data + off, n, collect, &g);
 			scan_end(st, collect, &g);
 		}
-		clock_gettime(CLOCK_MONOTONIC, &b);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
 		total = g.n;
 		if ((double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9 < best)
 			best = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
@@ -514,5 +683,7 @@ int main(int argc, char **argv)
 	T_RUN(injection_patterns);
 	T_RUN(rule_refusals);
 	T_RUN(rules_file);
+	T_RUN(ac_matches_naive);
+	T_RUN(bounded_equals_windowed);
 	T_END();
 }
