@@ -259,7 +259,7 @@ int oci_run(const struct rt_config *c, const char *runtime, int *exit_code, stru
 	if (!aargv)
 		return bb_errno(e, ENOMEM, "oci");
 	i = 0;
-	aargv[i++] = (char *)c->bb_path;
+	aargv[i++] = "/run/bb/bb"; /* a copy in the agent's /run/bb: its /tmp may hide where this binary lives */
 	aargv[i++] = "init";
 	aargv[i++] = "--agent";
 	aargv[i++] = "--uid";
@@ -291,6 +291,16 @@ int oci_run(const struct rt_config *c, const char *runtime, int *exit_code, stru
 		snprintf(f, sizeof f, "%s/resolv.conf", rundir);
 		if (fd_write_file_atomic(f, resolv, sizeof resolv - 1, 0644, e) < 0)
 			goto out;
+		{
+			struct buf exe = BUF_INIT(256u << 20);
+			snprintf(f, sizeof f, "%s/bb", rundir);
+			if (fd_read_file(c->bb_path, 256u << 20, &exe, e) < 0 ||
+			    fd_write_file_atomic(f, exe.p, exe.len, 0755, e) < 0) {
+				buf_free(&exe);
+				goto out;
+			}
+			buf_free(&exe);
+		}
 	}
 	chmod(c->state_dir, 0711); /* the runtime's container init must reach the bundle's bind sources */
 	snprintf(p, sizeof p, "%s/rootfs", c->state_dir);

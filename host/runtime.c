@@ -203,11 +203,15 @@ static void shim_forward(int sig)
 static int shim_start(const struct rt_config *c, int agent, char *const argv[], char **envp, struct shim *s,
 		      struct bb_err *e)
 {
-	int ready[2], go[2];
+	int ready[2], go[2], exe;
 	pid_t pid;
 
 	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0)
 		return bb_errno(e, errno, "pipe");
+	/* This binary, held open: the agent's new /tmp may cover where it lives (a checkout under /tmp). */
+	exe = open(c->bb_path, O_PATH | O_CLOEXEC);
+	if (exe < 0)
+		return bb_errno(e, errno, "open %s", c->bb_path);
 	pid = fork();
 	if (pid < 0)
 		return bb_errno(e, errno, "fork");
@@ -251,7 +255,7 @@ static int shim_start(const struct rt_config *c, int agent, char *const argv[], 
 					shim_fail(ready[1], c->fault == 4 ? "seccomp filter (fault injected)" : "seccomp filter",
 						  c->fault == 4 ? EPERM : se.code);
 			}
-			execve(c->bb_path, argv, envp);
+			syscall(SYS_execveat, exe, "", argv, envp, AT_EMPTY_PATH);
 			shim_fail(ready[1], "exec bb init", errno);
 		}
 		if (shim_child < 0)
@@ -261,6 +265,7 @@ static int shim_start(const struct rt_config *c, int agent, char *const argv[], 
 				_exit(111);
 		_exit(proc_exit_code(st));
 	}
+	close(exe);
 	close(ready[1]);
 	close(go[0]);
 	s->pid = pid;
