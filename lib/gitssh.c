@@ -1,4 +1,4 @@
-/* gitssh.c - libgit2 over SSH: host-key pinning, key credentials, isolated home, ls-remote. */
+/* gitssh.c - libgit2 over SSH: host-key pinning, key credentials, isolated home, ls-remote, mirror fetch and push. */
 #include "gitssh.h"
 
 #include <bearssl_hash.h>
@@ -505,6 +505,395 @@ int gitssh_ls_remote(const char *url, const struct gitssh_auth *auth,
 	}
 	ret = 0;
 out:
+	if (remote) {
+		git_remote_disconnect(remote);
+		git_remote_free(remote);
+	}
+	gitssh_home_restore(&home);
+	return ret;
+}
+
+/* Checks every upstream call makes before touching the network. */
+static int upstream_preflight(const char *url, const struct gitssh_auth *auth, struct bb_err *e)
+{
+	if (gitssh_url_check(url, e) < 0)
+		return -1;
+	if (!auth || !auth->host_key || auth->host_key->len == 0)
+		return bb_errf(e, BB_EINVAL, "%s: no pinned host key given", url);
+	if (check_readable("private key", auth->privkey_path, e) < 0 ||
+	    check_readable("public key", auth->pubkey_path, e) < 0)
+		return -1;
+	return 0;
+}
+
+#if LIBGIT2_VER_MAJOR > 1 || (LIBGIT2_VER_MAJOR == 1 && LIBGIT2_VER_MINOR >= 7)
+#define GITSSH_HAVE_TIMEOUT_OPTS 1
+#else
+#define GITSSH_HAVE_TIMEOUT_OPTS 0
+#endif
+
+/* Process-wide in libgit2: set before each connection (bb's daemons serve one connection per process). */
+static void apply_timeouts(const struct gitssh_timeouts *to)
+{
+#if GITSSH_HAVE_TIMEOUT_OPTS
+	if (to && to->connect_ms > 0)
+		git_libgit2_opts(GIT_OPT_SET_SERVER_CONNECT_TIMEOUT, to->connect_ms);
+	if (to && to->io_ms > 0)
+		git_libgit2_opts(GIT_OPT_SET_SERVER_TIMEOUT, to->io_ms);
+#else
+	(void)to;
+#endif
+}
+
+/* An upstream ref as listed: name and id, sorted by name for lookups. */
+struct listed_ref {
+	char *name;
+	git_oid oid;
+};
+
+static int listed_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct listed_ref *)a)->name, ((const struct listed_ref *)b)->name);
+}
+
+static int listed_has(const struct listed_ref *v, size_t n, const char *name)
+{
+	struct listed_ref key = { (char *)name, { { 0 } } };
+
+	return bsearch(&key, v, n, sizeof *v, listed_cmp) != NULL;
+}
+
+static int mirrored_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n >= 3 && strcmp(name + n - 3, "^{}") == 0)
+		return 0;
+	return strncmp(name, "refs/heads/", 11) == 0 || strncmp(name, "refs/tags/", 10) == 0;
+}
+
+/* Delete the local refs matching glob that upstream does not list. */
+static int prune_glob(git_repository *repo, const char *glob, const struct listed_ref *v, size_t n, size_t *pruned,
+		      struct bb_err *e)
+{
+	git_reference_iterator *it = NULL;
+	git_reference *ref;
+	int rc;
+
+	rc = git_reference_iterator_glob_new(&it, repo, glob);
+	if (rc < 0)
+		return gitssh_git_error(e, rc, NULL, "listing mirror refs");
+	while ((rc = git_reference_next(&ref, it)) == 0) {
+		if (!listed_has(v, n, git_reference_name(ref))) {
+			rc = git_reference_delete(ref);
+			if (rc < 0) {
+				gitssh_git_error(e, rc, NULL, git_reference_name(ref));
+				git_reference_free(ref);
+				git_reference_iterator_free(it);
+				return -1;
+			}
+			(*pruned)++;
+		}
+		git_reference_free(ref);
+	}
+	git_reference_iterator_free(it);
+	if (rc != GIT_ITEROVER)
+		return gitssh_git_error(e, rc, NULL, "listing mirror refs");
+	return 0;
+}
+
+int gitssh_mirror_fetch(git_repository *repo, const char *url, const struct gitssh_auth *auth,
+			const struct gitssh_timeouts *to, struct gitssh_fetch_stats *st, struct bb_err *e)
+{
+	static char *specs[] = { "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*" };
+	git_strarray refspecs = { specs, 2 };
+	struct gitssh_home home = { .active = 0, .saved_home = NULL };
+	struct gitssh_session s;
+	git_remote_callbacks cbs;
+	git_fetch_options fo;
+	git_remote *remote = NULL;
+	const git_remote_head **heads;
+	const git_indexer_progress *prog;
+	struct listed_ref *v = NULL;
+	git_buf head = { 0 };
+	size_t n, i, nv = 0;
+	int rc, ret = -1;
+
+	memset(st, 0, sizeof *st);
+	if (upstream_preflight(url, auth, e) < 0)
+		return -1;
+	gitssh_session_init(&s, auth);
+	if (gitssh_callbacks_init(&cbs, &s, e) < 0)
+		return -1;
+	if (gitssh_home_isolate(&home, e) < 0)
+		return -1;
+	apply_timeouts(to);
+	rc = git_remote_create_anonymous(&remote, repo, url);
+	if (rc < 0) {
+		gitssh_git_error(e, rc, NULL, url);
+		goto out;
+	}
+	rc = git_remote_connect(remote, GIT_DIRECTION_FETCH, &cbs, NULL, NULL);
+	if (rc < 0) {
+		gitssh_git_error(e, rc, &s, url);
+		goto out;
+	}
+	rc = git_remote_ls(&heads, &n, remote);
+	if (rc < 0) {
+		gitssh_git_error(e, rc, &s, url);
+		goto out;
+	}
+	v = calloc(n ? n : 1, sizeof *v);
+	if (!v) {
+		bb_errno(e, ENOMEM, "%s: listing %zu refs", url, n);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (!mirrored_name(heads[i]->name))
+			continue;
+		v[nv].name = strdup(heads[i]->name);
+		if (!v[nv].name) {
+			bb_errno(e, ENOMEM, "%s: listing refs", url);
+			goto out;
+		}
+		git_oid_cpy(&v[nv].oid, &heads[i]->oid);
+		nv++;
+	}
+	qsort(v, nv, sizeof *v, listed_cmp);
+	if (git_remote_default_branch(&head, remote) == 0 && head.ptr)
+		snprintf(st->head, sizeof st->head, "%s", head.ptr);
+	rc = git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+	if (rc < 0) {
+		gitssh_git_error(e, rc, NULL, "git_fetch_options_init");
+		goto out;
+	}
+	fo.callbacks = cbs;
+	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	fo.prune = GIT_FETCH_NO_PRUNE;
+	fo.update_fetchhead = 0;
+	if (nv) {
+		rc = git_remote_download(remote, &refspecs, &fo);
+		if (rc < 0) {
+			gitssh_git_error(e, rc, &s, url);
+			goto out;
+		}
+	}
+	prog = git_remote_stats(remote);
+	if (prog) {
+		st->objects = prog->received_objects;
+		st->bytes = prog->received_bytes;
+	}
+	git_remote_disconnect(remote);
+	/* The refs, as upstream lists them; then what upstream no longer has goes. */
+	for (i = 0; i < nv; i++) {
+		git_reference *ref = NULL;
+		git_oid cur;
+
+		if (git_reference_name_to_id(&cur, repo, v[i].name) == 0 && git_oid_equal(&cur, &v[i].oid))
+			continue;
+		rc = git_reference_create(&ref, repo, v[i].name, &v[i].oid, 1, "bb git-gate: mirror from upstream");
+		if (rc < 0) {
+			gitssh_git_error(e, rc, NULL, v[i].name);
+			bb_err_wrap(e, "%s: mirroring", url);
+			goto out;
+		}
+		git_reference_free(ref);
+		st->updated++;
+	}
+	st->refs = nv;
+	if (prune_glob(repo, "refs/heads/*", v, nv, &st->pruned, e) < 0 ||
+	    prune_glob(repo, "refs/tags/*", v, nv, &st->pruned, e) < 0)
+		goto out;
+	if (st->head[0] && listed_has(v, nv, st->head)) {
+		git_reference *ref = NULL;
+
+		rc = git_reference_symbolic_create(&ref, repo, "HEAD", st->head, 1, "bb git-gate: upstream HEAD");
+		if (rc < 0) {
+			gitssh_git_error(e, rc, NULL, "setting the mirror's HEAD");
+			goto out;
+		}
+		git_reference_free(ref);
+	}
+	ret = 0;
+out:
+	for (i = 0; i < nv; i++)
+		free(v[i].name);
+	free(v);
+	git_buf_dispose(&head);
+	if (remote) {
+		git_remote_disconnect(remote);
+		git_remote_free(remote);
+	}
+	gitssh_home_restore(&home);
+	return ret;
+}
+
+#if LIBGIT2_VER_MAJOR > 1 || (LIBGIT2_VER_MAJOR == 1 && LIBGIT2_VER_MINOR >= 8)
+#define GITSSH_HAVE_PUSH_OPTIONS 1
+#else
+#define GITSSH_HAVE_PUSH_OPTIONS 0
+#endif
+
+int gitssh_push_options_supported(void)
+{
+	return GITSSH_HAVE_PUSH_OPTIONS;
+}
+
+/* The callbacks' payload for a push: the session first, so the SSH callbacks can take it as theirs. */
+struct push_ctx {
+	struct gitssh_session s;
+	struct gitssh_push_ref *refs;
+	size_t n;
+	int lease_broken;
+	char lease_msg[256];
+};
+
+static struct gitssh_push_ref *push_ref_by_name(struct push_ctx *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; name && i < c->n; i++)
+		if (strcmp(c->refs[i].dst, name) == 0)
+			return &c->refs[i];
+	return NULL;
+}
+
+/* Before any pack is sent: upstream's current value must be what the caller expected. */
+static int push_negotiation(const git_push_update **updates, size_t len, void *payload)
+{
+	struct push_ctx *c = payload;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		struct gitssh_push_ref *r = push_ref_by_name(c, updates[i]->dst_refname);
+		char have[GIT_OID_HEXSZ + 1];
+
+		if (!r || !r->expect_old)
+			continue;
+		git_oid_tostr(have, sizeof have, &updates[i]->src);
+		if (strcmp(have, r->expect_old) != 0) {
+			snprintf(c->lease_msg, sizeof c->lease_msg,
+				 "upstream %s is at %.12s, not %.12s as the gate last saw it: fetch and push again", r->dst,
+				 have, r->expect_old);
+			c->lease_broken = 1;
+			return GIT_EUSER;
+		}
+	}
+	return 0;
+}
+
+static int push_update_reference(const char *refname, const char *status, void *payload)
+{
+	struct push_ctx *c = payload;
+	struct gitssh_push_ref *r = push_ref_by_name(c, refname);
+
+	if (!r)
+		return 0;
+	r->ok = status == NULL;
+	snprintf(r->status, sizeof r->status, "%s", status ? status : "");
+	return 0;
+}
+
+static void push_fail_all(struct gitssh_push_ref *refs, size_t n, const char *why)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		refs[i].ok = 0;
+		snprintf(refs[i].status, sizeof refs[i].status, "%s", why);
+	}
+}
+
+int gitssh_push(git_repository *repo, const char *url, const struct gitssh_auth *auth, const struct gitssh_timeouts *to,
+		struct gitssh_push_ref *refs, size_t n, const char *const *push_options, size_t nopts, struct bb_err *e)
+{
+	struct gitssh_home home = { .active = 0, .saved_home = NULL };
+	struct push_ctx c;
+	git_push_options po;
+	git_remote *remote = NULL;
+	git_strarray specs = { NULL, 0 };
+	size_t i;
+	int rc, ret = -1;
+
+	for (i = 0; i < n; i++) {
+		refs[i].ok = 0;
+		snprintf(refs[i].status, sizeof refs[i].status, "upstream did not report this ref");
+	}
+	if (nopts && !GITSSH_HAVE_PUSH_OPTIONS) {
+		bb_errf(e, BB_ENOTIMPL, "push options cannot be forwarded: this build's libgit2 (%d.%d) has no support for them",
+			LIBGIT2_VER_MAJOR, LIBGIT2_VER_MINOR);
+		push_fail_all(refs, n, e ? e->msg : "push options are not supported");
+		return -1;
+	}
+	if (upstream_preflight(url, auth, e) < 0) {
+		push_fail_all(refs, n, e ? e->msg : "bad upstream configuration");
+		return -1;
+	}
+	memset(&c, 0, sizeof c);
+	gitssh_session_init(&c.s, auth);
+	c.refs = refs;
+	c.n = n;
+	specs.strings = calloc(n ? n : 1, sizeof *specs.strings);
+	if (!specs.strings) {
+		bb_errno(e, ENOMEM, "push");
+		push_fail_all(refs, n, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		int del = !refs[i].src;
+		size_t len = strlen(refs[i].dst) + (del ? 0 : strlen(refs[i].src)) + 3;
+
+		specs.strings[i] = malloc(len);
+		if (!specs.strings[i]) {
+			bb_errno(e, ENOMEM, "push");
+			goto out;
+		}
+		specs.count++;
+		if (del)
+			snprintf(specs.strings[i], len, ":%s", refs[i].dst);
+		else
+			snprintf(specs.strings[i], len, "%s%s:%s", refs[i].force ? "+" : "", refs[i].src, refs[i].dst);
+	}
+	rc = git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
+	if (rc < 0) {
+		gitssh_git_error(e, rc, NULL, "git_push_options_init");
+		goto out;
+	}
+	if (gitssh_callbacks_init(&po.callbacks, &c.s, e) < 0)
+		goto out;
+	po.pb_parallelism = 0; /* the pack for upstream: delta search on every core */
+	po.callbacks.push_negotiation = push_negotiation;
+	po.callbacks.push_update_reference = push_update_reference;
+	po.callbacks.payload = &c;
+#if GITSSH_HAVE_PUSH_OPTIONS
+	po.remote_push_options.strings = (char **)push_options;
+	po.remote_push_options.count = nopts;
+#else
+	(void)push_options;
+#endif
+	if (gitssh_home_isolate(&home, e) < 0)
+		goto out;
+	apply_timeouts(to);
+	rc = git_remote_create_anonymous(&remote, repo, url);
+	if (rc < 0) {
+		gitssh_git_error(e, rc, NULL, url);
+		goto out;
+	}
+	rc = git_remote_push(remote, &specs, &po);
+	if (rc < 0) {
+		if (c.lease_broken)
+			bb_errf(e, BB_EINVAL, "%s", c.lease_msg);
+		else
+			gitssh_git_error(e, rc, &c.s, url);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (ret < 0)
+		push_fail_all(refs, n, e ? e->msg : "push failed");
+	for (i = 0; i < specs.count; i++)
+		free(specs.strings[i]);
+	free(specs.strings);
 	if (remote) {
 		git_remote_disconnect(remote);
 		git_remote_free(remote);

@@ -1,4 +1,4 @@
-/* gitssh.h - reaching a git upstream over SSH with libgit2: pinned host key (no TOFU), key auth, ls-remote. */
+/* gitssh.h - reaching a git upstream over SSH: pinned host key (no TOFU), key auth, ls-remote, mirror fetch, push (libgit2, or a pack as it is over libssh2). */
 #ifndef BB_GITSSH_H
 #define BB_GITSSH_H
 
@@ -148,5 +148,97 @@ void gitssh_home_restore(struct gitssh_home *h);
 int gitssh_ls_remote(const char *url, const struct gitssh_auth *auth,
 		     int (*cb)(const char *refname, const char oid_hex[41], void *arg), void *arg,
 		     struct bb_err *e);
+
+/*
+ * Upstream timeouts for the calls below (libgit2 >= 1.7 applies them to
+ * the SSH socket; older versions use the system's): connecting, and any
+ * one read or write. 0 leaves libgit2's default.
+ */
+struct gitssh_timeouts {
+	int connect_ms;
+	int io_ms;
+};
+
+/* What gitssh_mirror_fetch did. */
+struct gitssh_fetch_stats {
+	size_t refs;            /* upstream heads and tags now mirrored */
+	size_t updated;         /* local refs created or moved */
+	size_t pruned;          /* local refs deleted: upstream no longer has them */
+	size_t objects;         /* objects received */
+	size_t bytes;           /* pack bytes received */
+	char head[256];         /* the branch HEAD now names ("" when upstream has no HEAD) */
+};
+
+/*
+ * Make the bare repository repo a mirror of url's branches and tags: fetch
+ * what is missing over SSH (pinned host key, key pair in auth, isolated
+ * home), then set every refs/heads/ and refs/tags/ ref to upstream's value,
+ * delete those upstream no longer has, and point HEAD at upstream's
+ * default branch. Other refs are left alone. Objects are never deleted.
+ * Returns 0, or -1 with e set as gitssh_ls_remote does (the message names
+ * the URL); the mirror is then unchanged or partly updated, never corrupt.
+ */
+int gitssh_mirror_fetch(git_repository *repo, const char *url, const struct gitssh_auth *auth,
+			const struct gitssh_timeouts *to, struct gitssh_fetch_stats *st, struct bb_err *e);
+
+/* One ref to push. */
+struct gitssh_push_ref {
+	const char *dst;        /* full ref name on the upstream */
+	const char *src;        /* a ref in repo naming what to push (libgit2 1.5 wants a ref, not an id); NULL: delete dst */
+	const char *expect_old; /* hex (zeros: must not exist); NULL: no check */
+	const char *new_hex;    /* gitssh_push_pack: the new id of the ref (NULL: delete) */
+	int force;              /* allow a non-fast-forward update */
+	/* Out: */
+	int ok;                 /* upstream accepted it */
+	char status[BB_ERR_MSG_MAX]; /* why not, when !ok */
+};
+
+/* Whether this build can pass push options upstream (libgit2 >= 1.8). */
+int gitssh_push_options_supported(void);
+
+/*
+ * Push refs[0..n) from repo to url in one connection, with nopts push
+ * options (refused with BB_ENOTIMPL when !gitssh_push_options_supported()
+ * and nopts > 0). The objects come from repo's object database, including
+ * any in-memory alternate the caller added (a quarantine). When a ref has
+ * expect_old and upstream's current value differs, nothing is pushed (the
+ * upstream moved since the caller looked: a lease) and every ref's status
+ * says so. Returns 0 when the push ran (each ref's ok/status say what
+ * upstream did with it), or -1 with e when it could not (connection, host
+ * key, authentication, lease), with every ref's status set to the reason.
+ */
+int gitssh_push(git_repository *repo, const char *url, const struct gitssh_auth *auth, const struct gitssh_timeouts *to,
+		struct gitssh_push_ref *refs, size_t n, const char *const *push_options, size_t nopts, struct bb_err *e);
+
+/* The parts of an ssh:// URL that gitssh_url_check accepts; 0, or -1 with BB_EINVAL / BB_ETOOBIG. */
+struct gitssh_url {
+	char user[128];
+	char host[256];
+	unsigned port; /* 22 when absent */
+	char path[1024];
+};
+int gitssh_url_parse(const char *url, struct gitssh_url *u, struct bb_err *e);
+
+/* Upstream's text (side-band 2) during gitssh_push_pack, a line or part of one. */
+typedef void (*gitssh_msg_fn)(void *arg, const char *text, size_t n);
+
+/*
+ * Push by sending a pack the caller already has, byte for byte: run
+ * git-receive-pack on the upstream over one SSH channel (libssh2 directly:
+ * the pinned host key, the key pair), send "expect_old new_hex dst" for each
+ * ref (receive-pack itself refuses a ref whose value is no longer expect_old:
+ * a compare-and-swap), the push options, then pack_fd's bytes from its
+ * current offset to its end (none when every ref is a delete), and read the
+ * report. libgit2 would rebuild the pack with a fresh delta search; this
+ * forwards the client's own.
+ * Returns 0 when upstream reported (each ref's ok/status set), -1 with e
+ * when it could not (every ref's status set to the reason). BB_ENOTIMPL
+ * when upstream lacks what the pack needs (ofs-delta, thin packs,
+ * delete-refs, push-options): nothing was sent, the caller can rebuild
+ * the pack and use gitssh_push instead.
+ */
+int gitssh_push_pack(const char *url, const struct gitssh_auth *auth, const struct gitssh_timeouts *to,
+		     struct gitssh_push_ref *refs, size_t n, const char *const *push_options, size_t nopts, int pack_fd,
+		     gitssh_msg_fn msg, void *msg_arg, struct bb_err *e);
 
 #endif
