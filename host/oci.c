@@ -243,7 +243,6 @@ int oci_run(const struct rt_config *c, const char *runtime, int *exit_code, stru
 	cJSON *scfg = NULL, *acfg = NULL;
 	pid_t spid, apid;
 	int self_ns = -1, s_ns = -1, a_ns = -1, created_s = 0, created_a = 0, rc = -1, st;
-	size_t n, i;
 
 	snprintf(sdir, sizeof sdir, "%s/sidecar", c->state_dir);
 	snprintf(adir, sizeof adir, "%s/agent", c->state_dir);
@@ -251,23 +250,10 @@ int oci_run(const struct rt_config *c, const char *runtime, int *exit_code, stru
 	snprintf(slog, sizeof slog, "%s/init.log", c->state_dir);
 	snprintf(sid, sizeof sid, "bb-%d-sidecar", (int)getpid());
 	snprintf(aid, sizeof aid, "bb-%d-agent", (int)getpid());
-	snprintf(uid, sizeof uid, "%u", (unsigned)c->uid);
-	snprintf(gid, sizeof gid, "%u", (unsigned)c->gid);
-	for (n = 0; c->argv[n]; n++)
-		;
-	aargv = calloc(n + 10, sizeof *aargv);
+	/* A copy in the agent's /run/bb: its /tmp may hide where this binary lives. */
+	aargv = rt_agent_argv(c, "/run/bb/bb", uid, gid);
 	if (!aargv)
 		return bb_errno(e, ENOMEM, "oci");
-	i = 0;
-	aargv[i++] = "/run/bb/bb"; /* a copy in the agent's /run/bb: its /tmp may hide where this binary lives */
-	aargv[i++] = "init";
-	aargv[i++] = "--agent";
-	aargv[i++] = "--uid";
-	aargv[i++] = uid;
-	aargv[i++] = "--gid";
-	aargv[i++] = gid;
-	aargv[i++] = "--";
-	memcpy(aargv + i, c->argv, (n + 1) * sizeof *aargv);
 
 	/* The agent's /run/bb: CA bundle (system roots + bottle CA) and resolv.conf, bind-mounted read-only. */
 	if (mkdir(rundir, 0755) < 0 ||

@@ -383,6 +383,29 @@ int rt_wait_egress(int self_ns, int s_ns, int timeout_ms, struct bb_err *e)
 		       timeout_ms);
 }
 
+char **rt_agent_argv(const struct rt_config *c, const char *argv0, char uid[16], char gid[16])
+{
+	char **v;
+	size_t n, i = 0;
+	for (n = 0; c->argv[n]; n++)
+		;
+	v = calloc(n + 10, sizeof *v);
+	if (!v)
+		return NULL;
+	snprintf(uid, 16, "%u", (unsigned)c->uid);
+	snprintf(gid, 16, "%u", (unsigned)c->gid);
+	v[i++] = (char *)argv0;
+	v[i++] = "init";
+	v[i++] = "--agent";
+	v[i++] = "--uid";
+	v[i++] = uid;
+	v[i++] = "--gid";
+	v[i++] = gid;
+	v[i++] = "--";
+	memcpy(v + i, c->argv, (n + 1) * sizeof *v);
+	return v;
+}
+
 int rt_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 {
 	struct shim s = { 0, -1, -1 }, a = { 0, -1, -1 };
@@ -390,28 +413,12 @@ int rt_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 	char *sargv[] = { "bb", "init", "--sidecar", "--log", slog, NULL };
 	char **aargv;
 	char uid[16], gid[16];
-	size_t n, i;
 	int self_ns = -1, s_ns = -1, a_ns = -1, st, rc = -1;
 
 	snprintf(slog, sizeof slog, "%s/init.log", c->state_dir);
-	for (n = 0; c->argv[n]; n++)
-		;
-	aargv = calloc(n + 10, sizeof *aargv);
+	aargv = rt_agent_argv(c, "bb", uid, gid);
 	if (!aargv)
 		return bb_errno(e, ENOMEM, "runtime");
-	snprintf(uid, sizeof uid, "%u", (unsigned)c->uid);
-	snprintf(gid, sizeof gid, "%u", (unsigned)c->gid);
-	i = 0;
-	aargv[i++] = "bb";
-	aargv[i++] = "init";
-	aargv[i++] = "--agent";
-	aargv[i++] = "--uid";
-	aargv[i++] = uid;
-	aargv[i++] = "--gid";
-	aargv[i++] = gid;
-	aargv[i++] = "--";
-	memcpy(aargv + i, c->argv, (n + 1) * sizeof *aargv);
-
 	self_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (self_ns < 0) {
 		bb_errno(e, errno, "open /proc/self/ns/net");

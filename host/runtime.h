@@ -55,6 +55,13 @@ int rt_run(const struct rt_config *c, int *exit_code, struct bb_err *e);
  * caller returns. Shared with the OCI backend. 0, or -1 with e set.
  */
 int rt_wire(int self_ns, int s_ns, int a_ns, struct bb_err *e);
+/*
+ * The agent side's argv: `ARGV0 init --agent --uid U --gid G -- CMD...`,
+ * with uid and gid written into the caller's buffers (16 bytes each).
+ * calloc'd (the strings are not copied); NULL when out of memory.
+ */
+char **rt_agent_argv(const struct rt_config *c, const char *argv0, char uid[16], char gid[16]);
+
 /* Until egress accepts on the sidecar's address (a socket made in s_ns), at most timeout_ms. */
 int rt_wait_egress(int self_ns, int s_ns, int timeout_ms, struct bb_err *e);
 

@@ -16,13 +16,7 @@ export BB_HOME=$T/home
 mkdir -p "$BB_HOME"
 
 # The upstream's own CA and certificate (names api.test and other.test).
-openssl ecparam -name prime256v1 -genkey -noout -out "$T/upca.key" 2>/dev/null
-openssl req -x509 -new -key "$T/upca.key" -subj /CN=bb-test-upstream-ca -days 2 -out "$T/upca.crt" 2>/dev/null
-openssl ecparam -name prime256v1 -genkey -noout -out "$T/up.key" 2>/dev/null
-openssl req -new -key "$T/up.key" -subj /CN=api.test -out "$T/up.csr" 2>/dev/null
-printf 'subjectAltName=DNS:api.test,DNS:other.test,DNS:private.test,DNS:fetch.test,DNS:git.test,DNS:nofetch.test\n' >"$T/ext"
-openssl x509 -req -in "$T/up.csr" -CA "$T/upca.crt" -CAkey "$T/upca.key" -CAcreateserial -days 2 \
-	-extfile "$T/ext" -out "$T/up.crt" 2>/dev/null
+upstream_cert api.test other.test private.test fetch.test git.test nofetch.test # not wrongname.test
 
 python3 "$TESTS/peers/http_upstream.py" "$A" "$UP_TLS" "$T/up-tls.log" "$T/up.crt" "$T/up.key" 2>"$T/up-tls.err" &
 on_exit "kill_tree $!"

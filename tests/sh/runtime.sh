@@ -16,13 +16,7 @@ export BB_HOME=$T/home
 mkdir -p "$BB_HOME/.bb/bottles" "$T/ws"
 chown 65534:65534 "$T/ws" # the agent runs as the workspace's owner
 
-openssl ecparam -name prime256v1 -genkey -noout -out "$T/upca.key" 2>/dev/null
-openssl req -x509 -new -key "$T/upca.key" -subj /CN=bb-run-test-ca -days 2 -out "$T/upca.crt" 2>/dev/null
-openssl ecparam -name prime256v1 -genkey -noout -out "$T/up.key" 2>/dev/null
-openssl req -new -key "$T/up.key" -subj /CN=api.test -out "$T/up.csr" 2>/dev/null
-printf 'subjectAltName=DNS:api.test\n' >"$T/ext"
-openssl x509 -req -in "$T/up.csr" -CA "$T/upca.crt" -CAkey "$T/upca.key" -CAcreateserial -days 2 \
-	-extfile "$T/ext" -out "$T/up.crt" 2>/dev/null
+upstream_cert api.test
 python3 "$TESTS/peers/http_upstream.py" "$A" "$UP" "$T/up.log" "$T/up.crt" "$T/up.key" 2>"$T/up.err" &
 on_exit "kill_tree $!"
 wait_port "$A" "$UP" || { fail "upstream starts" "$(cat "$T/up.err")"; exit 0; }
