@@ -1,6 +1,7 @@
 /* fd.c - safe file-descriptor helpers. */
 #include "fd.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -169,4 +170,24 @@ int fd_close(int fd)
 		close(fd);
 	errno = saved;
 	return -1;
+}
+
+void fd_remove_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	if (d) {
+		while ((de = readdir(d)) != NULL) {
+			char sub[PATH_MAX + 300];
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			/* unlink refuses a directory with EISDIR: then it is emptied first */
+			if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno == EISDIR) {
+				snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
+				fd_remove_tree(sub);
+			}
+		}
+		closedir(d);
+	}
+	rmdir(dir);
 }

@@ -21,6 +21,13 @@ int fd_read_file(const char *path, size_t max, struct buf *b, struct bb_err *e);
  * the given mode, fsync, rename over path, fsync the directory. On any
  * failure the temporary file is removed and path is untouched.
  */
+/*
+ * Remove dir and everything below it (files, symlinks — never followed —
+ * and subdirectories). Best effort: what cannot be removed stays, and so
+ * does its parent; dir itself is removed last.
+ */
+void fd_remove_tree(const char *dir);
+
 int fd_write_file_atomic(const char *path, const void *data, size_t n, mode_t mode, struct bb_err *e);
 int fd_set_nonblock(int fd, struct bb_err *e);
 int fd_set_cloexec(int fd, struct bb_err *e);

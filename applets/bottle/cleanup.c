@@ -12,6 +12,7 @@
 
 #include "applet.h"
 #include "bottle.h"
+#include "fd.h"
 #include "log.h"
 #include "opt.h"
 
@@ -38,24 +39,6 @@ static pid_t dead_owner(const char *name)
 	if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 		return 0; /* alive (or not ours to judge) */
 	return (pid_t)pid;
-}
-
-static void remove_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	if (d) {
-		while ((de = readdir(d)) != NULL) {
-			char sub[PATH_MAX + 300];
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
-			if (unlink(sub) < 0 && errno == EISDIR)
-				remove_tree(sub);
-		}
-		closedir(d);
-	}
-	rmdir(dir);
 }
 
 /* runc/crun delete -f bb-PID-{sidecar,agent}, quietly, if the runtime is installed. */
@@ -129,7 +112,7 @@ int bottle_cleanup(int argc, char **argv)
 		snprintf(path, sizeof path, "%s/%s", root, de->d_name);
 		delete_containers(pid, dry);
 		if (!dry)
-			remove_tree(path);
+			fd_remove_tree(path);
 		out_printf("%s %s (its host process %d is gone)\n", dry ? "would remove" : "removed", path, (int)pid);
 		n++;
 	}

@@ -1,6 +1,5 @@
 /* run.c - `bb bottle run NAME -- CMD`: a bottle around one command on the embedded runtime; CMD's status comes back. */
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -53,26 +52,6 @@ static const char usage[] =
 	"  -r, --runtime PROG   with --backend oci: runc (default) or crun\n"
 	"Needs root (rootless user namespaces are not supported yet). Isolation is never\n"
 	"skipped: if a step fails, the bottle does not start.";
-
-/* Remove dir and what is in it (files, and the OCI bundles' directories one level down). */
-static void remove_state(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	if (d) {
-		while ((de = readdir(d)) != NULL) {
-			char sub[PATH_MAX + 300];
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno == EISDIR) {
-				snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
-				remove_state(sub);
-			}
-		}
-		closedir(d);
-	}
-	rmdir(dir);
-}
 
 static int env_add(char ***env, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int env_add(char ***env, size_t *n, const char *fmt, ...)
@@ -362,7 +341,7 @@ done:
 		buf_free(&lb);
 	}
 	if (made_state)
-		remove_state(state); /* the plan and sockets: nothing of the bottle stays behind */
+		fd_remove_tree(state); /* the plan and sockets: nothing of the bottle stays behind */
 	env_free(aenv, na);
 	env_free(senv, ns);
 	buf_free(&js);

@@ -75,6 +75,32 @@ static void flags_and_full_io(void)
 	T_CHECK(fd_set_nonblock(p[0], NULL) == -1); /* closed */
 }
 
+/* A tree of files, directories and a symlink out of it goes; what the symlink points at stays. */
+static void remove_tree_removes_and_never_follows(void)
+{
+	char root[300], p[400], keep[300];
+	struct stat st;
+
+	snprintf(root, sizeof root, "%s/tree", dir);
+	snprintf(keep, sizeof keep, "%s/keep", dir);
+	T_CHECK(mkdir(root, 0700) == 0);
+	snprintf(p, sizeof p, "%s/a", root);
+	T_CHECK(mkdir(p, 0700) == 0);
+	snprintf(p, sizeof p, "%s/a/b", root);
+	T_CHECK(mkdir(p, 0700) == 0);
+	snprintf(p, sizeof p, "%s/a/b/file", root);
+	T_CHECK(fd_write_file_atomic(p, "x", 1, 0600, NULL) == 0);
+	T_CHECK(mkdir(keep, 0700) == 0);
+	snprintf(p, sizeof p, "%s/keep/precious", dir);
+	T_CHECK(fd_write_file_atomic(p, "y", 1, 0600, NULL) == 0);
+	snprintf(p, sizeof p, "%s/a/link", root);
+	T_CHECK(symlink(keep, p) == 0);
+	fd_remove_tree(root);
+	T_CHECK(lstat(root, &st) == -1);
+	snprintf(p, sizeof p, "%s/keep/precious", dir);
+	T_CHECK(stat(p, &st) == 0);
+}
+
 int main(void)
 {
 	char cmd[64];
@@ -85,6 +111,7 @@ int main(void)
 	T_RUN(atomic_write_failure_leaves_nothing);
 	T_RUN(read_file_is_bounded);
 	T_RUN(flags_and_full_io);
+	T_RUN(remove_tree_removes_and_never_follows);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return 1;
