@@ -239,7 +239,7 @@ int oci_run(const struct rt_config *c, const char *runtime, int *exit_code, stru
 	char slog[PATH_MAX + 16], uid[16], gid[16];
 	char *sargv[] = { (char *)c->bb_path, "init", "--sidecar", "--log", slog, NULL };
 	char **aargv = NULL;
-	struct buf bundle = BUF_INIT(8u << 20);
+	struct buf bundle = BUF_INIT(RT_CA_BUNDLE_MAX);
 	cJSON *scfg = NULL, *acfg = NULL;
 	pid_t spid, apid;
 	int self_ns = -1, s_ns = -1, a_ns = -1, created_s = 0, created_a = 0, rc = -1, st;
@@ -256,21 +256,15 @@ int oci_run(const struct rt_config *c, const char *runtime, int *exit_code, stru
 		return bb_errno(e, ENOMEM, "oci");
 
 	/* The agent's /run/bb: CA bundle (system roots + bottle CA) and resolv.conf, bind-mounted read-only. */
-	if (mkdir(rundir, 0755) < 0 ||
-	    fd_read_file("/etc/ssl/certs/ca-certificates.crt", 8u << 20, &bundle, e) < 0) {
+	if (mkdir(rundir, 0755) < 0) {
 		bb_errno(e, errno, "oci: stage %s", rundir);
 		goto out;
 	}
-	snprintf(p, sizeof p, "%s/ca.crt", c->ca_dir);
+	if (rt_agent_ca_bundle(c, &bundle, e) < 0)
+		goto out;
 	{
-		struct buf ca = BUF_INIT(1u << 20);
-		static const char resolv[] = "nameserver " RT_SIDECAR_ADDR "\n";
+		static const char resolv[] = RT_AGENT_RESOLV;
 		char f[PATH_MAX + 32];
-		if (fd_read_file(p, 1u << 20, &ca, e) < 0 || buf_append(&bundle, ca.p, ca.len, e) < 0) {
-			buf_free(&ca);
-			goto out;
-		}
-		buf_free(&ca);
 		snprintf(f, sizeof f, "%s/ca-bundle.crt", rundir);
 		if (fd_write_file_atomic(f, bundle.p, bundle.len, 0644, e) < 0)
 			goto out;

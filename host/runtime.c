@@ -19,11 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ca.h"
 #include "fd.h"
 #include "netlink.h"
 #include "plan.h"
 #include "proc.h"
 #include "seccomp.h"
+#include "tls.h"
 
 #ifndef SYS_mount_setattr
 #define SYS_mount_setattr 442
@@ -72,6 +74,25 @@ static int write_file(const char *path, const void *p, size_t n, mode_t mode)
 		return -1;
 	}
 	return close(fd);
+}
+
+int rt_agent_ca_bundle(const struct rt_config *c, struct buf *out, struct bb_err *e)
+{
+	struct buf part = BUF_INIT(RT_CA_BUNDLE_MAX);
+	char path[4096];
+	int rc;
+
+	if (fd_read_file(TLS_DEFAULT_CA_FILE, RT_CA_BUNDLE_MAX, &part, NULL) == 0 &&
+	    buf_append(out, part.p, part.len, e) < 0) {
+		buf_free(&part);
+		return -1;
+	}
+	buf_free(&part);
+	snprintf(path, sizeof path, "%s/%s", c->ca_dir, CA_CERT_FILE);
+	part = (struct buf)BUF_INIT(1u << 20);
+	rc = fd_read_file(path, 1u << 20, &part, e) < 0 || buf_append(out, part.p, part.len, e) < 0 ? -1 : 0;
+	buf_free(&part);
+	return rc;
 }
 
 /* mkdir -p for a path that may now lie on a fresh tmpfs (its parents there are missing). */
@@ -126,24 +147,14 @@ static int hide(const char *path)
  */
 static void agent_mounts(const struct rt_config *c, int ready_wr)
 {
-	struct buf b = BUF_INIT(8u << 20);
+	struct buf b = BUF_INIT(RT_CA_BUNDLE_MAX);
 	struct bb_err e;
-	char path[4096];
 	int ws;
-	static const char resolv[] = "nameserver " RT_SIDECAR_ADDR "\noptions timeout:2 attempts:2\n";
+	static const char resolv[] = RT_AGENT_RESOLV;
 
 	/* What must be read from the host before it is covered. */
-	if (fd_read_file("/etc/ssl/certs/ca-certificates.crt", 8u << 20, &b, &e) < 0)
-		b.len = 0;
-	snprintf(path, sizeof path, "%s/ca.crt", c->ca_dir);
-	{
-		struct buf ca = BUF_INIT(1u << 20);
-		if (fd_read_file(path, 1u << 20, &ca, &e) < 0)
-			shim_fail(ready_wr, "read the bottle CA certificate", e.code < 1000 ? e.code : EINVAL);
-		if (buf_append(&b, ca.p, ca.len, &e) < 0)
-			shim_fail(ready_wr, "CA bundle", ENOMEM);
-		buf_free(&ca);
-	}
+	if (rt_agent_ca_bundle(c, &b, &e) < 0)
+		shim_fail(ready_wr, "read the bottle CA certificate", e.code < 1000 ? e.code : EINVAL);
 	ws = open(c->workspace, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (ws < 0)
 		shim_fail(ready_wr, "open the workspace", errno);

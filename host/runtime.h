@@ -3,6 +3,7 @@
 #define BB_HOST_RUNTIME_H
 #include <sys/types.h>
 
+#include "buf.h"
 #include "err.h"
 
 /*
@@ -23,6 +24,7 @@
 #define RT_SIDECAR_ADDR "10.231.0.1"
 #define RT_AGENT_ADDR "10.231.0.2"
 #define RT_PREFIX 24
+#define RT_CA_BUNDLE_MAX (8u << 20) /* the agent's CA bundle (system roots + bottle CA) */
 
 struct rt_config {
 	const char *bb_path;   /* this binary (re-executed as init and daemons) */
@@ -55,6 +57,16 @@ int rt_run(const struct rt_config *c, int *exit_code, struct bb_err *e);
  * caller returns. Shared with the OCI backend. 0, or -1 with e set.
  */
 int rt_wire(int self_ns, int s_ns, int a_ns, struct bb_err *e);
+/* The agent's resolv.conf: the sidecar answers (bb dns). */
+#define RT_AGENT_RESOLV "nameserver " RT_SIDECAR_ADDR "\noptions timeout:2 attempts:2\n"
+
+/*
+ * The CA bundle the agent trusts, appended to out: the system roots
+ * (TLS_DEFAULT_CA_FILE; none if missing) and the bottle CA's certificate
+ * (ca_dir/ca.crt, required). 0, or -1 with e naming the file.
+ */
+int rt_agent_ca_bundle(const struct rt_config *c, struct buf *out, struct bb_err *e);
+
 /*
  * The agent side's argv: `ARGV0 init --agent --uid U --gid G -- CMD...`,
  * with uid and gid written into the caller's buffers (16 bytes each).
