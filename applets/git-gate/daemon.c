@@ -1,5 +1,5 @@
 /* daemon.c - what bb git-gate and bb git-http share: options, the policy and its scan engines, a forking listener, signals. */
-#include "daemon.h"
+#include "gate.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "daemon.h"
 #include "fd.h"
 #include "gitgate_scan.h"
 #include "log.h"
@@ -123,53 +124,6 @@ static void log_policy(const struct gitgate_policy *p, const char *event)
 		if (p->repos[i].unusable[0])
 			log_event(LOG_WARN, "repo-unusable", "repo", p->repos[i].name, "reason", p->repos[i].unusable,
 				  (char *)NULL);
-}
-
-/* ADDR:PORT ([V6]:PORT) to a listening socket. */
-static int listen_on(const char *spec, struct bb_err *e)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	char host[64];
-	const char *colon = strrchr(spec, ':');
-	uint64_t port;
-	size_t hl;
-	int fd, one = 1;
-
-	memset(&ss, 0, sizeof ss);
-	if (!colon || sv_to_u64(sv_from(colon + 1), 65535, &port, NULL) < 0 || port == 0)
-		return bb_errf(e, BB_EINVAL, "--listen %s: want ADDR:PORT", spec);
-	hl = (size_t)(colon - spec);
-	if (hl >= 2 && spec[0] == '[' && spec[hl - 1] == ']') {
-		spec++;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= sizeof host)
-		return bb_errf(e, BB_EINVAL, "--listen: bad address in '%s'", spec);
-	memcpy(host, spec, hl);
-	host[hl] = 0;
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
-		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
-		sl = sizeof(struct sockaddr_in);
-	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
-		sl = sizeof(struct sockaddr_in6);
-	} else {
-		return bb_errf(e, BB_EINVAL, "--listen: '%s' is not an IP address", host);
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return bb_errno(e, errno, "socket");
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 128) < 0) {
-		int err = errno;
-
-		close(fd);
-		return bb_errno(e, err, "cannot listen on %s", colon ? spec : "?");
-	}
-	return fd;
 }
 
 static void peer_name(int fd, char *out, size_t cap)
@@ -430,7 +384,7 @@ int ggd_run(const struct ggd_opts *o, ggd_serve_fn serve)
 	for (i = 0; i < (o->nlisten ? o->nlisten : 1); i++) {
 		const char *spec = o->nlisten ? o->listen[i] : o->default_listen;
 
-		d.lfd[i] = listen_on(spec, &e);
+		d.lfd[i] = daemon_listen_tcp(spec, 128, &e);
 		if (d.lfd[i] < 0) {
 			err_printf("%s", e.msg);
 			code = e.code == BB_EINVAL ? BB_EXIT_USAGE : BB_EXIT_SYSTEM;

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "applet.h"
-#include "daemon.h"
+#include "gate.h"
 #include "log.h"
 #include "opt.h"
 

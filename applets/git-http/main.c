@@ -2,7 +2,7 @@
 #include <git2.h>
 #include <string.h>
 
-#include "../git-gate/daemon.h"
+#include "../git-gate/gate.h"
 #include "applet.h"
 #include "gitgate_http.h"
 #include "opt.h"

@@ -1,6 +1,6 @@
-/* daemon.h - what bb git-gate and bb git-http share: options, the policy and its scan engines, a forking listener, signals. */
-#ifndef BB_GIT_GATE_DAEMON_H
-#define BB_GIT_GATE_DAEMON_H
+/* gate.h - what bb git-gate and bb git-http share: options, the policy and its scan engines, a forking listener, signals. */
+#ifndef BB_GIT_GATE_GATE_H
+#define BB_GIT_GATE_GATE_H
 
 #include <stdint.h>
 
