@@ -488,7 +488,6 @@ static void dlp_block(struct conn *c, struct hit *h, const char *where)
 {
 	char why[800];
 	snprintf(why, sizeof why, "the request %s carries a secret (%s): %s", where, h->rule, h->excerpt);
-	c->blocked = 1;
 	up_close(c); /* the upstream never sees the end of this request */
 	deny(c, 403, "dlp", why);
 }
@@ -746,7 +745,6 @@ static void request_head(struct conn *c, size_t end)
 	c->body_left = rq->content_length == HTTP1_NO_LENGTH ? 0 : rq->content_length;
 	c->body_done = !rq->chunked && c->body_left == 0;
 	c->body_dec = 0;
-	c->blocked = 0;
 	if (rq->chunked)
 		http1_chunked_init(&c->chunk, 0, 0);
 	inflate_end(c->zin);
@@ -770,7 +768,6 @@ static void request_head(struct conn *c, size_t end)
 	consume(c->cin, &c->cin_len, end);
 	c->head_searched = 0;
 	c->rs = RS_HEAD;
-	c->uin_len = c->uin_len; /* a kept upstream has nothing pending between responses */
 	up_open(c);
 }
 
@@ -1385,7 +1382,7 @@ void conn_accept(struct egress *eg, int fd)
 	side_init(&c->cl, fd);
 	side_init(&c->up, -1);
 	c->dial_fd = -1;
-	c->started_ms = c->last_io_ms = c->req_started_ms = loop_now(&eg->loop);
+	c->last_io_ms = c->req_started_ms = loop_now(&eg->loop);
 	loop_timer_init(&c->timer, timer_cb, c);
 	if (loop_io_add(&eg->loop, &c->cl.io, fd, EPOLLIN, io_cb, c, &e) < 0) {
 		log_event(LOG_ERROR, "accept", "error", e.msg, (char *)NULL);

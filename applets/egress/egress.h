@@ -60,7 +60,7 @@ struct conn {
 	enum conn_mode mode;
 	struct side cl, up; /* client (agent) and upstream */
 	struct loop_timer timer;
-	uint64_t started_ms, req_started_ms, last_io_ms;
+	uint64_t req_started_ms, last_io_ms;
 
 	/* Plaintext buffers. */
 	unsigned char cin[EG_HEAD_BUF], cout[EG_BUF], uin[EG_BUF], uout[EG_BUF];
@@ -86,11 +86,9 @@ struct conn {
 	size_t body_dec;  /* raw body bytes at the front of cin that were scanned */
 	int body_done;
 	int req_keep_alive;
-	int expect_continue;
 	struct scan_stream *scan_out; /* outbound DLP on the request */
 	struct inflate_stream *zin;   /* decoding a gzip/deflate request body for the scanner */
 	unsigned dlp_out, dlp_in;
-	int blocked; /* a finding blocked the request */
 
 	/* The response. */
 	enum rs_state rs;
