@@ -168,7 +168,8 @@ static void reload(struct egress *eg)
 	}
 	policy_unref(eg->pol);
 	eg->pol = p;
-	resolve_cache_clear(eg->res);
+	if (eg->res)
+		resolve_cache_clear(eg->res);
 	snprintf(n, sizeof n, "%zu", p->nroutes);
 	log_event(LOG_INFO, "reload", "result", "ok", "routes", n, (char *)NULL);
 }
@@ -330,7 +331,8 @@ int egress_main(int argc, char **argv)
 	eg->sfd = daemon_signalfd(&e);
 	if (eg->sfd < 0)
 		goto fail;
-	if (loop_init(&eg->loop, &e) < 0 || resolver_new(&eg->res, &eg->loop, &rc, &e) < 0)
+	/* With --dialer the host resolves; the sidecar's egress never looks a name up itself. */
+	if (loop_init(&eg->loop, &e) < 0 || (!eg->dialer && resolver_new(&eg->res, &eg->loop, &rc, &e) < 0))
 		goto fail;
 	eg->lfd = daemon_listen_tcp(listen_spec, 1024, &e);
 	if (eg->lfd < 0)
