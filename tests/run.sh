@@ -44,6 +44,12 @@ for t in "$here"/sh/*.sh; do
 	want "$(basename "$t" .sh)" || continue
 	count "$(basename "$t" .sh)" bash "$t"
 done
+# The attack suite: one file per technique, each sourcing ../sh/lib.sh.
+for t in "$here"/attacks/*.sh; do
+	[ -e "$t" ] || continue
+	want "attack_$(basename "$t" .sh)" || continue
+	count "attack_$(basename "$t" .sh)" bash "$t"
+done
 
 if [ "$skipn" -gt 0 ]; then
 	echo "$pass passed, $failn failed, $skipn skipped"
