@@ -145,6 +145,8 @@ static cJSON *config(const struct rt_config *c, int agent, char *const argv[], c
 		snprintf(path, sizeof path, "%s/resolv.conf", run_dir);
 		add_mount(mounts, "/etc/resolv.conf", "bind", path, bind_ro);
 		add_mount(mounts, c->workspace, "bind", c->workspace, rbind_rw);
+		if (c->home_dir)
+			add_mount(mounts, "/tmp/home", "bind", c->home_dir, rbind_rw);
 		add_mount(mounts, c->state_dir, "tmpfs", "tmpfs", hideopts);
 		add_mount(mounts, c->ca_dir, "tmpfs", "tmpfs", hideopts);
 	} else {
@@ -336,11 +338,15 @@ int oci_run(const struct rt_config *c, const char *runtime, int *exit_code, stru
 		}
 	}
 	/* The container's process is ours to wait for: this process is a child subreaper. */
+	if (c->agent_pid)
+		*c->agent_pid = apid;
 	while (waitpid(apid, &st, 0) < 0)
 		if (errno != EINTR) {
 			bb_errno(e, errno, "oci: wait for the agent");
 			goto out;
 		}
+	if (c->agent_pid)
+		*c->agent_pid = 0;
 	*exit_code = proc_exit_code(st);
 	rc = 0;
 out:

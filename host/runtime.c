@@ -149,7 +149,7 @@ static void agent_mounts(const struct rt_config *c, int ready_wr)
 {
 	struct buf b = BUF_INIT(RT_CA_BUNDLE_MAX);
 	struct bb_err e;
-	int ws;
+	int ws, home = -1;
 	static const char resolv[] = RT_AGENT_RESOLV;
 
 	/* What must be read from the host before it is covered. */
@@ -158,6 +158,8 @@ static void agent_mounts(const struct rt_config *c, int ready_wr)
 	ws = open(c->workspace, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (ws < 0)
 		shim_fail(ready_wr, "open the workspace", errno);
+	if (c->home_dir && (home = open(c->home_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		shim_fail(ready_wr, "open the agent's home", errno);
 	if (mount_attr("/", AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0) < 0)
 		shim_fail(ready_wr, "make the host filesystem read-only", errno);
 	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=512m") < 0)
@@ -180,6 +182,10 @@ static void agent_mounts(const struct rt_config *c, int ready_wr)
 	if (bind_back(ws, c->workspace, 1) < 0)
 		shim_fail(ready_wr, "mount the workspace read-write", errno);
 	close(ws);
+	if (home >= 0 && bind_back(home, "/tmp/home", 1) < 0) /* kept across resume, under the state dir */
+		shim_fail(ready_wr, "mount the agent's home", errno);
+	if (home >= 0)
+		close(home);
 }
 
 /*
@@ -457,11 +463,15 @@ int rt_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 		bb_errno(e, errno, "start the agent");
 		goto out;
 	}
+	if (c->agent_pid)
+		*c->agent_pid = a.pid;
 	while (waitpid(a.pid, &st, 0) < 0)
 		if (errno != EINTR) {
 			bb_errno(e, errno, "wait for the agent");
 			goto out;
 		}
+	if (c->agent_pid)
+		*c->agent_pid = 0;
 	a.pid = 0;
 	{
 		/* A step after the go (seccomp, /proc, exec) reports on the same pipe before the shim exits. */

@@ -32,6 +32,8 @@ struct rt_config {
 	const char *plan_path; /* the plan JSON the sidecar reads */
 	const char *ca_dir;    /* the bottle CA (ca.crt, ca.key) */
 	const char *workspace; /* bind-mounted read-write into the agent */
+	const char *home_dir;  /* bind-mounted read-write as the agent's HOME (/tmp/home); NULL: an empty one */
+	volatile pid_t *agent_pid; /* if set: the agent side's top process while it runs (stop forwards SIGTERM to it), else 0 */
 	const char *hosts_path; /* the dialer's hosts file override (tests), or NULL */
 	const char *daemons;   /* BB_SIDECAR_DAEMONS */
 	uid_t uid;             /* the agent runs as this non-root user */

@@ -1,0 +1,207 @@
+/* meta.c - a bottle's metadata (meta.json in its state dir): slug, agent, workspace, backend, host process, status. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bottle.h"
+#include "buf.h"
+#include "fd.h"
+#include "json.h"
+
+#define META_FILE "meta.json"
+#define META_MAX (64u << 10)
+
+int bottle_state_root(char *out, size_t cap, int create, struct bb_err *e)
+{
+	const char *home = getenv("BB_HOME");
+	int n;
+
+	if (!home || !*home)
+		home = getenv("HOME");
+	if (!home || !*home)
+		return bb_errf(e, BB_EINVAL, "neither BB_HOME nor HOME is set: no place for bottle state");
+	n = snprintf(out, cap, "%s/.bb", home);
+	if (n < 0 || (size_t)n + 7 >= cap)
+		return bb_errf(e, BB_ETOOBIG, "state path under %s is too long", home);
+	if (create && mkdir(out, 0700) < 0 && errno != EEXIST)
+		return bb_errno(e, errno, "create %s", out);
+	memcpy(out + n, "/state", 7);
+	if (create && mkdir(out, 0700) < 0 && errno != EEXIST)
+		return bb_errno(e, errno, "create %s", out);
+	return 0;
+}
+
+int bottle_state_dir(const char *slug, char *out, size_t cap, struct bb_err *e)
+{
+	char root[4096];
+	int n;
+
+	if (!*slug || slug[0] == '.' || strchr(slug, '/') || strlen(slug) >= BOTTLE_SLUG_MAX)
+		return bb_errf(e, BB_EINVAL, "'%s' is not a bottle slug (see 'bb bottle list')", slug);
+	if (bottle_state_root(root, sizeof root, 0, e) < 0)
+		return -1;
+	n = snprintf(out, cap, "%s/%s", root, slug);
+	if (n < 0 || (size_t)n >= cap)
+		return bb_errf(e, BB_ETOOBIG, "state path for %s is too long", slug);
+	return 0;
+}
+
+void bottle_slug_new(const char *name, char out[BOTTLE_SLUG_MAX])
+{
+	unsigned char r[3] = { 0 };
+	size_t got = 0;
+
+	while (got < sizeof r) { /* getrandom on a booted kernel does not fail for 3 bytes; retry EINTR */
+		ssize_t k = getrandom(r + got, sizeof r - got, 0);
+		if (k > 0)
+			got += (size_t)k;
+		else if (errno != EINTR)
+			break;
+	}
+	snprintf(out, BOTTLE_SLUG_MAX, "%.80s-%02x%02x%02x", name, r[0], r[1], r[2]);
+}
+
+static void put_str(cJSON *o, const char *k, const char *v)
+{
+	cJSON_AddStringToObject(o, k, v);
+}
+
+int bottle_meta_write(const struct bottle_meta *m, struct bb_err *e)
+{
+	char dir[4096], path[4200];
+	struct buf b = BUF_INIT(META_MAX);
+	cJSON *o;
+	int rc = -1;
+
+	if (bottle_state_dir(m->slug, dir, sizeof dir, e) < 0)
+		return -1;
+	snprintf(path, sizeof path, "%s/" META_FILE, dir);
+	o = cJSON_CreateObject();
+	if (!o)
+		return bb_errf(e, ENOMEM, "out of memory");
+	put_str(o, "slug", m->slug);
+	put_str(o, "identity", m->slug); /* bot-bottle's name for it */
+	put_str(o, "agent", m->agent);
+	put_str(o, "cwd", m->cwd);
+	cJSON_AddBoolToObject(o, "copy_cwd", m->copy_cwd);
+	put_str(o, "started_at", m->started_at);
+	put_str(o, "backend", m->backend);
+	cJSON_AddBoolToObject(o, "bare", m->bare);
+	put_str(o, "command", m->command);
+	put_str(o, "status", m->status);
+	cJSON_AddNumberToObject(o, "host_pid", m->host_pid);
+	cJSON_AddNumberToObject(o, "exit_code", m->exit_code);
+	if (json_print(o, &b, e) == 0 && buf_append(&b, "\n", 1, e) == 0 &&
+	    fd_write_file_atomic(path, b.p, b.len, 0600, e) == 0)
+		rc = 0;
+	cJSON_Delete(o);
+	buf_free(&b);
+	return rc;
+}
+
+static void get_str(const cJSON *o, const char *k, char *out, size_t cap)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
+	snprintf(out, cap, "%s", v ? v : "");
+}
+
+static int get_int(const cJSON *o, const char *k, int dflt)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, k);
+	return cJSON_IsNumber(v) ? v->valueint : dflt;
+}
+
+int bottle_meta_read(const char *slug, struct bottle_meta *m, struct bb_err *e)
+{
+	char dir[4096], path[4200];
+	struct buf b = BUF_INIT(META_MAX);
+	cJSON *o;
+
+	if (bottle_state_dir(slug, dir, sizeof dir, e) < 0)
+		return -1;
+	snprintf(path, sizeof path, "%s/" META_FILE, dir);
+	if (fd_read_file(path, META_MAX, &b, e) < 0) {
+		buf_free(&b);
+		if (e->code == ENOENT)
+			return bb_errf(e, ENOENT, "no bottle '%s' (see 'bb bottle list')", slug);
+		return -1;
+	}
+	o = json_parse(path, b.p ? b.p : "", b.len, e);
+	buf_free(&b);
+	if (!o)
+		return -1;
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		return bb_errf(e, BB_EINVAL, "%s: not a JSON object", path);
+	}
+	memset(m, 0, sizeof *m);
+	snprintf(m->slug, sizeof m->slug, "%s", slug); /* the directory names it, whatever the file says */
+	get_str(o, "agent", m->agent, sizeof m->agent);
+	get_str(o, "cwd", m->cwd, sizeof m->cwd);
+	get_str(o, "started_at", m->started_at, sizeof m->started_at);
+	get_str(o, "backend", m->backend, sizeof m->backend);
+	get_str(o, "status", m->status, sizeof m->status);
+	get_str(o, "command", m->command, sizeof m->command);
+	m->bare = cJSON_IsTrue(cJSON_GetObjectItem(o, "bare"));
+	m->copy_cwd = cJSON_IsTrue(cJSON_GetObjectItem(o, "copy_cwd"));
+	m->host_pid = get_int(o, "host_pid", 0);
+	m->exit_code = get_int(o, "exit_code", -1);
+	cJSON_Delete(o);
+	if (!strcmp(m->status, "running") && (m->host_pid <= 1 || (kill(m->host_pid, 0) < 0 && errno == ESRCH)))
+		snprintf(m->status, sizeof m->status, "dead");
+	return 0;
+}
+
+static int meta_cmp(const void *a, const void *b)
+{
+	const struct bottle_meta *x = a, *y = b;
+	int c = strcmp(x->started_at, y->started_at);
+	return c ? c : strcmp(x->slug, y->slug);
+}
+
+int bottle_meta_list(struct bottle_meta **out, size_t *n, struct bb_err *e)
+{
+	char root[4096];
+	struct bottle_meta *v = NULL;
+	size_t cap = 0;
+	DIR *d;
+	struct dirent *de;
+
+	*out = NULL;
+	*n = 0;
+	if (bottle_state_root(root, sizeof root, 0, e) < 0)
+		return -1;
+	d = opendir(root);
+	if (!d)
+		return errno == ENOENT ? 0 : bb_errno(e, errno, "open %s", root);
+	while ((de = readdir(d)) != NULL) {
+		struct bb_err ignored = { 0 };
+		if (de->d_name[0] == '.')
+			continue;
+		if (*n == cap) {
+			struct bottle_meta *nv = realloc(v, (cap ? cap * 2 : 8) * sizeof *v);
+			if (!nv) {
+				closedir(d);
+				free(v);
+				*n = 0;
+				return bb_errf(e, ENOMEM, "out of memory");
+			}
+			v = nv;
+			cap = cap ? cap * 2 : 8;
+		}
+		if (bottle_meta_read(de->d_name, &v[*n], &ignored) == 0) /* no meta.json: not a bottle (yet) */
+			(*n)++;
+	}
+	closedir(d);
+	if (*n)
+		qsort(v, *n, sizeof *v, meta_cmp);
+	*out = v;
+	return 0;
+}
