@@ -191,3 +191,104 @@ void fd_remove_tree(const char *dir)
 	}
 	rmdir(dir);
 }
+
+/* Copy one level: entries of the open directory sfd into the directory dfd (both held open, nothing followed). */
+static int copy_dir(int sfd, int dfd, const char *where, uid_t uid, gid_t gid, unsigned long long *left,
+		    struct bb_err *e)
+{
+	DIR *d = fdopendir(sfd);
+	struct dirent *de;
+	int rc = 0;
+
+	if (!d) {
+		close(sfd);
+		return bb_errno(e, errno, "copy %s", where);
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		struct stat st;
+		char path[PATH_MAX];
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof path, "%s/%s", where, de->d_name);
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			rc = bb_errno(e, errno, "copy %s", path);
+		} else if (S_ISDIR(st.st_mode)) {
+			int s2 = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), d2;
+			if (s2 < 0)
+				rc = bb_errno(e, errno, "copy %s", path);
+			else if (mkdirat(dfd, de->d_name, 0700) < 0 ||
+				 (d2 = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+				close(s2);
+				rc = bb_errno(e, errno, "copy %s", path);
+			} else {
+				rc = copy_dir(s2, d2, path, uid, gid, left, e);
+				if (rc == 0 && (fchmod(d2, st.st_mode & 07777) < 0 || fchown(d2, uid, gid) < 0))
+					rc = bb_errno(e, errno, "copy %s: mode", path);
+				close(d2);
+			}
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t n = readlinkat(dirfd(d), de->d_name, target, sizeof target - 1);
+			if (n < 0)
+				rc = bb_errno(e, errno, "copy %s", path);
+			else {
+				target[n] = 0;
+				if (symlinkat(target, dfd, de->d_name) < 0 ||
+				    fchownat(dfd, de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+					rc = bb_errno(e, errno, "copy %s", path);
+			}
+		} else if (S_ISREG(st.st_mode)) {
+			int in, out;
+			char buf[65536];
+			ssize_t n = 0;
+			if ((unsigned long long)st.st_size > *left) {
+				rc = bb_errf(e, BB_ETOOBIG, "copy %s: the tree is larger than the copy limit", path);
+				break;
+			}
+			*left -= (unsigned long long)st.st_size;
+			in = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			out = in < 0 ? -1
+				     : openat(dfd, de->d_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+					      st.st_mode & 0777);
+			if (out < 0)
+				rc = bb_errno(e, errno, "copy %s", path);
+			while (rc == 0 && (n = read(in, buf, sizeof buf)) > 0)
+				if (fd_write_all(out, buf, (size_t)n) < 0)
+					rc = bb_errno(e, errno, "copy %s", path);
+			if (rc == 0 && n < 0)
+				rc = bb_errno(e, errno, "copy %s", path);
+			if (rc == 0 && (fchmod(out, st.st_mode & 07777) < 0 || fchown(out, uid, gid) < 0))
+				rc = bb_errno(e, errno, "copy %s: mode", path);
+			if (in >= 0)
+				close(in);
+			if (out >= 0)
+				close(out);
+		} /* devices, fifos, sockets: not part of a workspace copy */
+	}
+	closedir(d);
+	return rc;
+}
+
+int fd_copy_tree(const char *src, const char *dst, uid_t uid, gid_t gid, unsigned long long max_bytes,
+		 struct bb_err *e)
+{
+	int sfd, dfd, rc;
+	struct stat st;
+
+	sfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0)
+		return bb_errno(e, errno, "copy %s", src);
+	if (fstat(sfd, &st) < 0 || mkdir(dst, 0700) < 0 ||
+	    (dfd = open(dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		rc = bb_errno(e, errno, "copy %s to %s", src, dst);
+		close(sfd);
+		return rc;
+	}
+	rc = copy_dir(sfd, dfd, src, uid, gid, &max_bytes, e);
+	if (rc == 0 && (fchmod(dfd, st.st_mode & 07777) < 0 || fchown(dfd, uid, gid) < 0))
+		rc = bb_errno(e, errno, "copy %s: mode", dst);
+	close(dfd);
+	if (rc < 0)
+		fd_remove_tree(dst);
+	return rc;
+}

@@ -17,17 +17,26 @@ int fd_read_all(int fd, struct buf *b, struct bb_err *e);
 /* Read a whole file of at most max bytes into b; the error names the path. */
 int fd_read_file(const char *path, size_t max, struct buf *b, struct bb_err *e);
 /*
- * Replace path with data atomically: write a temporary file beside it with
- * the given mode, fsync, rename over path, fsync the directory. On any
- * failure the temporary file is removed and path is untouched.
- */
-/*
  * Remove dir and everything below it (files, symlinks — never followed —
  * and subdirectories). Best effort: what cannot be removed stays, and so
  * does its parent; dir itself is removed last.
  */
 void fd_remove_tree(const char *dir);
+/*
+ * Copy the tree at src to dst (which must not exist): directories, regular
+ * files and symlinks (copied as links, never followed), with their modes,
+ * owned by uid:gid. Other file types (devices, fifos, sockets) are skipped.
+ * At most max_bytes of file data. 0, or -1 with e naming the path; a
+ * partial dst is removed.
+ */
+int fd_copy_tree(const char *src, const char *dst, uid_t uid, gid_t gid, unsigned long long max_bytes,
+		 struct bb_err *e);
 
+/*
+ * Replace path with data atomically: write a temporary file beside it with
+ * the given mode, fsync, rename over path, fsync the directory. On any
+ * failure the temporary file is removed and path is untouched.
+ */
 int fd_write_file_atomic(const char *path, const void *data, size_t n, mode_t mode, struct bb_err *e);
 int fd_set_nonblock(int fd, struct bb_err *e);
 int fd_set_cloexec(int fd, struct bb_err *e);

@@ -136,6 +136,15 @@ void out_printf(const char *fmt, ...)
 	va_end(ap);
 }
 
+void err_raw(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vout(2, NULL, fmt, ap);
+	va_end(ap);
+}
+
 void err_printf(const char *fmt, ...)
 {
 	char prefix[80];

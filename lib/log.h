@@ -29,6 +29,8 @@ int redact_append(struct buf *out, const char *in, size_t n, struct bb_err *e);
 int out_write(int fd, const char *p, size_t n);
 /* printf to stdout, redacted. */
 void out_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* printf to stderr, redacted, as is (summaries and prompts for people). */
+void err_raw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "bb NAME: message\n" on stderr, redacted; NAME is log_setup's prog. */
 void err_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -109,7 +109,9 @@ struct mf_env {
 };
 
 struct mf_provider {
-	const char *template_; /* "claude" or "codex" */
+	const char *template_; /* "claude", "codex" or "command" */
+	const char **command;  /* template command: the agent program and its arguments */
+	size_t ncommand;
 	const char *dockerfile;
 	const char *auth_token; /* host env var with the Claude OAuth token, "" when unset */
 	int forward_host_credentials;

@@ -316,32 +316,49 @@ static void parse_env(struct mf_ctx *c, const char *who, const struct ynode *n, 
 
 /* ---- agent_provider ----------------------------------------------------- */
 
+static const char **str_list(struct mf_ctx *c, const struct ynode *n, const char *label, size_t *count,
+			     int (*check)(struct mf_ctx *, const struct ynode *, const char *, size_t));
+
 static void parse_provider(struct mf_ctx *c, const char *name, const struct ynode *n, struct mf_provider *p)
 {
-	static const char *const keys[] = { "template", "dockerfile", "auth_token", "forward_host_credentials", NULL };
-	const struct ynode *t, *d, *a, *f;
+	static const char *const keys[] = { "template", "dockerfile", "auth_token", "forward_host_credentials", "command", NULL };
+	const struct ynode *t, *d, *a, *f, *cmd;
 	size_t i;
 	int fwd;
 
 	p->template_ = "claude";
 	p->dockerfile = p->auth_token = "";
 	p->forward_host_credentials = 0;
+	p->command = NULL;
+	p->ncommand = 0;
 	if (need_map(c, n, fmt(c, "bottle '%s' agent_provider", name)) < 0)
 		return;
 	for (i = 0; i < n->n; i++)
 		if (!in_list(KEY(n, i)->str, keys))
 			mf_error(c, KEY(n, i),
-				 "bottle '%s' agent_provider has unknown key %s; allowed: template, dockerfile, auth_token, forward_host_credentials",
+				 "bottle '%s' agent_provider has unknown key %s; allowed: template, dockerfile, auth_token, forward_host_credentials, command",
 				 name, mf_repr(c, KEY(n, i)->str));
 	t = yml_get(n, "template");
 	if (t) {
 		if (!mf_is_str(t) || t->len == 0)
 			mf_error(c, t, "bottle '%s' agent_provider.template must be a non-empty string", name);
-		else if (strcmp(t->str, "claude") && strcmp(t->str, "codex"))
-			mf_error(c, t, "bottle '%s' agent_provider.template %s is not one of claude, codex", name,
+		else if (strcmp(t->str, "claude") && strcmp(t->str, "codex") && strcmp(t->str, "command"))
+			mf_error(c, t, "bottle '%s' agent_provider.template %s is not one of claude, codex, command", name,
 				 mf_repr(c, t->str));
 		else
 			p->template_ = dup(c, t->str);
+	}
+	cmd = yml_get(n, "command");
+	if (!strcmp(p->template_, "command")) {
+		if (!cmd)
+			mf_error(c, n, "bottle '%s' agent_provider.template 'command' needs command: [PROGRAM, ARGS...]", name);
+		else {
+			p->command = str_list(c, cmd, fmt(c, "bottle '%s' agent_provider.command", name), &p->ncommand, NULL);
+			if (p->command && !p->ncommand)
+				mf_error(c, cmd, "bottle '%s' agent_provider.command must name a program", name);
+		}
+	} else if (cmd) {
+		mf_error(c, cmd, "bottle '%s' agent_provider.command is only supported for template 'command'", name);
 	}
 	d = yml_get(n, "dockerfile");
 	if (d && !mf_is_str(d))

@@ -111,7 +111,7 @@ static size_t effective_routes(const struct mf_bottle *b, struct plan_route *out
 			out[n].token_ref = b->provider.auth_token;
 		}
 		n++;
-	} else {
+	} else if (!strcmp(b->provider.template_, "codex")) {
 		static const char *const hosts[] = { "api.openai.com", "chatgpt.com" };
 
 		for (i = 0; i < 2; i++) {
@@ -292,6 +292,8 @@ cJSON *plan_build(const struct manifest *m, const char *agent, const char *bottl
 	cJSON_AddItemToObject(o, "extends_chain", str_array(b->chain, b->nchain));
 	o = cJSON_AddObjectToObject(doc, "provider");
 	cJSON_AddStringToObject(o, "template", b->provider.template_);
+	if (b->provider.command)
+		cJSON_AddItemToObject(o, "command", str_array(b->provider.command, b->provider.ncommand));
 	cJSON_AddStringToObject(o, "dockerfile", b->provider.dockerfile);
 	cJSON_AddStringToObject(o, "auth_token_ref", b->provider.auth_token);
 	cJSON_AddBoolToObject(o, "forward_host_credentials", b->provider.forward_host_credentials);

@@ -26,6 +26,10 @@ PKGS=(
 	"cjson       cjson        1.7.15-1+deb12u4       bookworm"
 )
 
+# Run from bb's Makefile, make passes its own command-line variables (O=..., MODE=...) down through
+# the environment; the dependencies' makefiles must not see them (BearSSL's build uses $(O) itself).
+unset MAKEFLAGS MAKEOVERRIDES MFLAGS MAKELEVEL O
+
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${BB_DEPS_DIR:-$top/.deps}
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}

@@ -17,12 +17,13 @@
 #include "opt.h"
 
 static const char usage[] =
-	"usage: bb bottle cleanup [--dry-run]\n"
+	"usage: bb bottle cleanup [--all] [--dry-run]\n"
 	"Removes what a bottle leaves when its host process is killed (kill -9, a\n"
 	"crash, a power cut): its state directory under $BB_HOME/.bb/state (the plan,\n"
 	"the dialer's socket, logs, staged OCI bundles holding tokens) and any OCI\n"
 	"containers named after it. Bottles whose host process still runs are left\n"
 	"alone. Prints one line per thing removed.\n"
+	"  -a, --all       also stopped bottles (their logs, home and workspace copy)\n"
 	"  -n, --dry-run   say what would be removed, remove nothing";
 
 /* A state directory NAME-PID whose PID no longer runs: the pid, else 0. */
@@ -77,14 +78,16 @@ int bottle_cleanup(int argc, char **argv)
 	const char *home = getenv("BB_HOME");
 	DIR *d;
 	struct dirent *de;
-	int c, code, dry = 0, n = 0;
+	int c, code, dry = 0, all = 0, n = 0;
 
 	opt_init(&o);
-	while ((c = applet_opt(&o, argc, argv, "h(help)n(dry-run)", usage, &code)) != -1) {
+	while ((c = applet_opt(&o, argc, argv, "h(help)n(dry-run)a(all)", usage, &code)) != -1) {
 		if (c == APPLET_OPT_EXIT)
 			return code;
 		if (c == 'n')
 			dry = 1;
+		else if (c == 'a')
+			all = 1;
 		else
 			return applet_usage_error(usage, "unexpected option");
 	}
@@ -106,14 +109,26 @@ int bottle_cleanup(int argc, char **argv)
 	}
 	while ((de = readdir(d)) != NULL) {
 		char path[PATH_MAX + 300];
+		struct bottle_meta m;
+		struct bb_err e = { 0 };
+		const char *why = "its host process is gone";
 		pid_t pid;
-		if (de->d_name[0] == '.' || !(pid = dead_owner(de->d_name)))
+		if (de->d_name[0] == '.')
 			continue;
+		if (bottle_meta_read(de->d_name, &m, &e) == 0) {
+			if (!strcmp(m.status, "running") || (!strcmp(m.status, "stopped") && !all))
+				continue;
+			pid = m.host_pid;
+			if (!strcmp(m.status, "stopped"))
+				why = "stopped; --all";
+		} else if (!(pid = dead_owner(de->d_name))) { /* no metadata: a run of an older bb */
+			continue;
+		}
 		snprintf(path, sizeof path, "%s/%s", root, de->d_name);
 		delete_containers(pid, dry);
 		if (!dry)
 			fd_remove_tree(path);
-		out_printf("%s %s (its host process %d is gone)\n", dry ? "would remove" : "removed", path, (int)pid);
+		out_printf("%s %s (%s)\n", dry ? "would remove" : "removed", path, why);
 		n++;
 	}
 	closedir(d);

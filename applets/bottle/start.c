@@ -1,0 +1,228 @@
+/* start.c - `bb bottle start AGENT` and `bb bottle resume SLUG`: a preflight summary, a y/N on a terminal, then the agent in its bottle. */
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "applet.h"
+#include "bottle.h"
+#include "log.h"
+#include "opt.h"
+#include "plan.h"
+
+static const char start_usage[] =
+	"usage: bb bottle start AGENT [OPTIONS]\n"
+	"Starts a bottle for AGENT (an agent or bottle manifest) and runs its provider's\n"
+	"agent program (claude or codex) in it, attached to this terminal. First prints\n"
+	"what the agent will get and, on a terminal, asks y/N. The bottle's state (plan,\n"
+	"logs, the agent's home, a copied workspace) is kept when the agent exits: see\n"
+	"'bb bottle list', 'logs', 'inspect', 'resume', and 'cleanup --all' to remove it.\n"
+	"  -C, --cwd DIR        the workspace (default: the current directory)\n"
+	"      --copy-cwd       the agent works on a copy of it kept with the bottle\n"
+	"  -n, --dry-run        print the summary and stop\n"
+	"  -b, --backend NAME   embedded (default), oci or docker\n"
+	"  -r, --runtime PROG   with --backend oci: runc (default) or crun\n"
+	"      --bare           NO isolation (explicit opt-out; also BB_BARE=1)\n"
+	"  -y, --yes            do not ask\n"
+	"  -H, --hosts FILE     hosts file the host-side dialer resolves with first (tests)";
+
+static const char resume_usage[] =
+	"usage: bb bottle resume SLUG [-y]\n"
+	"Starts a stopped bottle again with its state: the same workspace (or its copy),\n"
+	"the agent's home, the logs; the provider's agent continues its last session.\n"
+	"  -y, --yes            do not ask\n"
+	"  -H, --hosts FILE     hosts file the host-side dialer resolves with first (tests)";
+
+static void line(const char *label, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void line(const char *label, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	err_raw("  %-10s %s\n", label, text);
+}
+
+/* What the agent will get, from the plan: routes, repos, env names, mounts, backend. Values never shown. */
+static int preflight(const struct session *s, const char *slug)
+{
+	struct manifest m;
+	struct bb_err e = { 0 };
+	cJSON *plan, *r, *x;
+	int code, first;
+	char buf[1024];
+
+	if ((code = bottle_load(&m)) != 0)
+		return code;
+	plan = plan_build(&m, s->name, NULL, &e);
+	if (!plan)
+		plan = plan_build(&m, NULL, s->name, &e);
+	if (!plan) {
+		err_printf("%s", e.msg);
+		manifest_free(&m);
+		return BB_EXIT_FAIL;
+	}
+	err_raw("bottle %s%s\n", slug ? slug : s->name, slug ? " (resume)" : "");
+	line("agent", "%s (provider %s)", s->name,
+	     cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "provider"), "template")));
+	if (s->bare)
+		line("backend", "NONE: --bare, the agent runs on this host without isolation");
+	else if (!strcmp(s->backend, "oci"))
+		line("backend", "oci (%s on bb's bundles)", s->runtime);
+	else
+		line("backend", "%s", s->backend);
+	line("workspace", "%s (%s)", s->workspace, s->copy_cwd ? "a copy, kept with the bottle" : "read-write");
+	line("mounts", "host filesystem read-only; /tmp, /run fresh; home kept with the bottle");
+	first = 1;
+	cJSON_ArrayForEach(r, cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "egress"), "routes"))
+	{
+		const cJSON *auth = cJSON_GetObjectItem(r, "auth");
+		const char *ref = cJSON_GetStringValue(cJSON_GetObjectItem(auth, "token_ref"));
+		snprintf(buf, sizeof buf, "%s%s%s%s", cJSON_GetStringValue(cJSON_GetObjectItem(r, "host")),
+			 ref ? " [token from $" : "", ref ? ref : "", ref ? ", injected by egress]" : "");
+		line(first ? "egress" : "", "%s", buf);
+		first = 0;
+	}
+	if (first)
+		line("egress", "(no route: nothing outside is reachable)");
+	first = 1;
+	cJSON_ArrayForEach(r, cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "git_gate"), "repos"))
+	{
+		line(first ? "git-gate" : "", "%s -> %s", cJSON_GetStringValue(cJSON_GetObjectItem(r, "name")),
+		     cJSON_GetStringValue(cJSON_GetObjectItem(r, "url")));
+		first = 0;
+	}
+	buf[0] = 0;
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(plan, "env"))
+	{
+		size_t l = strlen(buf);
+		snprintf(buf + l, sizeof buf - l, "%s%s", l ? ", " : "", cJSON_GetStringValue(cJSON_GetObjectItem(x, "name")));
+	}
+	line("env", "%s", buf[0] ? buf : "(none from the manifest)");
+	line("supervise", "%s", cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "supervise"), "enabled"))
+					 ? "on: the agent may ask for more over MCP"
+					 : "off");
+	cJSON_Delete(plan);
+	manifest_free(&m);
+	return 0;
+}
+
+/* y/N on the terminal: 0 for yes; BB_EXIT_FAIL otherwise. Without a terminal, yes (scripts pass -y anyway). */
+static int confirm(int yes)
+{
+	char a[16] = "";
+	if (yes || !isatty(0) || !isatty(2))
+		return 0;
+	err_raw("start it? [y/N] ");
+	if (!fgets(a, sizeof a, stdin) || (a[0] != 'y' && a[0] != 'Y')) {
+		err_raw("not started\n");
+		return BB_EXIT_FAIL;
+	}
+	return 0;
+}
+
+static int bare_asked(int flag)
+{
+	const char *v = getenv("BB_BARE");
+	return flag || (v && !strcmp(v, "1"));
+}
+
+int bottle_start(int argc, char **argv)
+{
+	struct opt o;
+	struct session s = { .backend = "embedded", .runtime = "runc", .keep_state = 1 };
+	char ws[PATH_MAX];
+	const char *workspace = NULL;
+	int c, code, dry = 0, yes = 0, bare = 0;
+
+	opt_init(&o);
+	while ((c = applet_opt(&o, argc, argv, "h(help)C:(cwd)c(copy-cwd)n(dry-run)b:(backend)r:(runtime)B(bare)y(yes)H:(hosts)",
+			       start_usage, &code)) != -1) {
+		switch (c) {
+		case APPLET_OPT_EXIT:
+			return code;
+		case 'C': workspace = o.arg; break;
+		case 'c': s.copy_cwd = 1; break;
+		case 'n': dry = 1; break;
+		case 'b':
+			if (strcmp(o.arg, "embedded") && strcmp(o.arg, "oci") && strcmp(o.arg, "docker"))
+				return applet_usage_error(start_usage, "--backend %s: want embedded, oci or docker", o.arg);
+			s.backend = o.arg;
+			break;
+		case 'r': s.runtime = o.arg; break;
+		case 'B': bare = 1; break;
+		case 'y': yes = 1; break;
+		case 'H': s.hosts = o.arg; break;
+		default: return applet_usage_error(start_usage, "unexpected option");
+		}
+	}
+	if (o.ind >= argc)
+		return applet_usage_error(start_usage, "which agent?");
+	s.name = argv[o.ind++];
+	if (o.ind < argc)
+		return applet_usage_error(start_usage, "unexpected argument '%s' (to run a command: bb bottle run %s -- CMD)",
+					  argv[o.ind], s.name);
+	if ((code = bottle_workspace(workspace, ws)) != 0)
+		return code;
+	s.workspace = ws;
+	s.bare = bare_asked(bare);
+	if (s.bare)
+		err_raw("bb: WARNING: --bare: this agent runs WITHOUT isolation: it can reach the network, read your "
+			"files and your credentials directly\n");
+	if ((code = preflight(&s, NULL)) != 0)
+		return code;
+	if (dry)
+		return 0;
+	if ((code = confirm(yes)) != 0)
+		return code;
+	return bottle_session(&s);
+}
+
+int bottle_resume(int argc, char **argv)
+{
+	struct opt o;
+	struct session s = { .keep_state = 1, .runtime = "runc" };
+	struct bottle_meta meta;
+	struct bb_err e = { 0 };
+	int c, code, yes = 0;
+
+	opt_init(&o);
+	while ((c = applet_opt(&o, argc, argv, "h(help)y(yes)H:(hosts)", resume_usage, &code)) != -1) {
+		switch (c) {
+		case APPLET_OPT_EXIT:
+			return code;
+		case 'y': yes = 1; break;
+		case 'H': s.hosts = o.arg; break;
+		default: return applet_usage_error(resume_usage, "unexpected option");
+		}
+	}
+	if (o.ind + 1 != argc)
+		return applet_usage_error(resume_usage, "which bottle? (its slug, from 'bb bottle list')");
+	if (bottle_meta_read(argv[o.ind], &meta, &e) < 0) {
+		err_printf("%s", e.msg);
+		return BB_EXIT_FAIL;
+	}
+	if (!strcmp(meta.status, "running")) {
+		err_printf("bottle %s is running (host process %d)", meta.slug, meta.host_pid);
+		return BB_EXIT_FAIL;
+	}
+	if (strcmp(meta.command, "start")) {
+		err_printf("bottle %s ran one command ('bb bottle run'); only started bottles resume", meta.slug);
+		return BB_EXIT_FAIL;
+	}
+	s.name = meta.agent;
+	s.resume = meta.slug;
+	s.workspace = meta.cwd;
+	s.backend = meta.backend;
+	s.bare = meta.bare;
+	s.copy_cwd = meta.copy_cwd;
+	if (s.bare)
+		err_raw("bb: WARNING: --bare: this agent runs WITHOUT isolation\n");
+	if ((code = preflight(&s, meta.slug)) != 0 || (code = confirm(yes)) != 0)
+		return code;
+	return bottle_session(&s);
+}

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# lifecycle.sh - bb bottle start / list / inspect / logs / stop / resume / cleanup on the embedded runtime, as a user drives them.
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" = 0 ] || { skip "lifecycle" "needs root (the embedded runtime)"; exit 0; }
+unshare --net --mount true 2>/dev/null || { skip "lifecycle" "namespaces are not available here"; exit 0; }
+
+export BB_HOME=$T/home
+mkdir -p "$BB_HOME/.bb/bottles" "$T/ws" "$T/ws2"
+chown 65534:65534 "$T/ws" "$T/ws2"
+CANARY="sk-canary-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export LIFE_TOKEN=$CANARY
+
+# A "command" agent: says where it is, keeps a counter in its home (kept across resume), waits to be stopped.
+cat >"$BB_HOME/.bb/bottles/dev.md" <<'EOF'
+---
+agent_provider:
+  template: command
+  command: [sh, -c, 'n=$(cat $HOME/runs 2>/dev/null || echo 0); n=$((n+1)); echo $n > $HOME/runs; echo "agent run $n in $BB_BOTTLE"; echo "marker $GREETING"; exec sleep 3597']
+env:
+  GREETING: hello-lifecycle
+egress:
+  routes:
+    - host: api.test
+      auth: {scheme: Bearer, token_ref: LIFE_TOKEN}
+---
+EOF
+cat >"$BB_HOME/.bb/bottles/quick.md" <<'EOF'
+---
+agent_provider: {template: command, command: [sh, -c, 'echo quick done; exit 3']}
+---
+EOF
+
+wait_for() { # SECONDS CMD...: until CMD succeeds
+	local n=$(($1 * 10)); shift
+	while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
+	return 1
+}
+slug_of() { "$BB" bottle list --json | python3 -c "import json,sys; b=[x for x in json.load(sys.stdin) if x['agent']=='$1' and x['status']=='$2']; print(b[-1]['slug'] if b else '')"; }
+
+# --- preflight ---
+out=$(cd "$T/ws" && "$BB" bottle start dev --dry-run 2>&1)
+rc=$?
+if [ $rc = 0 ] && grep -q "api.test \[token from \$LIFE_TOKEN" <<<"$out" && grep -q "GREETING" <<<"$out" &&
+	! grep -q "$CANARY" <<<"$out" && [ -z "$(ls "$BB_HOME/.bb/state" 2>/dev/null)" ]; then
+	ok "start --dry-run: routes, token sources and env names shown, no value, nothing started"
+else
+	fail "start --dry-run" "$rc: $out"
+fi
+
+# --- start, then look at it from outside ---
+(cd "$T/ws" && exec "$BB" bottle start dev -y) >"$T/start.out" 2>"$T/start.err" &
+START=$!
+on_exit "kill -9 $START 2>/dev/null"
+if wait_for 20 grep -q "agent run 1" "$T/start.out"; then
+	ok "start runs the provider's command in the bottle, attached to this terminal"
+else
+	fail "start" "$(cat "$T/start.out" "$T/start.err" | tail -n 8)"
+fi
+grep -q "marker hello-lifecycle" "$T/start.out" && ok "the manifest's env reaches the agent" || fail "manifest env" "$(cat "$T/start.out")"
+SLUG=$(slug_of dev running)
+if [[ "$SLUG" == dev-?????? ]] && grep -q "in $SLUG" "$T/start.out"; then
+	ok "list --json shows the running bottle by slug ($SLUG)"
+else
+	fail "list --json" "slug '$SLUG'; $("$BB" bottle list --json 2>&1)"
+fi
+out=$("$BB" bottle list 2>&1)
+grep -Eq "^$SLUG +dev +running +embedded" <<<"$out" && ok "list: one line per bottle with its status and backend" || fail "list" "$out"
+out=$("$BB" bottle inspect "$SLUG" 2>&1; "$BB" bottle inspect "$SLUG" --json 2>&1)
+if grep -q "route       api.test  token from \$LIFE_TOKEN" <<<"$out" && grep -q '"status":"running"' <<<"$out" &&
+	! grep -q "$CANARY" <<<"$out"; then
+	ok "inspect (text and JSON) shows routes and token sources, never the token"
+else
+	fail "inspect" "$out"
+fi
+if ! grep -rq "$CANARY" "$BB_HOME/.bb/state/$SLUG" 2>/dev/null; then
+	ok "no file of the bottle's state holds the token"
+else
+	fail "state" "the token is in $(grep -rl "$CANARY" "$BB_HOME/.bb/state/$SLUG")"
+fi
+out=$("$BB" bottle logs "$SLUG" 2>&1)
+rc=$?
+[ $rc = 0 ] && ok "logs of a running bottle (exit 0)" || fail "logs" "$rc: $out"
+"$BB" bottle logs "$SLUG" --follow >"$T/follow.out" 2>&1 &
+FOLLOW=$!
+on_exit "kill $FOLLOW 2>/dev/null"
+
+# --- a second bottle at once: its own slug, state and logs ---
+(cd "$T/ws2" && exec "$BB" bottle start quick -y) >"$T/quick.out" 2>"$T/quick.err"
+rc=$?
+QSLUG=$("$BB" bottle list --json | python3 -c "import json,sys; print([x['slug'] for x in json.load(sys.stdin) if x['agent']=='quick'][0])" 2>/dev/null)
+if [ $rc = 3 ] && grep -q "quick done" "$T/quick.out" && [ -n "$QSLUG" ] && [ "$QSLUG" != "$SLUG" ] &&
+	[ "$("$BB" bottle inspect "$QSLUG" --json | python3 -c 'import json,sys; m=json.load(sys.stdin)["meta"]; print(m["status"], m["exit_code"], m["cwd"])')" = "stopped 3 $T/ws2" ]; then
+	ok "a second bottle alongside: its own slug, workspace and exit status (3), the first untouched"
+else
+	fail "two bottles" "rc $rc, slug '$QSLUG': $(cat "$T/quick.out" "$T/quick.err" | tail -n 5)"
+fi
+"$BB" bottle list | grep -Eq "^$SLUG +dev +running" && ok "the first bottle is still running" || fail "crosstalk" "$("$BB" bottle list)"
+
+# --- stop ---
+out=$("$BB" bottle stop "$SLUG" 2>&1)
+rc=$?
+wait $START 2>/dev/null
+if [ $rc = 0 ] && grep -q "stopped $SLUG" <<<"$out" && "$BB" bottle list | grep -Eq "^$SLUG +dev +stopped"; then
+	ok "stop ends the bottle; list says stopped"
+else
+	fail "stop" "$rc: $out; $("$BB" bottle list 2>&1)"
+fi
+if wait_for 5 sh -c "! kill -0 $FOLLOW 2>/dev/null"; then ok "logs --follow ends when the bottle stops"; else fail "logs --follow" "still running"; fi
+[ ! -e "$BB_HOME/.bb/state/$SLUG/dial.sock" ] && ok "the dialer's socket is gone with the host process" || fail "dial.sock" "left behind"
+out=$("$BB" bottle stop "$SLUG" 2>&1)
+[ $? = 1 ] && grep -q "is not running (stopped)" <<<"$out" && ok "stop of a stopped bottle says so (exit 1)" || fail "stop twice" "$out"
+[ -z "$(ip netns list 2>/dev/null | grep -v '^bbtest')" ] || true
+
+# --- resume: the same slug, workspace and home ---
+("$BB" bottle resume "$SLUG" -y) >"$T/resume.out" 2>"$T/resume.err" &
+RES=$!
+on_exit "kill -9 $RES 2>/dev/null"
+if wait_for 20 grep -q "agent run 2 in $SLUG" "$T/resume.out"; then
+	ok "resume starts the same bottle again, with the agent's home kept (second run)"
+else
+	fail "resume" "$(cat "$T/resume.out" "$T/resume.err" | tail -n 5)"
+fi
+out=$("$BB" bottle resume "$SLUG" -y 2>&1)
+[ $? = 1 ] && grep -q "is running" <<<"$out" && ok "resume of a running bottle is refused" || fail "resume twice" "$out"
+
+# --- kill -9 of the host process: dead, then cleanup ---
+HOSTPID=$("$BB" bottle inspect "$SLUG" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["meta"]["host_pid"])')
+kill -9 "$HOSTPID"
+wait $RES 2>/dev/null
+if wait_for 5 sh -c "'$BB' bottle list | grep -Eq '^$SLUG +dev +dead'"; then
+	ok "after kill -9 of the host process the bottle is listed dead"
+else
+	fail "dead" "$("$BB" bottle list 2>&1)"
+fi
+sleep 0.3
+if ! pgrep -f "sleep 3597" >/dev/null; then ok "nothing of the bottle outlives its host process"; else fail "kill -9" "the agent still runs"; fi
+out=$("$BB" bottle cleanup 2>&1)
+if grep -q "removed .*$SLUG (its host process is gone)" <<<"$out" && [ ! -e "$BB_HOME/.bb/state/$SLUG" ] &&
+	[ -e "$BB_HOME/.bb/state/$QSLUG" ]; then
+	ok "cleanup removes the dead bottle and keeps the stopped one"
+else
+	fail "cleanup" "$out"
+fi
+out=$("$BB" bottle cleanup --all 2>&1)
+if grep -q "removed .*$QSLUG (stopped; --all)" <<<"$out" && [ -z "$(ls "$BB_HOME/.bb/state")" ]; then
+	ok "cleanup --all removes stopped bottles too: nothing left"
+else
+	fail "cleanup --all" "$out; $(ls "$BB_HOME/.bb/state")"
+fi
+
+# --- a run leaves nothing, even when stopped from outside ---
+(cd "$T/ws" && exec "$BB" bottle run dev -- sh -c 'echo running; exec sleep 3597') >"$T/run.out" 2>"$T/run.err" &
+RUN=$!
+on_exit "kill -9 $RUN 2>/dev/null"
+wait_for 20 grep -q running "$T/run.out"
+RSLUG=$(slug_of dev running)
+out=$("$BB" bottle stop "$RSLUG" 2>&1)
+wait $RUN
+rc=$?
+if grep -q "stopped $RSLUG" <<<"$out" && [ $rc = 143 ] && [ -z "$(ls "$BB_HOME/.bb/state")" ]; then
+	ok "stop of a run: the command ends (SIGTERM, 143) and its state is removed"
+else
+	fail "stop a run" "rc $rc, slug '$RSLUG': $out $(tail -n 3 "$T/run.err")"
+fi
+
+# --- bad input ---
+out=$("$BB" bottle inspect nosuch-000000 2>&1)
+[ $? = 1 ] && grep -q "no bottle 'nosuch-000000'" <<<"$out" && ok "inspect of an unknown slug names it" || fail "unknown slug" "$out"
+out=$("$BB" bottle logs ../../etc 2>&1)
+[ $? = 1 ] && grep -q "is not a bottle slug" <<<"$out" && ok "a slug with a path in it is refused" || fail "slug path" "$out"
+out=$("$BB" bottle start dev extra 2>&1)
+[ $? = 2 ] && grep -q "bb bottle run dev -- CMD" <<<"$out" && ok "start with a command points at run" || fail "start CMD" "$out"
