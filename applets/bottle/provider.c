@@ -11,8 +11,6 @@
 #include "fd.h"
 #include "json.h"
 
-#define AGENT_HOME "/tmp/home" /* where the runtime mounts the home the host keeps under the state dir */
-
 /* A file in the agent's home (rel under home), owned by the agent. */
 static int home_file(const struct provider_ctx *c, const char *rel, const char *data, size_t n, struct bb_err *e)
 {
@@ -57,7 +55,7 @@ static int claude(const struct provider_ctx *c, struct provider_cmd *pc, struct 
 	cJSON_AddStringToObject(o, "theme", "dark");
 	cJSON_AddBoolToObject(o, "bypassPermissionsModeAccepted", 1);
 	projects = cJSON_AddObjectToObject(o, "projects");
-	p = cJSON_AddObjectToObject(projects, AGENT_HOME);
+	p = cJSON_AddObjectToObject(projects, c->agent_home);
 	cJSON_AddBoolToObject(p, "hasTrustDialogAccepted", 1);
 	p = cJSON_AddObjectToObject(projects, c->workspace);
 	cJSON_AddBoolToObject(p, "hasTrustDialogAccepted", 1);
@@ -78,8 +76,9 @@ static int claude(const struct provider_ctx *c, struct provider_cmd *pc, struct 
 	else if (c->prompt && *c->prompt) {
 		if (home_file(c, ".bb/prompt.md", c->prompt, strlen(c->prompt), e) < 0)
 			return -1;
+		snprintf(pc->prompt_path, sizeof pc->prompt_path, "%s/.bb/prompt.md", c->agent_home);
 		add_arg(pc, "--append-system-prompt-file");
-		add_arg(pc, AGENT_HOME "/.bb/prompt.md");
+		add_arg(pc, pc->prompt_path);
 	}
 	return 0;
 }
@@ -103,8 +102,10 @@ static int codex(const struct provider_ctx *c, struct provider_cmd *pc, struct b
 	buf_free(&b);
 	if (rc < 0)
 		return -1;
-	pc->env[pc->nenv++] = "CODEX_HOME=" AGENT_HOME "/.codex";
-	pc->env[pc->nenv++] = "CODEX_CA_CERTIFICATE=/run/bb/ca-bundle.crt";
+	snprintf(pc->codex_home, sizeof pc->codex_home, "CODEX_HOME=%s/.codex", c->agent_home);
+	pc->env[pc->nenv++] = pc->codex_home;
+	snprintf(pc->codex_ca, sizeof pc->codex_ca, "CODEX_CA_CERTIFICATE=%s", c->ca_bundle);
+	pc->env[pc->nenv++] = pc->codex_ca;
 	pc->env[pc->nenv++] = "OPENAI_API_KEY=egress-placeholder";
 	add_arg(pc, "codex");
 	add_arg(pc, "--dangerously-bypass-approvals-and-sandbox");

@@ -125,7 +125,7 @@ static int confirm(int yes)
 	return 0;
 }
 
-static int bare_asked(int flag)
+int bottle_bare_asked(int flag)
 {
 	const char *v = getenv("BB_BARE");
 	return flag || (v && !strcmp(v, "1"));
@@ -169,7 +169,7 @@ int bottle_start(int argc, char **argv)
 	if ((code = bottle_workspace(workspace, ws)) != 0)
 		return code;
 	s.workspace = ws;
-	s.bare = bare_asked(bare);
+	s.bare = bottle_bare_asked(bare);
 	if (s.bare)
 		err_raw("bb: WARNING: --bare: this agent runs WITHOUT isolation: it can reach the network, read your "
 			"files and your credentials directly\n");

@@ -164,6 +164,23 @@ else
 	fail "stop a run" "rc $rc, slug '$RSLUG': $out $(tail -n 3 "$T/run.err")"
 fi
 
+# --- --bare: no isolation, asked for; the proxy still checks what goes through it ---
+(cd "$T/ws" && exec "$BB" bottle run dev --bare -- sh -c 'echo "proxy $HTTPS_PROXY"; curl -s -x "$HTTPS_PROXY" http://denied.example/; sleep 1') >"$T/bare.out" 2>"$T/bare.err" &
+BARE=$!
+on_exit "kill -9 $BARE 2>/dev/null"
+wait_for 10 grep -q proxy "$T/bare.out"
+listed=$("$BB" bottle list 2>&1)
+wait $BARE
+rc=$?
+if [ $rc = 0 ] && grep -q "WARNING: dev-.* runs WITHOUT isolation" "$T/bare.err" && grep -q "proxy http://127.0.0.1:" "$T/bare.out" &&
+	grep -q "rule: no-route" "$T/bare.out" && grep -Eq "dev +running +BARE" <<<"$listed" && [ -z "$(ls "$BB_HOME/.bb/state")" ]; then
+	ok "--bare: a loud warning, BARE in list, egress on the host's loopback still refuses a host, nothing left"
+else
+	fail "--bare" "rc $rc: $(cat "$T/bare.out" "$T/bare.err" | tail -n 6) / $listed"
+fi
+out=$("$BB" bottle run dev --bare --backend oci -- true 2>&1)
+[ $? = 2 ] && grep -q "does not go with --backend oci" <<<"$out" && ok "--bare with a backend is refused" || fail "--bare --backend" "$out"
+
 # --- bad input ---
 out=$("$BB" bottle inspect nosuch-000000 2>&1)
 [ $? = 1 ] && grep -q "no bottle 'nosuch-000000'" <<<"$out" && ok "inspect of an unknown slug names it" || fail "unknown slug" "$out"
