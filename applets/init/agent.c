@@ -1,14 +1,23 @@
-/* agent.c - `bb init --agent`: route and resolv.conf toward the sidecar, then every privilege dropped, in that order. */
+/* agent.c - `bb init --agent`: route and resolv.conf toward the sidecar, the git-gate ~/.gitconfig, then every privilege dropped, in that order. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "caps.h"
 #include "fd.h"
 #include "init.h"
+
+#define GITCONFIG_MAX (64u << 10)
+#define GATE_WAIT_MS 10000
 
 #define RESOLV_PATH "/etc/resolv.conf"
 
@@ -48,6 +57,149 @@ static int write_resolv(const char *dns, struct bb_err *e)
 	return 0;
 }
 
+/* Bytes git config takes unquoted in a subsection name and a value, and that an ssh:// URL needs. */
+static int url_chars_ok(const char *s, size_t n)
+{
+	size_t i;
+	if (!n)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr(":/@._~%+-=", c)))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * One repo's url.<gate>.insteadOf entries: the ssh:// URL, and its scp-like
+ * spelling (user@host:path) when the port is the default, so a plain
+ * `git push origin` of a clone made either way goes to the gate.
+ */
+static int gitconfig_repo(struct buf *b, const char *gate, const char *name, size_t nl, const char *url, size_t ul,
+			  struct bb_err *e)
+{
+	const char *rest, *slash, *colon;
+	char line[2200];
+	int n;
+
+	if (!url_chars_ok(name, nl) || memchr(name, '=', nl) || !url_chars_ok(url, ul) || ul < 7 || memcmp(url, "ssh://", 6))
+		return bb_errf(e, BB_EINVAL, "BB_GIT_GATE_REPOS: '%.*s=%.*s' is not NAME=ssh://URL", (int)nl, name, (int)ul, url);
+	n = snprintf(line, sizeof line, "[url \"%s/%.*s.git\"]\n\tinsteadOf = %.*s\n", gate, (int)nl, name, (int)ul, url);
+	if (n < 0 || (size_t)n >= sizeof line || buf_append(b, line, (size_t)n, e) < 0)
+		return bb_errf(e, BB_ETOOBIG, "BB_GIT_GATE_REPOS: an entry is too long");
+	rest = url + 6;
+	slash = memchr(rest, '/', ul - 6);
+	colon = slash ? memchr(rest, ':', (size_t)(slash - rest)) : NULL;
+	if (slash && (!colon || (slash - colon == 3 && !memcmp(colon, ":22", 3)))) {
+		size_t hl = (size_t)((colon ? colon : slash) - rest);
+		n = snprintf(line, sizeof line, "\tinsteadOf = %.*s:%.*s\n", (int)hl, rest, (int)(ul - 6 - (size_t)(slash + 1 - rest)),
+			     slash + 1);
+		if (n < 0 || (size_t)n >= sizeof line || buf_append(b, line, (size_t)n, e) < 0)
+			return bb_errf(e, BB_ETOOBIG, "BB_GIT_GATE_REPOS: an entry is too long");
+	}
+	return 0;
+}
+
+/*
+ * The agent's ~/.gitconfig from BB_GIT_GATE_REPOS ("NAME=ssh://URL ...",
+ * what bb bottle run puts in the agent's environment) and GIT_GATE_URL:
+ * every gated repo's upstream URL is rewritten to the gate, so the agent
+ * pushes with plain git and never needs (or sees) the upstream key. Made
+ * fresh (O_EXCL) in the agent's own tmpfs home and given to the agent's
+ * user. Nothing to do when BB_GIT_GATE_REPOS is unset.
+ */
+static int write_gitconfig(const struct init_agent *a, struct bb_err *e)
+{
+	static const char head[] = "# written by bb init --agent: the bottle's repos go through git-gate\n";
+	const char *repos = getenv("BB_GIT_GATE_REPOS"), *gate = getenv("GIT_GATE_URL"), *home = getenv("HOME"), *p;
+	struct buf b = BUF_INIT(GITCONFIG_MAX);
+	char path[4096];
+	int fd, n;
+
+	if (!repos || !*repos)
+		return 0;
+	if (!gate || !url_chars_ok(gate, strlen(gate)) || !home || home[0] != '/')
+		return bb_errf(e, BB_EINVAL, "gitconfig: BB_GIT_GATE_REPOS needs GIT_GATE_URL and an absolute HOME");
+	if (buf_append(&b, head, sizeof head - 1, e) < 0)
+		goto fail;
+	for (p = repos; *p;) {
+		const char *end = strchr(p, ' '), *eq;
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		eq = memchr(p, '=', len);
+		if (len && (!eq || gitconfig_repo(&b, gate, p, (size_t)(eq - p), eq + 1, len - (size_t)(eq + 1 - p), e) < 0)) {
+			if (!eq)
+				bb_errf(e, BB_EINVAL, "BB_GIT_GATE_REPOS: '%.*s' is not NAME=URL", (int)len, p);
+			goto fail;
+		}
+		p += len;
+		while (*p == ' ')
+			p++;
+	}
+	n = snprintf(path, sizeof path, "%s/.gitconfig", home);
+	if (n < 0 || (size_t)n >= sizeof path) {
+		bb_errf(e, BB_EINVAL, "gitconfig: HOME too long");
+		goto fail;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		bb_errno(e, errno, "gitconfig: creating %s", path);
+		goto fail;
+	}
+	if (fd_write_all(fd, b.p, b.len) < 0 || (a->switch_ids && fchown(fd, a->uid, a->gid) < 0)) {
+		bb_errno(e, errno, "gitconfig: writing %s", path);
+		fd_close(fd);
+		goto fail;
+	}
+	fd_close(fd);
+	buf_free(&b);
+	return 0;
+fail:
+	buf_free(&b);
+	return -1;
+}
+
+/*
+ * The sidecar's runtime waits for egress only; git-gate starts beside it.
+ * So the agent's first `git clone` does not meet a refused connection, wait
+ * (at most GATE_WAIT_MS) until GIT_GATE_URL (git://IPv4:PORT) accepts. The
+ * gate takes a connection closed without a word as a port probe. Never an
+ * error: a gate that does not come up shows as git's own refusal.
+ */
+static void wait_for_gate(void)
+{
+	const char *url = getenv("GIT_GATE_URL"), *colon;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct timespec nap = { 0, 50 * 1000 * 1000 };
+	char host[64];
+	unsigned long port = 0;
+	int waited, fd;
+
+	if (!getenv("BB_GIT_GATE_REPOS") || !url || strncmp(url, "git://", 6))
+		return;
+	colon = strchr(url + 6, ':');
+	if (!colon || (size_t)(colon - url - 6) >= sizeof host)
+		return;
+	memcpy(host, url + 6, (size_t)(colon - url - 6));
+	host[colon - url - 6] = 0;
+	for (colon++; *colon >= '0' && *colon <= '9' && port < 65536; colon++)
+		port = port * 10 + (unsigned long)(*colon - '0');
+	if ((*colon && *colon != '/') || !port || port > 65535 || inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return;
+	sa.sin_port = htons((uint16_t)port);
+	for (waited = 0; waited < GATE_WAIT_MS; waited += 50) {
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+			close(fd);
+			return;
+		}
+		close(fd);
+		nanosleep(&nap, NULL);
+	}
+}
+
 int init_agent_setup(const struct init_agent *a, struct bb_err *e)
 {
 	struct caps_target t = { a->switch_ids, a->uid, a->gid };
@@ -57,5 +209,14 @@ int init_agent_setup(const struct init_agent *a, struct bb_err *e)
 		return -1;
 	if (a->dns && write_resolv(a->dns, e) < 0)
 		return -1;
-	return caps_drop_privileges(&t, e);
+	if (write_gitconfig(a, e) < 0)
+		return -1;
+	wait_for_gate();
+	if (caps_drop_privileges(&t, e) < 0)
+		return -1;
+	/* The kernel clears the parent-death signal when the uid changes: armed again, so the bottle still
+	 * dies with its host process (this is PID 1 of the agent's pid namespace: all of it goes). */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return bb_errno(e, errno, "parent-death signal");
+	return 0;
 }
