@@ -2,6 +2,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,20 +12,42 @@
 #include "fd.h"
 #include "json.h"
 
+#define SKILL_MAX (64ull << 20) /* bytes per skill directory */
+
+/* The directory rel under the agent's home and each one above it, owned by the agent. */
+static int home_file_dir(const struct provider_ctx *c, const char *rel, struct bb_err *e)
+{
+	char path[4200];
+	size_t i, base = strlen(c->home);
+
+	snprintf(path, sizeof path, "%s/%s", c->home, rel);
+	for (i = base + 1; ; i++) {
+		char ch = path[i];
+		if (ch != '/' && ch != 0)
+			continue;
+		path[i] = 0;
+		if (mkdir(path, 0700) < 0 && errno != EEXIST)
+			return bb_errno(e, errno, "provision: create %s", path);
+		if (chown(path, c->uid, c->gid) < 0)
+			return bb_errno(e, errno, "provision: chown %s", path);
+		if (!ch)
+			return 0;
+		path[i] = ch;
+	}
+}
+
 /* A file in the agent's home (rel under home), owned by the agent. */
 static int home_file(const struct provider_ctx *c, const char *rel, const char *data, size_t n, struct bb_err *e)
 {
 	char path[4200], dir[4200], *slash;
 
 	snprintf(path, sizeof path, "%s/%s", c->home, rel);
-	snprintf(dir, sizeof dir, "%s", path);
+	snprintf(dir, sizeof dir, "%s", rel);
 	slash = strrchr(dir, '/');
-	if (slash && slash > dir + strlen(c->home)) {
+	if (slash) {
 		*slash = 0;
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-			return bb_errno(e, errno, "provision: create %s", dir);
-		if (chown(dir, c->uid, c->gid) < 0)
-			return bb_errno(e, errno, "provision: chown %s", dir);
+		if (home_file_dir(c, dir, e) < 0)
+			return -1;
 	}
 	if (fd_write_file_atomic(path, data, n, 0600, e) < 0)
 		return -1;
@@ -135,4 +158,30 @@ int provider_prepare(const struct provider_ctx *c, struct provider_cmd *pc, stru
 	}
 	return bb_errf(e, BB_EINVAL, "provider template '%s' has no agent program; use 'bb bottle run %s -- CMD'",
 		       c->template_, c->template_);
+}
+
+int provider_skills(const struct provider_ctx *c, const char *const *skills, size_t n, struct bb_err *e)
+{
+	const char *host_home = getenv("BB_HOME");
+	char src[4200], dst[4200];
+	size_t i;
+	struct stat st;
+
+	if (!host_home || !*host_home)
+		host_home = getenv("HOME");
+	if (n && (!host_home || !*host_home))
+		return bb_errf(e, BB_EINVAL, "skills: neither BB_HOME nor HOME is set");
+	for (i = 0; i < n; i++) {
+		/* Names are checked by the manifest (no '/', no leading '.'): a plain directory under skills/. */
+		snprintf(src, sizeof src, "%s/.claude/skills/%s", host_home, skills[i]);
+		snprintf(dst, sizeof dst, "%s/.claude/skills/%s", c->home, skills[i]);
+		if (stat(src, &st) < 0 || !S_ISDIR(st.st_mode))
+			return bb_errf(e, ENOENT, "skill '%s': %s is not a directory", skills[i], src);
+		if (home_file_dir(c, ".claude/skills", e) < 0)
+			return -1;
+		fd_remove_tree(dst); /* the host's current version, also on resume */
+		if (fd_copy_tree(src, dst, c->uid, c->gid, SKILL_MAX, e) < 0)
+			return bb_err_wrap(e, "skill '%s'", skills[i]);
+	}
+	return 0;
 }

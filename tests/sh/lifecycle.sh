@@ -181,6 +181,23 @@ fi
 out=$("$BB" bottle run dev --bare --backend oci -- true 2>&1)
 [ $? = 2 ] && grep -q "does not go with --backend oci" <<<"$out" && ok "--bare with a backend is refused" || fail "--bare --backend" "$out"
 
+# --- an agent's skills are copied into its home; a missing one stops the start, named ---
+mkdir -p "$BB_HOME/.bb/agents" "$BB_HOME/.claude/skills/review"
+echo "review carefully" >"$BB_HOME/.claude/skills/review/SKILL.md"
+cat >"$BB_HOME/.bb/bottles/lister.md" <<'EOF'
+---
+agent_provider: {template: command, command: [sh, -c, 'cat $HOME/.claude/skills/review/SKILL.md']}
+---
+EOF
+printf -- '---\nbottle: lister\nskills: [review]\n---\nCheck things.\n' >"$BB_HOME/.bb/agents/rev.md"
+printf -- '---\nbottle: lister\nskills: [absent]\n---\n' >"$BB_HOME/.bb/agents/norev.md"
+out=$(cd "$T/ws" && "$BB" bottle start rev -y 2>&1)
+[ $? = 0 ] && grep -q "review carefully" <<<"$out" && ok "the agent's skills are in its ~/.claude/skills" || fail "skills" "$out"
+out=$(cd "$T/ws" && "$BB" bottle start norev -y 2>&1)
+[ $? != 0 ] && grep -q "skill 'absent': .*/.claude/skills/absent is not a directory" <<<"$out" && ok "a missing skill stops the start, named" ||
+	fail "missing skill" "$out"
+"$BB" bottle cleanup --all >/dev/null
+
 # --- bad input ---
 out=$("$BB" bottle inspect nosuch-000000 2>&1)
 [ $? = 1 ] && grep -q "no bottle 'nosuch-000000'" <<<"$out" && ok "inspect of an unknown slug names it" || fail "unknown slug" "$out"
