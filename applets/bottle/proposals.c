@@ -64,12 +64,12 @@ static int queue_dirs(const char *dir, const char *bottle, char dirs[][PATH_MAX]
 		struct stat st;
 		if (de->d_name[0] == '.')
 			continue;
-		/* A running bottle's state is NAME-PID (bb bottle run); a named query takes NAME and NAME-<digits>. */
+		/* A bottle's state is its slug, NAME-<6 hex> (older bb: NAME-PID); a named query takes NAME, its slugs, a slug. */
 		if (bottle) {
 			size_t bl = strlen(bottle);
 			const char *rest = de->d_name + bl;
 			if (strncmp(de->d_name, bottle, bl) || (*rest && (*rest != '-' || !rest[1] ||
-									  strspn(rest + 1, "0123456789") != strlen(rest + 1))))
+									  strspn(rest + 1, "0123456789abcdef") != strlen(rest + 1))))
 				continue;
 		}
 		if (proposal_host_dir(de->d_name, dirs[*n], PATH_MAX, NULL) < 0)
