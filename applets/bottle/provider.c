@@ -5,11 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bottle.h"
 #include "buf.h"
 #include "fd.h"
+#include "b64.h"
 #include "json.h"
 
 #define SKILL_MAX (64ull << 20) /* bytes per skill directory */
@@ -106,6 +108,157 @@ static int claude(const struct provider_ctx *c, struct provider_cmd *pc, struct 
 	return 0;
 }
 
+/* ---- Codex host credentials: egress injects the host's access token; the agent holds a dummy auth.json ---- */
+
+#define CODEX_AUTH_MAX (1u << 20)
+#define JWT_PART_MAX 8192
+
+/* $CODEX_HOME/auth.json, else ~/.codex/auth.json (the host user's, as codex itself reads it). */
+static int codex_auth_path(char *out, size_t cap, struct bb_err *e)
+{
+	const char *ch = getenv("CODEX_HOME"), *home = getenv("HOME");
+	if (ch && *ch)
+		snprintf(out, cap, "%s/auth.json", ch);
+	else if (home && *home)
+		snprintf(out, cap, "%s/.codex/auth.json", home);
+	else
+		return bb_errf(e, BB_EINVAL, "codex host credentials: neither CODEX_HOME nor HOME is set");
+	return 0;
+}
+
+/* The JSON object in a JWT's payload (the part between the dots), base64url without padding. NULL if it is none. */
+static cJSON *jwt_payload(const char *jwt)
+{
+	const char *a = strchr(jwt, '.'), *b = a ? strchr(a + 1, '.') : NULL;
+	char std[JWT_PART_MAX + 4];
+	unsigned char raw[JWT_PART_MAX];
+	size_t n, i, got;
+	struct bb_err e = { 0 };
+
+	if (!a || !b || (n = (size_t)(b - a - 1)) == 0 || n > JWT_PART_MAX)
+		return NULL;
+	for (i = 0; i < n; i++) /* base64url to the standard alphabet, padded */
+		std[i] = a[1 + i] == '-' ? '+' : a[1 + i] == '_' ? '/' : a[1 + i];
+	while (i % 4)
+		std[i++] = '=';
+	if (b64_decode(std, i, raw, sizeof raw, &got, NULL, &e) < 0)
+		return NULL;
+	return cJSON_ParseWithLength((const char *)raw, got);
+}
+
+/* {"alg":"none","typ":"JWT"}.{"exp":exp,"sub":"bb-placeholder"}.placeholder, base64url: nothing of the host's. */
+static int dummy_jwt(long long exp, char *out, size_t cap, struct bb_err *e)
+{
+	char payload[128], enc[2][256];
+	const char *parts[2] = { "{\"alg\":\"none\",\"typ\":\"JWT\"}", payload };
+	size_t i, k, len;
+
+	snprintf(payload, sizeof payload, "{\"exp\":%lld,\"sub\":\"bb-placeholder\"}", exp);
+	for (k = 0; k < 2; k++) {
+		if (b64_encode(parts[k], strlen(parts[k]), B64_NOPAD, enc[k], sizeof enc[k], &len, e) < 0)
+			return -1;
+		for (i = 0; i < len; i++)
+			enc[k][i] = enc[k][i] == '+' ? '-' : enc[k][i] == '/' ? '_' : enc[k][i];
+	}
+	snprintf(out, cap, "%s.%s.placeholder", enc[0], enc[1]);
+	return 0;
+}
+
+/* The host's auth.json, checked the way the reference checks it; *tokens points into *doc. */
+static cJSON *codex_host_auth(char *path, size_t cap, const char **access, long long *exp, struct bb_err *e)
+{
+	struct buf b = BUF_INIT(CODEX_AUTH_MAX);
+	cJSON *doc, *tok, *pl;
+	const char *mode;
+
+	if (codex_auth_path(path, cap, e) < 0)
+		return NULL;
+	if (fd_read_file(path, CODEX_AUTH_MAX, &b, e) < 0) {
+		buf_free(&b);
+		bb_errf(e, ENOENT, "codex host credentials: auth file missing at %s. Run `codex login --device-auth` on "
+			"the host or disable agent_provider.forward_host_credentials.", path);
+		return NULL;
+	}
+	doc = json_parse(path, b.p ? b.p : "", b.len, e);
+	buf_free(&b);
+	if (!doc)
+		return NULL;
+	mode = cJSON_GetStringValue(cJSON_GetObjectItem(doc, "auth_mode"));
+	tok = cJSON_GetObjectItem(doc, "tokens");
+	*access = cJSON_GetStringValue(cJSON_GetObjectItem(tok, "access_token"));
+	if (!cJSON_IsObject(doc) || !mode || !strcmp(mode, "api_key")) {
+		bb_errf(e, BB_EINVAL, "codex host credentials: host Codex auth is not user/device auth. Run `codex login "
+			"--device-auth` on the host.");
+	} else if (!*access || !**access) {
+		bb_errf(e, BB_EINVAL, "codex host credentials: %s is missing tokens.access_token. Run `codex login "
+			"--device-auth` on the host.", path);
+	} else if (!(pl = jwt_payload(*access)) || !cJSON_IsNumber(cJSON_GetObjectItem(pl, "exp"))) {
+		cJSON_Delete(pl);
+		bb_errf(e, BB_EINVAL, "codex host credentials: tokens.access_token is not a JWT with exp");
+	} else {
+		*exp = (long long)cJSON_GetObjectItem(pl, "exp")->valuedouble;
+		cJSON_Delete(pl);
+		if (*exp > (long long)time(NULL))
+			return doc;
+		bb_errf(e, BB_EINVAL, "codex host credentials: host Codex access token is expired. Run `codex login "
+			"--device-auth` on the host and restart the bottle.");
+	}
+	cJSON_Delete(doc);
+	return NULL;
+}
+
+int provider_codex_token(char **out, struct bb_err *e)
+{
+	char path[4200];
+	const char *access;
+	long long exp;
+	cJSON *doc = codex_host_auth(path, sizeof path, &access, &exp, e);
+
+	if (!doc)
+		return -1;
+	*out = strdup(access);
+	cJSON_Delete(doc);
+	return *out ? 0 : bb_errf(e, ENOMEM, "out of memory");
+}
+
+/* ~/.codex/auth.json for the agent: the host's auth mode and account, dummy tokens with the real expiry. */
+static int codex_dummy_auth(const struct provider_ctx *c, struct bb_err *e)
+{
+	char path[4200], jwt[600], now[40];
+	const char *access;
+	long long exp;
+	cJSON *host = codex_host_auth(path, sizeof path, &access, &exp, e), *o, *t;
+	const char *account;
+	struct buf b = BUF_INIT(64u << 10);
+	time_t tnow = time(NULL);
+	struct tm tm;
+	int rc = -1;
+
+	if (!host)
+		return -1;
+	account = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(host, "tokens"), "account_id"));
+	gmtime_r(&tnow, &tm);
+	strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "auth_mode", cJSON_GetStringValue(cJSON_GetObjectItem(host, "auth_mode")));
+	cJSON_AddNullToObject(o, "OPENAI_API_KEY");
+	cJSON_AddStringToObject(o, "last_refresh", now);
+	t = cJSON_AddObjectToObject(o, "tokens");
+	if (dummy_jwt(exp, jwt, sizeof jwt, e) == 0) {
+		cJSON_AddStringToObject(t, "access_token", jwt);
+		cJSON_AddStringToObject(t, "id_token", jwt);
+		cJSON_AddStringToObject(t, "refresh_token", "egress-placeholder");
+		if (account && *account) /* the selected account's id: not a secret, and codex needs it */
+			cJSON_AddStringToObject(t, "account_id", account);
+		if (json_print(o, &b, e) == 0 && home_file(c, ".codex/auth.json", b.p, b.len, e) == 0)
+			rc = 0;
+	}
+	cJSON_Delete(o);
+	cJSON_Delete(host);
+	buf_free(&b);
+	return rc;
+}
+
 /* Codex: the workspace trusted in config.toml, the bottle's CA bundle, a placeholder API key. */
 static int codex(const struct provider_ctx *c, struct provider_cmd *pc, struct bb_err *e)
 {
@@ -123,13 +276,14 @@ static int codex(const struct provider_ctx *c, struct provider_cmd *pc, struct b
 	if (rc == 0)
 		rc = home_file(c, ".codex/config.toml", b.p, b.len, e);
 	buf_free(&b);
-	if (rc < 0)
+	if (rc < 0 || (c->codex_host_credentials && codex_dummy_auth(c, e) < 0))
 		return -1;
 	snprintf(pc->codex_home, sizeof pc->codex_home, "CODEX_HOME=%s/.codex", c->agent_home);
 	pc->env[pc->nenv++] = pc->codex_home;
 	snprintf(pc->codex_ca, sizeof pc->codex_ca, "CODEX_CA_CERTIFICATE=%s", c->ca_bundle);
 	pc->env[pc->nenv++] = pc->codex_ca;
-	pc->env[pc->nenv++] = "OPENAI_API_KEY=egress-placeholder";
+	if (!c->codex_host_credentials) /* signed in through the dummy auth.json instead */
+		pc->env[pc->nenv++] = "OPENAI_API_KEY=egress-placeholder";
 	add_arg(pc, "codex");
 	add_arg(pc, "--dangerously-bypass-approvals-and-sandbox");
 	if (c->resume) {

@@ -198,6 +198,43 @@ out=$(cd "$T/ws" && "$BB" bottle start norev -y 2>&1)
 	fail "missing skill" "$out"
 "$BB" bottle cleanup --all >/dev/null
 
+# --- codex with host credentials: egress gets the host's token, the agent a dummy auth.json ---
+jwt() { # EXP: a JWT-shaped token with that exp, and a secret-looking signature
+	local p; p=$(printf '{"exp":%s,"email":"ada@example.com"}' "$1" | base64 -w0 | tr '+/' '-_' | tr -d '=')
+	printf 'eyJhbGciOiJSUzI1NiJ9.%s.sig%s' "$p" "$(head -c 9 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+}
+mkdir -p "$T/codex"
+HOSTJWT=$(jwt $(( $(date +%s) + 3600 )))
+printf '{"auth_mode":"chatgpt","OPENAI_API_KEY":null,"tokens":{"access_token":"%s","id_token":"%s","refresh_token":"rt-secret-xyz","account_id":"acct-42"}}' \
+	"$HOSTJWT" "$HOSTJWT" >"$T/codex/auth.json"
+cat >"$BB_HOME/.bb/bottles/cx.md" <<'EOF'
+---
+agent_provider: {template: codex, forward_host_credentials: true}
+---
+EOF
+out=$(cd "$T/ws" && CODEX_HOME=$T/codex "$BB" bottle start cx -y 2>&1)
+CX=$("$BB" bottle list --json | python3 -c "import json,sys; print([x['slug'] for x in json.load(sys.stdin) if x['agent']=='cx'][-1])" 2>/dev/null)
+dummy=$BB_HOME/.bb/state/$CX/home/.codex/auth.json
+if [ -f "$dummy" ] && ! grep -q "$HOSTJWT\|rt-secret-xyz\|ada@example.com" "$dummy" && grep -q '"account_id":"acct-42"' "$dummy" &&
+	python3 - "$dummy" "$(( $(date +%s) + 3600 ))" <<'PY'
+import base64, json, sys
+d = json.load(open(sys.argv[1]))
+p = d["tokens"]["access_token"].split(".")[1]
+exp = json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))["exp"]
+assert abs(exp - int(sys.argv[2])) < 60 and d["OPENAI_API_KEY"] is None and d["tokens"]["refresh_token"] == "egress-placeholder"
+PY
+then
+	ok "codex: the agent's auth.json has the host's expiry and account, none of its tokens"
+else
+	fail "codex dummy auth" "$out; $(cat "$dummy" 2>&1)"
+fi
+grep -q "$HOSTJWT" <<<"$out" && fail "codex token" "printed" || ok "the host's codex token is never printed"
+printf '{"auth_mode":"chatgpt","tokens":{"access_token":"%s"}}' "$(jwt 1000)" >"$T/codex/auth.json"
+out=$(cd "$T/ws" && CODEX_HOME=$T/codex "$BB" bottle start cx -y 2>&1)
+[ $? != 0 ] && grep -q "host Codex access token is expired. Run \`codex login --device-auth\`" <<<"$out" &&
+	ok "an expired host codex token stops the start with what to do" || fail "expired codex token" "$out"
+"$BB" bottle cleanup --all >/dev/null
+
 # --- bad input ---
 out=$("$BB" bottle inspect nosuch-000000 2>&1)
 [ $? = 1 ] && grep -q "no bottle 'nosuch-000000'" <<<"$out" && ok "inspect of an unknown slug names it" || fail "unknown slug" "$out"
