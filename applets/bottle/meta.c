@@ -95,6 +95,7 @@ int bottle_meta_write(const struct bottle_meta *m, struct bb_err *e)
 	put_str(o, "backend", m->backend);
 	cJSON_AddBoolToObject(o, "bare", m->bare);
 	put_str(o, "command", m->command);
+	put_str(o, "image", m->image);
 	put_str(o, "status", m->status);
 	cJSON_AddNumberToObject(o, "host_pid", m->host_pid);
 	cJSON_AddNumberToObject(o, "exit_code", m->exit_code);
@@ -149,6 +150,7 @@ int bottle_meta_read(const char *slug, struct bottle_meta *m, struct bb_err *e)
 	get_str(o, "backend", m->backend, sizeof m->backend);
 	get_str(o, "status", m->status, sizeof m->status);
 	get_str(o, "command", m->command, sizeof m->command);
+	get_str(o, "image", m->image, sizeof m->image);
 	m->bare = cJSON_IsTrue(cJSON_GetObjectItem(o, "bare"));
 	m->copy_cwd = cJSON_IsTrue(cJSON_GetObjectItem(o, "copy_cwd"));
 	m->host_pid = get_int(o, "host_pid", 0);

@@ -25,6 +25,7 @@ static const char start_usage[] =
 	"  -n, --dry-run        print the summary and stop\n"
 	"  -b, --backend NAME   embedded (default), oci or docker\n"
 	"  -r, --runtime PROG   with --backend oci: runc (default) or crun\n"
+	"  -i, --image NAME     the agent's root is this imported image ('bb bottle image')\n"
 	"      --bare           NO isolation (explicit opt-out; also BB_BARE=1)\n"
 	"  -y, --yes            do not ask\n"
 	"  -H, --hosts FILE     hosts file the host-side dialer resolves with first (tests)";
@@ -76,7 +77,10 @@ static int preflight(const struct session *s, const char *slug)
 	else
 		line("backend", "%s", s->backend);
 	line("workspace", "%s (%s)", s->workspace, s->copy_cwd ? "a copy, kept with the bottle" : "read-write");
-	line("mounts", "host filesystem read-only; /tmp, /run fresh; home kept with the bottle");
+	if (s->image && *s->image)
+		line("mounts", "image %s read-only, the workspace at /workspace; /tmp, /run fresh; home kept", s->image);
+	else
+		line("mounts", "host filesystem read-only; /tmp, /run fresh; home kept with the bottle");
 	first = 1;
 	cJSON_ArrayForEach(r, cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "egress"), "routes"))
 	{
@@ -140,7 +144,7 @@ int bottle_start(int argc, char **argv)
 	int c, code, dry = 0, yes = 0, bare = 0;
 
 	opt_init(&o);
-	while ((c = applet_opt(&o, argc, argv, "h(help)C:(cwd)c(copy-cwd)n(dry-run)b:(backend)r:(runtime)B(bare)y(yes)H:(hosts)",
+	while ((c = applet_opt(&o, argc, argv, "h(help)C:(cwd)c(copy-cwd)n(dry-run)b:(backend)r:(runtime)B(bare)y(yes)H:(hosts)i:(image)",
 			       start_usage, &code)) != -1) {
 		switch (c) {
 		case APPLET_OPT_EXIT:
@@ -157,6 +161,7 @@ int bottle_start(int argc, char **argv)
 		case 'B': bare = 1; break;
 		case 'y': yes = 1; break;
 		case 'H': s.hosts = o.arg; break;
+		case 'i': s.image = o.arg; break;
 		default: return applet_usage_error(start_usage, "unexpected option");
 		}
 	}
@@ -220,6 +225,7 @@ int bottle_resume(int argc, char **argv)
 	s.backend = meta.backend;
 	s.bare = meta.bare;
 	s.copy_cwd = meta.copy_cwd;
+	s.image = meta.image[0] ? meta.image : NULL;
 	if (s.bare)
 		err_raw("bb: WARNING: --bare: this agent runs WITHOUT isolation\n");
 	if ((code = preflight(&s, meta.slug)) != 0 || (code = confirm(yes)) != 0)

@@ -57,6 +57,7 @@ static cJSON *meta_json(const struct bottle_meta *m)
 	cJSON_AddStringToObject(o, "cwd", m->cwd);
 	cJSON_AddBoolToObject(o, "copy_cwd", m->copy_cwd);
 	cJSON_AddStringToObject(o, "command", m->command);
+	cJSON_AddStringToObject(o, "image", m->image);
 	cJSON_AddNumberToObject(o, "host_pid", m->host_pid);
 	if (m->exit_code >= 0)
 		cJSON_AddNumberToObject(o, "exit_code", m->exit_code);
@@ -174,8 +175,9 @@ int bottle_inspect(int argc, char **argv)
 		out_printf(" (host process %d)", m.host_pid);
 	else if (m.exit_code >= 0)
 		out_printf(" (the agent exited %d)", m.exit_code);
-	out_printf("\nbackend     %s\nstarted     %s\nworkspace   %s%s\nstate       %s\n", m.bare ? "none (bare)" : m.backend,
-		   m.started_at, m.cwd, m.copy_cwd ? " (copied to state/workspace)" : "", dir);
+	out_printf("\nbackend     %s\nstarted     %s\nworkspace   %s%s\nroot        %s\nstate       %s\n",
+		   m.bare ? "none (bare)" : m.backend, m.started_at, m.cwd, m.copy_cwd ? " (copied to state/workspace)" : "",
+		   m.image[0] ? m.image : "the host's filesystem, read-only", dir);
 	cJSON_ArrayForEach(r, cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "egress"), "routes"))
 	{
 		const char *ref = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "auth"), "token_ref"));

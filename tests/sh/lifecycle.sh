@@ -235,6 +235,24 @@ out=$(cd "$T/ws" && CODEX_HOME=$T/codex "$BB" bottle start cx -y 2>&1)
 	ok "an expired host codex token stops the start with what to do" || fail "expired codex token" "$out"
 "$BB" bottle cleanup --all >/dev/null
 
+# --- --image: the agent's root is an imported image (here the sidecar image: /bb and nothing else) ---
+if "$BB" bottle image sidecar -o "$T/side.tar" 2>"$T/img.err" && "$BB" bottle image import "$T/side.tar" --name lifeimg -q 2>>"$T/img.err"; then
+	out=$(cd "$T/ws" && "$BB" bottle run dev --image lifeimg -- /bb --list 2>&1)
+	rc=$?
+	out2=$(cd "$T/ws" && "$BB" bottle run dev --image lifeimg -- /bin/sh -c true 2>&1)
+	rc2=$?
+	if [ $rc = 0 ] && grep -qx egress <<<"$out" && [ $rc2 = 127 ] && grep -q "cannot run /bin/sh" <<<"$out2"; then
+		ok "--image: the agent runs in the imported root (its /bb runs; the host's /bin/sh is not there)"
+	else
+		fail "--image" "$rc: $out / $rc2: $out2"
+	fi
+	out=$(cd "$T/ws" && "$BB" bottle run dev --image nosuchimg -- true 2>&1)
+	[ $? != 0 ] && grep -q "nosuchimg" <<<"$out" && ok "--image of an image never imported is refused, named" || fail "--image missing" "$out"
+	"$BB" bottle image rm lifeimg >/dev/null 2>&1
+else
+	fail "--image" "could not make a test image: $(cat "$T/img.err")"
+fi
+
 # --- bad input ---
 out=$("$BB" bottle inspect nosuch-000000 2>&1)
 [ $? = 1 ] && grep -q "no bottle 'nosuch-000000'" <<<"$out" && ok "inspect of an unknown slug names it" || fail "unknown slug" "$out"
