@@ -11,9 +11,107 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "buf.h"
 #include "dial.h"
+#include "fd.h"
+#include "json.h"
 #include "netaddr.h"
 #include "resolve.h"
+
+int dialer_policy_parse(const char *what, const char *json, size_t len, struct dialer_policy *dp, struct bb_err *e)
+{
+	cJSON *doc, *repo;
+	size_t i = 0;
+
+	memset(dp, 0, sizeof *dp);
+	doc = json_parse(what, json, len, e);
+	if (!doc)
+		return -1;
+	cJSON_ArrayForEach(repo, cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "git_gate"), "repos"))
+	{
+		const char *host = cJSON_GetStringValue(cJSON_GetObjectItem(repo, "host"));
+		const cJSON *port = cJSON_GetObjectItem(repo, "port");
+		if (i == DIALER_GIT_MAX) {
+			bb_errf(e, BB_ETOOBIG, "%s: git_gate.repos: more than %d repos", what, DIALER_GIT_MAX);
+			goto fail;
+		}
+		if (!host || !*host || strlen(host) >= sizeof dp->git[i].host || !cJSON_IsNumber(port) ||
+		    port->valuedouble < 1 || port->valuedouble > 65535 || port->valuedouble != (double)port->valueint) {
+			bb_errf(e, BB_EINVAL, "%s: git_gate.repos[%zu]: needs a host and a port from 1 to 65535", what, i);
+			goto fail;
+		}
+		memcpy(dp->git[i].host, host, strlen(host) + 1);
+		dp->git[i].port = (uint16_t)port->valueint;
+		i++;
+	}
+	dp->ngit = i;
+	cJSON_Delete(doc);
+	if (policy_parse(what, json, len, &dp->egress, e) < 0) {
+		dp->ngit = 0;
+		return -1;
+	}
+	return 0;
+fail:
+	cJSON_Delete(doc);
+	return -1;
+}
+
+int dialer_policy_load(const char *path, struct dialer_policy *dp, struct bb_err *e)
+{
+	struct buf b = BUF_INIT(POLICY_MAX_BYTES);
+	int rc;
+
+	memset(dp, 0, sizeof *dp);
+	if (fd_read_file(path, POLICY_MAX_BYTES, &b, e) < 0) {
+		buf_free(&b);
+		return -1;
+	}
+	rc = dialer_policy_parse(path, b.p ? b.p : "", b.len, dp, e);
+	buf_free(&b);
+	return rc;
+}
+
+void dialer_policy_free(struct dialer_policy *dp)
+{
+	policy_unref(dp->egress);
+	memset(dp, 0, sizeof *dp);
+}
+
+const struct dialer_git_upstream *dialer_git_upstream(const struct dialer_policy *dp, const char *host, uint16_t port)
+{
+	size_t i, n = strlen(host);
+
+	if (n && host[n - 1] == '.')
+		n--;
+	for (i = 0; i < dp->ngit; i++) {
+		const char *g = dp->git[i].host;
+		size_t gn = strlen(g);
+		if (gn && g[gn - 1] == '.')
+			gn--;
+		if (dp->git[i].port == port && gn == n && !strncasecmp(g, host, n))
+			return &dp->git[i];
+	}
+	return NULL;
+}
+
+/* Where a git upstream the operator named may be: anywhere an ordinary server lives, not the special ranges. */
+static int git_address_ok(const struct netaddr *a)
+{
+	switch (netaddr_classify(a)) {
+	case NETADDR_PUBLIC:
+	case NETADDR_LOOPBACK:
+	case NETADDR_PRIVATE:
+	case NETADDR_CGNAT:
+	case NETADDR_ULA:
+		return 1;
+	default:
+		return 0;
+	}
+}
 
 static int answer_err(int conn, const char *rule, const char *reason)
 {
@@ -82,12 +180,13 @@ static size_t resolve_all(const char *host, const char *hosts_path, struct netad
 	return n;
 }
 
-int dialer_handle(int conn, const struct policy *p, const char *hosts_path)
+int dialer_handle(int conn, const struct dialer_policy *p, const char *hosts_path)
 {
 	char line[DIAL_LINE_MAX], why[DIAL_LINE_MAX], text[NETADDR_TEXT_MAX];
 	struct dial_request rq;
 	struct netaddr addrs[RESOLVE_MAX_ADDRS];
-	const struct route *r;
+	const struct route *r = NULL;
+	const struct dialer_git_upstream *git;
 	struct bb_err e;
 	size_t n, i, allowed = 0;
 	ssize_t got;
@@ -99,16 +198,19 @@ int dialer_handle(int conn, const struct policy *p, const char *hosts_path)
 	line[got] = 0;
 	if (dial_request_parse(line, (size_t)got, &rq, &e) < 0)
 		return answer_err(conn, "bad-request", e.msg);
-	r = policy_route(p, rq.host, strlen(rq.host));
-	if (!r)
-		return answer_err(conn, "no-route", "no egress route allows this host (checked by the host)");
+	git = dialer_git_upstream(p, rq.host, rq.port);
+	if (!git)
+		r = policy_route(p->egress, rq.host, strlen(rq.host));
+	if (!git && !r)
+		return answer_err(conn, "no-route",
+				  "no egress route allows this host, and it is no git upstream's host and port (checked by the host)");
 	n = resolve_all(rq.host, hosts_path, addrs, RESOLVE_MAX_ADDRS);
 	if (!n) {
 		snprintf(why, sizeof why, "cannot resolve %s", rq.host);
 		return answer_err(conn, "resolve", why);
 	}
 	for (i = 0; i < n; i++) {
-		if (!netaddr_is_public(&addrs[i]) && !route_ssrf_allowed(r, &addrs[i]))
+		if (git ? !git_address_ok(&addrs[i]) : !netaddr_is_public(&addrs[i]) && !route_ssrf_allowed(r, &addrs[i]))
 			continue;
 		allowed++;
 		fd = connect_timeout(&addrs[i], rq.port);
@@ -124,8 +226,10 @@ int dialer_handle(int conn, const struct policy *p, const char *hosts_path)
 	}
 	if (!allowed) {
 		netaddr_format(&addrs[0], text, sizeof text);
-		snprintf(why, sizeof why, "%s resolves to %s, a %s address; egress connects only to public addresses",
-			 rq.host, text, netaddr_class_name(netaddr_classify(&addrs[0])));
+		snprintf(why, sizeof why, "%s resolves to %s, a %s address; %s", rq.host, text,
+			 netaddr_class_name(netaddr_classify(&addrs[0])),
+			 git ? "a git upstream may not be link-local, metadata or a reserved range"
+			     : "egress connects only to public addresses");
 		return answer_err(conn, "private-address", why);
 	}
 	snprintf(why, sizeof why, "cannot connect to %s port %u: %s", rq.host, rq.port, strerror(last_errno));
@@ -157,10 +261,10 @@ int dialer_serve(int lfd, const char *policy_path, const char *hosts_path, volat
 {
 	struct sigaction sa = { .sa_handler = SIG_IGN, .sa_flags = SA_NOCLDWAIT };
 	struct file_id id = { 0 };
-	struct policy *p = NULL;
+	struct dialer_policy p;
 
 	file_changed(policy_path, &id);
-	if (policy_load(policy_path, &p, e) < 0)
+	if (dialer_policy_load(policy_path, &p, e) < 0)
 		return -1;
 	sigaction(SIGCHLD, &sa, NULL);
 	while (!*stop) {
@@ -169,24 +273,25 @@ int dialer_serve(int lfd, const char *policy_path, const char *hosts_path, volat
 		if (conn < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			policy_unref(p);
+			dialer_policy_free(&p);
 			return bb_errno(e, errno, "dialer: accept");
 		}
 		if (file_changed(policy_path, &id)) {
-			struct policy *np;
-			if (policy_load(policy_path, &np, NULL) == 0) {
-				policy_unref(p);
+			struct dialer_policy np;
+			struct bb_err ne;
+			if (dialer_policy_load(policy_path, &np, &ne) == 0) {
+				dialer_policy_free(&p);
 				p = np;
 			}
 		}
 		pid = fork();
 		if (pid == 0) {
 			close(lfd);
-			dialer_handle(conn, p, hosts_path);
+			dialer_handle(conn, &p, hosts_path);
 			_exit(0);
 		}
 		close(conn);
 	}
-	policy_unref(p);
+	dialer_policy_free(&p);
 	return 0;
 }

@@ -2,21 +2,58 @@
 #ifndef BB_HOST_DIALER_H
 #define BB_HOST_DIALER_H
 #include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 #include "route.h"
 
 #define DIALER_CONNECT_MS 10000
+#define DIALER_GIT_MAX 64 /* as GITGATE_REPOS_MAX */
+
+/* A git upstream the plan's git_gate.repos name: SSH to exactly this host and port. */
+struct dialer_git_upstream {
+	char host[256];
+	uint16_t port;
+};
+
+/* What the dialer allows: the egress routes, and the git-gate's upstreams. */
+struct dialer_policy {
+	struct policy *egress;
+	struct dialer_git_upstream git[DIALER_GIT_MAX];
+	size_t ngit;
+};
+
+/*
+ * Read the plan at path: its egress routes (lib/route.h policy_load) and
+ * the host and port of each git_gate.repos entry. 0, or -1 with e (the
+ * file, the egress part, or a repo without a host or a port 1-65535).
+ * Free with dialer_policy_free.
+ */
+int dialer_policy_load(const char *path, struct dialer_policy *dp, struct bb_err *e);
+/* Parse the same from a plan document already in memory (what names it in errors). */
+int dialer_policy_parse(const char *what, const char *json, size_t len, struct dialer_policy *dp, struct bb_err *e);
+void dialer_policy_free(struct dialer_policy *dp);
+
+/* The git upstream exactly matching host (any case, a trailing dot ignored) and port, or NULL. */
+const struct dialer_git_upstream *dialer_git_upstream(const struct dialer_policy *dp, const char *host, uint16_t port);
 
 /*
  * Answer one DIAL request on conn (blocking; the dialer forks a child per
- * request so a slow upstream never holds up another). The host must have
- * a route in p; every address the name resolves to (hosts_path first, or
- * /etc/hosts when NULL, then the system resolver) must be public or inside
- * the route's ssrf_ip_allowlist; the first that connects is sent back.
+ * request so a slow upstream never holds up another). Two kinds of
+ * request are allowed:
+ * - host:port is a git upstream the plan names (git_gate.repos host AND
+ *   port): every address the name resolves to must be public, private,
+ *   loopback, CGNAT or ULA — the operator named this exact endpoint, and
+ *   self-hosted forges live on private networks — but never link-local,
+ *   cloud metadata, multicast, broadcast or reserved;
+ * - else the host must have an egress route (any port): every address
+ *   must be public or inside the route's ssrf_ip_allowlist.
+ * Names resolve with hosts_path first (or /etc/hosts when NULL), then the
+ * system resolver; the first allowed address that connects is sent back.
  * Returns 0 when an answer (OK or ERR) was sent, -1 when conn failed.
  */
-int dialer_handle(int conn, const struct policy *p, const char *hosts_path);
+int dialer_handle(int conn, const struct dialer_policy *p, const char *hosts_path);
 
 /*
  * Accept on the listening unix socket lfd and answer each connection in a

@@ -2,10 +2,13 @@
 #include "dial.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static int host_ok(const char *h, size_t n)
@@ -131,4 +134,62 @@ ssize_t dial_recv(int sock, char *buf, size_t cap, int *fd)
 	}
 	*nl = 0;
 	return nl - buf;
+}
+
+int dial_connect(const char *sock_path, const char *host, uint16_t port, int timeout_ms, struct bb_err *e)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct dial_request rq = { .port = port };
+	char line[DIAL_LINE_MAX];
+	struct pollfd pf;
+	ssize_t got;
+	int s, fd = -1, len, pr;
+
+	if (strlen(sock_path) >= sizeof sa.sun_path)
+		return bb_errf(e, BB_EINVAL, "dialer socket path too long: %s", sock_path);
+	if (strlen(host) >= sizeof rq.host)
+		return bb_errf(e, BB_EINVAL, "host name too long for the dialer");
+	memcpy(rq.host, host, strlen(host) + 1);
+	len = dial_request_format(&rq, line, sizeof line);
+	if (len < 0)
+		return bb_errf(e, BB_EINVAL, "cannot ask the dialer for '%s' port %u", host, port);
+	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return bb_errno(e, errno, "dialer socket");
+	if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0 || dial_send(s, line, (size_t)len, -1) < 0) {
+		bb_errno(e, errno, "cannot reach the host dialer at %s", sock_path);
+		close(s);
+		return -1;
+	}
+	/* The dialer's own connect is bounded (10 s); this wait covers it and the resolution. */
+	pf = (struct pollfd){ s, POLLIN, 0 };
+	do
+		pr = poll(&pf, 1, timeout_ms > 0 ? timeout_ms : 10000);
+	while (pr < 0 && errno == EINTR);
+	if (pr <= 0) {
+		bb_errno(e, pr == 0 ? ETIMEDOUT : errno, "the host dialer did not answer for %s port %u", host, port);
+		close(s);
+		return -1;
+	}
+	got = dial_recv(s, line, sizeof line, &fd);
+	close(s);
+	if (got < 0)
+		return bb_errno(e, errno, "the host dialer's answer for %s port %u", host, port);
+	if (got > 3 && !memcmp(line, "OK ", 3) && fd >= 0) {
+		int fl = fcntl(fd, F_GETFL);
+		if (fl >= 0 && (fl & O_NONBLOCK))
+			fcntl(fd, F_SETFL, fl & ~O_NONBLOCK); /* the dialer connects non-blocking; callers here block */
+		return fd;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (got > 4 && !memcmp(line, "ERR ", 4)) {
+		const char *rule = line + 4, *sp = strchr(rule, ' ');
+		size_t rl = sp ? (size_t)(sp - rule) : strlen(rule);
+		int refused = (rl == 8 && !memcmp(rule, "no-route", 8)) || (rl == 15 && !memcmp(rule, "private-address", 15));
+		return bb_errf(e, refused ? EACCES : EIO, "host dialer refused %s port %u: %.*s: %s", host, port, (int)rl,
+			       rule, sp ? sp + 1 : "refused");
+	}
+	return bb_errf(e, EIO, "the host dialer answered nonsense for %s port %u", host, port);
 }

@@ -43,4 +43,15 @@ int dial_send(int sock, const char *line, size_t len, int fd);
  */
 ssize_t dial_recv(int sock, char *buf, size_t cap, int *fd);
 
+/*
+ * The blocking client, for code that waits anyway (git-gate's upstream
+ * SSH): connect to the dialer's unix socket at sock_path, ask for
+ * host:port, and wait at most timeout_ms (0: 10 s) for the answer. Returns
+ * the connected socket (blocking mode, close-on-exec), or -1 with e: the
+ * dialer's own "ERR rule reason" as "RULE: REASON" (code EACCES for
+ * no-route/private-address: policy said no; EIO otherwise), or why the dialer could
+ * not be asked (errno).
+ */
+int dial_connect(const char *sock_path, const char *host, uint16_t port, int timeout_ms, struct bb_err *e);
+
 #endif

@@ -3,6 +3,13 @@
 
 #include <bearssl_hash.h>
 #include <errno.h>
+#include <git2/sys/stream.h>
+#if defined(__has_include)
+#if __has_include(<git2/sys/errors.h>)
+#include <git2/sys/errors.h> /* git_error_set_str moved here in libgit2 1.8 */
+#endif
+#endif
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +18,7 @@
 #include <unistd.h>
 
 #include "b64.h"
+#include "dial.h"
 #include "fd.h"
 
 #define GITSSH_KEYFILE_MAX (64 * 1024)
@@ -532,9 +540,12 @@ static int upstream_preflight(const char *url, const struct gitssh_auth *auth, s
 #define GITSSH_HAVE_TIMEOUT_OPTS 0
 #endif
 
+static int dialer_connect_ms; /* the last connect timeout asked for, for the dialer's wait */
+
 /* Process-wide in libgit2: set before each connection (bb's daemons serve one connection per process). */
 static void apply_timeouts(const struct gitssh_timeouts *to)
 {
+	dialer_connect_ms = to && to->connect_ms > 0 ? to->connect_ms : 0;
 #if GITSSH_HAVE_TIMEOUT_OPTS
 	if (to && to->connect_ms > 0)
 		git_libgit2_opts(GIT_OPT_SET_SERVER_CONNECT_TIMEOUT, to->connect_ms);
@@ -900,4 +911,148 @@ out:
 	}
 	gitssh_home_restore(&home);
 	return ret;
+}
+
+/*
+ * The dialer stream. libgit2's libssh2 transport does not talk through the
+ * stream's read/write: it takes the socket out of it, assuming libgit2's own
+ * git_socket_stream layout { git_stream parent; char *host; char *port;
+ * int s; } (src/libgit2/streams/socket.h, the same in 1.5 and 1.9). So this
+ * struct keeps that layout exactly; read/write are there for any other user.
+ */
+struct dialer_stream {
+	git_stream parent;
+	char *host;
+	char *port;
+	int s;
+};
+
+static char dialer_path[108]; /* sizeof sun_path; "" when connecting directly */
+
+int gitssh_dialer_connect(const char *url, const char *host, unsigned port, int connect_ms, struct bb_err *e)
+{
+	/* The dialer tries each address for up to 10 s itself: give it that and a little more. */
+	int fd = dial_connect(dialer_path, host, (uint16_t)port, (connect_ms > 0 ? connect_ms : 10000) + 2000, e);
+	if (fd < 0)
+		return bb_err_wrap(e, "%s", url);
+	return fd;
+}
+
+static int dialer_stream_connect(git_stream *gs)
+{
+	struct dialer_stream *st = (struct dialer_stream *)gs;
+	struct bb_err e = { 0 };
+	unsigned long port = 0;
+	const char *p;
+
+	for (p = st->port; p && *p >= '0' && *p <= '9' && port <= 65535; p++)
+		port = port * 10 + (unsigned long)(*p - '0');
+	if (!p || *p || !port || port > 65535) {
+		git_error_set_str(GIT_ERROR_NET, "bb dialer: the upstream port is not a number");
+		return -1;
+	}
+	st->s = dial_connect(dialer_path, st->host, (uint16_t)port, (dialer_connect_ms > 0 ? dialer_connect_ms : 10000) + 2000,
+			     &e);
+	if (st->s < 0) {
+		git_error_set_str(GIT_ERROR_NET, e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static ssize_t dialer_stream_read(git_stream *gs, void *buf, size_t n)
+{
+	struct dialer_stream *st = (struct dialer_stream *)gs;
+	ssize_t r;
+	do
+		r = recv(st->s, buf, n, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		git_error_set_str(GIT_ERROR_NET, "bb dialer stream: read failed");
+	return r;
+}
+
+static ssize_t dialer_stream_write(git_stream *gs, const char *buf, size_t n, int flags)
+{
+	struct dialer_stream *st = (struct dialer_stream *)gs;
+	ssize_t r;
+	(void)flags;
+	do
+		r = send(st->s, buf, n, MSG_NOSIGNAL);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		git_error_set_str(GIT_ERROR_NET, "bb dialer stream: write failed");
+	return r;
+}
+
+static int dialer_stream_close(git_stream *gs)
+{
+	struct dialer_stream *st = (struct dialer_stream *)gs;
+	if (st->s >= 0)
+		close(st->s);
+	st->s = -1;
+	return 0;
+}
+
+static void dialer_stream_free(git_stream *gs)
+{
+	struct dialer_stream *st = (struct dialer_stream *)gs;
+	if (st->s >= 0)
+		close(st->s);
+	free(st->host);
+	free(st->port);
+	free(st);
+}
+
+static int dialer_stream_new(git_stream **out, const char *host, const char *port)
+{
+	struct dialer_stream *st = calloc(1, sizeof *st);
+
+	if (st) {
+		st->host = strdup(host);
+		st->port = strdup(port ? port : "22");
+	}
+	if (!st || !st->host || !st->port) {
+		if (st) {
+			free(st->host);
+			free(st->port);
+		}
+		free(st);
+		git_error_set_str(GIT_ERROR_NOMEMORY, "out of memory");
+		return -1;
+	}
+	st->s = -1;
+	st->parent.version = GIT_STREAM_VERSION;
+	st->parent.connect = dialer_stream_connect;
+	st->parent.read = dialer_stream_read;
+	st->parent.write = dialer_stream_write;
+	st->parent.close = dialer_stream_close;
+	st->parent.free = dialer_stream_free;
+	*out = &st->parent;
+	return 0;
+}
+
+int gitssh_dialer_set(const char *sock_path, struct bb_err *e)
+{
+	static git_stream_registration reg = { GIT_STREAM_VERSION, dialer_stream_new, NULL };
+
+	if (!sock_path) {
+		dialer_path[0] = 0;
+		if (git_stream_register(GIT_STREAM_STANDARD, NULL) < 0)
+			return gitssh_git_error(e, -1, NULL, "unregistering the dialer stream");
+		return 0;
+	}
+	if (!*sock_path || strlen(sock_path) >= sizeof dialer_path)
+		return bb_errf(e, BB_EINVAL, "dialer socket path empty or too long: %s", sock_path);
+	memcpy(dialer_path, sock_path, strlen(sock_path) + 1);
+	if (git_stream_register(GIT_STREAM_STANDARD, &reg) < 0) {
+		dialer_path[0] = 0;
+		return gitssh_git_error(e, -1, NULL, "registering the dialer stream");
+	}
+	return 0;
+}
+
+const char *gitssh_dialer(void)
+{
+	return dialer_path[0] ? dialer_path : NULL;
 }

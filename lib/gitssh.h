@@ -210,6 +210,21 @@ int gitssh_push_options_supported(void);
 int gitssh_push(git_repository *repo, const char *url, const struct gitssh_auth *auth, const struct gitssh_timeouts *to,
 		struct gitssh_push_ref *refs, size_t n, const char *const *push_options, size_t nopts, struct bb_err *e);
 
+/*
+ * Upstream connections through the host dialer (lib/dial.h): after
+ * gitssh_dialer_set(PATH), every SSH connection this process makes (libgit2's
+ * transport and gitssh_push_pack alike) is a socket asked of the dialer at
+ * PATH ("DIAL host port") instead of one connected here; NULL goes back to
+ * connecting directly. For libgit2 it registers a GIT_STREAM_STANDARD
+ * stream, so call it after git_libgit2_init(). Process-wide, like the
+ * rest. 0, or -1 with e (path too long, or libgit2 refused the stream).
+ */
+int gitssh_dialer_set(const char *sock_path, struct bb_err *e);
+/* The dialer socket set above, or NULL when connections are made directly. */
+const char *gitssh_dialer(void);
+/* A connected socket to host:port from the dialer (blocking), or -1 with e naming url. */
+int gitssh_dialer_connect(const char *url, const char *host, unsigned port, int connect_ms, struct bb_err *e);
+
 /* The parts of an ssh:// URL that gitssh_url_check accepts; 0, or -1 with BB_EINVAL / BB_ETOOBIG. */
 struct gitssh_url {
 	char user[128];

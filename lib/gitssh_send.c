@@ -83,6 +83,8 @@ static int dial(const struct gitssh_url *u, int connect_ms, const char *url, str
 	char port[8];
 	int fd = -1, rc, err = 0;
 
+	if (gitssh_dialer()) /* the sidecar has no route out: the host connects */
+		return gitssh_dialer_connect(url, u->host, u->port, connect_ms, e);
 	memset(&hints, 0, sizeof hints);
 	hints.ai_socktype = SOCK_STREAM;
 	snprintf(port, sizeof port, "%u", u->port);

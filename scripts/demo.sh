@@ -10,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "demo: the embedded runtime needs root here (namespaces, mounts, a veth): run 'sudo make demo'" >&2
 	exit 1
 fi
-for tool in python3 openssl curl; do
+for tool in python3 openssl curl git git-shell ssh-keygen /usr/sbin/sshd; do
 	command -v $tool >/dev/null || { echo "demo: needs $tool (scripts/setup.sh test installs it)" >&2; exit 1; }
 done
 
@@ -44,6 +44,38 @@ pids+=($!)
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/$A/$PORT") 2>/dev/null && break; sleep 0.05; done
 printf '%s api.demo.test\n' "$A" >"$T/hosts"
 
+SSHPORT=$((PORT + 1))
+say "Setting up: a git server standing in for your forge (sshd on $A:$SSHPORT, one repository)"
+ssh-keygen -q -t ecdsa -b 256 -N '' -C demo-forge-host -f "$T/forge_host" </dev/null
+ssh-keygen -q -t ecdsa -b 256 -N '' -C demo-deploy-key -f "$T/deploy_key" </dev/null
+# Like a forge's deploy key: it may run git and nothing else.
+printf 'command="git-shell -c \\"$SSH_ORIGINAL_COMMAND\\"",no-port-forwarding,no-agent-forwarding,no-X11-forwarding,no-pty %s\n' \
+	"$(cat "$T/deploy_key.pub")" >"$T/authorized_keys"
+# sshd refuses a locked root account (a fresh install's) unless PAM does the account check.
+case $(getent shadow root | cut -d: -f2) in '!'*) usepam=yes ;; *) usepam=no ;; esac
+cat >"$T/sshd_config" <<EOF2
+ListenAddress $A
+Port $SSHPORT
+HostKey $T/forge_host
+AuthorizedKeysFile $T/authorized_keys
+PidFile $T/sshd.pid
+StrictModes no
+UsePAM $usepam
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+EOF2
+[ -d /run/sshd ] || mkdir -m 0755 /run/sshd
+/usr/sbin/sshd -D -e -f "$T/sshd_config" 2>>"$T/sshd.log" &
+pids+=($!)
+export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+git init -q --bare -b main "$T/forge/app.git"
+git init -q -b main "$T/seed" && (cd "$T/seed" && echo "# app" >README.md && git add README.md &&
+	git -c user.name=maintainer -c user.email=m@demo.invalid commit -qm "first commit" && git push -q "$T/forge/app.git" main)
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/$A/$SSHPORT") 2>/dev/null && break; sleep 0.05; done
+REPO_URL="ssh://root@$A:$SSHPORT$T/forge/app.git"
+echo "    $REPO_URL, with one commit; the deploy key that may push to it stays on the host and in the sidecar"
+
 cat >"$BB_HOME/.bb/bottles/demo.md" <<EOF2
 ---
 egress:
@@ -53,8 +85,15 @@ egress:
       path_allowlist: [/v1/]
       pipelock: {ssrf_ip_allowlist: ["127.0.0.0/8"]}
 supervise: true
+git-gate:
+  repos:
+    app:
+      url: $REPO_URL
+      key: {provider: static, path: $T/deploy_key}
+      host_key: "$(cut -d' ' -f1-2 "$T/forge_host.pub")"
 ---
-A demo bottle: one API, reachable with a token the agent never sees.
+A demo bottle: one API, reachable with a token the agent never sees, and one
+repository the agent pushes to through the git gate, which scans every push.
 EOF2
 echo "The bottle's manifest ($BB_HOME/.bb/bottles/demo.md):"
 sed 's/^/    /' "$BB_HOME/.bb/bottles/demo.md"
@@ -92,6 +131,17 @@ curl -sS --noproxy '*' --max-time 3 https://1.1.1.1/ 2>&1 | sed 's/^/    /'
 step "read the sidecar's token through /proc, write to /etc"
 if grep -a -q DEMO_TOKEN /proc/[0-9]*/environ 2>/dev/null; then echo "    found it!"; else echo "    no process this agent can see holds it"; fi
 touch /etc/owned 2>&1 | sed 's/^/    /'
+step "git clone $REPO_URL (plain git: my ~/.gitconfig sends that URL to the git gate in the sidecar)"
+git config --global user.name demo-agent && git config --global user.email agent@demo.invalid
+git clone -q $REPO_URL app 2>&1 | sed 's/^/    /'
+cd app && echo "    cloned: \$(git log --oneline | head -n 1)"
+step "commit a change and git push origin main"
+echo "print('hello')" >hello.py && git add hello.py && git commit -qm "add hello.py"
+git push origin main 2>&1 | sed 's/^/    /'
+step "commit a config file holding an AWS access key, and push that"
+printf '[default]\naws_access_key_id = AKIA%s\n' "\$(head -c 400 /dev/urandom | tr -dc A-Z2-7 | head -c 16)" >deploy.ini
+git add deploy.ini && git commit -qm "add deploy config"
+git push origin main 2>&1 | grep -v '^remote: *\$' | sed 's/^/    /'
 EOF2
 chmod 755 "$T/work/agent.sh"
 
@@ -123,6 +173,14 @@ say "What the upstream received (the real token, injected by egress outside the 
 if grep -q "Bearer $DEMO_TOKEN" "$T/upstream.log"; then echo "    Authorization: Bearer sk-demo-... (the real token; the agent only ever had 'placeholder')"; fi
 echo "    requests that reached it: $(wc -l <"$T/upstream.log") (the refused ones never did)"
 
+say "What the forge's repository holds now (git log on the server)"
+git --git-dir="$T/forge/app.git" log --format='    %h %s (%an)' main
+if git --git-dir="$T/forge/app.git" log --format=%s main | grep -q "add deploy config"; then
+	echo "    !! the commit with the key reached the forge"
+else
+	echo "    (the clean commit landed; the one with the key never left the gate)"
+fi
+
 say "The audit trail (one JSON line per decision; no secrets)"
 python3 - "$T/audit.log" <<'PY'
 import json, sys
@@ -135,5 +193,5 @@ if grep -q "$DEMO_TOKEN" "$T/audit.log"; then echo "    !! the token is in the l
 
 say "After the bottle: nothing left behind"
 echo "    state directories: $(ls -A "$BB_HOME/.bb/state" 2>/dev/null | wc -l)"
-echo "    bottle processes:  $(pgrep -fc "bb (egress|init).*$BB_HOME" || true)"
+echo "    bottle processes:  $(pgrep -fc "bb (egress|init|git-gate).*$BB_HOME" || true)"
 echo "    network namespaces of the bottle: gone with its processes"

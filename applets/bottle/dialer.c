@@ -16,9 +16,10 @@
 
 static const char usage[] =
 	"usage: bb bottle dialer --policy PLAN.json --socket PATH [--hosts FILE]\n"
-	"The host half of egress: answers DIAL requests from a sidecar that has no\n"
-	"route out, re-checking each host against the policy and each address against\n"
-	"the private-address rule, and passes back the connected socket. `bb bottle run`\n"
+	"The host half of egress and git-gate: answers DIAL requests from a sidecar that\n"
+	"has no route out, re-checking each host against the policy's egress routes (or\n"
+	"host and port against its git upstreams) and each address against the\n"
+	"private-address rule, and passes back the connected socket. `bb bottle run`\n"
 	"starts one per bottle; this form is for tests and debugging. SIGTERM stops it.\n"
 	"  -p, --policy FILE   the bottle's plan (bb bottle plan NAME --json)\n"
 	"  -s, --socket PATH   the unix socket to create (mode 0600)\n"
@@ -60,7 +61,7 @@ int bottle_dialer(int argc, char **argv)
 {
 	struct opt o;
 	struct bb_err e;
-	struct policy *p = NULL;
+	struct dialer_policy p;
 	struct sigaction sa = { .sa_handler = on_term };
 	const char *policy = NULL, *sock = NULL, *hosts = NULL;
 	int c, code, lfd, rc;
@@ -78,11 +79,11 @@ int bottle_dialer(int argc, char **argv)
 	}
 	if (!policy || !sock)
 		return applet_usage_error(usage, "--policy and --socket are required");
-	if (policy_load(policy, &p, &e) < 0) { /* checked before the socket exists */
+	if (dialer_policy_load(policy, &p, &e) < 0) { /* checked before the socket exists */
 		err_printf("%s", e.msg);
 		return BB_EXIT_FAIL;
 	}
-	policy_unref(p);
+	dialer_policy_free(&p);
 	lfd = bottle_dialer_listen(sock, &e);
 	if (lfd < 0) {
 		err_printf("%s", e.msg);

@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "fd.h"
 #include "gitgate_scan.h"
+#include "gitssh.h"
 #include "log.h"
 #include "loop.h"
 #include "pktline.h"
@@ -58,6 +59,7 @@ int ggd_opt(struct ggd_opts *o, int c, const char *arg, struct bb_err *e)
 	case 'r': o->rules_path = arg; return 1;
 	case 'R': o->repo_rules_dir = arg; return 1;
 	case 'L': o->log_path = arg; return 1;
+	case 'D': o->dialer = arg; return 1;
 	case 'l':
 		if (o->nlisten == GGD_LISTEN_MAX)
 			return bb_errf(e, BB_EINVAL, "--listen: at most %d addresses", GGD_LISTEN_MAX);
@@ -226,6 +228,13 @@ static void child(struct daemon *d, int fd)
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	peer_name(fd, peer, sizeof peer);
 	git_libgit2_init();
+	if (d->o->dialer && gitssh_dialer_set(d->o->dialer, &e) < 0) {
+		log_event(LOG_ERROR, "dialer-failed", "error", e.msg, (char *)NULL);
+		close(fd);
+		gitgate_policy_free(&d->policy);
+		git_libgit2_shutdown();
+		exit(1);
+	}
 	memset(&srv, 0, sizeof srv);
 	srv.policy = &d->policy;
 	srv.mirrors_dir = d->o->mirrors_dir;
@@ -365,6 +374,19 @@ int ggd_run(const struct ggd_opts *o, ggd_serve_fn serve)
 		err_printf("cannot make %s: %s", o->mirrors_dir, strerror(errno));
 		goto out;
 	}
+	/*
+	 * libgit2's private home is made under $TMPDIR or /tmp. In a bottle's
+	 * sidecar the filesystem is read-only but for the state directory, which
+	 * holds the mirrors: make it there then.
+	 */
+	if ((!getenv("TMPDIR") || !*getenv("TMPDIR")) && access("/tmp", W_OK) < 0) {
+		char tmp[PATH_MAX];
+		snprintf(tmp, sizeof tmp, "%s/.tmp", o->mirrors_dir);
+		if ((mkdir(tmp, 0700) < 0 && errno != EEXIST) || setenv("TMPDIR", tmp, 1) < 0) {
+			err_printf("cannot make %s: %s", tmp, strerror(errno));
+			goto out;
+		}
+	}
 	if (loop_init(&d.loop, &e) < 0) {
 		err_printf("%s", e.msg);
 		goto out;
@@ -398,7 +420,8 @@ int ggd_run(const struct ggd_opts *o, ggd_serve_fn serve)
 		log_event(LOG_INFO, "listen", "addr", spec, (char *)NULL);
 	}
 	snprintf(n, sizeof n, "%d", o->timeout_s);
-	log_event(LOG_INFO, "start", "mirrors", o->mirrors_dir, "timeout_s", n, (char *)NULL);
+	log_event(LOG_INFO, "start", "mirrors", o->mirrors_dir, "timeout_s", n, "dialer", o->dialer ? o->dialer : "",
+		  (char *)NULL);
 	log_policy(&d.policy, "policy");
 	if (loop_run(&d.loop, &e) < 0)
 		log_event(LOG_ERROR, "loop-failed", "error", e.msg, (char *)NULL);

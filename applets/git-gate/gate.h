@@ -17,6 +17,7 @@ struct ggd_opts {
 	const char *rules_path;       /* rules for every repo */
 	const char *repo_rules_dir;   /* DIR/NAME.yml: one repo's rules and allowlists */
 	const char *log_path;
+	const char *dialer;           /* the host dialer's socket: upstream SSH goes through it (in a bottle) */
 	const char *listen[GGD_LISTEN_MAX];
 	size_t nlisten;
 	const char *default_listen;
@@ -41,10 +42,12 @@ struct ggd_opts {
 	"  -c, --max-connections N  at most N clients at once (default 32)\n"                      \
 	"  -P, --max-pack BYTES   refuse a pushed pack larger than this (default 2147483648)\n"    \
 	"  -L, --log FILE|-       JSON-lines log (default - : stderr)\n"                          \
+	"  -D, --dialer SOCK      ask the host dialer at SOCK for every upstream connection\n"   \
+	"                         (in a bottle's sidecar, which has no route out)\n"             \
 	"SIGHUP reloads the policy (a bad one is refused and the old kept); SIGTERM stops\n"       \
 	"accepting and waits for the connections in progress (at most 30 s)."
 
-#define GGD_SPEC "h(help)p:(policy)m:(mirrors)k:(keys)r:(rules)R:(repo-rules)t:(timeout)T:(pack-timeout)c:(max-connections)P:(max-pack)L:(log)l:(listen)"
+#define GGD_SPEC "h(help)p:(policy)m:(mirrors)k:(keys)r:(rules)R:(repo-rules)t:(timeout)T:(pack-timeout)c:(max-connections)P:(max-pack)L:(log)l:(listen)D:(dialer)"
 
 /*
  * Defaults into o; then ggd_opt for each option opt_next returned: 1 when

@@ -1,0 +1,35 @@
+/* gate_env.h - git-gate in a bottle: stage the upstream keys in the state dir, the sidecar's git-gate argv, the agent's repo list. */
+#ifndef BB_BOTTLE_GATE_ENV_H
+#define BB_BOTTLE_GATE_ENV_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+struct cJSON;
+
+#define GATE_ENV_ARGS_MAX 8192
+#define GATE_ENV_REPOS_MAX 16384
+
+struct gate_env {
+	size_t nrepos;                          /* git_gate.repos in the plan; 0: no git-gate */
+	char sidecar_args[GATE_ENV_ARGS_MAX];   /* BB_GIT_GATE_ARGS for the sidecar's init */
+	char agent_repos[GATE_ENV_REPOS_MAX];   /* BB_GIT_GATE_REPOS for the agent's init: "NAME=URL ..." */
+};
+
+/*
+ * For a plan with git_gate.repos: copy each repo's static upstream key pair
+ * (key.path, "~/" meaning $HOME, and its .pub) into STATE/git-keys/NAME and
+ * NAME.pub (0600 in a 0700 directory: the sidecar reads them there, the
+ * agent's view hides the state dir), and fill g with git-gate's arguments
+ * (--policy plan_path --mirrors STATE/git-mirrors --keys STATE/git-keys
+ * --listen 0.0.0.0:9418 --dialer dial_sock --log STATE/git-gate.log) and
+ * the agent's NAME=URL list. A plan without repos gives nrepos 0 and empty
+ * strings. -1 with e: a gitea-provider repo (keys are made at start by
+ * `bb bottle start`, not here yet), a key that cannot be read, a path with
+ * a space (the args are split on spaces), or a too-long result.
+ */
+int gate_env_prepare(const struct cJSON *plan, const char *state, const char *plan_path, const char *dial_sock,
+		     struct gate_env *g, struct bb_err *e);
+
+#endif
