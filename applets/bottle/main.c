@@ -15,11 +15,14 @@ static const char usage[] =
 	"usage: bb bottle COMMAND [ARGS...]\n"
 	"  validate [NAME...] [--json]   check manifests: one line per file, exit 1 on errors\n"
 	"  plan NAME [--json]            the resolved configuration of an agent or bottle\n"
-	"  run NAME [--backend embedded|oci] -- CMD   a bottle around one command (docs/runtime.md)\n"
+	"  start NAME [--cwd DIR] [--copy-cwd] [--dry-run] [-y]   the agent in its bottle, on this terminal\n"
+	"  run NAME [--backend B] [--image I] [--bare] -- CMD   a bottle around one command (docs/runtime.md)\n"
+	"  list [--json] | inspect SLUG | logs SLUG [-f] | stop SLUG | resume SLUG   bottles and their state\n"
 	"  proposals [NAME] | approve ID | reject ID   the operator's side of supervise\n"
 	"  ca init|show | dialer   the interception CA; the host half of egress\n"
-	"  cleanup [--dry-run]           remove what bottles killed with their host process left\n"
-	"  start | list | inspect | logs | stop | resume | dashboard | image   (not built yet)\n"
+	"  cleanup [--all] [--dry-run]   remove dead bottles' state (--all: stopped ones too)\n"
+	"  dashboard [SLUG] [--once]     bottles, their live events, approve/reject (docs/dashboard.md)\n"
+	"  image import|list|rm|sidecar  agent images and the sidecar image (docs/image.md)\n"
 	"Manifests: $BB_HOME/.bb/{bottles,agents}/NAME.md (BB_HOME defaults to HOME),\n"
 	"$CWD/.bb/agents/NAME.md, and bot-bottle's ~/.bot-bottle tree. See docs/manifest.md.";
 
@@ -29,10 +32,10 @@ static const struct {
 	int (*fn)(int, char **);
 	int issue; /* for commands not built yet */
 } cmds[] = {
-	{ "approve", bottle_approve, 0 }, { "ca", bottle_ca, 0 },	   { "cleanup", bottle_cleanup, 0 },  { "dashboard", NULL, 10 }, { "dialer", bottle_dialer, 0 },
-	{ "image", NULL, 10 },	 { "inspect", NULL, 10 },  { "list", NULL, 10 },     { "logs", NULL, 10 },
-	{ "plan", bottle_plan, 0 }, { "proposals", bottle_proposals, 0 }, { "reject", bottle_reject, 0 }, { "resume", NULL, 10 },
-	{ "run", bottle_run, 0 },	 { "start", NULL, 10 },	   { "stop", NULL, 10 },     { "validate", bottle_validate, 0 },
+	{ "approve", bottle_approve, 0 }, { "ca", bottle_ca, 0 },	   { "cleanup", bottle_cleanup, 0 },  { "dashboard", bottle_dashboard, 0 }, { "dialer", bottle_dialer, 0 },
+	{ "image", bottle_image, 0 },	 { "inspect", bottle_inspect, 0 },  { "list", bottle_list, 0 },     { "logs", bottle_logs, 0 },
+	{ "plan", bottle_plan, 0 }, { "proposals", bottle_proposals, 0 }, { "reject", bottle_reject, 0 }, { "resume", bottle_resume, 0 },
+	{ "run", bottle_run, 0 },	 { "start", bottle_start, 0 },	   { "stop", bottle_stop, 0 },     { "validate", bottle_validate, 0 },
 };
 
 int bottle_load(struct manifest *m)
