@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -21,6 +22,8 @@
 #include "json.h"
 #include "plan.h"
 #include "proc.h"
+#include "cgroup.h"
+#include "seccomp.h"
 
 static cJSON *strs(const char *const *v)
 {
@@ -40,6 +43,68 @@ static void add_mount(cJSON *mounts, const char *dst, const char *type, const ch
 	cJSON_AddItemToArray(mounts, m);
 }
 
+static void id_map(cJSON *arr, unsigned inside, unsigned outside)
+{
+	cJSON *m = cJSON_CreateObject();
+	cJSON_AddNumberToObject(m, "containerID", inside);
+	cJSON_AddNumberToObject(m, "hostID", outside);
+	cJSON_AddNumberToObject(m, "size", 1);
+	cJSON_AddItemToArray(arr, m);
+}
+
+/*
+ * linux.seccomp from lib/seccomp's list (the one source of truth): the
+ * same calls refused with EPERM, clone with any namespace flag refused
+ * (one masked-equal rule per flag: rules are ORed), clone3 ENOSYS, and
+ * only the native architecture (libseccomp kills the others and x32).
+ */
+static cJSON *seccomp_json(void)
+{
+	static const unsigned long ns_flags[] = { 0x00020000UL, 0x02000000UL, 0x04000000UL, 0x08000000UL,
+						  0x10000000UL, 0x20000000UL, 0x40000000UL };
+	cJSON *sc = cJSON_CreateObject(), *arches, *calls, *rule, *names;
+	size_t i;
+	_Static_assert((0x00020000UL | 0x02000000UL | 0x04000000UL | 0x08000000UL | 0x10000000UL | 0x20000000UL |
+			0x40000000UL) == SECCOMP_NS_CLONE_FLAGS,
+		       "one rule per namespace flag");
+	cJSON_AddStringToObject(sc, "defaultAction", "SCMP_ACT_ALLOW");
+	arches = cJSON_AddArrayToObject(sc, "architectures");
+#if defined(__x86_64__)
+	cJSON_AddItemToArray(arches, cJSON_CreateString("SCMP_ARCH_X86_64"));
+#elif defined(__aarch64__)
+	cJSON_AddItemToArray(arches, cJSON_CreateString("SCMP_ARCH_AARCH64"));
+#endif
+	calls = cJSON_AddArrayToObject(sc, "syscalls");
+	rule = cJSON_CreateObject();
+	names = cJSON_AddArrayToObject(rule, "names");
+	for (i = 0; i < seccomp_agent_ndenied; i++)
+		cJSON_AddItemToArray(names, cJSON_CreateString(seccomp_agent_denied[i].name));
+	cJSON_AddStringToObject(rule, "action", "SCMP_ACT_ERRNO");
+	cJSON_AddNumberToObject(rule, "errnoRet", EPERM);
+	cJSON_AddItemToArray(calls, rule);
+	for (i = 0; i < sizeof ns_flags / sizeof ns_flags[0]; i++) {
+		cJSON *args, *arg;
+		rule = cJSON_CreateObject();
+		cJSON_AddItemToArray(cJSON_AddArrayToObject(rule, "names"), cJSON_CreateString("clone"));
+		cJSON_AddStringToObject(rule, "action", "SCMP_ACT_ERRNO");
+		cJSON_AddNumberToObject(rule, "errnoRet", EPERM);
+		args = cJSON_AddArrayToObject(rule, "args");
+		arg = cJSON_CreateObject();
+		cJSON_AddNumberToObject(arg, "index", 0);
+		cJSON_AddNumberToObject(arg, "value", (double)ns_flags[i]);
+		cJSON_AddNumberToObject(arg, "valueTwo", (double)ns_flags[i]);
+		cJSON_AddStringToObject(arg, "op", "SCMP_CMP_MASKED_EQ");
+		cJSON_AddItemToArray(args, arg);
+		cJSON_AddItemToArray(calls, rule);
+	}
+	rule = cJSON_CreateObject();
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(rule, "names"), cJSON_CreateString("clone3"));
+	cJSON_AddStringToObject(rule, "action", "SCMP_ACT_ERRNO");
+	cJSON_AddNumberToObject(rule, "errnoRet", ENOSYS);
+	cJSON_AddItemToArray(calls, rule);
+	return sc;
+}
+
 /*
  * config.json for one side: the host's root read-only (root.path "/"),
  * fresh /proc, /dev, /tmp; five namespaces; the agent also gets its
@@ -47,7 +112,7 @@ static void add_mount(cJSON *mounts, const char *dst, const char *type, const ch
  * state and CA directories hidden.
  */
 static cJSON *config(const struct rt_config *c, int agent, char *const argv[], char **envp, const char *run_dir,
-		     const char *rootfs)
+		     const char *rootfs, long long mem, long pids, int cgroups)
 {
 	static const char *const ns[] = { "pid", "network", "ipc", "uts", "mount" };
 	/* init needs these to drop privileges; it ends with none (the agent) or keeps them for its daemons. */
@@ -63,6 +128,7 @@ static cJSON *config(const struct rt_config *c, int agent, char *const argv[], c
 	static const char *const hideopts[] = { "ro", "nosuid", "nodev", "noexec", "size=4k", NULL };
 	static const char *const masked[] = { "/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
 					      "/sys/firmware", NULL };
+	static const char *const readonly[] = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL };
 	cJSON *cfg = cJSON_CreateObject(), *proc, *user, *capo, *root, *mounts, *linux, *nsa;
 	char path[PATH_MAX + 32];
 	size_t i;
@@ -160,6 +226,41 @@ static cJSON *config(const struct rt_config *c, int agent, char *const argv[], c
 		cJSON_AddItemToArray(nsa, n);
 	}
 	cJSON_AddItemToObject(linux, "maskedPaths", strs(masked));
+	cJSON_AddItemToObject(linux, "readonlyPaths", strs(readonly));
+	/*
+	 * A user namespace on each side, as in bb's runtime, with 1:1 maps: the
+	 * runtimes mount from inside the namespace by path, and the bundle's
+	 * sources live in the 0700 state directory, so root there stays host
+	 * uid 0 (no capability outside its namespaces); bb's own runtime opens
+	 * them first and gives the agent's root an unprivileged host uid.
+	 */
+	{
+		cJSON *n = cJSON_CreateObject(), *um = cJSON_AddArrayToObject(linux, "uidMappings"),
+		      *gm = cJSON_AddArrayToObject(linux, "gidMappings");
+		cJSON_AddStringToObject(n, "type", "user");
+		cJSON_AddItemToArray(nsa, n);
+		id_map(um, 0, 0);
+		id_map(gm, 0, 0);
+		if (agent && c->uid)
+			id_map(um, c->uid, c->uid);
+		if (agent && c->gid)
+			id_map(gm, c->gid, c->gid);
+	}
+	if (cgroups) {
+		/* A cgroup per side, limits as bb's runtime sets them (relative path: under the runtime's own cgroup). */
+		cJSON *res = cJSON_AddObjectToObject(linux, "resources");
+		char cg[64];
+		snprintf(cg, sizeof cg, CGROUP_PREFIX "%d-%s", (int)getpid(), agent ? "agent" : "sidecar");
+		cJSON_AddStringToObject(linux, "cgroupsPath", cg);
+		if (mem >= 0)
+			cJSON_AddNumberToObject(cJSON_AddObjectToObject(res, "memory"), "limit",
+						(double)(mem ? mem : agent ? RT_AGENT_MEMORY_DEFAULT : RT_SIDECAR_MEMORY_DEFAULT));
+		if (pids >= 0)
+			cJSON_AddNumberToObject(cJSON_AddObjectToObject(res, "pids"), "limit",
+						(double)(pids ? pids : agent ? RT_AGENT_PIDS_DEFAULT : RT_SIDECAR_PIDS_DEFAULT));
+	}
+	if (agent)
+		cJSON_AddItemToObject(linux, "seccomp", seccomp_json());
 	return cfg;
 }
 
@@ -176,6 +277,29 @@ static int write_bundle(const char *dir, cJSON *cfg, struct bb_err *e)
 	return rc;
 }
 
+#define HYBRID_V2_MOUNT "/sys/fs/cgroup/unified"
+
+/* Is the program (the first word of prog) crun? */
+static int is_crun(const char *prog)
+{
+	size_t n = strcspn(prog, " "), i;
+	const char *base = prog;
+	for (i = 0; i < n; i++)
+		if (prog[i] == '/')
+			base = prog + i + 1;
+	return (size_t)(prog + n - base) == 4 && !strncmp(base, "crun", 4);
+}
+
+/* systemd's hybrid layout: v1 controllers and a cgroup2 mount at HYBRID_V2_MOUNT that offers some controller. */
+static int hybrid_cgroups(void)
+{
+	struct buf b = BUF_INIT(4096);
+	struct bb_err e;
+	int hybrid = fd_read_file(HYBRID_V2_MOUNT "/cgroup.controllers", 4096, &b, &e) == 0 && b.len > 1;
+	buf_free(&b);
+	return hybrid;
+}
+
 /*
  * Run `RUNTIME ARGS...` and wait; its exit code, or -1 with e set. RUNTIME
  * may carry global options after the program ("crun --cgroup-manager=disabled").
@@ -189,11 +313,24 @@ static int runtime_cmd(const char *runtime, const char *const args[], struct bb_
 	snprintf(copy, sizeof copy, "%s", runtime);
 	for (w = strtok_r(copy, " ", &save); w && n < 12; w = strtok_r(NULL, " ", &save))
 		argv[n++] = w;
+	/* crun picks its cgroup paths from the hierarchy's root, not its own cgroup: bb does not let it make any. */
+	if (n && is_crun(argv[0]))
+		argv[n++] = "--cgroup-manager=disabled";
 	for (i = 0; args[i] && n < 23; i++)
 		argv[n++] = (char *)args[i];
 	argv[n] = NULL;
 	pid = fork();
 	if (pid == 0) {
+		/*
+		 * crun refuses a hybrid host ("cgroups in hybrid mode not
+		 * supported") when the cgroup2 mount offers any controller; in a
+		 * mount namespace of its own without that mount it sees the v1
+		 * hierarchies and uses them (limits included).
+		 */
+		if (is_crun(argv[0]) && hybrid_cgroups() &&
+		    (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		     umount2(HYBRID_V2_MOUNT, MNT_DETACH) < 0))
+			_exit(126);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -290,8 +427,20 @@ int oci_run(const struct rt_config *c, const char *runtime, int *exit_code, stru
 		bb_errno(e, errno, "oci: create %s", p);
 		goto out;
 	}
-	scfg = config(c, 0, sargv, c->sidecar_env, rundir, p);
-	acfg = config(c, 1, aargv, c->agent_env, rundir, p);
+	{
+		long long mem;
+		long pids;
+		int cgroups = !is_crun(runtime);
+		if (rt_agent_limits(c, &mem, &pids, e) < 0)
+			goto out;
+		if (!cgroups && (mem > 0 || pids > 0)) {
+			bb_errf(e, BB_ELIB, "oci: cgroup limits: a limit was asked for, and bb runs crun without cgroups "
+					    "(docs/runtime.md); use runc or the embedded runtime");
+			goto out;
+		}
+		scfg = config(c, 0, sargv, c->sidecar_env, rundir, p, 0, 0, cgroups);
+		acfg = config(c, 1, aargv, c->agent_env, rundir, p, mem, pids, cgroups);
+	}
 	if (!scfg || !acfg || write_bundle(sdir, scfg, e) < 0 || write_bundle(adir, acfg, e) < 0)
 		goto out;
 

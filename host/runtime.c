@@ -1,7 +1,8 @@
-/* runtime.c - the embedded runtime: namespaces, mounts, the veth between sidecar and agent, start order and teardown. */
+/* runtime.c - the embedded runtime: user and other namespaces, the staged root and pivot_root, cgroups, the veth, socket activation, start order and teardown. */
 #include "runtime.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -16,10 +17,13 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <grp.h>
+#include <limits.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ca.h"
+#include "cgroup.h"
 #include "fd.h"
 #include "netlink.h"
 #include "plan.h"
@@ -35,6 +39,9 @@
 struct mount_attr {
 	unsigned long long attr_set, attr_clr, propagation, userns_fd;
 };
+#endif
+#ifndef MOUNT_ATTR_NOSUID
+#define MOUNT_ATTR_NOSUID 0x00000002
 #endif
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
@@ -114,9 +121,15 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
+/* root + path ("/stage" + "/etc/x"), or -1 when it does not fit. */
+static int in_root(char *out, size_t cap, const char *root, const char *path)
+{
+	return (size_t)snprintf(out, cap, "%s%s", root, path) >= cap ? -1 : 0;
+}
+
 /*
- * Put the directory held open at fd back at path, writable. It was opened
- * before tmpfs mounts that may cover it (a workspace under /tmp), so it is
+ * Put the directory held open at fd at path, writable or not. It was
+ * opened before mounts that may cover it (a workspace under /tmp), so it is
  * reached through the fd, not the path.
  */
 static int bind_back(int fd, const char *path, int writable)
@@ -128,29 +141,139 @@ static int bind_back(int fd, const char *path, int writable)
 		return -1;
 	if (mount(src, path, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return -1;
-	return writable ? mount_attr(path, AT_RECURSIVE, 0, MOUNT_ATTR_RDONLY) : 0;
+	return writable ? mount_attr(path, AT_RECURSIVE, 0, MOUNT_ATTR_RDONLY)
+			: mount_attr(path, AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0);
 }
 
-/* Cover a directory with an empty read-only tmpfs, unless a tmpfs above hid it already. */
+/* Cover a directory with an empty read-only tmpfs, unless it is not there (a tmpfs above hid it already). */
 static int hide(const char *path)
 {
 	struct stat st;
-	if (stat(path, &st) < 0)
+	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return 0;
 	return mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k");
 }
 
 /*
- * The agent's filesystem: the host's, read-only, except the workspace;
- * fresh tmpfs on /tmp and /run (its CA bundle and resolv.conf live there);
- * the bottle state and the CA key hidden under empty tmpfs.
+ * The staged root's top level from src ("/" or an image's rootfs): each
+ * directory bind-mounted recursively, read-only and nosuid; each symlink
+ * copied (merged /usr: /bin -> usr/bin); each regular file bound. Names in
+ * skip are left to the caller (its own /proc, /dev, /tmp...).
+ */
+static int populate(const char *stage, const char *src, const char *const *skip)
+{
+	DIR *d = opendir(src);
+	struct dirent *de;
+	int rc = 0;
+	if (!d)
+		return -1;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		char from[4096], to[4096], lnk[4096];
+		const char *const *k;
+		struct stat st;
+		ssize_t ll;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		for (k = skip; *k && strcmp(*k, de->d_name); k++)
+			;
+		if (*k)
+			continue;
+		if ((size_t)snprintf(from, sizeof from, "%s/%s", strcmp(src, "/") ? src : "", de->d_name) >= sizeof from ||
+		    (size_t)snprintf(to, sizeof to, "%s/%s", stage, de->d_name) >= sizeof to || lstat(from, &st) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode)) {
+			if ((ll = readlink(from, lnk, sizeof lnk - 1)) > 0) {
+				lnk[ll] = 0;
+				rc = symlink(lnk, to);
+			}
+		} else if (S_ISDIR(st.st_mode)) {
+			rc = mkdir(to, 0755) < 0 || mount(from, to, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+					     mount_attr(to, AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0) < 0
+				     ? -1
+				     : 0;
+		} else if (S_ISREG(st.st_mode)) {
+			int fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+			rc = fd < 0 ? -1 : 0;
+			if (fd >= 0)
+				close(fd);
+			if (rc == 0)
+				rc = mount(from, to, NULL, MS_BIND, NULL) < 0 ||
+						     mount_attr(to, 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0) < 0
+					     ? -1
+					     : 0;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+/*
+ * A minimal /dev: a tmpfs (read-only once filled) with the host's null,
+ * zero, full, random, urandom and tty bound onto empty files (a user
+ * namespace cannot mknod), a private devpts, a tmpfs /dev/shm and the
+ * fd/stdin/stdout/stderr links.
+ */
+static int make_dev(const char *stage)
+{
+	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty", NULL };
+	static const char *const links[][2] = { { "fd", "/proc/self/fd" },     { "stdin", "/proc/self/fd/0" },
+						 { "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
+						 { "ptmx", "pts/ptmx" },          { NULL, NULL } };
+	char dev[4096], p[4200], h[64];
+	size_t i;
+	if (in_root(dev, sizeof dev, stage, "/dev") < 0 || mkdir(dev, 0755) < 0 ||
+	    mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
+		return -1;
+	for (i = 0; nodes[i]; i++) {
+		int fd;
+		snprintf(p, sizeof p, "%s/%s", dev, nodes[i]);
+		snprintf(h, sizeof h, "/dev/%s", nodes[i]);
+		fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd < 0)
+			return -1;
+		close(fd);
+		if (mount(h, p, NULL, MS_BIND, NULL) < 0)
+			return -1;
+	}
+	for (i = 0; links[i][0]; i++) {
+		snprintf(p, sizeof p, "%s/%s", dev, links[i][0]);
+		if (symlink(links[i][1], p) < 0)
+			return -1;
+	}
+	snprintf(p, sizeof p, "%s/pts", dev);
+	if (mkdir(p, 0755) < 0 ||
+	    mount("devpts", p, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") < 0)
+		return -1;
+	snprintf(p, sizeof p, "%s/shm", dev);
+	if (mkdir(p, 01777) < 0 || mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m") < 0)
+		return -1;
+	return mount_attr(dev, 0, MOUNT_ATTR_RDONLY, 0);
+}
+
+/* The stage's mount point: a directory in the state dir, made by the host. */
+static void stage_path(const struct rt_config *c, int agent, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/root.%s", c->state_dir, agent ? "agent" : "sidecar");
+}
+
+/*
+ * The agent's root, staged under its stage dir: the host's filesystem (or
+ * the image's rootfs) read-only, the workspace read-write, fresh tmpfs on
+ * /tmp and /run (its CA bundle and resolv.conf live there), a minimal
+ * /dev, the bottle state and the CA key hidden under empty tmpfs.
  */
 static void agent_mounts(const struct rt_config *c, int ready_wr)
 {
+	static const char *const skip_host[] = { "proc", "dev", "tmp", "run", "lost+found", "boot", NULL };
+	static const char *const skip_image[] = { "proc", "dev", "sys", "tmp", "run", NULL };
+	static const char resolv[] = RT_AGENT_RESOLV;
 	struct buf b = BUF_INIT(RT_CA_BUNDLE_MAX);
 	struct bb_err e;
+	struct stat st;
+	char stage[4096], p[4200], real_state[PATH_MAX], real_ca[PATH_MAX], real_ws[PATH_MAX];
 	int ws, home = -1;
-	static const char resolv[] = RT_AGENT_RESOLV;
 
 	/* What must be read from the host before it is covered. */
 	if (rt_agent_ca_bundle(c, &b, &e) < 0)
@@ -160,32 +283,67 @@ static void agent_mounts(const struct rt_config *c, int ready_wr)
 		shim_fail(ready_wr, "open the workspace", errno);
 	if (c->home_dir && (home = open(c->home_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		shim_fail(ready_wr, "open the agent's home", errno);
-	if (mount_attr("/", AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0) < 0)
-		shim_fail(ready_wr, "make the host filesystem read-only", errno);
-	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=512m") < 0)
+	if (!realpath(c->state_dir, real_state) || !realpath(c->workspace, real_ws))
+		shim_fail(ready_wr, "resolve the state and workspace paths", errno);
+	if (!realpath(c->ca_dir, real_ca))
+		real_ca[0] = 0; /* no CA directory: nothing to hide */
+	stage_path(c, 1, stage, sizeof stage);
+	if (mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
+		shim_fail(ready_wr, "tmpfs for the staged root", errno);
+	if (populate(stage, c->rootfs ? c->rootfs : "/", c->rootfs ? skip_image : skip_host) < 0)
+		shim_fail(ready_wr, c->rootfs ? "bind the image's rootfs read-only" : "bind the host filesystem read-only",
+			  errno);
+	if (c->fault == 8 || make_dev(stage) < 0)
+		shim_fail(ready_wr, c->fault == 8 ? "minimal /dev (fault injected)" : "minimal /dev", c->fault == 8 ? EPERM : errno);
+	snprintf(p, sizeof p, "%s/proc", stage);
+	if (mkdir(p, 0555) < 0)
+		shim_fail(ready_wr, "mkdir /proc", errno);
+	snprintf(p, sizeof p, "%s/tmp", stage);
+	if (mkdir(p, 01777) < 0 || mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=512m") < 0)
 		shim_fail(ready_wr, "tmpfs on /tmp", errno);
-	if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m") < 0)
+	snprintf(p, sizeof p, "%s/run", stage);
+	if (mkdir(p, 0755) < 0 || mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m") < 0)
 		shim_fail(ready_wr, "tmpfs on /run", errno);
-	if (mkdir("/run/bb", 0755) < 0 || write_file("/run/bb/ca-bundle.crt", b.p, b.len, 0644) < 0 ||
-	    write_file("/run/bb/resolv.conf", resolv, sizeof resolv - 1, 0644) < 0)
+	snprintf(p, sizeof p, "%s/run/bb", stage);
+	if (mkdir(p, 0755) < 0)
+		shim_fail(ready_wr, "write /run/bb", errno);
+	snprintf(p, sizeof p, "%s/run/bb/ca-bundle.crt", stage);
+	if (write_file(p, b.p, b.len, 0644) < 0)
+		shim_fail(ready_wr, "write /run/bb", errno);
+	snprintf(p, sizeof p, "%s/run/bb/resolv.conf", stage);
+	if (write_file(p, resolv, sizeof resolv - 1, 0644) < 0)
 		shim_fail(ready_wr, "write /run/bb", errno);
 	buf_free(&b);
-	if (mount("/run/bb/resolv.conf", "/etc/resolv.conf", NULL, MS_BIND, NULL) < 0)
-		shim_fail(ready_wr, "bind /etc/resolv.conf", errno);
-	if (mkdir("/tmp/home", 0700) < 0 || chown("/tmp/home", c->uid, c->gid) < 0)
+	{
+		char dst[4200];
+		snprintf(dst, sizeof dst, "%s/etc/resolv.conf", stage);
+		/* A symlink would be followed from the host's root: only a file is covered. */
+		if (lstat(dst, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (mount(p, dst, NULL, MS_BIND, NULL) < 0 || mount_attr(dst, 0, MOUNT_ATTR_RDONLY, 0) < 0))
+			shim_fail(ready_wr, "bind /etc/resolv.conf", errno);
+	}
+	snprintf(p, sizeof p, "%s/tmp/home", stage);
+	if (mkdir(p, 0700) < 0 || chown(p, c->uid, c->gid) < 0)
 		shim_fail(ready_wr, "make the agent's home", errno);
-	/* Secrets: the state directory (tokens, plan) and the CA key stay out of sight. */
-	if (hide(c->state_dir) < 0)
-		shim_fail(ready_wr, "hide the bottle state", errno);
-	if (hide(c->ca_dir) < 0)
-		shim_fail(ready_wr, "hide the CA key", errno);
-	if (bind_back(ws, c->workspace, 1) < 0)
-		shim_fail(ready_wr, "mount the workspace read-write", errno);
+	/*
+	 * Secrets: the state directory (tokens, plan) and the CA key stay out
+	 * of sight. Their canonical paths: a symlink on the way (/home ->
+	 * /data/home) would be followed from the host's root, outside the stage.
+	 */
+	if (in_root(p, sizeof p, stage, real_state) < 0 || hide(p) < 0)
+		shim_fail(ready_wr, "hide the bottle state", errno ? errno : ENAMETOOLONG);
+	if (real_ca[0] && (in_root(p, sizeof p, stage, real_ca) < 0 || hide(p) < 0))
+		shim_fail(ready_wr, "hide the CA key", errno ? errno : ENAMETOOLONG);
+	if (in_root(p, sizeof p, stage, c->rootfs ? RT_WORKSPACE_IN_IMAGE : real_ws) < 0 || bind_back(ws, p, 1) < 0)
+		shim_fail(ready_wr, "mount the workspace read-write", errno ? errno : ENAMETOOLONG);
 	close(ws);
-	if (home >= 0 && bind_back(home, "/tmp/home", 1) < 0) /* kept across resume, under the state dir */
+	snprintf(p, sizeof p, "%s/tmp/home", stage);
+	if (home >= 0 && bind_back(home, p, 1) < 0) /* kept across resume, under the state dir */
 		shim_fail(ready_wr, "mount the agent's home", errno);
 	if (home >= 0)
 		close(home);
+	if (mount_attr(stage, 0, MOUNT_ATTR_RDONLY, 0) < 0)
+		shim_fail(ready_wr, "make the staged root read-only", errno);
 }
 
 /*
@@ -194,14 +352,160 @@ static void agent_mounts(const struct rt_config *c, int ready_wr)
  */
 static void sidecar_mounts(const struct rt_config *c, int ready_wr)
 {
+	static const char *const skip[] = { "proc", "dev", "lost+found", "boot", NULL };
+	char stage[4096], p[4200], real[PATH_MAX];
 	int sd = open(c->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (sd < 0)
 		shim_fail(ready_wr, "open the state directory", errno);
-	if (mount_attr("/", AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0) < 0)
-		shim_fail(ready_wr, "make the host filesystem read-only", errno);
-	if (bind_back(sd, c->state_dir, 1) < 0)
-		shim_fail(ready_wr, "mount the state directory writable", errno);
+	stage_path(c, 0, stage, sizeof stage);
+	if (mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
+		shim_fail(ready_wr, "tmpfs for the staged root", errno);
+	if (populate(stage, "/", skip) < 0)
+		shim_fail(ready_wr, "bind the host filesystem read-only", errno);
+	if (c->fault == 8 || make_dev(stage) < 0)
+		shim_fail(ready_wr, c->fault == 8 ? "minimal /dev (fault injected)" : "minimal /dev", c->fault == 8 ? EPERM : errno);
+	snprintf(p, sizeof p, "%s/proc", stage);
+	if (mkdir(p, 0555) < 0)
+		shim_fail(ready_wr, "mkdir /proc", errno);
+	/* Not recursive: the stage mounts below the state dir stay out. Canonical: no symlink followed outside the stage. */
+	if (!realpath(c->state_dir, real) || in_root(p, sizeof p, stage, real) < 0)
+		shim_fail(ready_wr, "mount the state directory writable", ENAMETOOLONG);
+	{
+		char src[64];
+		snprintf(src, sizeof src, "/proc/self/fd/%d", sd);
+		if (mount(src, p, NULL, MS_BIND, NULL) < 0 || mount_attr(p, 0, 0, MOUNT_ATTR_RDONLY) < 0)
+			shim_fail(ready_wr, "mount the state directory writable", errno);
+	}
 	close(sd);
+	if (mount_attr(stage, 0, MOUNT_ATTR_RDONLY, 0) < 0)
+		shim_fail(ready_wr, "make the staged root read-only", errno);
+}
+
+/* Does the sidecar's env name daemon in BB_SIDECAR_DAEMONS and give it BB_<NAME>_ARGS (so --listen-fd can be added)? */
+static const char *env_get(char **env, const char *name)
+{
+	size_t n = strlen(name);
+	for (; env && *env; env++)
+		if (!strncmp(*env, name, n) && (*env)[n] == '=')
+			return *env + n + 1;
+	return NULL;
+}
+
+/* Does BB_SIDECAR_DAEMONS name daemon? (Unset: bb init's default list, egress first.) */
+static int sidecar_names(char **env, const char *daemon)
+{
+	const char *list = env_get(env, "BB_SIDECAR_DAEMONS"), *p;
+	size_t n = strlen(daemon);
+	if (!list)
+		return !strcmp(daemon, "egress");
+	for (p = list; (p = strstr(p, daemon)) != NULL; p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == 0))
+			return 1;
+	return 0;
+}
+
+/* Is daemon in BB_SIDECAR_DAEMONS with its BB_<NAME>_ARGS set, so that `--listen-fd N` can be added? */
+static int sidecar_runs(char **env, const char *daemon, const char *args_var)
+{
+	return env_get(env, "BB_SIDECAR_DAEMONS") && env_get(env, args_var) && sidecar_names(env, daemon);
+}
+
+/*
+ * Where the daemon was told to listen: the IPv4 ADDR:PORT after "--listen "
+ * in its arguments, else 0.0.0.0:defport.
+ */
+static struct sockaddr_in listen_addr(const char *args, int defport)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)defport) };
+	const char *p;
+	for (p = args; p && (p = strstr(p, "--listen ")) != NULL; p += 9) {
+		char word[64], *colon, *end;
+		size_t n;
+		long port;
+		if (p != args && p[-1] != ' ')
+			continue;
+		n = strcspn(p + 9, " ");
+		if (n == 0 || n >= sizeof word)
+			break;
+		memcpy(word, p + 9, n);
+		word[n] = 0;
+		colon = strrchr(word, ':');
+		if (!colon)
+			break;
+		*colon = 0;
+		port = strtol(colon + 1, &end, 10);
+		if (*end || port <= 0 || port > 65535 || inet_pton(AF_INET, word, &sin.sin_addr) != 1) {
+			sin.sin_addr.s_addr = 0;
+			break;
+		}
+		sin.sin_port = htons((uint16_t)port);
+		break;
+	}
+	return sin;
+}
+
+/* A socket bound to sin in the current network namespace (listening for TCP); inherited across exec. */
+static int bound_socket(int type, const struct sockaddr_in *sinp)
+{
+	struct sockaddr_in sin = *sinp;
+	int one = 1, fd = socket(AF_INET, type, 0);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0 || (type == SOCK_STREAM && listen(fd, 1024) < 0)) {
+		int err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Socket activation: the sidecar's listening sockets, made in its network
+ * namespace before its daemons start, passed down as `--listen-fd N`
+ * appended to BB_<NAME>_ARGS in a copy of its environment (*env). The
+ * agent's connections wait in the backlog meanwhile, so the host does not
+ * wait for egress before starting the agent. fds[] gets the sockets (the
+ * shim closes them once PID 1 has them).
+ */
+static void sidecar_sockets(char ***env, int fds[4], int ready_wr)
+{
+	static const struct {
+		const char *daemon, *var;
+		int port, type;
+	} socks[] = { { "egress", "BB_EGRESS_ARGS", PORT_EGRESS, SOCK_STREAM },
+		      { "dns", "BB_DNS_ARGS", PORT_DNS, SOCK_DGRAM },
+		      { "dns", "BB_DNS_ARGS", PORT_DNS, SOCK_STREAM },
+		      { "supervise", "BB_SUPERVISE_ARGS", PORT_SUPERVISE, SOCK_STREAM } };
+	char **in = *env, **out;
+	size_t n = 0, i, k;
+	for (; in && in[n]; n++)
+		;
+	out = calloc(n + 1, sizeof *out);
+	if (!out)
+		shim_fail(ready_wr, "listening sockets", ENOMEM);
+	memcpy(out, in, n * sizeof *out);
+	for (k = 0; k < 4; k++) {
+		size_t vl = strlen(socks[k].var);
+		fds[k] = -1;
+		if (!sidecar_runs(in, socks[k].daemon, socks[k].var))
+			continue;
+		{
+			struct sockaddr_in sin = listen_addr(env_get(in, socks[k].var), socks[k].port);
+			fds[k] = bound_socket(socks[k].type, &sin);
+		}
+		if (fds[k] < 0)
+			shim_fail(ready_wr, "listening sockets", errno);
+		for (i = 0; i < n; i++)
+			if (!strncmp(out[i], socks[k].var, vl) && out[i][vl] == '=') {
+				char *s;
+				if (asprintf(&s, "%s --listen-fd %d", out[i], fds[k]) < 0)
+					shim_fail(ready_wr, "listening sockets", ENOMEM);
+				out[i] = s; /* the shim's copy; it lives until exec */
+			}
+	}
+	*env = out;
 }
 
 static volatile sig_atomic_t shim_child;
@@ -212,20 +516,61 @@ static void shim_forward(int sig)
 		kill(shim_child, sig);
 }
 
+/* In PID 1 of the new namespaces: its /proc, pivot_root into the stage, its ids, then bb init. */
+static void __attribute__((noreturn)) pid1_exec(const struct rt_config *c, int agent, int rootless, int exe,
+						 char *const argv[], char **envp, int ready_wr)
+{
+	char stage[4096], p[4200];
+	stage_path(c, agent, stage, sizeof stage);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* The stage as made before the user namespace is locked, and pivot_root refuses a locked new root: a bind of it is not (its contents stay locked). */
+	if (mount(stage, stage, NULL, MS_BIND | MS_REC, NULL) < 0)
+		shim_fail(ready_wr, "bind the staged root", errno);
+	/* Mounted before the host's /proc goes away: a user namespace may mount proc only beside a visible one. */
+	snprintf(p, sizeof p, "%s/proc", stage);
+	if (mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		shim_fail(ready_wr, "mount /proc", errno);
+	snprintf(p, sizeof p, "%s/proc/sys", stage);
+	if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0 || mount_attr(p, AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0) < 0)
+		shim_fail(ready_wr, "make /proc/sys read-only", errno);
+	/* pivot_root(".", "."): the old root ends up on top of the new one, then is detached; no put_old dir needed. */
+	if (c->fault == 7)
+		shim_fail(ready_wr, "pivot_root (fault injected)", EPERM);
+	if (chdir(stage) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+		shim_fail(ready_wr, "pivot_root into the staged root", errno);
+	/* Start in the workspace as mounted. */
+	if (chdir(agent ? rt_agent_workdir(c) : c->state_dir) < 0)
+		shim_fail(ready_wr, "enter the workspace", errno);
+	if (agent) {
+		struct bb_err se;
+		if (c->fault == 4 || seccomp_agent_install(&se) < 0)
+			shim_fail(ready_wr, c->fault == 4 ? "seccomp filter (fault injected)" : "seccomp filter",
+				  c->fault == 4 ? EPERM : se.code);
+	}
+	/* Become root of the namespace (an unprivileged host uid for the agent): exec keeps the capabilities. */
+	if ((setgroups(0, NULL) < 0 && !(rootless && errno == EPERM)) || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		shim_fail(ready_wr, "switch to the namespace's root", errno);
+	/* Again: a change of ids clears the parent-death signal, and the bottle must not outlive its host. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	syscall(SYS_execveat, exe, "", argv, envp, AT_EMPTY_PATH);
+	shim_fail(ready_wr, "exec bb init", errno);
+}
+
 /*
- * Fork a shim: it enters new namespaces, prepares the mounts, says ready,
- * waits for the go, then forks PID 1 of the new pid namespace (which mounts
- * its /proc and execs argv) and waits for it, passing its status up.
+ * Fork a shim: it enters new namespaces (user first: the host writes its
+ * id maps and cgroups on 'U'), prepares the staged root, says ready, waits
+ * for the go, then forks PID 1 of the new pid namespace (pid1_exec) and
+ * waits for it, passing its status up.
  */
-static int shim_start(const struct rt_config *c, int agent, char *const argv[], char **envp, struct shim *s,
-		      struct bb_err *e)
+static int shim_start(const struct rt_config *c, int agent, int rootless, char *const argv[], char **envp,
+		      struct shim *s, struct bb_err *e)
 {
 	int ready[2], go[2], exe;
 	pid_t pid;
 
 	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0)
 		return bb_errno(e, errno, "pipe");
-	/* This binary, held open: the agent's new /tmp may cover where it lives (a checkout under /tmp). */
+	/* This binary, held open: the agent's new root may not hold where it lives (a checkout under /tmp). */
 	exe = open(c->bb_path, O_PATH | O_CLOEXEC);
 	if (exe < 0)
 		return bb_errno(e, errno, "open %s", c->bb_path);
@@ -235,23 +580,38 @@ static int shim_start(const struct rt_config *c, int agent, char *const argv[], 
 	if (pid == 0) {
 		struct sigaction sa = { .sa_handler = shim_forward };
 		char g = 0;
-		int st;
+		int st, fds[4] = { -1, -1, -1, -1 }, k;
 		close(ready[0]);
 		close(go[1]);
 		prctl(PR_SET_PDEATHSIG, SIGKILL); /* the host went away: nothing of the bottle may outlive it */
 		if (c->fault == (agent ? 2 : 1))
 			shim_fail(ready[1], agent ? "agent namespaces (fault injected)" : "sidecar namespaces (fault injected)",
 				  EPERM);
-		if (unshare(NS_FLAGS) < 0)
-			shim_fail(ready[1], "unshare namespaces", errno);
+		/*
+		 * The staged root is built with the caller's own privilege in a
+		 * mount namespace of its own; the user namespace comes after, so
+		 * every mount is locked in it (MNT_LOCKED, read-only flags
+		 * included): not even root of the bottle's namespace can undo them.
+		 */
+		if (unshare(CLONE_NEWNS) < 0)
+			shim_fail(ready[1], "unshare the mount namespace", errno);
 		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 			shim_fail(ready[1], "make mounts private", errno);
-		if (sethostname(agent ? "bb-agent" : "bb-sidecar", agent ? 8 : 10) < 0)
-			shim_fail(ready[1], "set the hostname", errno);
 		if (agent)
 			agent_mounts(c, ready[1]);
 		else
 			sidecar_mounts(c, ready[1]);
+		if (unshare(CLONE_NEWUSER | NS_FLAGS) < 0)
+			shim_fail(ready[1], "unshare namespaces", errno);
+		if (write(ready[1], "U", 1) != 1 || read(go[0], &g, 1) != 1 || g != 'M')
+			_exit(111); /* the host reports why */
+		if (sethostname(agent ? "bb-agent" : "bb-sidecar", agent ? 8 : 10) < 0)
+			shim_fail(ready[1], "set the hostname", errno);
+		if (!agent) {
+			if (c->fault == 9)
+				shim_fail(ready[1], "listening sockets (fault injected)", EPERM);
+			sidecar_sockets(&envp, fds, ready[1]);
+		}
 		(void)!write(ready[1], "R", 1);
 		if (read(go[0], &g, 1) != 1 || g != 'G')
 			_exit(111);
@@ -259,24 +619,14 @@ static int shim_start(const struct rt_config *c, int agent, char *const argv[], 
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGHUP, &sa, NULL);
 		shim_child = fork();
-		if (shim_child == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-				shim_fail(ready[1], "mount /proc", errno);
-			/* The old cwd is the host's directory under the new mounts: start in the workspace as mounted. */
-			if (chdir(agent ? c->workspace : c->state_dir) < 0)
-				shim_fail(ready[1], "enter the workspace", errno);
-			if (agent) {
-				struct bb_err se;
-				if (c->fault == 4 || seccomp_agent_install(&se) < 0)
-					shim_fail(ready[1], c->fault == 4 ? "seccomp filter (fault injected)" : "seccomp filter",
-						  c->fault == 4 ? EPERM : se.code);
-			}
-			syscall(SYS_execveat, exe, "", argv, envp, AT_EMPTY_PATH);
-			shim_fail(ready[1], "exec bb init", errno);
-		}
+		if (shim_child == 0)
+			pid1_exec(c, agent, rootless, exe, argv, envp, ready[1]);
 		if (shim_child < 0)
 			_exit(111);
+		/* PID 1 has the sockets now: if it dies, the agent's connections are refused rather than left hanging. */
+		for (k = 0; k < 4; k++)
+			if (fds[k] >= 0)
+				close(fds[k]);
 		while (waitpid(shim_child, &st, 0) < 0)
 			if (errno != EINTR)
 				_exit(111);
@@ -291,38 +641,62 @@ static int shim_start(const struct rt_config *c, int agent, char *const argv[], 
 	return 0;
 }
 
-/* Wait for a shim's 'R'; its error becomes ours. */
-static int shim_wait_ready(struct shim *s, const char *who, struct bb_err *e)
+/* Wait for a shim's byte (want: 'U' or 'R'); its error becomes ours. */
+static int shim_wait(struct shim *s, char want, const char *who, struct bb_err *e)
 {
 	char msg[300];
-	ssize_t n = read(s->ready_rd, msg, sizeof msg - 1);
-	if (n == 1 && msg[0] == 'R')
+	ssize_t n = read(s->ready_rd, msg, want == 'U' ? 1 : sizeof msg - 1);
+	if (n == 1 && msg[0] == want)
 		return 0;
-	if (n > 1 && msg[0] == 'E') {
+	if (n >= 1 && msg[0] == 'E') {
+		if (want == 'U') {
+			ssize_t m = read(s->ready_rd, msg + 1, sizeof msg - 2);
+			n = m > 0 ? m + 1 : 1;
+		}
 		msg[n] = 0;
 		return bb_errf(e, BB_ELIB, "%s: %s", who, msg + 1);
 	}
 	return bb_errf(e, BB_ELIB, "%s: the namespace setup died", who);
 }
 
+/* A step after the go (/proc, pivot_root, seccomp, exec) reports on the same pipe before the shim exits. */
+static int shim_late_error(struct shim *s, const char *who, struct bb_err *e)
+{
+	char msg[300];
+	ssize_t got;
+	if (s->ready_rd < 0)
+		return 0;
+	fcntl(s->ready_rd, F_SETFL, O_NONBLOCK);
+	got = read(s->ready_rd, msg, sizeof msg - 1);
+	if (got > 1 && msg[0] == 'E') {
+		msg[got] = 0;
+		return bb_errf(e, BB_ELIB, "%s: %s", who, msg + 1);
+	}
+	return 0;
+}
+
 static void shim_stop(struct shim *s, int grace_ms)
 {
-	int st, i;
+	int st, waited = 0;
 	if (s->pid <= 0)
 		return;
 	kill(s->pid, SIGTERM);
-	for (i = 0; i < grace_ms / 20; i++) {
+	while (waited < grace_ms) {
+		int step = waited < 100 ? 2 : 20; /* most sides are gone within milliseconds */
 		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
 			s->pid = 0;
-			break;
+			return;
 		}
-		usleep(20000);
+		usleep((useconds_t)step * 1000);
+		waited += step;
 	}
-	if (s->pid > 0) {
-		kill(s->pid, SIGKILL);
-		waitpid(s->pid, &st, 0);
-		s->pid = 0;
-	}
+	kill(s->pid, SIGKILL);
+	waitpid(s->pid, &st, 0);
+	s->pid = 0;
+}
+
+static void shim_close(struct shim *s)
+{
 	if (s->ready_rd >= 0)
 		close(s->ready_rd);
 	if (s->go_wr >= 0)
@@ -375,10 +749,10 @@ out:
 	return rc;
 }
 
-/* Until egress accepts on the sidecar's address (a socket made inside its namespace), or timeout. */
-int rt_wait_egress(int self_ns, int s_ns, int timeout_ms, struct bb_err *e)
+/* Until a daemon accepts on port of the sidecar's address (a socket made inside its namespace), or timeout. */
+static int wait_port(int self_ns, int s_ns, int port, const char *who, int timeout_ms, struct bb_err *e)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(PORT_EGRESS) };
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	int i;
 	inet_pton(AF_INET, RT_SIDECAR_ADDR, &sin.sin_addr);
 	for (i = 0; i < timeout_ms / 25; i++) {
@@ -396,8 +770,13 @@ int rt_wait_egress(int self_ns, int s_ns, int timeout_ms, struct bb_err *e)
 			return 0;
 		usleep(25000);
 	}
-	return bb_errf(e, BB_ELIB, "the sidecar's egress did not start listening within %d ms (see its log)",
+	return bb_errf(e, BB_ELIB, "the sidecar's %s did not start listening within %d ms (see its log)", who,
 		       timeout_ms);
+}
+
+int rt_wait_egress(int self_ns, int s_ns, int timeout_ms, struct bb_err *e)
+{
+	return wait_port(self_ns, s_ns, PORT_EGRESS, "egress", timeout_ms, e);
 }
 
 char **rt_agent_argv(const struct rt_config *c, const char *argv0, char uid[16], char gid[16])
@@ -414,36 +793,226 @@ char **rt_agent_argv(const struct rt_config *c, const char *argv0, char uid[16],
 	v[i++] = (char *)argv0;
 	v[i++] = "init";
 	v[i++] = "--agent";
-	v[i++] = "--uid";
-	v[i++] = uid;
-	v[i++] = "--gid";
-	v[i++] = gid;
+	if (c->uid) {
+		v[i++] = "--uid";
+		v[i++] = uid;
+		v[i++] = "--gid";
+		v[i++] = gid;
+	}
 	v[i++] = "--";
 	memcpy(v + i, c->argv, (n + 1) * sizeof *v);
 	return v;
 }
 
-int rt_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
+const char *rt_agent_workdir(const struct rt_config *c)
+{
+	return c->rootfs ? RT_WORKSPACE_IN_IMAGE : c->workspace;
+}
+
+static int read_long(const char *path, long *v)
+{
+	char b[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	if (fd < 0)
+		return -1;
+	n = read(fd, b, sizeof b - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	b[n] = 0;
+	*v = strtol(b, NULL, 10);
+	return 0;
+}
+
+int rt_rootless_check(struct bb_err *e)
+{
+	long v;
+	if (read_long("/proc/sys/kernel/unprivileged_userns_clone", &v) == 0 && v == 0)
+		return bb_errf(e, BB_ELIB,
+			       "this host forbids user namespaces to non-root users (sysctl kernel.unprivileged_userns_clone=0); "
+			       "run as root or set it to 1");
+	if (read_long("/proc/sys/user/max_user_namespaces", &v) == 0 && v == 0)
+		return bb_errf(e, BB_ELIB,
+			       "this host allows no user namespaces (sysctl user.max_user_namespaces=0); run as root or raise it");
+	if (read_long("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", &v) == 0 && v != 0)
+		return bb_errf(e, BB_ELIB,
+			       "AppArmor restricts user namespaces to non-root users (sysctl "
+			       "kernel.apparmor_restrict_unprivileged_userns=1); run as root or set it to 0");
+	return 0;
+}
+
+int rt_cleanup_cgroups(char *found, size_t cap, struct bb_err *e)
+{
+	return cgroup_cleanup_stale(found, cap, e);
+}
+
+static int write_proc(pid_t pid, const char *file, const char *text, struct bb_err *e)
+{
+	char p[64];
+	snprintf(p, sizeof p, "/proc/%d/%s", (int)pid, file);
+	if (write_file(p, text, strlen(text), 0) < 0) /* O_CREAT never applies: the file exists */
+		return bb_errno(e, errno, "user namespace: write %s", p);
+	return 0;
+}
+
+/*
+ * The id maps of a shim's user namespace, written from outside (the host,
+ * or in rootless mode the bottle's own namespace, where only 0 exists).
+ */
+static int write_maps(const struct rt_config *c, pid_t pid, int agent, int rootless, struct bb_err *e)
+{
+	char um[96], gm[96];
+	if (c->fault == 5)
+		return bb_errf(e, BB_ELIB, "user namespace: id maps (fault injected)");
+	if (rootless || !agent) {
+		snprintf(um, sizeof um, "0 0 1\n");
+		snprintf(gm, sizeof gm, "0 0 1\n");
+	} else {
+		unsigned root = rt_agent_root_id();
+		int n = snprintf(um, sizeof um, "0 %u 1\n", root);
+		if (c->uid)
+			snprintf(um + n, sizeof um - (size_t)n, "%u %u 1\n", (unsigned)c->uid, (unsigned)c->uid);
+		n = snprintf(gm, sizeof gm, "0 %u 1\n", root);
+		if (c->gid)
+			snprintf(gm + n, sizeof gm - (size_t)n, "%u %u 1\n", (unsigned)c->gid, (unsigned)c->gid);
+	}
+	if (write_proc(pid, "uid_map", um, e) < 0 || write_proc(pid, "gid_map", gm, e) < 0)
+		return -1;
+	return 0;
+}
+
+/* "512M", "2G", "4096", "none"/"max" (-1). -2 when it is not one of those. */
+static long long parse_size(const char *s)
+{
+	char *end;
+	long long v;
+	if (!strcmp(s, "none") || !strcmp(s, "max"))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || v <= 0)
+		return -2;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	default: break;
+	}
+	return *end ? -2 : v;
+}
+
+unsigned rt_agent_root_id(void)
+{
+	return RT_UID_BASE + 2u * (unsigned)getpid() + 1u;
+}
+
+int rt_agent_limits(const struct rt_config *c, long long *mem, long *pids, struct bb_err *e)
+{
+	const char *env;
+	*mem = c->memory_max;
+	*pids = c->pids_max;
+	if (*mem == 0 && (env = getenv("BB_MEMORY_MAX")) && *env && (*mem = parse_size(env)) == -2)
+		return bb_errf(e, BB_EINVAL, "BB_MEMORY_MAX=%s: want bytes with an optional K/M/G suffix, or none", env);
+	if (*pids == 0 && (env = getenv("BB_PIDS_MAX")) && *env && (*pids = (long)parse_size(env)) == -2)
+		return bb_errf(e, BB_EINVAL, "BB_PIDS_MAX=%s: want a number, or none", env);
+	return 0;
+}
+
+/*
+ * A side's cgroup: made and limited before the shim goes on (its PID 1
+ * and everything under it inherit it). want < 0: no limit; 0: the default
+ * where available; > 0: required (fail closed).
+ */
+static int side_cgroup(const struct rt_config *c, struct cgroup *cg, pid_t pid, int agent, long long mem, long pids,
+		       struct bb_err *e)
+{
+	char name[CGROUP_NAME_MAX], why[512];
+	int need_mem = mem > 0, need_pids = pids > 0;
+	long long m = mem > 0 ? mem : agent ? RT_AGENT_MEMORY_DEFAULT : RT_SIDECAR_MEMORY_DEFAULT;
+	long pm = pids > 0 ? pids : agent ? RT_AGENT_PIDS_DEFAULT : RT_SIDECAR_PIDS_DEFAULT;
+	if (mem < 0 && pids < 0)
+		return 0;
+	snprintf(name, sizeof name, CGROUP_PREFIX "%d-%s", (int)getpid(), agent ? "agent" : "sidecar");
+	cgroup_make(cg, name, why, sizeof why);
+	if (c->fault == 6 && agent)
+		return bb_errf(e, BB_ELIB, "cgroup limits (fault injected)");
+	if ((need_mem && !cg->mem.dir[0]) || (need_pids && !cg->pids.dir[0]))
+		return bb_errf(e, BB_ELIB, "cgroup limits: a %s limit was asked for but cannot be applied here (%s)",
+			       need_mem && !cg->mem.dir[0] ? "memory" : "pids", why);
+	if ((mem >= 0 && cg->mem.dir[0] && cgroup_set_memory(cg, m, e) < 0) ||
+	    (pids >= 0 && cg->pids.dir[0] && cgroup_set_pids(cg, pm, e) < 0) || cgroup_add(cg, pid, e) < 0)
+		return bb_err_wrap(e, "cgroup limits");
+	return 0;
+}
+
+/* Shim `s` has its namespaces: maps, cgroup, then on with its setup. */
+static int shim_admit(const struct rt_config *c, struct shim *s, int agent, int rootless, struct cgroup *cg,
+		      long long mem, long pids, struct bb_err *e)
+{
+	const char *who = agent ? "agent" : "sidecar";
+	if (shim_wait(s, 'U', who, e) < 0)
+		return -1;
+	if (write_maps(c, s->pid, agent, rootless, e) < 0 || side_cgroup(c, cg, s->pid, agent, mem, pids, e) < 0)
+		return bb_err_wrap(e, "%s", who);
+	if (write(s->go_wr, "M", 1) != 1)
+		return bb_errno(e, errno, "%s: continue the setup", who);
+	return 0;
+}
+
+/* The bottle, from a process that may enter every namespace it makes (root, or root of the rootless namespace). */
+static int run_bottle(const struct rt_config *c, int rootless, int *exit_code, struct bb_err *e)
 {
 	struct shim s = { 0, -1, -1 }, a = { 0, -1, -1 };
-	char slog[4200];
+	struct cgroup scg, acg;
+	char slog[4200], stage[4200];
 	char *sargv[] = { "bb", "init", "--sidecar", "--log", slog, NULL };
 	char **aargv;
 	char uid[16], gid[16];
-	int self_ns = -1, s_ns = -1, a_ns = -1, st, rc = -1;
+	long long mem;
+	long pids;
+	int self_ns = -1, s_ns = -1, a_ns = -1, st, rc = -1, activated;
+	struct rt_config cc = *c;
 
+	memset(&scg, 0, sizeof scg);
+	memset(&acg, 0, sizeof acg);
+	if (rt_agent_limits(c, &mem, &pids, e) < 0)
+		return -1;
+	if (rootless)
+		cc.uid = cc.gid = 0; /* the only id there is: the agent keeps its namespace's uid 0 (the user), without capabilities */
+	if (!cc.rootfs && (cc.rootfs = getenv("BB_RT_ROOTFS")) != NULL) { /* until bb bottle run passes an image's */
+		struct stat rst;
+		if (!*cc.rootfs || cc.rootfs[0] != '/' || stat(cc.rootfs, &rst) < 0 || !S_ISDIR(rst.st_mode))
+			return bb_errf(e, BB_EINVAL, "BB_RT_ROOTFS=%s: want the absolute path of an unpacked rootfs directory",
+				       cc.rootfs);
+	}
+	c = &cc;
 	snprintf(slog, sizeof slog, "%s/init.log", c->state_dir);
 	aargv = rt_agent_argv(c, "bb", uid, gid);
 	if (!aargv)
 		return bb_errno(e, ENOMEM, "runtime");
+	stage_path(c, 0, stage, sizeof stage);
+	if (mkdir(stage, 0700) < 0 && errno != EEXIST) {
+		bb_errno(e, errno, "create %s", stage);
+		goto out;
+	}
+	stage_path(c, 1, stage, sizeof stage);
+	if (mkdir(stage, 0700) < 0 && errno != EEXIST) {
+		bb_errno(e, errno, "create %s", stage);
+		goto out;
+	}
 	self_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (self_ns < 0) {
 		bb_errno(e, errno, "open /proc/self/ns/net");
 		goto out;
 	}
-	if (shim_start(c, 0, sargv, c->sidecar_env, &s, e) < 0 || shim_wait_ready(&s, "sidecar", e) < 0)
+	/* Both sides set up at once; each waits for its go. */
+	if (shim_start(c, 0, rootless, sargv, c->sidecar_env, &s, e) < 0 ||
+	    shim_start(c, 1, rootless, aargv, c->agent_env, &a, e) < 0)
 		goto out;
-	if (shim_start(c, 1, aargv, c->agent_env, &a, e) < 0 || shim_wait_ready(&a, "agent", e) < 0)
+	if (shim_admit(c, &s, 0, rootless, &scg, 0, 0, e) < 0 || shim_admit(c, &a, 1, rootless, &acg, mem, pids, e) < 0)
+		goto out;
+	if (shim_wait(&s, 'R', "sidecar", e) < 0 || shim_wait(&a, 'R', "agent", e) < 0)
 		goto out;
 	if ((s_ns = open_ns(s.pid, e)) < 0 || (a_ns = open_ns(a.pid, e)) < 0)
 		goto out;
@@ -457,7 +1026,17 @@ int rt_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 		bb_errno(e, errno, "start the sidecar");
 		goto out;
 	}
-	if (rt_wait_egress(self_ns, s_ns, 10000, e) < 0)
+	/*
+	 * With egress's socket made in advance, connections wait in its
+	 * backlog: no need to wait. Daemons that bind their own sockets
+	 * (git-gate, git-http) are waited for.
+	 */
+	activated = sidecar_runs(c->sidecar_env, "egress", "BB_EGRESS_ARGS");
+	if ((!activated && sidecar_names(c->sidecar_env, "egress") && rt_wait_egress(self_ns, s_ns, 10000, e) < 0) ||
+	    (sidecar_runs(c->sidecar_env, "git-gate", "BB_GIT_GATE_ARGS") &&
+	     wait_port(self_ns, s_ns, PORT_GIT_GATE, "git-gate", 10000, e) < 0) ||
+	    (sidecar_runs(c->sidecar_env, "git-http", "BB_GIT_HTTP_ARGS") &&
+	     wait_port(self_ns, s_ns, PORT_GIT_HTTP, "git-http", 10000, e) < 0))
 		goto out;
 	if (write(a.go_wr, "G", 1) != 1) {
 		bb_errno(e, errno, "start the agent");
@@ -473,23 +1052,21 @@ int rt_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 	if (c->agent_pid)
 		*c->agent_pid = 0;
 	a.pid = 0;
-	{
-		/* A step after the go (seccomp, /proc, exec) reports on the same pipe before the shim exits. */
-		char msg[300];
-		ssize_t got;
-		fcntl(a.ready_rd, F_SETFL, O_NONBLOCK);
-		got = read(a.ready_rd, msg, sizeof msg - 1);
-		if (got > 1 && msg[0] == 'E') {
-			msg[got] = 0;
-			bb_errf(e, BB_ELIB, "agent: %s", msg + 1);
-			goto out;
-		}
-	}
+	if (shim_late_error(&a, "agent", e) < 0 || shim_late_error(&s, "sidecar", e) < 0)
+		goto out;
 	*exit_code = proc_exit_code(st);
 	rc = 0;
 out:
 	shim_stop(&a, 2000);
 	shim_stop(&s, 5000);
+	shim_close(&a);
+	shim_close(&s);
+	{
+		struct bb_err ce;
+		/* The pid namespaces are gone with their PID 1; a cgroup that will not empty is an error, not a leak left silently. */
+		if ((cgroup_remove(&acg, &ce) < 0 || cgroup_remove(&scg, &ce) < 0) && rc == 0)
+			rc = bb_errf(e, BB_ELIB, "%s", ce.msg);
+	}
 	if (s_ns >= 0)
 		close(s_ns);
 	if (a_ns >= 0)
@@ -498,4 +1075,87 @@ out:
 		close(self_ns);
 	free(aargv);
 	return rc;
+}
+
+/*
+ * Rootless: a keeper process makes the bottle's user namespace (the
+ * caller is 0 there, nobody else exists) and a network namespace of its
+ * own to return to, then runs the bottle from inside. Its result comes
+ * back on a pipe: "X<code>" or "E<message>".
+ */
+static int run_rootless(const struct rt_config *c, int *exit_code, struct bb_err *e)
+{
+	int res[2], go[2], st;
+	char msg[sizeof e->msg + 2], m[64];
+	ssize_t n;
+	pid_t pid;
+	if (rt_rootless_check(e) < 0)
+		return -1;
+	if (pipe2(res, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0)
+		return bb_errno(e, errno, "pipe");
+	pid = fork();
+	if (pid < 0)
+		return bb_errno(e, errno, "fork");
+	if (pid == 0) {
+		struct bb_err ke = { 0 };
+		int code = 0, len;
+		char g = 0, out[sizeof ke.msg + 2];
+		close(res[0]);
+		close(go[1]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0) {
+			len = snprintf(out, sizeof out,
+				       "Ethe bottle's user namespace: %s (see sysctls user.max_user_namespaces and "
+				       "kernel.unprivileged_userns_clone)",
+				       strerror(errno));
+			(void)!write(res[1], out, (size_t)len);
+			_exit(111);
+		}
+		if (write(res[1], "U", 1) != 1 || read(go[0], &g, 1) != 1 || g != 'M')
+			_exit(111);
+		if (run_bottle(c, 1, &code, &ke) < 0)
+			len = snprintf(out, sizeof out, "E%s", ke.msg);
+		else
+			len = snprintf(out, sizeof out, "X%d", code);
+		(void)!write(res[1], out, (size_t)(len < (int)sizeof out ? len : (int)sizeof out - 1));
+		_exit(0);
+	}
+	close(res[1]);
+	close(go[0]);
+	n = read(res[0], msg, 1);
+	if (n == 1 && msg[0] == 'U') {
+		/* An unprivileged writer may map only itself, and only after giving up setgroups. */
+		snprintf(m, sizeof m, "0 %u 1\n", (unsigned)getuid());
+		if (c->fault == 5 || write_proc(pid, "setgroups", "deny", e) < 0 || write_proc(pid, "uid_map", m, e) < 0 ||
+		    (snprintf(m, sizeof m, "0 %u 1\n", (unsigned)getgid()), write_proc(pid, "gid_map", m, e) < 0)) {
+			if (c->fault == 5)
+				bb_errf(e, BB_ELIB, "user namespace: id maps (fault injected)");
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			close(res[0]);
+			close(go[1]);
+			return -1;
+		}
+		(void)!write(go[1], "M", 1);
+		n = read(res[0], msg, sizeof msg - 1);
+	}
+	close(res[0]);
+	close(go[1]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (n > 1 && msg[0] == 'X') {
+		msg[n] = 0;
+		*exit_code = (int)strtol(msg + 1, NULL, 10);
+		return 0;
+	}
+	if (n > 1 && msg[0] == 'E') {
+		msg[n] = 0;
+		return bb_errf(e, BB_ELIB, "%s", msg + 1);
+	}
+	return bb_errf(e, BB_ELIB, "the bottle's user namespace: its keeper died");
+}
+
+int rt_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
+{
+	return geteuid() == 0 ? run_bottle(c, 0, exit_code, e) : run_rootless(c, exit_code, e);
 }

@@ -12,19 +12,37 @@
  *   (dials upstreams,  unix     10.231.0.1/24                  route → sidecar)
  *    re-checks policy) socket                                  10.231.0.2/24
  *
- * Both sides get new mount, pid, net, uts and ipc namespaces; bb init is
- * PID 1 in each. The agent sees the host filesystem read-only except its
- * workspace (read-write) and fresh tmpfs on /tmp and /run; the bottle's
- * state directory (tokens, plan) is hidden under an empty tmpfs. The
- * sidecar's only network is the veth: the host-side dialer connects
- * upstreams for it (lib/dial.h), re-checking policy, so even a compromised
- * sidecar reaches nothing the policy does not name.
+ * Both sides get new user, mount, pid, net, uts and ipc namespaces; bb
+ * init is PID 1 in each, in a staged root entered with pivot_root (the
+ * host's filesystem read-only, or an image's rootfs), with a minimal /dev
+ * and the pid namespace's /proc. The agent's workspace is read-write,
+ * /tmp and /run are fresh tmpfs; the bottle's state directory (tokens,
+ * plan) is hidden under an empty tmpfs. The sidecar's only network is the
+ * veth: the host-side dialer connects upstreams for it (lib/dial.h),
+ * re-checking policy, so even a compromised sidecar reaches nothing the
+ * policy does not name. Each side has its own cgroup (memory, pids).
+ *
+ * User namespaces (docs/runtime.md): run as root, the agent's root is an
+ * unprivileged host uid (RT_UID_BASE + 2*PID + 1) and the workspace
+ * owner's uid/gid map 1:1; the sidecar maps only uid/gid 0 to 0 (it reads
+ * the root-owned 0600 plan the host rewrites on approval) and has no
+ * capability over the host's namespaces. Run by another user (rootless),
+ * everything lives in one user namespace where that user is 0; the agent
+ * then runs as uid 0 of its namespace (that user on the host), without
+ * capabilities.
  */
 
 #define RT_SIDECAR_ADDR "10.231.0.1"
 #define RT_AGENT_ADDR "10.231.0.2"
 #define RT_PREFIX 24
 #define RT_CA_BUNDLE_MAX (8u << 20) /* the agent's CA bundle (system roots + bottle CA) */
+#define RT_UID_BASE 2147483648u /* 2^31: host uids of the agent's root (+2*PID+1); no account has them */
+#define RT_WORKSPACE_IN_IMAGE "/workspace" /* where the workspace is mounted over an image's rootfs */
+/* Default limits (rt_config memory_max/pids_max 0), applied where cgroups are writable. */
+#define RT_AGENT_MEMORY_DEFAULT (8LL << 30)
+#define RT_AGENT_PIDS_DEFAULT 4096L
+#define RT_SIDECAR_MEMORY_DEFAULT (1LL << 30)
+#define RT_SIDECAR_PIDS_DEFAULT 256L
 
 struct rt_config {
 	const char *bb_path;   /* this binary (re-executed as init and daemons) */
@@ -41,12 +59,20 @@ struct rt_config {
 	char *const *argv;     /* the agent's command */
 	char **agent_env;      /* its environment (proxy, CA and gate variables added by the caller) */
 	char **sidecar_env;    /* the sidecar's: token slots live here only */
-	int fault;             /* test hook: fail at step N (BB_RT_FAULT); 0 = never */
+	const char *rootfs;    /* NULL: the host's filesystem read-only; else an unpacked image root (read-only) */
+	long long memory_max;  /* the agent's memory limit, bytes: 0 = default (where available), -1 = none,
+				  > 0 = this, and the start fails if it cannot be applied */
+	long pids_max;         /* the agent's process limit, same rules */
+	int fault;             /* test hook: fail at step N (BB_RT_FAULT, docs/runtime.md); 0 = never */
 };
 
 /*
- * Run one bottle to completion: stage the network, start the sidecar,
- * wait until egress listens, run the agent, tear everything down. On
+ * Run one bottle to completion: start both sides (the sidecar's listening
+ * sockets are made in its namespace before its daemons start, so the agent
+ * starts at once), wire the network, run the agent, tear everything down.
+ * BB_MEMORY_MAX / BB_PIDS_MAX (a number with an optional K/M/G suffix, or
+ * "none") override memory_max/pids_max when those are 0, and BB_RT_ROOTFS
+ * (an unpacked rootfs directory) rootfs when it is NULL. On
  * success *exit_code is the agent command's status (128+n for a signal).
  * Any isolation step that fails stops the run with e naming the step and
  * the kernel's error, after killing what was started (fail closed).
@@ -70,11 +96,39 @@ int rt_wire(int self_ns, int s_ns, int a_ns, struct bb_err *e);
 int rt_agent_ca_bundle(const struct rt_config *c, struct buf *out, struct bb_err *e);
 
 /*
- * The agent side's argv: `ARGV0 init --agent --uid U --gid G -- CMD...`,
- * with uid and gid written into the caller's buffers (16 bytes each).
+ * The agent side's argv: `ARGV0 init --agent --uid U --gid G -- CMD...`
+ * (no --uid/--gid when c->uid is 0: rootless, the agent keeps uid 0 of its
+ * namespace), with uid and gid written into the caller's buffers (16 bytes each).
  * calloc'd (the strings are not copied); NULL when out of memory.
  */
 char **rt_agent_argv(const struct rt_config *c, const char *argv0, char uid[16], char gid[16]);
+
+/* The host uid (and gid) that is root in the agent's user namespace when bb runs as root: RT_UID_BASE + 2*getpid() + 1. */
+unsigned rt_agent_root_id(void);
+
+/*
+ * The agent's limits with BB_MEMORY_MAX / BB_PIDS_MAX applied where the
+ * config leaves 0: *mem and *pids > 0 required, 0 default, -1 none.
+ * 0, or -1 with e naming the bad variable.
+ */
+int rt_agent_limits(const struct rt_config *c, long long *mem, long *pids, struct bb_err *e);
+
+/* The agent's working directory as it sees it: the workspace's host path, or RT_WORKSPACE_IN_IMAGE. */
+const char *rt_agent_workdir(const struct rt_config *c);
+
+/*
+ * Whether this host lets the calling (non-root) user make user namespaces:
+ * 0, or -1 with e naming the sysctl that forbids it
+ * (kernel.unprivileged_userns_clone, user.max_user_namespaces).
+ */
+int rt_rootless_check(struct bb_err *e);
+
+/*
+ * `bb bottle cleanup`: remove the cgroups (bb-PID-*) of bottles whose host
+ * process is gone. Their paths, one a line, in found[0..cap). The number
+ * removed, or -1 with e set.
+ */
+int rt_cleanup_cgroups(char *found, size_t cap, struct bb_err *e);
 
 /* Until egress accepts on the sidecar's address (a socket made in s_ns), at most timeout_ms. */
 int rt_wait_egress(int self_ns, int s_ns, int timeout_ms, struct bb_err *e);

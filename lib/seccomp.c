@@ -18,32 +18,35 @@
 #error "seccomp: add this architecture's AUDIT_ARCH"
 #endif
 
-const int seccomp_agent_denied[] = {
-	SYS_mount, SYS_umount2, SYS_pivot_root, SYS_chroot, SYS_unshare, SYS_setns,
+#define D(x) { SYS_##x, #x }
+const struct seccomp_denied seccomp_agent_denied[] = {
+	D(mount), D(umount2), D(pivot_root), D(chroot), D(unshare), D(setns),
 #ifdef SYS_open_tree
-	SYS_open_tree, SYS_move_mount, SYS_fsopen, SYS_fsconfig, SYS_fsmount, SYS_fspick,
+	D(open_tree), D(move_mount), D(fsopen), D(fsconfig), D(fsmount), D(fspick),
 #endif
 #ifdef SYS_mount_setattr
-	SYS_mount_setattr,
+	D(mount_setattr),
 #endif
-	SYS_ptrace, SYS_process_vm_readv, SYS_process_vm_writev, SYS_kexec_load,
+	D(ptrace), D(process_vm_readv), D(process_vm_writev), D(kexec_load),
 #ifdef SYS_kexec_file_load
-	SYS_kexec_file_load,
+	D(kexec_file_load),
 #endif
-	SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_bpf, SYS_perf_event_open, SYS_userfaultfd,
-	SYS_keyctl, SYS_add_key, SYS_request_key, SYS_reboot, SYS_swapon, SYS_swapoff, SYS_settimeofday,
-	SYS_clock_settime, SYS_clock_adjtime, SYS_adjtimex, SYS_acct, SYS_quotactl, SYS_open_by_handle_at,
-	SYS_name_to_handle_at, SYS_syslog, SYS_lookup_dcookie,
+	D(init_module), D(finit_module), D(delete_module), D(bpf), D(perf_event_open), D(userfaultfd),
+	D(keyctl), D(add_key), D(request_key), D(reboot), D(swapon), D(swapoff), D(settimeofday),
+	D(clock_settime), D(clock_adjtime), D(adjtimex), D(acct), D(quotactl), D(open_by_handle_at),
+	D(name_to_handle_at), D(syslog), D(lookup_dcookie),
 #ifdef SYS_iopl
-	SYS_iopl, SYS_ioperm,
+	D(iopl), D(ioperm),
 #endif
 #ifdef SYS_fanotify_init
-	SYS_fanotify_init,
+	D(fanotify_init),
 #endif
 };
+#undef D
 const size_t seccomp_agent_ndenied = sizeof seccomp_agent_denied / sizeof seccomp_agent_denied[0];
 
 #define NS_CLONE_FLAGS (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP)
+_Static_assert(NS_CLONE_FLAGS == SECCOMP_NS_CLONE_FLAGS, "seccomp.h's copy of the namespace clone flags");
 
 int seccomp_agent_install(struct bb_err *e)
 {
@@ -61,7 +64,7 @@ int seccomp_agent_install(struct bb_err *e)
 	prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
 #endif
 	for (i = 0; i < seccomp_agent_ndenied; i++) {
-		prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)seccomp_agent_denied[i], 0, 1);
+		prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)seccomp_agent_denied[i].nr, 0, 1);
 		prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
 	}
 	/* clone/clone3 creating namespaces: clone's flags are argument 0; clone3 hides them in a struct, so it is refused outright (libcs fall back to clone). */

@@ -17,9 +17,25 @@
  * table would bypass the list), as are x32 calls.
  */
 
-/* The syscall numbers refused (for tests and docs). */
-extern const int seccomp_agent_denied[];
+/* One refused system call: its number here and its name (the OCI runtime spec names them, libseccomp style). */
+struct seccomp_denied {
+	int nr;
+	const char *name;
+};
+
+/*
+ * The one list: the BPF filter below and the OCI backend's
+ * linux.seccomp (host/oci.c) are both built from it.
+ */
+extern const struct seccomp_denied seccomp_agent_denied[];
 extern const size_t seccomp_agent_ndenied;
+
+/*
+ * Namespace-creating clone flags: clone with any of them is refused
+ * (EPERM); clone3, whose flags the filter cannot see, fails with ENOSYS
+ * so libcs fall back to clone.
+ */
+#define SECCOMP_NS_CLONE_FLAGS 0x7e020000UL /* CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET */
 
 /*
  * Install the filter on the calling thread, inherited across fork and exec.

@@ -5,11 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "applet.h"
 #include "daemon.h"
 #include "dns.h"
+#include "listenfd.h"
 #include "log.h"
 #include "opt.h"
 
@@ -22,6 +24,8 @@ static const char usage[] =
 	"rest and tunnelling shapes, and logs every decision as a JSON line.\n"
 	"  -p, --policy FILE        the plan JSON (`bb bottle plan --json`) or its dns object\n"
 	"  -l, --listen ADDR:PORT   where to listen, UDP and TCP (default 0.0.0.0:53)\n"
+	"  -F, --listen-fd N        use the UDP or TCP socket inherited as fd N instead (the\n"
+	"                           runtime's; once per type)\n"
 	"  -u, --upstream ADDR[:P]  forward allowed names there (repeatable, up to 3;\n"
 	"                           default: the nameservers of /etc/resolv.conf)\n"
 	"  -n, --nxdomain           answer names not allowed with NXDOMAIN, not REFUSED\n"
@@ -151,7 +155,7 @@ int dns_main(int argc, char **argv)
 	opt_init(&o);
 	while ((c = applet_opt(&o, argc, argv,
 			       "h(help)p:(policy)l:(listen)u:(upstream)n(nxdomain)a:(answer)L:(log)t:(timeout)"
-			       "m:(max-pending)c:(max-conns)",
+			       "m:(max-pending)c:(max-conns)F:(listen-fd)",
 			       usage, &code)) != -1) {
 		unsigned long v;
 		struct netaddr a;
@@ -161,6 +165,14 @@ int dns_main(int argc, char **argv)
 			return code;
 		case 'p': d->policy_path = o.arg; break;
 		case 'l': d->listen_spec = o.arg; break;
+		case 'F': {
+			int type = listenfd_type(o.arg, &e), *slot = type == SOCK_DGRAM ? &d->ufd : &d->lfd;
+			if (type >= 0 && *slot >= 0)
+				return applet_usage_error(usage, "--listen-fd: one UDP and one TCP socket at most");
+			if (type < 0 || (*slot = listenfd_take(o.arg, type, &e)) < 0)
+				return applet_usage_error(usage, "%s", e.msg);
+			break;
+		}
 		case 'L': logpath = o.arg; break;
 		case 'n': d->cfg.deny_rcode = DNS_RCODE_NXDOMAIN; break;
 		case 'u':

@@ -396,11 +396,9 @@ static int bind_socket(struct dnsd *d, int type, struct bb_err *e)
 
 int dnsd_listen(struct dnsd *d, struct bb_err *e)
 {
-	d->ufd = bind_socket(d, SOCK_DGRAM, e);
-	if (d->ufd < 0)
+	if (d->ufd < 0 && (d->ufd = bind_socket(d, SOCK_DGRAM, e)) < 0) /* else inherited (--listen-fd) */
 		return -1;
-	d->lfd = bind_socket(d, SOCK_STREAM, e);
-	if (d->lfd < 0)
+	if (d->lfd < 0 && (d->lfd = bind_socket(d, SOCK_STREAM, e)) < 0)
 		return -1;
 	if (loop_io_add(&d->loop, &d->uio, d->ufd, EPOLLIN, udp_cb, d, e) < 0 ||
 	    loop_io_add(&d->loop, &d->lio, d->lfd, EPOLLIN, accept_cb, d, e) < 0)

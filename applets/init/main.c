@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "applet.h"
@@ -234,11 +235,18 @@ int init_main(int argc, char **argv)
 		err_printf("%s", e.msg);
 		goto out;
 	}
-	if (in.mode == INIT_AGENT && init_agent_setup(&agent, &e) < 0) {
-		/* Fail closed: the agent never starts with a half-applied sandbox. */
-		err_printf("agent setup failed at %s", e.msg);
-		rc = e.code == BB_EINVAL ? BB_EXIT_USAGE : BB_EXIT_SYSTEM;
-		goto out;
+	if (in.mode == INIT_AGENT) {
+		int pdeath = 0;
+		prctl(PR_GET_PDEATHSIG, &pdeath);
+		if (init_agent_setup(&agent, &e) < 0) {
+			/* Fail closed: the agent never starts with a half-applied sandbox. */
+			err_printf("agent setup failed at %s", e.msg);
+			rc = e.code == BB_EINVAL ? BB_EXIT_USAGE : BB_EXIT_SYSTEM;
+			goto out;
+		}
+		/* Switching ids cleared the parent-death signal the runtime set: the bottle must still die with its host. */
+		if (pdeath)
+			prctl(PR_SET_PDEATHSIG, pdeath);
 	}
 	rc = init_run(&in, &e);
 	if (rc < 0) {

@@ -19,6 +19,7 @@
 #include "daemon.h"
 #include "fd.h"
 #include "json.h"
+#include "listenfd.h"
 #include "log.h"
 #include "opt.h"
 #include "route.h"
@@ -36,6 +37,7 @@ static const char usage[] =
 	"  -p, --policy FILE        the plan JSON (`bb bottle plan --json`); approved routes are merged into it\n"
 	"  -q, --queue DIR          the proposal queue (default $BB_SUPERVISE_QUEUE_DIR, else /run/bb/supervise)\n"
 	"  -l, --listen ADDR:PORT   where to listen (default 0.0.0.0:9100)\n"
+	"  -F, --listen-fd N        use the listening socket inherited as fd N instead (the runtime's)\n"
 	"  -L, --log FILE|-         audit log, JSON lines (default - = stderr)\n"
 	"  -b, --bottle NAME        the bottle named in proposals (default: the plan's bottle.name)\n"
 	"  -t, --response-timeout S how long a call waits for the operator (default\n"
@@ -418,7 +420,7 @@ int supervise_main(int argc, char **argv)
 	struct sup *s = &SUP;
 	struct opt o;
 	struct bb_err e;
-	const char *listen_spec = "0.0.0.0:9100", *logpath = "-", *env;
+	const char *listen_spec = "0.0.0.0:9100", *logpath = "-", *env, *listen_fd = NULL;
 	char bottle[128] = "", tbuf[32], mc[24];
 	int c, code, have_timeout = 0, explicit_reload = 0;
 
@@ -429,7 +431,7 @@ int supervise_main(int argc, char **argv)
 	opt_init(&o);
 	while ((c = applet_opt(&o, argc, argv,
 			       "h(help)p:(policy)q:(queue)l:(listen)L:(log)b:(bottle)t:(response-timeout)"
-			       "P:(egress-pid-file)R(reload-parent)m:(max-conns)",
+			       "P:(egress-pid-file)R(reload-parent)m:(max-conns)F:(listen-fd)",
 			       usage, &code)) != -1) {
 		switch (c) {
 		case APPLET_OPT_EXIT:
@@ -437,6 +439,7 @@ int supervise_main(int argc, char **argv)
 		case 'p': s->policy_path = o.arg; break;
 		case 'q': s->queue_dir = o.arg; break;
 		case 'l': listen_spec = o.arg; break;
+		case 'F': listen_fd = o.arg; break;
 		case 'L': logpath = o.arg; break;
 		case 'b': snprintf(bottle, sizeof bottle, "%s", o.arg); break;
 		case 't':
@@ -494,7 +497,7 @@ int supervise_main(int argc, char **argv)
 	s->sfd = daemon_signalfd(&e);
 	if (s->sfd < 0 || loop_init(&s->loop, &e) < 0)
 		goto fail;
-	s->lfd = daemon_listen_tcp(listen_spec, 256, &e);
+	s->lfd = listen_fd ? listenfd_take(listen_fd, SOCK_STREAM, &e) : daemon_listen_tcp(listen_spec, 256, &e);
 	if (s->lfd < 0)
 		goto fail;
 	if (loop_io_add(&s->loop, &s->lio, s->lfd, EPOLLIN, accept_cb, s, &e) < 0 ||

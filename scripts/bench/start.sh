@@ -27,8 +27,10 @@ c["process"]["args"] = ["/bb", "--version"]
 json.dump(c, open(p, "w"))
 PY
 
-echo "bb:   bb bottle run bench -- true   (two sandboxes: sidecar with egress listening, agent; veth; dialer; teardown)"
+echo "bb:   bb bottle run bench -- true   (two sandboxes, each: user/mount/pid/net/uts/ipc namespaces, staged root +"
+echo "      pivot_root, minimal /dev, cgroup; sidecar sockets made in advance (no wait for egress); veth; dialer; teardown)"
 echo "runc: runc run (one container: namespaces, pivot_root, cgroup, seccomp; no network beyond lo)"
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 hyperfine -N -w 3 -r "$runs" --export-json "$T/h.json" \
 	"sh -c 'cd $T/ws && $BB bottle run bench -- true'" \
 	"runc run --bundle $T/bundle bbbench-$$" >/dev/null

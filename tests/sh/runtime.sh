@@ -106,6 +106,107 @@ escape "bpf, keyctl and perf_event_open" \
 escape "git push over HTTPS" \
 	'out=$(curl -sS --max-time 5 -o /dev/null -w "%{http_code}" -X POST https://api.test:'"$UP"'/r.git/git-receive-pack 2>&1); [ "$out" = 403 ]'
 
+# --- user namespace, pivot_root, /dev (docs/runtime.md) ---
+bbrun sh -c 'cat /proc/self/uid_map; echo gid; cat /proc/self/gid_map'
+# The agent's root is an unprivileged host uid (2^31 + 2*PID + 1); the workspace owner (65534 here) maps 1:1; nothing else.
+if awk 'NR==1 && $1==0 && $2>=2147483648 && $3==1 {a=1} NR==2 && $1==65534 && $2==65534 && $3==1 {b=1} END {exit !(a && b && NR==5)}' "$T/out" &&
+	! grep -qE '^ +0 +0 ' "$T/out"; then
+	ok "user namespace: the agent's root is an unprivileged host uid, the workspace owner maps 1:1, host root is unmapped"
+else
+	fail "agent uid_map" "$(cat "$T/out" "$T/err")"
+fi
+escape "the host's root through pivot_root: / is a staged tmpfs, /.. is /, /proc/1/root is closed" \
+	'[ "$(awk '"'"'$5=="/" {print $(NF-2)}'"'"' /proc/self/mountinfo)" = tmpfs ] && [ "$(cd /.. && pwd -P)" = / ] &&
+	[ "$(stat -c %i /..)" = "$(stat -c %i /)" ] && ! ls /proc/1/root/ >/dev/null 2>&1 && ! grep -q " / / .* - ext4" /proc/self/mountinfo &&
+	! ls /proc/*/root/proc/1/root >/dev/null 2>&1'
+escape "the host's PID 1 and processes are not in the agent's /proc" '[ "$(cat /proc/1/comm)" = bb ] && [ "$(ls -d /proc/[0-9]* | wc -l)" -lt 10 ]'
+bbrun sh -c 'ls -A /dev | tr "\n" " "; echo; echo x >/dev/null && head -c 8 /dev/urandom | wc -c && head -c 4 /dev/zero | od -An -tx1 && ! echo x >/dev/full 2>/dev/null && echo devok;
+	! mknod /tmp/sda b 8 0 2>/dev/null && ! touch /dev/newfile 2>/dev/null && [ -L /dev/fd ] && [ -d /dev/pts ] && [ -d /dev/shm ] && echo x >/dev/shm/x && echo devok2'
+if grep -qx 'fd full null ptmx pts random shm stderr stdin stdout tty urandom zero ' "$T/out" && grep -q '^devok$' "$T/out" &&
+	grep -q '^devok2$' "$T/out"; then
+	ok "/dev is minimal: null zero full random urandom tty pts shm ptmx fd stdin stdout stderr, each working, nothing else, read-only"
+else
+	fail "/dev" "$(cat "$T/out" "$T/err")"
+fi
+
+# --- an image's rootfs instead of the host's: read-only, the workspace at /workspace ---
+IMG=$T/img/rootfs
+if ldd "$BB" >/dev/null 2>&1; then
+	skip "image rootfs" "this bb is dynamically linked (a sanitizer build): bb init cannot run in a rootfs without its libraries"
+else
+mkdir -p "$IMG/bin" "$IMG/etc" "$IMG/lib/x86_64-linux-gnu" "$IMG/lib64" "$IMG/home"
+cp /bin/dash "$IMG/bin/sh" && cp /bin/cat "$IMG/bin/cat" && echo "from the image" >"$IMG/etc/marker"
+for lib in $(ldd /bin/dash /bin/cat | grep -o '/lib[^ ]*' | sort -u); do cp "$lib" "$IMG$lib" 2>/dev/null || cp "$lib" "$IMG/lib64/"; done
+(cd "$T/ws" && BB_RT_ROOTFS=$IMG RUN_TEST_TOKEN=$TOKEN timeout 60 "$BB" bottle run dev --hosts "$T/hosts" -- sh -c \
+	'cat /etc/marker; echo "pwd=$PWD"; echo img >/workspace/from-image; ! echo x >/bin/new 2>/dev/null && ! echo x >/etc/marker 2>/dev/null && echo ro;
+	[ ! -e /usr ] && [ ! -e /root ] && [ ! -e /etc/passwd ] && echo only-image; cat /run/bb/resolv.conf >/dev/null && [ -c /dev/null ] && echo runtime-files') >"$T/out" 2>"$T/err"
+if grep -q '^from the image$' "$T/out" && grep -q '^pwd=/workspace$' "$T/out" && [ "$(cat "$T/ws/from-image" 2>/dev/null)" = img ] &&
+	grep -q '^ro$' "$T/out" && grep -q '^only-image$' "$T/out" && grep -q '^runtime-files$' "$T/out"; then
+	ok "an image's rootfs (BB_RT_ROOTFS): only its files, read-only, the workspace at /workspace, /dev and /run/bb added"
+else
+	fail "image rootfs" "$(cat "$T/out" "$T/err")"
+fi
+rm -f "$T/ws/from-image"
+fi
+(cd "$T/ws" && BB_RT_ROOTFS=relative/dir RUN_TEST_TOKEN=$TOKEN timeout 30 "$BB" bottle run dev --hosts "$T/hosts" -- true) >"$T/out" 2>"$T/err"
+if [ $? != 0 ] && grep -q "BB_RT_ROOTFS=relative/dir" "$T/err"; then ok "a rootfs that is not an absolute directory is refused"; else fail "bad rootfs" "$(cat "$T/err")"; fi
+
+# --- cgroups: a fork bomb and a memory hog inside the agent are stopped by the bottle's limits ---
+cg_writable() { # CONTROLLER: a v1 or v2 hierarchy we can make a cgroup in
+	local d
+	for d in /sys/fs/cgroup/$1 /sys/fs/cgroup/unified /sys/fs/cgroup; do
+		[ -w "$d" ] || continue
+		[ "$d" = /sys/fs/cgroup/$1 ] && return 0
+		grep -qw "$1" "$d/cgroup.controllers" 2>/dev/null && return 0
+	done
+	return 1
+}
+if cg_writable pids; then
+	(cd "$T/ws" && BB_PIDS_MAX=40 RUN_TEST_TOKEN=$TOKEN timeout 60 "$BB" bottle run dev --hosts "$T/hosts" -- sh -c \
+		'sleep 3 & s=$!; bomb() { bomb & bomb & wait; }; bomb 2>/dev/null & wait $s; set -- /proc/[0-9]*; echo "procs=$#"
+		cg=; while IFS=: read -r n c p; do [ "$c" = pids ] && cg=$p; done </proc/self/cgroup
+		for f in /sys/fs/cgroup/pids$cg/pids.events /sys/fs/cgroup/unified$cg/pids.events; do [ -r "$f" ] && read -r ev <"$f" && echo "events=$ev"; done
+		kill -9 -1 2>/dev/null; exit 0') >"$T/out" 2>"$T/err"
+	rc=$?
+	n=$(sed -n 's/^procs=//p' "$T/out")
+	refused=$(sed -n 's/^events=max //p' "$T/out")
+	if [ "$rc" = 0 ] && [ -n "$n" ] && [ "$n" -le 42 ] && [ "${refused:-0}" -gt 0 ]; then
+		ok "a fork bomb in the agent is held at pids.max (BB_PIDS_MAX=40: $refused forks refused, $n processes left) and the bottle still ends"
+	else
+		fail "fork bomb" "rc $rc, procs '$n', refused '$refused': $(cat "$T/out") $(tail -n 3 "$T/err")"
+	fi
+else
+	skip "fork bomb" "no writable pids cgroup hierarchy here"
+fi
+if cg_writable memory; then
+	(cd "$T/ws" && BB_MEMORY_MAX=64M RUN_TEST_TOKEN=$TOKEN timeout 60 "$BB" bottle run dev --hosts "$T/hosts" -- \
+		python3 -c 'b = bytearray(400 << 20); print("survived")') >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ "$rc" = 137 ] && ! grep -q survived "$T/out"; then
+		ok "a memory hog in the agent is killed at memory.max (BB_MEMORY_MAX=64M, 400 MB asked): status 137"
+	else
+		fail "memory hog" "rc $rc: $(cat "$T/out") $(tail -n 3 "$T/err")"
+	fi
+	(cd "$T/ws" && BB_MEMORY_MAX=lots RUN_TEST_TOKEN=$TOKEN timeout 60 "$BB" bottle run dev --hosts "$T/hosts" -- true) >"$T/out" 2>"$T/err"
+	if [ $? != 0 ] && grep -q "BB_MEMORY_MAX=lots" "$T/err"; then ok "a malformed limit is refused and named"; else fail "bad limit" "$(cat "$T/err")"; fi
+else
+	skip "memory hog" "no writable memory cgroup hierarchy here"
+fi
+# The cgroups of a bottle that ended are gone (other sessions' bottles may have theirs: only this one's are looked for).
+(cd "$T/ws" && RUN_TEST_TOKEN=$TOKEN exec "$BB" bottle run dev --hosts "$T/hosts" -- sh -c 'grep -q ":/.*bb-[0-9]*-agent$" /proc/self/cgroup') >"$T/out" 2>&1 &
+cgpid=$!
+wait "$cgpid"
+cgrc=$?
+if ! cg_writable pids && ! cg_writable memory; then
+	skip "cgroup removal" "no writable cgroup hierarchy here"
+elif [ "$cgrc" != 0 ]; then
+	fail "cgroup" "the agent was not in a bb-PID-agent cgroup: $(cat "$T/out")"
+elif ls -d /sys/fs/cgroup/*/bb-$cgpid-* /sys/fs/cgroup/*/*/*/bb-$cgpid-* 2>/dev/null | grep -q .; then
+	fail "cgroups left" "$(ls -d /sys/fs/cgroup/*/bb-$cgpid-* /sys/fs/cgroup/*/*/*/bb-$cgpid-* 2>/dev/null)"
+else
+	ok "the agent runs in its bottle's cgroup, removed when the bottle ends"
+fi
+
 # --- supervise inside the bottle: the agent asks, the operator approves from the host, the route works at once ---
 cat >"$BB_HOME/.bb/bottles/sup.md" <<'EOF'
 ---
@@ -165,6 +266,13 @@ if [ -n "$spid" ]; then
 	else
 		ok "the sidecar's namespace has no route out"
 	fi
+	# Socket activation: egress got its listening socket from the runtime, made before it started.
+	if tr '\0' ' ' <"/proc/$spid/cmdline" | grep -q -- '--listen-fd [0-9]' &&
+		[ "$(readlink "/proc/$spid/fd/$(tr '\0' '\n' <"/proc/$spid/cmdline" | sed -n '/^--listen-fd$/{n;p}')")" != "" ]; then
+		ok "egress listens on a socket the runtime made in the sidecar's namespace (--listen-fd)"
+	else
+		fail "socket activation" "$(tr '\0' ' ' <"/proc/$spid/cmdline")"
+	fi
 else
 	fail "sidecar isolation" "could not find the sidecar's egress"
 fi
@@ -174,7 +282,8 @@ wait "$runpid"
 sleep 0.2
 if [ -z "$(ls -A "$BB_HOME/.bb/state" 2>/dev/null)" ]; then ok "the state directory (plan, sockets) is removed"; else fail "state left" "$(ls "$BB_HOME/.bb/state")"; fi
 if pgrep -f "bb (egress|init).*$BB_HOME" >/dev/null; then fail "processes left" "$(pgrep -af "$BB_HOME")"; else ok "no process of the bottle survives it"; fi
-for step in 1 2 3 4; do
+# 1 sidecar namespaces, 2 agent namespaces, 3 network, 4 seccomp, 5 id maps, 6 cgroup, 7 pivot_root, 8 /dev, 9 sockets
+for step in 1 2 3 4 5 6 7 8 9; do
 	(cd "$T/ws" && BB_RT_FAULT=$step RUN_TEST_TOKEN=$TOKEN timeout 30 "$BB" bottle run dev --hosts "$T/hosts" -- true) >"$T/out" 2>"$T/err"
 	rc=$?
 	if [ "$rc" != 0 ] && grep -q "fault injected" "$T/err" && [ -z "$(ls -A "$BB_HOME/.bb/state")" ] &&
@@ -190,20 +299,29 @@ if [ $? != 0 ] && grep -q "RUN_TEST_TOKEN" "$T/err"; then ok "a missing token va
 # --- kill -9 of the host process: the bottle dies with it; bb bottle cleanup removes what is left ---
 (cd "$T/ws" && RUN_TEST_TOKEN=$TOKEN SSL_CERT_FILE=$T/upca.crt exec "$BB" bottle run dev --hosts "$T/hosts" -- sleep 60) >/dev/null 2>&1 &
 hostpid=$!
-for _ in $(seq 100); do pgrep -f "bb egress --policy $BB_HOME/.bb/state/dev-$hostpid" >/dev/null && break; sleep 0.05; done
+sd=""
+for _ in $(seq 100); do
+	sd=$(ls -d "$BB_HOME"/.bb/state/dev-* 2>/dev/null | head -n 1)
+	[ -n "$sd" ] && pgrep -f "bb egress --policy $sd" >/dev/null && break
+	sleep 0.05
+done
 sleep 0.3
 kill -9 "$hostpid"
 wait "$hostpid" 2>/dev/null
-for _ in $(seq 40); do pgrep -f "$BB_HOME/.bb/state/dev-$hostpid|sleep 60" >/dev/null || break; sleep 0.05; done
-if pgrep -f "$BB_HOME/.bb/state/dev-$hostpid" >/dev/null; then fail "crash: processes" "the bottle outlived its host process"; else ok "kill -9 of the host process: no process of the bottle survives"; fi
-if [ -d "$BB_HOME/.bb/state/dev-$hostpid" ] && "$BB" bottle cleanup >"$T/out" 2>&1 && [ ! -e "$BB_HOME/.bb/state/dev-$hostpid" ] &&
-	grep -q "removed .*dev-$hostpid" "$T/out"; then
+for _ in $(seq 40); do pgrep -f "$sd/|sleep 60" >/dev/null || break; sleep 0.05; done
+if [ -z "$sd" ]; then fail "crash" "the bottle's state directory never appeared"
+elif pgrep -f "$sd/|sleep 60" >/dev/null; then fail "crash: processes" "the bottle (sidecar or agent) outlived its host process: $(pgrep -af "$sd/|sleep 60")"
+else ok "kill -9 of the host process: no process of the bottle survives (sidecar and agent)"; fi
+# Its cgroups stay until bb bottle cleanup removes them (rt_cleanup_cgroups); removed here so no test leaves one.
+on_exit "rmdir /sys/fs/cgroup/*/bb-$hostpid-* /sys/fs/cgroup/*/*/*/bb-$hostpid-* 2>/dev/null"
+if [ -n "$sd" ] && [ -d "$sd" ] && "$BB" bottle cleanup >"$T/out" 2>&1 && [ ! -e "$sd" ] && grep -q "removed .*${sd##*/}" "$T/out"; then
 	ok "bb bottle cleanup removes the state (plan, socket) a killed bottle left"
 else
 	fail "cleanup" "$(cat "$T/out")"
 fi
 "$BB" bottle cleanup >"$T/out" 2>&1
-grep -q "nothing to clean up" "$T/out" && ok "cleanup again: nothing left" || fail "cleanup twice" "$(cat "$T/out")"
+# Other sessions' leftovers (runc containers) may be found too: only ours must be gone.
+! grep -q "state/dev-" "$T/out" && ok "cleanup again: nothing of ours left" || fail "cleanup twice" "$(cat "$T/out")"
 
 # --- the same bundles under installed OCI runtimes (proves config.json is spec-correct) ---
 for rt in runc crun; do
@@ -213,7 +331,8 @@ for rt in runc crun; do
 	fi
 	bbrun_oci() { (cd "$T/ws" && RUN_TEST_TOKEN=$TOKEN SSL_CERT_FILE=$T/upca.crt timeout 60 "$BB" bottle run dev \
 		--backend oci --runtime "$rt" --hosts "$T/hosts" -- "$@") >"$T/out" 2>"$T/err"; }
-	bbrun_oci sh -c "curl -sS --max-time 10 https://api.test:$UP/v1/oci-$rt; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; ! touch /etc/oci-escape 2>/dev/null; exit 9"
+	bbrun_oci sh -c "curl -sS --max-time 10 https://api.test:$UP/v1/oci-$rt; grep -E '^(CapEff|NoNewPrivs|Seccomp)' /proc/self/status; ! touch /etc/oci-escape 2>/dev/null &&
+		! unshare -U true 2>/dev/null && ! unshare -n true 2>/dev/null && ! mount -t tmpfs x /tmp 2>/dev/null && echo refused-ok; cat /proc/self/uid_map; exit 9"
 	rc=$?
 	if [ "$rc" = 111 ] && grep -q "cgroup" "$T/err"; then
 		skip "OCI backend: $rt" "$rt cannot create containers with this host's cgroup setup: $(grep -m1 cgroup "$T/err")"
@@ -225,9 +344,59 @@ for rt in runc crun; do
 	else
 		fail "OCI backend ($rt)" "rc $rc: $(tail -n 5 "$T/out" "$T/err")"
 	fi
-	if [ -z "$($rt list -q 2>/dev/null)" ] && [ -z "$(ls -A "$BB_HOME/.bb/state")" ]; then
+	if grep -q 'Seccomp:[[:space:]]*2' "$T/out" && grep -q '^refused-ok$' "$T/out" && grep -qE '^ +0 +0 +1$' "$T/out"; then
+		ok "OCI backend ($rt): seccomp from lib/seccomp's list (unshare, mount refused) in a user namespace"
+	else
+		fail "OCI seccomp ($rt)" "$(cat "$T/out")"
+	fi
+	# Other sessions may run containers too: ours are the ones whose bundle is under this test's BB_HOME.
+	if ! $rt list 2>/dev/null | grep -q "$BB_HOME" && [ -z "$(ls -A "$BB_HOME/.bb/state")" ]; then
 		ok "OCI backend ($rt): no container and no staged bundle (tokens) left"
 	else
 		fail "OCI leftovers ($rt)" "$($rt list 2>&1) $(ls "$BB_HOME/.bb/state")"
 	fi
 done
+
+# --- rootless: an unprivileged user runs a bottle in user namespaces it owns ---
+RL=bbrl$$
+if [ "$(cat /proc/sys/kernel/unprivileged_userns_clone 2>/dev/null || echo 1)" = 0 ] ||
+	[ "$(cat /proc/sys/user/max_user_namespaces 2>/dev/null || echo 1)" = 0 ]; then
+	skip "rootless" "this host forbids user namespaces to unprivileged users"
+elif ! useradd -M -s /bin/sh "$RL" 2>/dev/null; then
+	skip "rootless" "cannot create a test user"
+else
+	on_exit "userdel $RL 2>/dev/null"
+	R=$(mktemp -d /tmp/bb-rootless.XXXXXX)
+	on_exit "rm -rf $R"
+	mkdir -p "$R/home/.bb/bottles" "$R/ws"
+	cp "$BB" "$R/bb"
+	printf -- '---\negress:\n  routes: []\n---\n' >"$R/home/.bb/bottles/solo.md"
+	chown -R "$RL:" "$R"
+	chmod 755 "$R"
+	rlrun() { # [VAR=VALUE...]: the bottle runs $R/ws/cmd.sh as $RL
+		printf '%s\n' "$RLCMD" >"$R/ws/cmd.sh"
+		(cd "$R/ws" && su "$RL" -s /bin/sh -c "BB_HOME=$R/home $* timeout 60 $R/bb bottle run solo -- sh ./cmd.sh") >"$T/out" 2>"$T/err"
+	}
+	RLCMD='cat /proc/self/uid_map; id -u; grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status; echo made >mine; ! curl -sS --noproxy "*" --max-time 3 http://198.51.100.7:8080/ 2>/dev/null && echo no-way-out'
+	rlrun
+	rc=$?
+	# The agent's namespace maps its 0 to the bottle's namespace's 0, which is $RL outside (the file's owner shows it).
+	if [ "$rc" = 0 ] && grep -qE "^ +0 +0 +1$" "$T/out" && [ "$(grep -c . "$T/out")" -ge 5 ] && [ "$(stat -c %U "$R/ws/mine" 2>/dev/null)" = "$RL" ] &&
+		grep -q 'CapEff:[[:space:]]*0000000000000000' "$T/out" && grep -q 'Seccomp:[[:space:]]*2' "$T/out" && grep -q '^no-way-out$' "$T/out"; then
+		ok "rootless: $RL runs a bottle (its uid is 0 inside, its files are its own outside, no capabilities, seccomp, no way out)"
+	else
+		fail "rootless" "rc $rc: $(cat "$T/out" "$T/err" | tail -n 8)"
+	fi
+	RLCMD=true
+	rlrun BB_PIDS_MAX=50
+	if [ $? != 0 ] && grep -q "cgroup limits: a pids limit was asked for but cannot be applied" "$T/err"; then
+		ok "rootless: a limit that cannot be applied (no cgroup delegated) stops the start and says why"
+	else
+		fail "rootless limit" "$(cat "$T/err")"
+	fi
+	if [ -z "$(ls -A "$R/home/.bb/state" 2>/dev/null)" ] && ! pgrep -u "$RL" >/dev/null; then
+		ok "rootless: nothing left (state, processes)"
+	else
+		fail "rootless leftovers" "$(ls "$R/home/.bb/state") $(pgrep -au "$RL")"
+	fi
+fi
