@@ -15,6 +15,7 @@
 #include "fd.h"
 #include "log.h"
 #include "opt.h"
+#include "runtime.h"
 
 static const char usage[] =
 	"usage: bb bottle cleanup [--all] [--dry-run]\n"
@@ -132,6 +133,17 @@ int bottle_cleanup(int argc, char **argv)
 		n++;
 	}
 	closedir(d);
+	if (!dry) { /* cgroups named after host processes that are gone (a bottle killed with its host) */
+		char found[8192], *line, *save = NULL;
+		struct bb_err e = { 0 };
+		int k = rt_cleanup_cgroups(found, sizeof found, &e);
+		if (k < 0)
+			err_printf("cgroups: %s", e.msg);
+		for (line = k > 0 ? strtok_r(found, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+			out_printf("removed cgroup %s (its host process is gone)\n", line);
+			n++;
+		}
+	}
 	if (!n)
 		out_printf("nothing to clean up\n");
 	return 0;

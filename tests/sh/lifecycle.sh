@@ -142,6 +142,8 @@ if grep -q "removed .*$SLUG (its host process is gone)" <<<"$out" && [ ! -e "$BB
 else
 	fail "cleanup" "$out"
 fi
+left=$(find /sys/fs/cgroup -name "bb-$HOSTPID-*" 2>/dev/null)
+[ -z "$left" ] && ok "cleanup removes the killed bottle's cgroups" || fail "cgroups after cleanup" "$left"
 out=$("$BB" bottle cleanup --all 2>&1)
 if grep -q "removed .*$QSLUG (stopped; --all)" <<<"$out" && [ -z "$(ls "$BB_HOME/.bb/state")" ]; then
 	ok "cleanup --all removes stopped bottles too: nothing left"
