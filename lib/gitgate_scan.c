@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "gitssh.h"
 
 #define LINEMAP_MAX (64u * 1024 * 1024) /* lines of one file tracked for line numbers */
@@ -237,7 +238,9 @@ static int scan_diff(struct gitgate_scan *s, git_diff *diff, git_tree **others, 
 	return end_file(s);
 }
 
-/* Scan the lines one commit adds. 1 when a callback stopped the scan, 0 done, -1 error. */
+static int scan_commit_message(struct gitgate_scan *s, const git_commit *c, const char *hex);
+
+/* Scan the lines one commit adds, then its message. 1 when a callback stopped the scan, 0 done, -1 error. */
 static int scan_commit(struct gitgate_scan *s, const git_oid *id, struct bb_err *e)
 {
 	git_commit *c = NULL, *parent = NULL;
@@ -303,6 +306,8 @@ static int scan_commit(struct gitgate_scan *s, const git_oid *id, struct bb_err 
 	s->cur_object_hex = hex;
 	s->cur_path[0] = 0;
 	rc = scan_diff(s, diff, others, nother, e);
+	if (rc == 0 && !s->failed)
+		rc = scan_commit_message(s, c, hex);
 	if (s->failed) {
 		bb_errf(e, s->err.code, "%s", s->err.msg);
 		goto out;
@@ -324,19 +329,17 @@ out:
 	return ret;
 }
 
-/* Scan an annotated tag's message as its own stream. 1 stop, 0 done. */
-static int scan_tag_message(struct gitgate_scan *s, git_tag *tag, const char *hex)
+/* Scan text that is not a file (a tag's or a commit's message) as its own stream, named label. 1 stop, 0 done. */
+static int scan_text(struct gitgate_scan *s, const char *hex, const char *label, const char *msg, size_t len)
 {
-	const char *msg = git_tag_message(tag);
-	size_t len = msg ? strlen(msg) : 0, i = 0;
+	size_t i = 0;
 	uint32_t lineno = 1;
 
 	if (end_file(s))
 		return 1;
 	s->cur_object_hex = hex;
-	snprintf(s->cur_path, sizeof s->cur_path, "tag %s", git_tag_name(tag));
-	s->cur_skip = 0; /* a tag message has no path for an allowlist to match */
-	s->stats.tags++;
+	snprintf(s->cur_path, sizeof s->cur_path, "%s", label);
+	s->cur_skip = 0; /* a message has no path for an allowlist to match */
 	while (i < len) {
 		const char *nl = memchr(msg + i, '\n', len - i);
 		size_t n = nl ? (size_t)(nl - (msg + i)) + 1 : len - i;
@@ -346,6 +349,50 @@ static int scan_tag_message(struct gitgate_scan *s, git_tag *tag, const char *he
 		i += n;
 	}
 	return end_file(s);
+}
+
+/* An annotated tag's message. 1 stop, 0 done. */
+static int scan_tag_message(struct gitgate_scan *s, git_tag *tag, const char *hex)
+{
+	const char *msg = git_tag_message(tag);
+	char label[GITGATE_PATH_SHOW];
+
+	snprintf(label, sizeof label, "tag %s", git_tag_name(tag));
+	s->stats.tags++;
+	return scan_text(s, hex, label, msg ? msg : "", msg ? strlen(msg) : 0);
+}
+
+/*
+ * A commit's message and its author and committer names and emails: text
+ * the agent writes and upstream keeps as surely as a file. 1 stop, 0 done.
+ */
+static int scan_commit_message(struct gitgate_scan *s, const git_commit *c, const char *hex)
+{
+	const git_signature *au = git_commit_author(c), *co = git_commit_committer(c);
+	const char *msg = git_commit_message_raw(c);
+	struct buf text;
+	int stop;
+
+	/* The message first, so a finding's line number is the message's own line. */
+	buf_init(&text, (size_t)1 << 26);
+	if ((msg && buf_append(&text, msg, strlen(msg), &s->err) < 0) ||
+	    buf_printf(&text, &s->err, "\nauthor %s <%s>\ncommitter %s <%s>\n", au && au->name ? au->name : "",
+		       au && au->email ? au->email : "", co && co->name ? co->name : "",
+		       co && co->email ? co->email : "") < 0) {
+		buf_free(&text);
+		s->failed = 1;
+		return 1;
+	}
+	{
+		size_t lines = s->stats.lines;
+		uint64_t bytes = s->stats.bytes;
+
+		stop = scan_text(s, hex, "commit message", text.p, text.len);
+		s->stats.lines = lines; /* the stats count the files' added lines */
+		s->stats.bytes = bytes;
+	}
+	buf_free(&text);
+	return stop;
 }
 
 static int add_clean(struct gitgate_scan *s, const git_oid *id)

@@ -21,6 +21,8 @@
  *     nothing. For a merge, a file whose new content is exactly the other
  *     parent's is skipped (those lines were scanned, or were already on
  *     the gate, with that parent's commits);
+ *   - the message, author and committer of each such commit (findings
+ *     name the path "commit message");
  *   - the message of each annotated tag object new to the gate on the way
  *     from new to the commit it names.
  * A secret added and removed in the same push is still found: the commit
@@ -32,7 +34,7 @@
 
 struct gitgate_finding {
 	char object[GITGATE_OID_HEX + 1]; /* the commit (or tag object) that adds it */
-	char path[GITGATE_PATH_SHOW];     /* the file; "tag NAME" for a tag message */
+	char path[GITGATE_PATH_SHOW];     /* the file; "tag NAME" for a tag message; "commit message" */
 	unsigned line;                    /* in the new file (or the tag message) */
 	char rule[64];
 	char excerpt[SCAN_EXCERPT_MAX + 1]; /* the engine's: the secret itself redacted */

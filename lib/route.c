@@ -449,8 +449,10 @@ static const struct route_hdr *find_hdr(const struct route_req *q, const char *n
 /*
  * A path an upstream could read differently from us is refused: dot
  * segments ("/v1/../admin" passes a "/v1/" prefix but reaches "/admin"),
- * percent-encoded '/', '\', '.' and NUL, raw backslashes, and anything
- * not starting with '/'.
+ * also with a ";param" (Tomcat and Jetty read "..;" as ".."),
+ * percent-encoded '/', '\', '.' and NUL, the same encoded twice ("%252e":
+ * an upstream that decodes twice), overlong UTF-8 escapes ("%c0%af" is '/'
+ * to a lax decoder), raw backslashes, and anything not starting with '/'.
  */
 static int hexval(char c)
 {
@@ -469,6 +471,9 @@ static int path_canonical(const char *p, size_t n, const char **why)
 		if (i == n || p[i] == '/') {
 			size_t sl = i - seg;
 			const char *s = p + seg;
+			const char *semi = memchr(s, ';', sl);
+			if (semi)
+				sl = (size_t)(semi - s); /* "..;x" is ".." to servers that drop path parameters */
 			if ((sl == 1 && s[0] == '.') || (sl == 2 && s[0] == '.' && s[1] == '.'))
 				return *why = "the path has a '.' or '..' segment", 0;
 			seg = i + 1;
@@ -487,6 +492,16 @@ static int path_canonical(const char *p, size_t n, const char **why)
 			v = v1 * 16 + v2;
 			if (v == '/' || v == '\\' || v == '.' || v == 0)
 				return *why = "the path has an encoded '/', '\\', '.' or NUL", 0;
+			if (v == '%' && i + 4 < n && hexval(p[i + 3]) >= 0 && hexval(p[i + 4]) >= 0) {
+				int w = hexval(p[i + 3]) * 16 + hexval(p[i + 4]);
+				if (w == '/' || w == '\\' || w == '.' || w == 0 || w == '%')
+					return *why = "the path has a double-encoded '/', '\\', '.', '%' or NUL", 0;
+			}
+			/* 0xc0/0xc1 lead only overlong UTF-8; 0xe0 0x80-0x9f and 0xf0 0x80-0x8f too. */
+			if (v == 0xc0 || v == 0xc1 ||
+			    ((v == 0xe0 || v == 0xf0) && i + 5 < n && p[i + 3] == '%' && hexval(p[i + 4]) >= 0 &&
+			     hexval(p[i + 5]) >= 0 && hexval(p[i + 4]) * 16 + hexval(p[i + 5]) < (v == 0xe0 ? 0xa0 : 0x90)))
+				return *why = "the path has an overlong UTF-8 escape", 0;
 		}
 	}
 	return 1;
@@ -519,6 +534,61 @@ static int match_header(const struct route_header *h, const struct route_req *q)
 	return 0;
 }
 
+/*
+ * Method override: frameworks (Rails, Laravel, Express's method-override,
+ * Google APIs) run a GET carrying X-HTTP-Method-Override: DELETE, or a
+ * ?_method=DELETE parameter, as a DELETE. A route that allows only some
+ * methods must allow the overriding method too.
+ */
+static const char *const override_headers[] = { "x-http-method-override", "x-http-method", "x-method-override" };
+
+static int method_allowed(const struct route_match *m, const char *v, size_t vl)
+{
+	size_t i;
+	for (i = 0; i < m->nmethods; i++)
+		if (strlen(m->methods[i]) == vl && !strncasecmp(m->methods[i], v, vl))
+			return 1;
+	return 0;
+}
+
+/* 1 when every override the request carries names a method m allows (or there is none). */
+static int overrides_allowed(const struct route_match *m, const struct route_req *q, const char *query, size_t ql)
+{
+	size_t i, j;
+	for (i = 0; i < sizeof override_headers / sizeof *override_headers; i++) {
+		const struct route_hdr *h;
+		size_t from = 0;
+		while ((h = find_hdr(q, override_headers[i], from)) != NULL) {
+			if (!method_allowed(m, h->value, h->value_len))
+				return 0;
+			from = (size_t)(h - q->hdrs) + 1;
+		}
+	}
+	/* "_method=X" as a query parameter (first byte of query is '?'). */
+	for (i = 0; i + 9 <= ql; i++) {
+		if ((query[i] != '?' && query[i] != '&') || strncasecmp(query + i + 1, "_method=", 8))
+			continue;
+		for (j = i + 9; j < ql && query[j] != '&' && query[j] != '#'; j++)
+			;
+		if (!method_allowed(m, query + i + 9, j - i - 9))
+			return 0;
+	}
+	return 1;
+}
+
+/* Does the request carry any method override at all? */
+static int has_override(const struct route_req *q, const char *query, size_t ql)
+{
+	size_t i;
+	for (i = 0; i < sizeof override_headers / sizeof *override_headers; i++)
+		if (find_hdr(q, override_headers[i], 0))
+			return 1;
+	for (i = 0; i + 9 <= ql; i++)
+		if ((query[i] == '?' || query[i] == '&') && !strncasecmp(query + i + 1, "_method=", 8))
+			return 1;
+	return 0;
+}
+
 static int match_entry(const struct route_match *m, const struct route_req *q, const char *path, size_t pl)
 {
 	size_t i;
@@ -533,6 +603,8 @@ static int match_entry(const struct route_match *m, const struct route_req *q, c
 			if (strlen(m->methods[i]) == q->method_len && !memcmp(m->methods[i], q->method, q->method_len))
 				break;
 		if (i == m->nmethods)
+			return 0;
+		if (!overrides_allowed(m, q, path + pl, q->target_len - pl)) /* path is q->target */
 			return 0;
 	}
 	for (i = 0; i < m->nheaders; i++)
@@ -600,7 +672,13 @@ void route_decide(const struct route *r, const struct route_req *q, struct route
 		for (i = 0; i < r->nmatches && !match_entry(&r->matches[i], q, path, pl); i++)
 			;
 		if (i == r->nmatches) {
-			deny(v, "matches", "%s %.*s matches no entry of the route's matches", "request", (int)(pl > 120 ? 120 : pl), path);
+			if (has_override(q, query, ql))
+				deny(v, "method-override",
+				     "request %.*s asks for another method (X-HTTP-Method-Override or _method) than the route's matches allow",
+				     (int)(pl > 120 ? 120 : pl), path);
+			else
+				deny(v, "matches", "%s %.*s matches no entry of the route's matches", "request",
+				     (int)(pl > 120 ? 120 : pl), path);
 			return;
 		}
 	}

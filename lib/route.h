@@ -116,7 +116,7 @@ struct route_req {
 /* Why a request was refused: a stable id for logs and tests, and words for the agent. */
 struct route_verdict {
 	int allow;
-	const char *rule; /* "no-route", "path-allowlist", "matches", "git-push", "git-fetch", "doh", "bad-path" */
+	const char *rule; /* "no-route", "path-allowlist", "matches", "method-override", "git-push", "git-fetch", "doh", "bad-path" */
 	char reason[200];
 };
 
@@ -127,7 +127,10 @@ struct route_verdict {
  * prefix); DNS-over-HTTPS shapes are refused on every route; git push
  * (receive-pack) is refused on every route (pushes go through git-gate);
  * smart-HTTP fetch needs git_fetch; then path_allowlist (a prefix of the
- * path), then matches (one entry must hold). Returns the verdict in *v.
+ * path), then matches (one entry must hold; an entry with methods must
+ * also allow any method override the request carries: the
+ * X-HTTP-Method-Override, X-HTTP-Method and X-Method-Override headers and
+ * a _method query parameter). Returns the verdict in *v.
  */
 void route_decide(const struct route *r, const struct route_req *q, struct route_verdict *v);
 

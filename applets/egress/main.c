@@ -17,6 +17,7 @@
 #include "egress.h"
 #include "fd.h"
 #include "log.h"
+#include "listenfd.h"
 #include "opt.h"
 
 BB_APPLET(egress, "the HTTP(S) egress proxy: routes, TLS interception, credential injection, DLP")
@@ -28,6 +29,7 @@ static const char usage[] =
 	"deny; routes, credentials and DLP come from the plan's egress part.\n"
 	"  -p, --policy FILE      the plan JSON (`bb bottle plan --json`) or its egress object\n"
 	"  -l, --listen ADDR:PORT where to listen (default 0.0.0.0:9099)\n"
+	"  -F, --listen-fd N      use the listening socket inherited as fd N instead (the runtime's)\n"
 	"  -L, --log FILE|-       audit log, JSON lines (default - = stderr)\n"
 	"  -c, --ca DIR           CA for interception (ca.crt, ca.key; default $BB_HOME/.bb/ca)\n"
 	"  -t, --token-file FILE  SLOT=VALUE lines (mode 0600) instead of BB_EGRESS_TOKEN_n variables\n"
@@ -235,6 +237,7 @@ int egress_main(int argc, char **argv)
 	struct bb_err e;
 	struct resolve_config rc = { 0 };
 	const char *listen_spec = "0.0.0.0:9099", *logpath = "-", *cadir = NULL, *token_file = NULL, *rules = NULL;
+	const char *listen_fd = NULL;
 	char *known[32], cadef[512], n[24];
 	size_t nknown = 0;
 	int c, code;
@@ -246,7 +249,7 @@ int egress_main(int argc, char **argv)
 	opt_init(&o);
 	while ((c = applet_opt(&o, argc, argv,
 			       "h(help)p:(policy)l:(listen)L:(log)c:(ca)t:(token-file)k:(known)r:(rules)H:(hosts)"
-			       "n:(nameserver)d:(dialer)m:(max-conns)i:(idle-timeout)T:(head-timeout)b:(inbound)",
+			       "n:(nameserver)d:(dialer)m:(max-conns)i:(idle-timeout)T:(head-timeout)b:(inbound)F:(listen-fd)",
 			       usage, &code)) != -1) {
 		unsigned long v;
 		char *end;
@@ -255,6 +258,7 @@ int egress_main(int argc, char **argv)
 			return code;
 		case 'p': eg->policy_path = o.arg; break;
 		case 'l': listen_spec = o.arg; break;
+		case 'F': listen_fd = o.arg; break;
 		case 'L': logpath = o.arg; break;
 		case 'c': cadir = o.arg; break;
 		case 't': token_file = o.arg; break;
@@ -334,7 +338,7 @@ int egress_main(int argc, char **argv)
 	/* With --dialer the host resolves; the sidecar's egress never looks a name up itself. */
 	if (loop_init(&eg->loop, &e) < 0 || (!eg->dialer && resolver_new(&eg->res, &eg->loop, &rc, &e) < 0))
 		goto fail;
-	eg->lfd = daemon_listen_tcp(listen_spec, 1024, &e);
+	eg->lfd = listen_fd ? listenfd_take(listen_fd, SOCK_STREAM, &e) : daemon_listen_tcp(listen_spec, 1024, &e);
 	if (eg->lfd < 0)
 		goto fail;
 	if (loop_io_add(&eg->loop, &eg->lio, eg->lfd, EPOLLIN, accept_cb, eg, &e) < 0 ||
