@@ -85,12 +85,23 @@ int fd_read_all(int fd, struct buf *b, struct bb_err *e)
 
 int fd_read_file(const char *path, size_t max, struct buf *b, struct bb_err *e)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO planted where a file was expected must not wait for a writer. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	size_t oldmax = b->max;
+	struct stat st;
 	int rc;
 
 	if (fd < 0)
 		return bb_errno(e, errno, "%s", path);
+	if (fstat(fd, &st) < 0) {
+		rc = bb_errno(e, errno, "%s", path);
+		fd_close(fd);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fd_close(fd);
+		return bb_errf(e, BB_EINVAL, "%s: not a regular file", path);
+	}
 	b->max = max;
 	rc = fd_read_all(fd, b, e);
 	b->max = oldmax > max ? oldmax : max;

@@ -14,7 +14,8 @@ int fd_write_all(int fd, const void *p, size_t n);
 ssize_t fd_read_full(int fd, void *p, size_t n);
 /* Read fd to EOF into b (bounded by b->max). */
 int fd_read_all(int fd, struct buf *b, struct bb_err *e);
-/* Read a whole file of at most max bytes into b; the error names the path. */
+/* Read a whole regular file of at most max bytes into b; a FIFO, device or socket is refused at once
+ * (never waited on); the error names the path. */
 int fd_read_file(const char *path, size_t max, struct buf *b, struct bb_err *e);
 /*
  * Remove dir and everything below it (files, symlinks — never followed —

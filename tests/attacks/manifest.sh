@@ -57,10 +57,8 @@ ln -s "$T/fifo" "$C/.bb/agents/fifo.md"
 (cd "$C" && BB_HOME=$H HOME=$T/nohome timeout 3 "$BB" bottle validate) >"$T/out" 2>&1
 rc=$?
 if [ "$rc" = 124 ]; then
-	# The loader opens the FIFO and blocks in open(2): an agent that plants this in the workspace's .bb/agents
-	# hangs the operator's next bb bottle command. The fix is in the manifest loader (open O_NONBLOCK, refuse
-	# what is not a regular file); reported to the lead.
-	skip "a symlink to a FIFO (would block a reader forever)" "OPEN HOLE, reported: bb bottle blocks forever opening it"
+	# An agent that plants this in the workspace's .bb/agents would hang the operator's next bb bottle command.
+	fail "a symlink to a FIFO (would block a reader forever)" "bb bottle validate blocked opening it"
 else
 	refused "a symlink to a FIFO (would block a reader forever)" fifo.md "error"
 fi
