@@ -203,15 +203,15 @@ static int put_value(struct buf *line, const char *v, int json)
 	return rc;
 }
 
-void log_event(enum log_level lvl, const char *event, ...)
+int log_event(enum log_level lvl, const char *event, ...)
 {
 	struct buf line = BUF_INIT(LINE_MAX_BYTES);
 	const char *k, *v;
 	va_list ap;
-	int json = log_fmt == LOG_JSON;
+	int json = log_fmt == LOG_JSON, rc;
 
 	if (lvl < log_min)
-		return;
+		return 0;
 	if (json) {
 		struct timespec ts;
 		struct tm tm;
@@ -247,7 +247,11 @@ void log_event(enum log_level lvl, const char *event, ...)
 		}
 	}
 	va_end(ap);
-	buf_append_str(&line, json ? "}\n" : "\n", NULL);
-	out_write(log_fd, line.p, line.len);
+	/* A line that did not fit its buffer is a failure too: an audit trail must not be cut mid-line. */
+	errno = 0;
+	rc = buf_append_str(&line, json ? "}\n" : "\n", NULL) < 0 ? -1 : out_write(log_fd, line.p, line.len);
+	if (rc < 0 && errno == 0)
+		errno = ENOSPC;
 	buf_free(&line);
+	return rc;
 }

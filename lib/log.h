@@ -54,6 +54,8 @@ const char *log_prog(void);
  * Values are redacted before they are escaped, so a secret is caught
  * even when JSON escaping would change its bytes.
  */
-void log_event(enum log_level lvl, const char *event, ...) __attribute__((sentinel));
+int log_event(enum log_level lvl, const char *event, ...) __attribute__((sentinel));
+/* ^ 0, or -1 when the line was not written whole (errno set: ENOSPC, EIO, ...): an audit log that must not
+ * silently lose a line (egress) checks it and fails closed. */
 
 #endif

@@ -367,6 +367,10 @@ static void up_open(struct conn *c)
 {
 	char key[300];
 	struct bb_err e;
+	if (c->eg->audit_broken) { /* this refusal's line is another try at the log: it clears the state if it gets through */
+		deny(c, 503, "audit", "the audit log cannot be written; nothing passes unaudited");
+		return;
+	}
 	snprintf(key, sizeof key, "%s://%s:%u", c->up_tls ? "https" : "http", c->host, c->port);
 	if (c->up.fd >= 0 && !c->up.eof && !c->up.failed && !strcmp(key, c->up_key)) {
 		c->rq = RQ_BODY;

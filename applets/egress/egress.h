@@ -156,6 +156,7 @@ struct egress {
 	unsigned idle_ms, head_ms, connect_ms;
 	int inbound_block;
 	int stopping;
+	int audit_broken; /* the last audit line could not be written: allowed requests are refused (fail closed) */
 	/* Parsed heads are big (100 header views): one of each, used and dropped within a call. */
 	struct http1_request scratch_req;
 	struct http1_response scratch_resp;

@@ -217,10 +217,18 @@ void eg_audit(struct conn *c, const char *verdict, const char *rule, const char 
 	snprintf(down, sizeof down, "%llu", (unsigned long long)c->bytes.down);
 	snprintf(ms, sizeof ms, "%llu", (unsigned long long)(loop_now(&c->eg->loop) - c->req_started_ms));
 	c->audited = 1;
-	log_event(!strcmp(verdict, "allow") ? LOG_INFO : LOG_WARN, "request", "conn", c->idstr, "host", c->host,
-		  "method", c->method, "path", c->path, "route", c->route ? c->route->host : "", "verdict", verdict,
-		  "rule", rule ? rule : "", "reason", reason ? reason : "", "status", st, "bytes_up", up, "bytes_down",
-		  down, "ms", ms, (char *)NULL);
+	if (log_event(!strcmp(verdict, "allow") ? LOG_INFO : LOG_WARN, "request", "conn", c->idstr, "host", c->host,
+		      "method", c->method, "path", c->path, "route", c->route ? c->route->host : "", "verdict", verdict,
+		      "rule", rule ? rule : "", "reason", reason ? reason : "", "status", st, "bytes_up", up, "bytes_down",
+		      down, "ms", ms, (char *)NULL) < 0) {
+		/* Nothing may pass unaudited: until a line can be written again, allowed requests are refused. */
+		if (!c->eg->audit_broken)
+			err_printf("audit log: cannot write (%s): refusing every request until it can", strerror(errno));
+		c->eg->audit_broken = 1;
+	} else if (c->eg->audit_broken) {
+		err_printf("audit log: writable again: requests pass as policy says");
+		c->eg->audit_broken = 0;
+	}
 }
 
 void eg_audit_done(struct conn *c)
