@@ -332,6 +332,22 @@ static void agent_mounts(const struct rt_config *c, int ready_wr)
 	 */
 	if (in_root(p, sizeof p, stage, real_state) < 0 || hide(p) < 0)
 		shim_fail(ready_wr, "hide the bottle state", errno ? errno : ENAMETOOLONG);
+	if (!c->rootfs) {
+		/*
+		 * People's homes (keys, cloud credentials, shell history) are not the agent's to read, even
+		 * its own uid's: an empty tmpfs over each, writable only until the workspace (which may live
+		 * there) is bound back below, then read-only.
+		 */
+		static const char *const homes[] = { "/home", "/root", NULL };
+		size_t k;
+		for (k = 0; homes[k]; k++) {
+			snprintf(p, sizeof p, "%s%s", stage, homes[k]);
+			if (lstat(p, &st) < 0 || !S_ISDIR(st.st_mode))
+				continue;
+			if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") < 0)
+				shim_fail(ready_wr, "hide the host's home directories", errno);
+		}
+	}
 	if (real_ca[0] && (in_root(p, sizeof p, stage, real_ca) < 0 || hide(p) < 0))
 		shim_fail(ready_wr, "hide the CA key", errno ? errno : ENAMETOOLONG);
 	if (in_root(p, sizeof p, stage, c->rootfs ? RT_WORKSPACE_IN_IMAGE : real_ws) < 0 || bind_back(ws, p, 1) < 0)
@@ -342,6 +358,15 @@ static void agent_mounts(const struct rt_config *c, int ready_wr)
 		shim_fail(ready_wr, "mount the agent's home", errno);
 	if (home >= 0)
 		close(home);
+	if (!c->rootfs) {
+		static const char *const homes[] = { "/home", "/root", NULL };
+		size_t k;
+		for (k = 0; homes[k]; k++) {
+			snprintf(p, sizeof p, "%s%s", stage, homes[k]);
+			if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && mount_attr(p, 0, MOUNT_ATTR_RDONLY, 0) < 0)
+				shim_fail(ready_wr, "make the hidden home directories read-only", errno);
+		}
+	}
 	if (mount_attr(stage, 0, MOUNT_ATTR_RDONLY, 0) < 0)
 		shim_fail(ready_wr, "make the staged root read-only", errno);
 }

@@ -91,6 +91,8 @@ escape "a raw socket" \
 	'! python3 -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)" 2>/dev/null'
 escape "writing outside the workspace" '! touch /etc/bb-escape 2>/dev/null && ! touch /usr/bb-escape 2>/dev/null'
 escape "reading the bottle state (tokens, plan)" "! ls '$BB_HOME/.bb/state'/* 2>/dev/null | grep -q plan"
+escape "reading people's homes (/root, /home: keys, cloud credentials)" \
+	'[ -z "$(ls -A /root 2>/dev/null)$(ls -A /home 2>/dev/null)" ] && ! cat /root/.bashrc 2>/dev/null'
 escape "reading the CA key" "! cat '$BB_HOME/.bb/ca/ca.key' 2>/dev/null"
 escape "the sidecar's environment through /proc" \
 	"! grep -a -r '$TOKEN' /proc/[0-9]*/environ 2>/dev/null"
