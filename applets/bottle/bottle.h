@@ -16,6 +16,8 @@ int bottle_reject(int argc, char **argv);
 int bottle_dialer(int argc, char **argv);
 int bottle_run(int argc, char **argv);
 int bottle_cleanup(int argc, char **argv);
+int bottle_dashboard(int argc, char **argv);
+int bottle_image(int, char **);
 /*
  * A bottle's metadata: $BB_HOME/.bb/state/SLUG/meta.json, written
  * atomically by the host process at start and when it ends. The slug is
@@ -32,6 +34,7 @@ struct bottle_meta {
 	char backend[16];	/* embedded, oci or docker */
 	char status[16];	/* running, stopped, dead */
 	char command[16];	/* "run" (one command; state removed at the end) or "start" */
+	char image[64];		/* the imported image the agent's root is, or "" (the host's, read-only) */
 	int bare;		/* started with --bare: no isolation at all */
 	int copy_cwd;		/* the workspace is a copy under the state dir */
 	int host_pid;		/* the host process that owns it while running */
@@ -50,6 +53,78 @@ int bottle_meta_write(const struct bottle_meta *m, struct bb_err *e);
 int bottle_meta_read(const char *slug, struct bottle_meta *m, struct bb_err *e);
 /* Every bottle with a readable meta.json, sorted by started_at then slug; free(*out). 0, or -1 with e set. */
 int bottle_meta_list(struct bottle_meta **out, size_t *n, struct bb_err *e);
+
+/*
+ * One bottle's life on the host: plan, state, CA, the sidecar's and the
+ * agent's environments, the dialer, the runtime; returns the agent's exit
+ * status (or an exit code after printing why it did not start). run uses
+ * it with a command and removes the state at the end; start and resume
+ * keep the state (plan, logs, the agent's home, a copied workspace) so
+ * the bottle can be resumed, and run the provider's agent when argv is NULL.
+ */
+struct session {
+	const char *name;      /* the agent (or bottle) NAME */
+	const char *resume;    /* the slug of a stopped bottle to start again; NULL: a new one */
+	const char *workspace; /* the host directory (an absolute, resolved path) */
+	const char *keep_log;  /* copy egress's audit log here at the end, or NULL */
+	const char *hosts;     /* the dialer's hosts file (tests), or NULL */
+	const char *backend;   /* embedded, oci or docker */
+	const char *runtime;   /* with oci: runc or crun */
+	const char *image;     /* an imported image (bb bottle image import) as the agent's root, or NULL */
+	int bare;              /* no isolation (asked for explicitly) */
+	int keep_state;        /* start/resume: keep the state dir for resume */
+	int copy_cwd;          /* the agent works on a copy of the workspace */
+	char *const *argv;     /* the command; NULL: the provider's agent program */
+};
+int bottle_session(const struct session *s);
+/* --bare given, or BB_BARE=1 in the environment. */
+int bottle_bare_asked(int flag);
+/* The workspace: arg (-C DIR) or the current directory, resolved into out. 0, or an exit code after saying why. */
+int bottle_workspace(const char *arg, char out[4096]);
+int bottle_start(int argc, char **argv);
+int bottle_resume(int argc, char **argv);
+int bottle_list(int argc, char **argv);
+int bottle_inspect(int argc, char **argv);
+int bottle_logs(int argc, char **argv);
+int bottle_stop(int argc, char **argv);
+
+/* The agent's HOME inside a bottle: the runtime mounts STATE/home there. */
+#define AGENT_HOME "/tmp/home"
+
+/* What a provider template needs to prepare the agent (provider.c). */
+struct provider_ctx {
+	const char *template_;      /* claude, codex or command (the manifest's agent_provider.template) */
+	const char *const *command; /* template command: the program and its arguments */
+	size_t ncommand;
+	const char *auth_token_ref; /* the host variable egress injects for it, or "" */
+	const char *prompt;         /* the agent's prompt (Markdown), or NULL */
+	const char *home;           /* the agent's home on the host (state dir/home) */
+	const char *agent_home;     /* the same as the agent sees it (AGENT_HOME; with --bare, home) */
+	const char *ca_bundle;      /* the CA bundle the agent trusts, as it sees it */
+	const char *workspace;      /* the workspace as the agent sees it */
+	unsigned uid, gid;          /* the agent's owner for the files written */
+	int resume;                 /* continue the last session instead of a new one */
+	int codex_host_credentials; /* codex: forward_host_credentials (a dummy auth.json; egress holds the token) */
+};
+struct provider_cmd {
+	char *argv[16];             /* the agent program and its arguments (pointers into static text or ctx) */
+	size_t argc;
+	const char *env[8];         /* "NAME=value" additions: placeholders, never a real token */
+	size_t nenv;
+	char prompt_path[4200];     /* storage for argv/env strings made from paths */
+	char codex_home[4200];
+	char codex_ca[4200];
+};
+/* Write the template's files into ctx->home and fill pc. 0, or -1 with e set. */
+int provider_prepare(const struct provider_ctx *c, struct provider_cmd *pc, struct bb_err *e);
+/*
+ * The host's Codex access token (from $CODEX_HOME/auth.json, else
+ * ~/.codex/auth.json), for egress to inject: user/device auth only, a JWT
+ * not expired. *out is malloc'd. 0, or -1 with e saying what to do.
+ */
+int provider_codex_token(char **out, struct bb_err *e);
+/* Copy each named skill from $BB_HOME (else $HOME)/.claude/skills/NAME into the agent's ~/.claude/skills. 0, or -1 with e set. */
+int provider_skills(const struct provider_ctx *c, const char *const *skills, size_t n, struct bb_err *e);
 
 /* A listening unix socket at path (mode 0600 by umask); the fd, or -1 with e set. */
 int bottle_dialer_listen(const char *path, struct bb_err *e);

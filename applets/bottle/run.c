@@ -1,4 +1,4 @@
-/* run.c - `bb bottle run NAME -- CMD`: a bottle around one command on the embedded runtime; CMD's status comes back. */
+/* run.c - one bottle's life on the host (the session start, resume and run share) and `bb bottle run NAME -- CMD`. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,13 +20,18 @@
 #include "ca.h"
 #include "dialer.h"
 #include "fd.h"
+#include "gate_env.h"
 #include "json.h"
 #include "log.h"
+#include "docker.h"
 #include "oci.h"
 #include "opt.h"
 #include "plan.h"
 #include "route.h"
 #include "runtime.h"
+#include "image.h"
+#include "bare.h"
+#include "manifest.h"
 
 /* clang spells "built with AddressSanitizer" __has_feature(address_sanitizer), gcc __SANITIZE_ADDRESS__. */
 #if defined(__SANITIZE_ADDRESS__)
@@ -48,10 +54,14 @@ static const char usage[] =
 	"  -C, --cwd DIR        the workspace mounted read-write (default: current directory)\n"
 	"  -L, --log FILE       keep egress's audit log (JSON lines) in FILE\n"
 	"  -H, --hosts FILE     hosts file the host-side dialer resolves with first (tests)\n"
-	"  -b, --backend NAME   embedded (default: bb's own runtime) or oci\n"
+	"  -b, --backend NAME   embedded (default: bb's own runtime), oci or docker\n"
 	"  -r, --runtime PROG   with --backend oci: runc (default) or crun\n"
-	"Needs root (rootless user namespaces are not supported yet). Isolation is never\n"
-	"skipped: if a step fails, the bottle does not start.";
+	"  -i, --image NAME     the agent's root is this imported image (bb bottle image\n"
+	"                       import), the workspace at /workspace; default: the host's\n"
+	"      --bare           NO isolation: the command runs on this host, only its proxied\n"
+	"                       traffic is checked (explicit opt-out; also BB_BARE=1)\n"
+	"Isolation is never skipped unless --bare says so: if a step fails, the bottle\n"
+	"does not start.";
 
 static int env_add(char ***env, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int env_add(char ***env, size_t *n, const char *fmt, ...)
@@ -117,65 +127,167 @@ static pid_t start_dialer(const char *sock, const char *plan, const char *hosts,
 	return pid;
 }
 
-int bottle_run(int argc, char **argv)
+static volatile pid_t agent_pid;
+static volatile sig_atomic_t stop_asked;
+
+/* stop (SIGTERM) or a closed terminal (SIGHUP): the agent is asked to end; the teardown follows it. */
+static void session_term(int sig)
+{
+	pid_t p = agent_pid;
+	(void)sig;
+	stop_asked = 1;
+	if (p > 0)
+		kill(p, SIGTERM);
+}
+
+static void now_iso(char *out, size_t cap)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The agent's home on the host: STATE/home, owned by the agent, kept across resume. */
+static int make_home(const char *state, uid_t uid, gid_t gid, char *out, size_t cap, struct bb_err *e)
+{
+	snprintf(out, cap, "%s/home", state);
+	if (mkdir(out, 0700) < 0 && errno != EEXIST)
+		return bb_errno(e, errno, "create %s", out);
+	if (chown(out, uid, gid) < 0)
+		return bb_errno(e, errno, "chown %s", out);
+	return 0;
+}
+
+/*
+ * The manifest's env for the agent: literal values as written, host
+ * variables forwarded by name (missing ones stop the start), "?prompt"
+ * values typed by the operator on the terminal (no echo). 0, BB_EXIT_FAIL
+ * after saying why, or BB_EXIT_SYSTEM when out of memory.
+ */
+static int prompt_secret(const char *name, char *out, size_t cap);
+static int manifest_env(const struct manifest *m, const char *name, char ***env, size_t *n)
+{
+	const struct mf_agent *a = manifest_agent(m, name);
+	const struct mf_bottle *b = manifest_bottle(m, a ? a->bottle : name);
+	size_t i;
+
+	for (i = 0; b && i < b->nenv; i++) {
+		const struct mf_env *v = &b->env[i];
+		const char *val = v->value;
+		char typed[1024];
+		if (v->source == MF_ENV_HOST) {
+			val = getenv(v->value);
+			if (!val) {
+				err_printf("env %s: host variable %s is not set (%s)", v->name, v->value, b->file);
+				return BB_EXIT_FAIL;
+			}
+		} else if (v->source == MF_ENV_PROMPT) {
+			if (prompt_secret(v->name, typed, sizeof typed) < 0) {
+				err_printf("env %s asks the operator for its value (\"?prompt\" in %s), and there is no "
+					   "terminal to ask on", v->name, b->file);
+				return BB_EXIT_FAIL;
+			}
+			val = typed;
+			if (strlen(typed) >= REDACT_MIN_LEN) { /* typed because it is private: never echoed in a diagnostic */
+				struct bb_err e = { 0 };
+				if (redact_add(typed, strlen(typed), &e) < 0)
+					return BB_EXIT_SYSTEM;
+			}
+		}
+		if (env_add(env, n, "%s=%s", v->name, val) < 0) {
+			explicit_bzero(typed, sizeof typed);
+			return BB_EXIT_SYSTEM;
+		}
+		explicit_bzero(typed, sizeof typed);
+	}
+	return 0;
+}
+
+/* Ask on /dev/tty for name's value, without echo. 0, or -1 when there is no terminal. */
+static int prompt_secret(const char *name, char *out, size_t cap)
+{
+	struct termios t, quiet;
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY), echo_off;
+	ssize_t got;
+	size_t len = 0;
+	char msg[256];
+
+	if (fd < 0)
+		return -1;
+	snprintf(msg, sizeof msg, "value for %s (not shown): ", name);
+	fd_write_all(fd, msg, strlen(msg));
+	echo_off = tcgetattr(fd, &t) == 0;
+	if (echo_off) {
+		quiet = t;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(fd, TCSAFLUSH, &quiet);
+	}
+	while (len + 1 < cap && (got = read(fd, out + len, 1)) == 1 && out[len] != '\n')
+		len++;
+	out[len] = 0;
+	if (echo_off)
+		tcsetattr(fd, TCSAFLUSH, &t);
+	fd_write_all(fd, "\n", 1);
+	close(fd);
+	return 0;
+}
+
+#define COPY_CWD_MAX (4ull << 30) /* a workspace copy larger than this is refused */
+
+int bottle_session(const struct session *s)
 {
 	struct manifest m;
-	struct opt o;
 	struct bb_err e = { 0 };
 	struct rt_config rc = { 0 };
+	struct bottle_meta meta = { 0 };
+	struct provider_cmd pc;
 	struct stat st;
+	struct sigaction sa = { .sa_handler = session_term }, old_term, old_hup, old_int;
 	cJSON *plan = NULL, *slot;
 	struct buf js = BUF_INIT(4u << 20);
-	char cwd[PATH_MAX], state_root[PATH_MAX], state[PATH_MAX], plan_path[PATH_MAX + 16], sock[PATH_MAX + 16],
-		log_path[PATH_MAX + 16], ca_dir[PATH_MAX], self[PATH_MAX], egress_args[4 * PATH_MAX];
-	const char *name, *workspace = NULL, *keep_log = NULL, *hosts = NULL, *home, *fault, *runtime = "runc";
-	int oci = 0, supervise = 0;
-	char **aenv = NULL, **senv = NULL;
-	size_t na = 0, ns = 0;
+	char state[PATH_MAX], plan_path[PATH_MAX + 16], sock[PATH_MAX + 16], log_path[PATH_MAX + 16], ca_dir[PATH_MAX],
+		self[PATH_MAX], egress_args[4 * PATH_MAX], home_dir[PATH_MAX + 16], ws_copy[PATH_MAX + 16], rootfs[PATH_MAX];
+	const char *fault, *workspace = s->workspace;
+	int supervise = 0, gated = 0, oci = !strcmp(s->backend, "oci");
+	/* Where the agent finds the sidecar: its veth address, or with --bare ports on the host's loopback. */
+	struct bare_ports bp = { 0 };
+	char proxy[64] = "http://" RT_SIDECAR_ADDR ":9099", listen_egress[32] = "0.0.0.0:9099",
+	     listen_supervise[32] = "0.0.0.0:9100", mcp_url[64] = "http://" RT_SIDECAR_ADDR ":9100/mcp",
+	     bundle[PATH_MAX + 32] = "/run/bb/ca-bundle.crt";
+	char **aenv = NULL, **senv = NULL, *const *argv = s->argv, *provisioned = NULL;
+	size_t na = 0, ns = 0, i;
 	pid_t dialer = -1;
-	int c, code, exit_code = BB_EXIT_SYSTEM, made_state = 0;
+	int code, exit_code = BB_EXIT_SYSTEM, made_state = 0, meta_written = 0;
 	ssize_t sl;
 
-	opt_init(&o);
-	while ((c = applet_opt(&o, argc, argv, "h(help)C:(cwd)L:(log)H:(hosts)b:(backend)r:(runtime)", usage, &code)) != -1) {
-		switch (c) {
-		case APPLET_OPT_EXIT:
-			return code;
-		case 'C': workspace = o.arg; break;
-		case 'L': keep_log = o.arg; break;
-		case 'H': hosts = o.arg; break;
-		case 'b':
-			if (strcmp(o.arg, "embedded") && strcmp(o.arg, "oci"))
-				return applet_usage_error(usage, "--backend %s: want embedded or oci", o.arg);
-			oci = !strcmp(o.arg, "oci");
-			break;
-		case 'r': runtime = o.arg; break;
-		default: return applet_usage_error(usage, "unexpected option");
+	if (s->bare) {
+		if (strcmp(s->backend, "embedded")) {
+			err_printf("%s: --bare runs no backend at all; it does not go with --backend %s", s->name, s->backend);
+			return BB_EXIT_USAGE;
 		}
+		if (bare_pick_ports(&bp, &e) < 0) {
+			err_printf("%s: %s", s->name, e.msg);
+			return BB_EXIT_SYSTEM;
+		}
+		snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", bp.egress);
+		snprintf(listen_egress, sizeof listen_egress, "127.0.0.1:%d", bp.egress);
+		snprintf(listen_supervise, sizeof listen_supervise, "127.0.0.1:%d", bp.supervise);
+		snprintf(mcp_url, sizeof mcp_url, "http://127.0.0.1:%d/mcp", bp.supervise);
 	}
-	if (o.ind >= argc)
-		return applet_usage_error(usage, "which agent or bottle?");
-	name = argv[o.ind++];
-	if (o.ind < argc && !strcmp(argv[o.ind], "--"))
-		o.ind++;
-	if (o.ind >= argc)
-		return applet_usage_error(usage, "no command to run: bb bottle run %s -- CMD", name);
-	if (geteuid() != 0) {
-		err_printf("bottle run: the embedded runtime needs root here (rootless user namespaces are not "
-			   "supported yet); nothing was started");
+	if (!s->bare && geteuid() != 0 && (oci || rt_rootless_check(&e) < 0)) { /* rootless: the embedded runtime only */
+		err_printf("%s: %s; nothing was started", s->name, oci ? "the OCI backend needs root" : e.msg);
 		return BB_EXIT_FAIL;
 	}
-	if (!workspace)
-		workspace = getcwd(cwd, sizeof cwd);
-	if (!workspace || !realpath(workspace, cwd) || stat(cwd, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		err_printf("bottle run: workspace %s is not a directory", workspace ? workspace : "(cwd)");
+	if (stat(workspace, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		err_printf("%s: workspace %s is not a directory", s->name, workspace);
 		return BB_EXIT_FAIL;
 	}
 	if ((code = bottle_load(&m)) != 0)
 		return code;
-	plan = plan_build(&m, name, NULL, &e);
+	plan = plan_build(&m, s->name, NULL, &e);
 	if (!plan) {
-		plan = plan_build(&m, NULL, name, &e);
+		plan = plan_build(&m, NULL, s->name, &e);
 		if (!plan) {
 			err_printf("%s", e.msg);
 			manifest_free(&m);
@@ -183,58 +295,134 @@ int bottle_run(int argc, char **argv)
 		}
 	}
 
-	/* State: $BB_HOME/.bb/state/NAME-PID, 0700, removed at the end whatever happens. */
-	home = getenv("BB_HOME");
-	if (!home || !*home)
-		home = getenv("HOME");
-	snprintf(state_root, sizeof state_root, "%s/.bb/state", home ? home : "/root");
-	{
-		char bbdir[PATH_MAX + 8];
-		snprintf(bbdir, sizeof bbdir, "%s/.bb", home ? home : "/root");
-		mkdir(bbdir, 0700);
+	/* State: $BB_HOME/.bb/state/SLUG, 0700; run removes it at the end, start keeps it for resume. */
+	if (s->resume) {
+		if (bottle_meta_read(s->resume, &meta, &e) < 0 || bottle_state_dir(s->resume, state, sizeof state, &e) < 0) {
+			err_printf("%s", e.msg);
+			goto done;
+		}
+		if (!strcmp(meta.status, "running")) {
+			err_printf("bottle %s is running (host process %d); stop it first", meta.slug, meta.host_pid);
+			goto done;
+		}
+	} else {
+		if (bottle_state_root(state, sizeof state, 1, &e) < 0) {
+			err_printf("%s", e.msg);
+			goto done;
+		}
+		bottle_slug_new(s->name, meta.slug);
+		if (bottle_state_dir(meta.slug, state, sizeof state, &e) < 0 || (mkdir(state, 0700) < 0 &&
+										   bb_errno(&e, errno, "create %s", state))) {
+			err_printf("%s", e.msg);
+			goto done;
+		}
+		made_state = 1;
+		snprintf(meta.agent, sizeof meta.agent, "%s", s->name);
+		snprintf(meta.cwd, sizeof meta.cwd, "%s", workspace);
+		now_iso(meta.started_at, sizeof meta.started_at);
+		snprintf(meta.backend, sizeof meta.backend, "%s", s->backend);
+		snprintf(meta.command, sizeof meta.command, "%s", s->keep_state ? "start" : "run");
+		snprintf(meta.image, sizeof meta.image, "%s", s->image ? s->image : "");
+		meta.copy_cwd = s->copy_cwd;
+		meta.bare = s->bare;
 	}
-	if (mkdir(state_root, 0700) < 0 && errno != EEXIST) {
-		err_printf("bottle run: cannot create %s: %s", state_root, strerror(errno));
+	snprintf(meta.status, sizeof meta.status, "running");
+	meta.host_pid = (int)getpid();
+	meta.exit_code = -1;
+	if (bottle_meta_write(&meta, &e) < 0) {
+		err_printf("%s", e.msg);
 		goto done;
 	}
-	snprintf(state, sizeof state, "%s/%s-%d", state_root, name, (int)getpid());
-	if (mkdir(state, 0700) < 0) {
-		err_printf("bottle run: cannot create %s: %s", state, strerror(errno));
-		goto done;
-	}
-	made_state = 1;
+	meta_written = 1;
+	if (s->bare) /* no /run/bb on the host: the agent's CA bundle lives with the bottle */
+		snprintf(bundle, sizeof bundle, "%s/ca-bundle.crt", state);
 	snprintf(plan_path, sizeof plan_path, "%s/plan.json", state);
 	snprintf(sock, sizeof sock, "%s/dial.sock", state);
 	snprintf(log_path, sizeof log_path, "%s/egress.log", state);
+	unlink(sock); /* a resumed bottle's, left by a host process that was killed */
 	if (json_print(plan, &js, &e) < 0 || fd_write_file_atomic(plan_path, js.p, js.len, 0600, &e) < 0) {
-		err_printf("bottle run: %s", e.msg);
+		err_printf("%s: %s", meta.slug, e.msg);
 		goto done;
+	}
+
+	rc.uid = st.st_uid ? st.st_uid : 65534; /* the workspace's owner; never root */
+	rc.gid = st.st_uid && st.st_gid ? st.st_gid : 65534;
+	if (s->bare) { /* nothing to switch to: the agent is this user */
+		rc.uid = geteuid();
+		rc.gid = getegid();
+	}
+	if (meta.copy_cwd) {
+		/* The agent works on a copy kept with the bottle; the host directory is not touched. */
+		snprintf(ws_copy, sizeof ws_copy, "%s/workspace", state);
+		if (!s->resume && fd_copy_tree(workspace, ws_copy, rc.uid, rc.gid, COPY_CWD_MAX, &e) < 0) {
+			err_printf("%s: --copy-cwd: %s", meta.slug, e.msg);
+			goto done;
+		}
+		workspace = ws_copy;
+	}
+	if (meta.image[0]) { /* the agent's root: an imported image, read-only; the workspace at /workspace in it */
+		if (s->bare || img_rootfs_path(meta.image, rootfs, sizeof rootfs, &e) < 0) {
+			err_printf("%s: %s", meta.slug, s->bare ? "--bare runs on the host: it takes no --image" : e.msg);
+			goto done;
+		}
+		rc.rootfs = rootfs;
+	}
+	if (make_home(state, rc.uid, rc.gid, home_dir, sizeof home_dir, &e) < 0) {
+		err_printf("%s: %s", meta.slug, e.msg);
+		goto done;
+	}
+	if (!argv) {
+		const struct mf_agent *a = manifest_agent(&m, s->name);
+		const struct mf_bottle *b = manifest_bottle(&m, a ? a->bottle : s->name);
+		struct provider_ctx pctx = {
+			.template_ = b ? b->provider.template_ : NULL,
+			.command = b ? b->provider.command : NULL,
+			.ncommand = b ? b->provider.ncommand : 0,
+			.auth_token_ref = b ? b->provider.auth_token : NULL,
+			.prompt = a ? a->prompt : NULL,
+			.home = home_dir,
+			.agent_home = s->bare ? home_dir : AGENT_HOME,
+			.ca_bundle = bundle,
+			.workspace = rc.rootfs ? RT_WORKSPACE_IN_IMAGE : workspace,
+			.uid = rc.uid,
+			.gid = rc.gid,
+			.resume = s->resume != NULL,
+			.codex_host_credentials = b && b->provider.forward_host_credentials,
+		};
+		if (!pctx.template_ || provider_prepare(&pctx, &pc, &e) < 0 ||
+		    (a && provider_skills(&pctx, a->skills, a->nskills, &e) < 0)) {
+			err_printf("%s: %s", meta.slug, pctx.template_ ? e.msg : "the plan names no provider");
+			goto done;
+		}
+		argv = pc.argv;
+	} else {
+		memset(&pc, 0, sizeof pc);
 	}
 
 	/* The bottle CA: made on first use. */
 	if (ca_default_dir(ca_dir, sizeof ca_dir, &e) < 0) {
-		err_printf("bottle run: %s", e.msg);
+		err_printf("%s: %s", meta.slug, e.msg);
 		goto done;
 	}
 	{
 		char crt[PATH_MAX + 8];
 		snprintf(crt, sizeof crt, "%s/%s", ca_dir, CA_CERT_FILE);
-		if (access(crt, F_OK) < 0 && ca_create(ca_dir, name, time(NULL), 0, &e) < 0) {
-			err_printf("bottle run: %s", e.msg);
+		if (access(crt, F_OK) < 0 && ca_create(ca_dir, s->name, time(NULL), 0, &e) < 0) {
+			err_printf("%s: %s", meta.slug, e.msg);
 			goto done;
 		}
 	}
 
 	sl = readlink("/proc/self/exe", self, sizeof self - 1);
 	if (sl <= 0) {
-		err_printf("bottle run: cannot find this binary: %s", strerror(errno));
+		err_printf("%s: cannot find this binary: %s", meta.slug, strerror(errno));
 		goto done;
 	}
 	self[sl] = 0;
 
 	/* The sidecar's environment: the only place token values go. */
-	snprintf(egress_args, sizeof egress_args, "--policy %s --listen 0.0.0.0:%d --dialer %s --ca %s --log %s",
-		 plan_path, PORT_EGRESS, sock, ca_dir, log_path);
+	snprintf(egress_args, sizeof egress_args, "--policy %s --listen %s --dialer %s --ca %s --log %s", plan_path,
+		 listen_egress, sock, ca_dir, log_path);
 	{
 		/* The sidecar has no route out: dns answers allowed names with its own address (the agent's
 		 * clients go through the proxy anyway) instead of forwarding. */
@@ -242,21 +430,35 @@ int bottle_run(int argc, char **argv)
 		char qdir[PATH_MAX + 16];
 		snprintf(qdir, sizeof qdir, "%s/supervise", state);
 		supervise = cJSON_IsTrue(sup);
-		if (supervise && mkdir(qdir, 0700) < 0) {
-			err_printf("bottle run: cannot create %s: %s", qdir, strerror(errno));
+		if (supervise && mkdir(qdir, 0700) < 0 && errno != EEXIST) {
+			err_printf("%s: cannot create %s: %s", meta.slug, qdir, strerror(errno));
 			goto done;
 		}
 		if (env_add(&senv, &ns, "BB_DNS_ARGS=--policy %s --listen 0.0.0.0:%d --answer %s --log %s/dns.log",
 			    plan_path, PORT_DNS, RT_SIDECAR_ADDR, state) < 0 ||
 		    (supervise && env_add(&senv, &ns,
-					  "BB_SUPERVISE_ARGS=--policy %s --queue %s --listen 0.0.0.0:%d --log %s/supervise.log",
-					  plan_path, qdir, PORT_SUPERVISE, state) < 0))
+					  "BB_SUPERVISE_ARGS=--policy %s --queue %s --listen %s --log %s/supervise.log",
+					  plan_path, qdir, listen_supervise, state) < 0))
+			goto nomem;
+	}
+	{
+		/* git-gate when the plan gates repos: upstream keys staged in the state dir, SSH through the dialer. */
+		static struct gate_env gate;
+		if (gate_env_prepare(plan, state, plan_path, sock, &gate, &e) < 0) {
+			err_printf("%s: %s", meta.slug, e.msg);
+			goto done;
+		}
+		gated = gate.nrepos > 0 && !s->bare; /* bare: no git-gate (its ports are the sidecar's) */
+		if (gated && (env_add(&senv, &ns, "BB_GIT_GATE_ARGS=%s", gate.sidecar_args) < 0 ||
+			      env_add(&aenv, &na, "BB_GIT_GATE_REPOS=%s", gate.agent_repos) < 0))
 			goto nomem;
 	}
 	if (env_add(&senv, &ns, "PATH=/usr/sbin:/usr/bin:/sbin:/bin") < 0 ||
 	    env_add(&senv, &ns, "BB_SIDECAR_DAEMONS=%s",
 		    getenv("BB_SIDECAR_DAEMONS") ? getenv("BB_SIDECAR_DAEMONS")
-						 : supervise ? "egress,dns,supervise" : "egress,dns") < 0 ||
+		    : s->bare ? (supervise ? "egress,supervise" : "egress")
+		    : supervise ? (gated ? "egress,dns,supervise,git-gate" : "egress,dns,supervise")
+				: (gated ? "egress,dns,git-gate" : "egress,dns")) < 0 ||
 	    env_add(&senv, &ns, "BB_POLICY=%s", plan_path) < 0 || env_add(&senv, &ns, "BB_EGRESS_ARGS=%s", egress_args) < 0)
 		goto nomem;
 	/* Upstream trust follows the OpenSSL convention on the host too. */
@@ -267,9 +469,19 @@ int bottle_run(int argc, char **argv)
 	{
 		const char *sname = cJSON_GetStringValue(cJSON_GetObjectItem(slot, "slot"));
 		const char *ref = cJSON_GetStringValue(cJSON_GetObjectItem(slot, "ref"));
+		const char *src = cJSON_GetStringValue(cJSON_GetObjectItem(slot, "source"));
 		const char *val = ref ? getenv(ref) : NULL;
+		if (src && !strcmp(src, "provisioned") && (!val || !*val)) { /* codex: the host's own sign-in */
+			free(provisioned);
+			provisioned = NULL;
+			if (provider_codex_token(&provisioned, &e) < 0) {
+				err_printf("%s: %s", meta.slug, e.msg);
+				goto done;
+			}
+			val = provisioned;
+		}
 		if (!sname || !val || !*val) {
-			err_printf("bottle run: the token for %s (host variable %s) is not set", sname ? sname : "?",
+			err_printf("%s: the token for %s (host variable %s) is not set", meta.slug, sname ? sname : "?",
 				   ref ? ref : "?");
 			goto done;
 		}
@@ -278,31 +490,38 @@ int bottle_run(int argc, char **argv)
 	}
 
 	/* The agent's: where the sidecar is, which CA to trust; placeholders only. */
-#define PROXY "http://" RT_SIDECAR_ADDR ":9099"
-#define BUNDLE "/run/bb/ca-bundle.crt"
 	if (env_add(&aenv, &na, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") < 0 ||
-	    env_add(&aenv, &na, "HOME=/tmp/home") < 0 || env_add(&aenv, &na, "LANG=C.UTF-8") < 0 ||
+	    env_add(&aenv, &na, "HOME=%s", s->bare ? home_dir : AGENT_HOME) < 0 || env_add(&aenv, &na, "LANG=C.UTF-8") < 0 ||
 	    env_add(&aenv, &na, "TERM=%s", getenv("TERM") ? getenv("TERM") : "dumb") < 0 ||
-	    env_add(&aenv, &na, "HTTP_PROXY=" PROXY) < 0 || env_add(&aenv, &na, "HTTPS_PROXY=" PROXY) < 0 ||
-	    env_add(&aenv, &na, "http_proxy=" PROXY) < 0 || env_add(&aenv, &na, "https_proxy=" PROXY) < 0 ||
+	    env_add(&aenv, &na, "HTTP_PROXY=%s", proxy) < 0 || env_add(&aenv, &na, "HTTPS_PROXY=%s", proxy) < 0 ||
+	    env_add(&aenv, &na, "http_proxy=%s", proxy) < 0 || env_add(&aenv, &na, "https_proxy=%s", proxy) < 0 ||
 	    env_add(&aenv, &na, "NO_PROXY=localhost,127.0.0.1," RT_SIDECAR_ADDR) < 0 ||
-	    env_add(&aenv, &na, "no_proxy=localhost,127.0.0.1," RT_SIDECAR_ADDR) < 0 || env_add(&aenv, &na, "SSL_CERT_FILE=" BUNDLE) < 0 ||
-	    env_add(&aenv, &na, "CURL_CA_BUNDLE=" BUNDLE) < 0 || env_add(&aenv, &na, "REQUESTS_CA_BUNDLE=" BUNDLE) < 0 ||
-	    env_add(&aenv, &na, "NODE_EXTRA_CA_CERTS=" BUNDLE) < 0 || env_add(&aenv, &na, "GIT_SSL_CAINFO=" BUNDLE) < 0 ||
-	    env_add(&aenv, &na, "BB_SIDECAR=" RT_SIDECAR_ADDR) < 0 ||
-	    env_add(&aenv, &na, "GIT_GATE_URL=git://" RT_SIDECAR_ADDR ":9418") < 0 ||
-	    env_add(&aenv, &na, "MCP_SUPERVISE_URL=http://" RT_SIDECAR_ADDR ":9100/mcp") < 0 ||
-	    env_add(&aenv, &na, "BB_BOTTLE=%s", name) < 0)
+	    env_add(&aenv, &na, "no_proxy=localhost,127.0.0.1," RT_SIDECAR_ADDR) < 0 ||
+	    env_add(&aenv, &na, "SSL_CERT_FILE=%s", bundle) < 0 || env_add(&aenv, &na, "CURL_CA_BUNDLE=%s", bundle) < 0 ||
+	    env_add(&aenv, &na, "REQUESTS_CA_BUNDLE=%s", bundle) < 0 || env_add(&aenv, &na, "NODE_EXTRA_CA_CERTS=%s", bundle) < 0 ||
+	    env_add(&aenv, &na, "GIT_SSL_CAINFO=%s", bundle) < 0 ||
+	    (!s->bare && env_add(&aenv, &na, "BB_SIDECAR=" RT_SIDECAR_ADDR) < 0) ||
+	    (!s->bare && env_add(&aenv, &na, "GIT_GATE_URL=git://" RT_SIDECAR_ADDR ":9418") < 0) ||
+	    env_add(&aenv, &na, "MCP_SUPERVISE_URL=%s", mcp_url) < 0 || env_add(&aenv, &na, "BB_BOTTLE=%s", meta.slug) < 0 ||
+	    (s->bare && env_add(&aenv, &na, "BB_BARE=1") < 0))
 		goto nomem;
+	for (i = 0; i < pc.nenv; i++)
+		if (env_add(&aenv, &na, "%s", pc.env[i]) < 0)
+			goto nomem;
+	if ((code = manifest_env(&m, s->name, &aenv, &na)) != 0) {
+		if (code == BB_EXIT_SYSTEM)
+			goto nomem;
+		goto done;
+	}
 #if BB_ASAN
 	/* A sanitizer build's init runs under the agent's seccomp filter, which refuses the ptrace LeakSanitizer needs at exit. */
 	if (env_add(&aenv, &na, "ASAN_OPTIONS=detect_leaks=0") < 0)
 		goto nomem;
 #endif
 
-	dialer = start_dialer(sock, plan_path, hosts, &e);
+	dialer = start_dialer(sock, plan_path, s->hosts, &e);
 	if (dialer < 0) {
-		err_printf("bottle run: %s", e.msg);
+		err_printf("%s: %s", meta.slug, e.msg);
 		goto done;
 	}
 
@@ -310,42 +529,128 @@ int bottle_run(int argc, char **argv)
 	rc.state_dir = state;
 	rc.plan_path = plan_path;
 	rc.ca_dir = ca_dir;
-	rc.workspace = cwd;
-	rc.hosts_path = hosts;
-	rc.uid = st.st_uid ? st.st_uid : 65534; /* the workspace's owner; never root */
-	rc.gid = st.st_uid ? st.st_gid : 65534;
-	rc.argv = argv + o.ind;
+	rc.workspace = workspace;
+	rc.home_dir = home_dir;
+	rc.hosts_path = s->hosts;
+	rc.argv = argv;
 	rc.agent_env = aenv;
 	rc.sidecar_env = senv;
+	rc.agent_pid = &agent_pid;
 	fault = getenv("BB_RT_FAULT");
 	rc.fault = fault ? (int)strtol(fault, NULL, 10) : 0;
 	/* Container processes an OCI runtime starts are reparented here, to be waited for. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	if ((oci ? oci_run(&rc, runtime, &exit_code, &e) : rt_run(&rc, &exit_code, &e)) < 0) {
-		err_printf("bottle run: %s; nothing was left running", e.msg);
+	/* Ctrl-C reaches the agent through the terminal; this process outlives it to tear down. */
+	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGHUP, &sa, &old_hup);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGINT, &sa, &old_int);
+	if (stop_asked) {
+		err_printf("%s: stopped before the agent started", meta.slug);
+	} else if (s->bare) {
+		err_raw("bb: WARNING: %s runs WITHOUT isolation (--bare): the agent reaches the network and this "
+			"host's files directly; only what it sends through the proxy is checked\n", meta.slug);
+		if (bare_write_bundle(&rc, bundle, &e) < 0 || bare_run(&rc, &bp, &exit_code, &e) < 0) {
+			err_printf("%s: %s", meta.slug, e.msg);
+			exit_code = BB_EXIT_SYSTEM;
+		}
+	} else if ((!strcmp(s->backend, "docker") ? docker_run(&rc, &exit_code, &e)
+		    : oci ? oci_run(&rc, s->runtime, &exit_code, &e) : rt_run(&rc, &exit_code, &e)) < 0) {
+		err_printf("%s: %s; nothing was left running", meta.slug, e.msg);
 		exit_code = BB_EXIT_SYSTEM;
 	}
+	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
+	sigaction(SIGINT, &old_int, NULL);
 	goto done;
 nomem:
-	err_printf("bottle run: out of memory");
+	err_printf("%s: out of memory", meta.slug[0] ? meta.slug : s->name);
 done:
 	if (dialer > 0) {
-		int s;
+		int ds;
 		kill(dialer, SIGTERM);
-		waitpid(dialer, &s, 0);
+		waitpid(dialer, &ds, 0);
 	}
-	if (keep_log && made_state) {
+	if (s->keep_log && meta_written) {
 		struct buf lb = BUF_INIT(64u << 20);
 		if (fd_read_file(log_path, 64u << 20, &lb, &e) == 0)
-			fd_write_file_atomic(keep_log, lb.p ? lb.p : "", lb.len, 0600, &e);
+			fd_write_file_atomic(s->keep_log, lb.p ? lb.p : "", lb.len, 0600, &e);
 		buf_free(&lb);
 	}
-	if (made_state)
+	if (meta_written && s->keep_state) {
+		/* Kept for logs, inspect and resume; the dialer's socket goes with the host process. */
+		unlink(sock);
+		snprintf(meta.status, sizeof meta.status, "stopped");
+		meta.exit_code = exit_code;
+		if (bottle_meta_write(&meta, &e) < 0)
+			err_printf("%s: %s", meta.slug, e.msg);
+	} else if (made_state || (meta_written && !s->resume)) {
 		fd_remove_tree(state); /* the plan and sockets: nothing of the bottle stays behind */
+	}
+	if (provisioned) {
+		explicit_bzero(provisioned, strlen(provisioned));
+		free(provisioned);
+	}
 	env_free(aenv, na);
 	env_free(senv, ns);
 	buf_free(&js);
 	cJSON_Delete(plan);
 	manifest_free(&m);
 	return exit_code;
+}
+
+/* -C DIR or the current directory, resolved; 0, or an exit code after saying why. */
+int bottle_workspace(const char *arg, char out[PATH_MAX])
+{
+	char cwd[PATH_MAX];
+	struct stat st;
+	const char *w = arg ? arg : getcwd(cwd, sizeof cwd);
+
+	if (!w || !realpath(w, out) || stat(out, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		err_printf("workspace %s is not a directory", w ? w : "(the current directory)");
+		return BB_EXIT_FAIL;
+	}
+	return 0;
+}
+
+int bottle_run(int argc, char **argv)
+{
+	struct opt o;
+	struct session s = { .backend = "embedded", .runtime = "runc" };
+	char ws[PATH_MAX];
+	const char *workspace = NULL;
+	int c, code;
+
+	opt_init(&o);
+	while ((c = applet_opt(&o, argc, argv, "h(help)C:(cwd)L:(log)H:(hosts)b:(backend)r:(runtime)B(bare)i:(image)", usage, &code)) != -1) {
+		switch (c) {
+		case APPLET_OPT_EXIT:
+			return code;
+		case 'C': workspace = o.arg; break;
+		case 'L': s.keep_log = o.arg; break;
+		case 'H': s.hosts = o.arg; break;
+		case 'b':
+			if (strcmp(o.arg, "embedded") && strcmp(o.arg, "oci") && strcmp(o.arg, "docker"))
+				return applet_usage_error(usage, "--backend %s: want embedded, oci or docker", o.arg);
+			s.backend = o.arg;
+			break;
+		case 'r': s.runtime = o.arg; break;
+		case 'B': s.bare = 1; break;
+		case 'i': s.image = o.arg; break;
+		default: return applet_usage_error(usage, "unexpected option");
+		}
+	}
+	if (o.ind >= argc)
+		return applet_usage_error(usage, "which agent or bottle?");
+	s.name = argv[o.ind++];
+	if (o.ind < argc && !strcmp(argv[o.ind], "--"))
+		o.ind++;
+	if (o.ind >= argc)
+		return applet_usage_error(usage, "no command to run: bb bottle run %s -- CMD", s.name);
+	if ((code = bottle_workspace(workspace, ws)) != 0)
+		return code;
+	s.workspace = ws;
+	s.argv = argv + o.ind;
+	s.bare = bottle_bare_asked(s.bare);
+	return bottle_session(&s);
 }

@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# docker.sh - bb bottle run --backend docker against a real `podman system service`: exit codes, egress, isolation, nothing left behind.
+# The podman service runs in the test's temp dir with its own storage and network config, so it touches nothing of the host's.
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" = 0 ] || { skip "docker" "needs root (rootful podman, the bridge address bb removes)"; exit 0; }
+for tool in podman runc iptables curl openssl python3 ip; do
+	command -v $tool >/dev/null || { skip "docker" "$tool not installed (apt-get install podman runc iptables)"; exit 0; }
+done
+# The sidecar image holds bb alone: a dynamically linked build (the ASan one) cannot run in it.
+if head -c 8192 "$BB" | grep -qa 'ld-linux'; then skip "docker" "$BB is dynamically linked (the sidecar image holds only bb)"; exit 0; fi
+[ -x /usr/lib/podman/netavark ] || { skip "docker" "netavark not installed (apt-get install netavark)"; exit 0; }
+
+SOCK=$T/podman.sock
+PODMAN=(podman --root "$T/storage" --runroot "$T/run" --storage-driver vfs --network-config-dir "$T/net"
+	--tmpdir "$T/ptmp" --events-backend file --cgroup-manager=cgroupfs --runtime runc)
+mkdir -p "$T/net" "$T/ptmp"
+"${PODMAN[@]}" system service --time=0 "unix://$SOCK" >"$T/podman.log" 2>&1 &
+PODMAN_PID=$!
+# Containers a failed case left running go first, then the service; its storage is under $T.
+on_exit "kill_tree $PODMAN_PID"
+on_exit "${PODMAN[*]} rm -a -f -t 0"
+on_exit "${PODMAN[*]} network prune -f"
+api() { curl -s --max-time 30 --unix-socket "$SOCK" "http://d/v1.41$1"; }
+for _ in $(seq 100); do [ "$(api /_ping 2>/dev/null)" = OK ] && break; sleep 0.1; done
+if [ "$(api /_ping)" != OK ]; then
+	fail "podman service starts" "$(tail -n 5 "$T/podman.log")"
+	exit 0
+fi
+ok "podman system service answers the Engine API on a unix socket"
+export DOCKER_HOST=unix://$SOCK
+
+# The upstream: the containers cannot reach 127.0.0.x (each has its own loopback), so it listens on
+# 198.18.N.1 on an interface of the test's own (a veth pair: no dummy driver everywhere), which the
+# egress network reaches through its bridge gateway (the host delivers it locally).
+UPIF=bbdk$$
+UPADDR=198.18.$((RANDOM % 200 + 20)).1
+ip link add "$UPIF" type veth peer name "${UPIF}p" && on_exit "ip link del $UPIF" &&
+	ip addr add "$UPADDR/32" dev "$UPIF" && ip link set "${UPIF}p" up && ip link set "$UPIF" up ||
+	{ fail "upstream address" "cannot add a veth pair"; exit 0; }
+UP=$(free_port "$UPADDR")
+TOKEN="sk-dk-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+# The bottle's state and CA under /var/lib, not /tmp: the agent sees the host's /var read-only, so the
+# test proves they are hidden (the agent's /tmp, and under podman /var/tmp, are tmpfs of its own).
+BB_HOME=$(mktemp -d /var/lib/bb-docker-test.XXXXXX) || { fail "BB_HOME" "mktemp in /var/lib"; exit 0; }
+export BB_HOME
+on_exit "rm -rf $BB_HOME"
+mkdir -p "$BB_HOME/.bb/bottles" "$T/ws"
+chown 65534:65534 "$T/ws"
+upstream_cert api.test denied.test
+python3 "$TESTS/peers/http_upstream.py" "$UPADDR" "$UP" "$T/up.log" "$T/up.crt" "$T/up.key" 2>"$T/up.err" &
+on_exit "kill_tree $!"
+wait_port "$UPADDR" "$UP" || { fail "upstream starts" "$(cat "$T/up.err")"; exit 0; }
+printf '%s api.test denied.test\n' "$UPADDR" >"$T/hosts"
+cat >"$BB_HOME/.bb/bottles/dev.md" <<EOF
+---
+egress:
+  routes:
+    - host: api.test
+      auth: {scheme: Bearer, token_ref: DK_TEST_TOKEN}
+      pipelock: {ssrf_ip_allowlist: ["$UPADDR/32"]}
+---
+EOF
+
+bbrun() { # run CMD in a docker-backed bottle; output in $T/out, $T/err; status returned
+	(cd "$T/ws" && DK_TEST_TOKEN=$TOKEN SSL_CERT_FILE=$T/upca.crt timeout 120 "$BB" bottle run dev --backend docker \
+		--hosts "$T/hosts" -- "$@") >"$T/out" 2>"$T/err" </dev/null
+}
+leftovers() { # what bb left on the engine or in the state dir, one line each; empty when nothing
+	api '/containers/json?all=1' | python3 -c 'import json,sys; [print("container", c["Names"]) for c in json.load(sys.stdin)]'
+	api '/networks' | python3 -c 'import json,sys; [print("network", n["Name"]) for n in json.load(sys.stdin) if n["Name"] != "podman" and n["Name"] != "bridge"]'
+	api '/images/json' | python3 -c 'import json,sys; [print("image", i.get("RepoTags")) for i in json.load(sys.stdin)]'
+	ls -A "$BB_HOME/.bb/state" 2>/dev/null | grep -v '^meta$' | sed 's/^/state /'
+}
+nothing_left() { # NAME
+	local l
+	l=$(leftovers)
+	if [ -z "$l" ]; then ok "$1"; else fail "$1" "$(echo "$l" | head -n 5 | tr '\n' ' ')"; fi
+}
+
+# --- exit codes and streams ---
+bbrun sh -c 'echo to-out; echo to-err >&2; exit 7'
+rc=$?
+if [ "$rc" = 7 ] && [ "$(cat "$T/out")" = to-out ] && grep -q '^to-err$' "$T/err"; then
+	ok "the command's exit status, stdout and stderr come back separately"
+else
+	fail "exit status and streams" "rc=$rc out=$(head -c 300 "$T/out") err=$(tail -n 3 "$T/err")"
+fi
+nothing_left "nothing is left on the engine or in the state dir after a run"
+(cd "$T/ws" && echo from-stdin | DK_TEST_TOKEN=$TOKEN timeout 120 "$BB" bottle run dev --backend docker -- \
+	sh -c 'read l; echo "got $l"') >"$T/out" 2>"$T/err"
+if [ "$(cat "$T/out")" = "got from-stdin" ]; then ok "the agent reads the host's stdin (attach)"; else fail "stdin" "$(cat "$T/out" "$T/err" | tail -n 3)"; fi
+
+# --- egress ---
+bbrun sh -c "curl -sS --max-time 20 https://api.test:$UP/v1/in -H 'Authorization: Bearer placeholder'"
+if grep -q '"path": "/v1/in"' "$T/out" && grep -q "Bearer $TOKEN" "$T/up.log"; then
+	ok "an allowed route reaches the host's upstream through the sidecar; the token is injected there"
+else
+	fail "allowed route" "$(cat "$T/out" "$T/err" | tail -n 5)"
+fi
+bbrun sh -c "curl -s -o /dev/null -w '%{http_connect}' --max-time 20 https://denied.test:$UP/x"
+if [ "$(cat "$T/out")" = 403 ] && ! grep -q '"/x"' "$T/up.log"; then
+	ok "a host the manifest does not name is refused by egress (403)"
+else
+	fail "denied host" "got $(cat "$T/out"): $(tail -n 3 "$T/err")"
+fi
+
+# --- isolation, each probe runs inside the bottle ---
+# python3 comes from the host's /usr, mounted read-only. A probe prints one word per target.
+cat >"$T/ws/probe.py" <<'EOF'
+import os, socket, sys, re
+sidecar = re.search(r"//([0-9.]+):", os.environ["HTTPS_PROXY"]).group(1)
+gw = sidecar.rsplit(".", 1)[0] + ".1"
+def tcp(host, port):
+    s = socket.socket(); s.settimeout(4)
+    try:
+        s.connect((host, port)); return "open"
+    except ConnectionRefusedError:
+        return "refused"  # something answered: the host is reachable
+    except OSError as e:
+        return "unreachable"
+def dns(server):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(4)
+    q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01"
+    try:
+        s.sendto(q, (server, 53)); s.recv(512); return "answered"
+    except OSError:
+        return "silent"
+print("sidecar-proxy", tcp(sidecar, 9099))
+print("gateway-tcp", tcp(gw, int(sys.argv[1])))
+print("gateway-dns", dns(gw))
+print("upstream-direct", tcp(sys.argv[2], int(sys.argv[1])))
+EOF
+bbrun python3 probe.py "$UP" "$UPADDR"
+if grep -q '^sidecar-proxy open$' "$T/out" && grep -q '^gateway-tcp unreachable$' "$T/out" &&
+	grep -q '^gateway-dns silent$' "$T/out" && grep -q '^upstream-direct unreachable$' "$T/out"; then
+	ok "the agent reaches the sidecar and nothing else: not the host's bridge address, its DNS, nor the upstream"
+else
+	fail "agent isolation" "$(cat "$T/out" "$T/err" | tr '\n' ' ' | tail -c 400)"
+fi
+# bb makes these 0700; opened up here so that only the hiding keeps the agent (uid 65534) out of them.
+chmod 755 "$BB_HOME" "$BB_HOME/.bb" "$BB_HOME/.bb/state" "$BB_HOME/.bb/ca"
+bbrun sh -c "touch /x 2>/dev/null && echo rootfs-writable; touch /usr/x 2>/dev/null && echo usr-writable
+	ls -d $BB_HOME/.bb/state/*/ >/dev/null 2>&1 || echo no-state-dir
+	for f in $BB_HOME/.bb/state/*/plan.json; do [ -e \$f ] && echo state-visible; done
+	ls -A $BB_HOME/.bb/ca | grep -q . && echo ca-visible
+	grep -q '^CapEff:	0000000000000000' /proc/self/status || echo has-caps
+	grep -q '^NoNewPrivs:	1' /proc/self/status || echo no-nnp
+	[ \$(id -u) = 0 ] && echo root; touch ws-ok; env"
+if [ -e "$T/ws/ws-ok" ] && [ -e "$BB_HOME/.bb/ca/ca.key" ] &&
+	! grep -qE '^(rootfs-writable|usr-writable|no-state-dir|state-visible|ca-visible|has-caps|no-nnp|root)$' "$T/out" &&
+	! grep -q "$TOKEN" "$T/out" && grep -q '^HTTPS_PROXY=http://10\.231\.[0-9]*\.2:9099$' "$T/out"; then
+	ok "the agent: read-only root and host dirs, workspace writable, state and CA hidden, no caps, no_new_privs, not root, no token"
+else
+	fail "agent confinement" "$(grep -E '^(rootfs|usr|no-|state|ca-|has|root|HTTPS)' "$T/out" | tr '\n' ' ') $(tail -n 2 "$T/err")"
+fi
+rm -f "$T/ws/ws-ok"
+
+# --- two bottles at once: their own networks and containers, no crosstalk ---
+for i in 1 2; do
+	(cd "$T/ws" && DK_TEST_TOKEN=$TOKEN timeout 120 "$BB" bottle run dev --backend docker -- \
+		sh -c "echo bottle-$i \$HTTPS_PROXY; sleep 2; exit 1$i") >"$T/out$i" 2>"$T/err$i" </dev/null &
+	eval "PAR$i=\$!"
+done
+wait "$PAR1"; rc1=$?
+wait "$PAR2"; rc2=$?
+p1=$(sed -n 's/^bottle-1 //p' "$T/out1"); p2=$(sed -n 's/^bottle-2 //p' "$T/out2")
+if [ "$rc1" = 11 ] && [ "$rc2" = 12 ] && [ -n "$p1" ] && [ -n "$p2" ] && [ "$p1" != "$p2" ] && [ -z "$(leftovers)" ]; then
+	ok "two bottles at once: each its own sidecar ($p1, $p2) and status; nothing left"
+else
+	fail "two bottles" "rc=$rc1/$rc2 proxies=$p1/$p2 $(tail -n 2 "$T/err1" "$T/err2") left: $(leftovers | tr '\n' ' ')"
+fi
+# The host's stdout closing early (| head) must not kill bb before it tears down.
+(cd "$T/ws" && DK_TEST_TOKEN=$TOKEN timeout 120 "$BB" bottle run dev --backend docker -- \
+	sh -c 'i=0; while [ $i -lt 20000 ]; do echo line $i; i=$((i+1)); done' </dev/null 2>"$T/err" | head -n 1 >"$T/out")
+if [ "$(cat "$T/out")" = "line 0" ] && [ -z "$(leftovers)" ]; then
+	ok "a reader that stops early (| head) still gets a full teardown"
+else
+	fail "stdout closed early" "$(cat "$T/out") $(tail -n 2 "$T/err") left: $(leftovers | tr '\n' ' ')"
+fi
+
+# --- stop: SIGTERM to the host process (what bb bottle stop sends) reaches the agent through its init ---
+(cd "$T/ws" && DK_TEST_TOKEN=$TOKEN exec timeout 120 "$BB" bottle run dev --backend docker -- sleep 60) \
+	>"$T/out" 2>"$T/err" </dev/null &
+RUN_PID=$!
+on_exit "kill -KILL $RUN_PID"
+for _ in $(seq 200); do
+	api '/containers/json?filters=%7B%22status%22%3A%5B%22running%22%5D%7D' | grep -q -- '-agent"' && break
+	sleep 0.1
+done
+sleep 0.5
+started=$(date +%s)
+kill -TERM "$RUN_PID"
+wait "$RUN_PID"
+rc=$?
+took=$(($(date +%s) - started))
+if [ "$rc" = 143 ] && [ "$took" -lt 15 ] && [ -z "$(leftovers)" ]; then
+	ok "SIGTERM to bb stops the agent (status 143) in ${took}s and leaves nothing behind"
+else
+	fail "stop" "rc=$rc took=${took}s $(tail -n 2 "$T/err") left: $(leftovers | tr '\n' ' ')"
+fi
+
+# --- failures: fail closed, say which call failed, leave nothing ---
+for step in 2 4 5 6; do
+	BB_RT_FAULT=$step bbrun true
+	rc=$?
+	if [ "$rc" != 0 ] && grep -q "injected fault at step $step" "$T/err" && [ -z "$(leftovers)" ]; then
+		ok "a failure at step $step stops the run and leaves nothing behind"
+	else
+		fail "failure at step $step" "rc=$rc $(tail -n 2 "$T/err") left: $(leftovers | tr '\n' ' ')"
+	fi
+done
+DOCKER_HOST=unix://$T/no-such.sock bbrun true
+rc=$?
+if [ "$rc" != 0 ] && grep -q "no-such.sock" "$T/err" && [ -z "$(leftovers)" ]; then
+	ok "no engine: the run stops with the socket named"
+else
+	fail "no engine" "rc=$rc $(tail -n 2 "$T/err")"
+fi
+DOCKER_HOST=tcp://127.0.0.1:2375 bbrun true
+if [ $? != 0 ] && grep -q "only unix" "$T/err"; then ok "a tcp:// DOCKER_HOST is refused"; else fail "tcp DOCKER_HOST" "$(tail -n 2 "$T/err")"; fi
+exit 0
