@@ -15,6 +15,7 @@
 #include "fd.h"
 #include "log.h"
 #include "opt.h"
+#include "docker.h"
 #include "runtime.h"
 
 static const char usage[] =
@@ -133,6 +134,16 @@ int bottle_cleanup(int argc, char **argv)
 		n++;
 	}
 	closedir(d);
+	if (!dry) { /* the docker backend's containers, networks and images whose bb process is gone */
+		struct bb_err e = { 0 };
+		int removed = 0;
+		if (docker_cleanup(0, &removed, &e) < 0)
+			err_printf("docker: %s", e.msg);
+		else if (removed > 0) {
+			out_printf("removed %d docker object(s) of bottles whose host process is gone\n", removed);
+			n++;
+		}
+	}
 	if (!dry) { /* cgroups named after host processes that are gone (a bottle killed with its host) */
 		char found[8192], *line, *save = NULL;
 		struct bb_err e = { 0 };

@@ -142,8 +142,9 @@ if grep -q "removed .*$SLUG (its host process is gone)" <<<"$out" && [ ! -e "$BB
 else
 	fail "cleanup" "$out"
 fi
-left=$(find /sys/fs/cgroup -name "bb-$HOSTPID-*" 2>/dev/null)
-[ -z "$left" ] && ok "cleanup removes the killed bottle's cgroups" || fail "cgroups after cleanup" "$left"
+# A killed bottle's last processes may take a moment to leave their cgroup (rmdir says EBUSY until then).
+cg_gone() { "$BB" bottle cleanup >/dev/null 2>&1; [ -z "$(find /sys/fs/cgroup -name "bb-$HOSTPID-*" 2>/dev/null)" ]; }
+if wait_for 10 cg_gone; then ok "cleanup removes the killed bottle's cgroups"; else fail "cgroups after cleanup" "$(find /sys/fs/cgroup -name "bb-$HOSTPID-*")"; fi
 out=$("$BB" bottle cleanup --all 2>&1)
 if grep -q "removed .*$QSLUG (stopped; --all)" <<<"$out" && [ -z "$(ls "$BB_HOME/.bb/state")" ]; then
 	ok "cleanup --all removes stopped bottles too: nothing left"
@@ -238,7 +239,9 @@ out=$(cd "$T/ws" && CODEX_HOME=$T/codex "$BB" bottle start cx -y 2>&1)
 "$BB" bottle cleanup --all >/dev/null
 
 # --- --image: the agent's root is an imported image (here the sidecar image: /bb and nothing else) ---
-if "$BB" bottle image sidecar -o "$T/side.tar" 2>"$T/img.err" && "$BB" bottle image import "$T/side.tar" --name lifeimg -q 2>>"$T/img.err"; then
+if [ "${MODE:-}" = asan ]; then
+	skip "--image" "the sanitizer build is linked dynamically: an image holding only bb cannot run it"
+elif "$BB" bottle image sidecar -o "$T/side.tar" 2>"$T/img.err" && "$BB" bottle image import "$T/side.tar" --name lifeimg -q 2>>"$T/img.err"; then
 	out=$(cd "$T/ws" && "$BB" bottle run dev --image lifeimg -- /bb --list 2>&1)
 	rc=$?
 	out2=$(cd "$T/ws" && "$BB" bottle run dev --image lifeimg -- /bin/sh -c true 2>&1)
