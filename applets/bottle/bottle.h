@@ -51,6 +51,8 @@ void bottle_slug_new(const char *name, char out[BOTTLE_SLUG_MAX]);
 int bottle_meta_write(const struct bottle_meta *m, struct bb_err *e);
 /* Read slug's meta.json; status "dead" when it says running and host_pid is gone. 0, or -1 with e set. */
 int bottle_meta_read(const char *slug, struct bottle_meta *m, struct bb_err *e);
+/* How long ago an ISO 8601 UTC time was, short: 42s, 5m, 3h, 2d ("?" when it does not parse). */
+void bottle_age(const char *iso, long long now, char *out, size_t cap);
 /* Every bottle with a readable meta.json, sorted by started_at then slug; free(*out). 0, or -1 with e set. */
 int bottle_meta_list(struct bottle_meta **out, size_t *n, struct bb_err *e);
 

@@ -685,28 +685,6 @@ static void dash_refresh(struct dash *d, int with_manifest)
 
 /* ---------------------------------------------------------------- the frame: a pure function of the state */
 
-static void age_text(const char *iso, time_t now, char *out, size_t cap)
-{
-	struct tm tm = { 0 };
-	long s;
-
-	if (!strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm)) {
-		snprintf(out, cap, "?");
-		return;
-	}
-	s = (long)(now - timegm(&tm));
-	if (s < 0)
-		s = 0;
-	if (s < 120)
-		snprintf(out, cap, "%lds", s);
-	else if (s < 7200)
-		snprintf(out, cap, "%ldm", s / 60);
-	else if (s < 172800)
-		snprintf(out, cap, "%ldh", s / 3600);
-	else
-		snprintf(out, cap, "%ldd", s / 86400);
-}
-
 static const char *const help_text[] = {
 	"Keys",
 	"  up/down, k/j     select a bottle, a proposal, or scroll the events (the pane marked *)",
@@ -786,7 +764,7 @@ static int render_bottles(struct tui_frame *f, const struct dash *d, int rows, s
 		unsigned st = !strcmp(b->status, "running") ? TUI_GREEN : !strcmp(b->status, "dead") ? TUI_RED : TUI_DIM;
 		char age[24];
 
-		age_text(b->started_at, d->now, age, sizeof age);
+		bottle_age(b->started_at, d->now, age, sizeof age);
 		if (tui_frame_printf(f, sel ? TUI_BOLD : 0, e, "%s %-24s %-14s ", sel ? ">" : " ", b->slug, b->agent) < 0 ||
 		    tui_frame_printf(f, st | (sel ? TUI_BOLD : 0), e, "%-8s", b->status) < 0 ||
 		    tui_frame_printf(f, sel ? TUI_BOLD : 0, e, " %-8s %5s", b->backend, age) < 0)
@@ -825,7 +803,7 @@ static int render_proposals(struct tui_frame *f, const struct dash *d, int rows,
 		char what[400], age[24];
 
 		proposal_summary(p, what, sizeof what);
-		age_text(proposal_get(p, "created"), d->now, age, sizeof age);
+		bottle_age(proposal_get(p, "created"), d->now, age, sizeof age);
 		if (tui_frame_printf(f, sel ? TUI_BOLD : 0, e, "%s %s  ", sel ? ">" : " ", proposal_get(p, "id")) < 0 ||
 		    tui_frame_printf(f, TUI_YELLOW, e, "%-16s", proposal_get(p, "tool")) < 0 ||
 		    tui_frame_printf(f, sel ? TUI_BOLD : 0, e, " %5s  %s", age, what) < 0 || tui_frame_end_row(f, 0, e) < 0)

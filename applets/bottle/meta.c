@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bottle.h"
@@ -206,4 +207,26 @@ int bottle_meta_list(struct bottle_meta **out, size_t *n, struct bb_err *e)
 		qsort(v, *n, sizeof *v, meta_cmp);
 	*out = v;
 	return 0;
+}
+
+void bottle_age(const char *iso, long long now, char *out, size_t cap)
+{
+	struct tm tm = { 0 };
+	long s;
+
+	if (!iso || !strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm)) {
+		snprintf(out, cap, "?");
+		return;
+	}
+	s = (long)(now - timegm(&tm));
+	if (s < 0)
+		s = 0;
+	if (s < 120)
+		snprintf(out, cap, "%lds", s);
+	else if (s < 7200)
+		snprintf(out, cap, "%ldm", s / 60);
+	else if (s < 172800)
+		snprintf(out, cap, "%ldh", s / 3600);
+	else
+		snprintf(out, cap, "%ldd", s / 86400);
 }

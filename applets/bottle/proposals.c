@@ -81,27 +81,6 @@ static int queue_dirs(const char *dir, const char *bottle, char dirs[][PATH_MAX]
 	return 0;
 }
 
-static void age(const char *created, time_t now, char *out, size_t cap)
-{
-	struct tm tm = { 0 };
-	long s;
-	if (!strptime(created, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
-		snprintf(out, cap, "?");
-		return;
-	}
-	s = (long)(now - timegm(&tm));
-	if (s < 0)
-		s = 0;
-	if (s < 120)
-		snprintf(out, cap, "%lds", s);
-	else if (s < 7200)
-		snprintf(out, cap, "%ldm", s / 60);
-	else if (s < 172800)
-		snprintf(out, cap, "%ldh", s / 3600);
-	else
-		snprintf(out, cap, "%ldd", s / 86400);
-}
-
 /* "    label: text", later lines of text indented under it, so no line of it can pass for a proposal's. */
 static void print_field(const char *label, const char *text)
 {
@@ -122,7 +101,7 @@ static void print_one(const cJSON *doc, time_t now)
 	char what[400], a[24];
 
 	proposal_summary(doc, what, sizeof what);
-	age(proposal_get(doc, "created"), now, a, sizeof a);
+	bottle_age(proposal_get(doc, "created"), now, a, sizeof a);
 	out_printf("%s  %-12s %-16s %-8s %5s  %s\n", proposal_get(doc, "id"), proposal_get(doc, "bottle"),
 		   proposal_get(doc, "tool"), proposal_get(doc, "status"), a, what);
 	if (reason[0])
