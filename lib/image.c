@@ -878,18 +878,10 @@ static int fold_link(const char *name, const char *target, char *out, size_t cap
 		return -1;
 	memcpy(out, name, o);
 	out[o] = '\0';
-	while (*p) {
-		const char *s;
-		size_t n;
+	const char *s;
+	size_t n;
 
-		while (*p == '/')
-			p++;
-		s = p;
-		while (*p && *p != '/')
-			p++;
-		n = (size_t)(p - s);
-		if (n == 0 || (n == 1 && s[0] == '.'))
-			continue;
+	while ((s = tar_path_next(&p, &n)) != NULL) {
 		if (n == 2 && s[0] == '.' && s[1] == '.') {
 			char *up;
 

@@ -552,23 +552,33 @@ ssize_t tar_read_data(struct tar_reader *r, void *p, size_t n, struct bb_err *e)
 
 /* ---------- paths ---------- */
 
+const char *tar_path_next(const char **p, size_t *n)
+{
+	const char *s;
+
+	for (;;) {
+		while (**p == '/')
+			(*p)++;
+		if (!**p)
+			return NULL;
+		s = *p;
+		while (**p && **p != '/')
+			(*p)++;
+		*n = (size_t)(*p - s);
+		if (!(*n == 1 && s[0] == '.'))
+			return s;
+	}
+}
+
 int tar_clean_path(const char *in, char *out, size_t cap, struct bb_err *e)
 {
 	size_t o = 0;
 	const char *p = in;
 
-	while (*p) {
-		const char *s;
-		size_t n;
+	const char *s;
+	size_t n;
 
-		while (*p == '/')
-			p++;
-		s = p;
-		while (*p && *p != '/')
-			p++;
-		n = (size_t)(p - s);
-		if (n == 0 || (n == 1 && s[0] == '.'))
-			continue;
+	while ((s = tar_path_next(&p, &n)) != NULL) {
 		if (n == 2 && s[0] == '.' && s[1] == '.')
 			return bb_errf(e, BB_EINVAL, "member '%.200s': a '..' path component is refused", in);
 		if (o + (o ? 1 : 0) + n + 1 > cap)
@@ -608,18 +618,10 @@ int tar_symlink_inside(const char *link_path, const char *target)
 			depth = 0;
 	}
 	p = target;
-	while (*p) {
-		const char *s;
-		size_t n;
+	const char *s;
+	size_t n;
 
-		while (*p == '/')
-			p++;
-		s = p;
-		while (*p && *p != '/')
-			p++;
-		n = (size_t)(p - s);
-		if (n == 0 || (n == 1 && s[0] == '.'))
-			continue;
+	while ((s = tar_path_next(&p, &n)) != NULL) {
 		if (n == 2 && s[0] == '.' && s[1] == '.') {
 			if (--depth < 0)
 				return 0;

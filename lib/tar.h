@@ -111,6 +111,13 @@ int tar_next(struct tar_reader *r, struct tar_entry *ent, struct bb_err *e);
 ssize_t tar_read_data(struct tar_reader *r, void *p, size_t n, struct bb_err *e);
 
 /*
+ * The next component of the '/'-separated path at *p, skipping empty ones
+ * and ".": its start (*n bytes; ".." is returned as is), or NULL at the
+ * end. *p moves past it.
+ */
+const char *tar_path_next(const char **p, size_t *n);
+
+/*
  * Clean a member path for extraction under a root, the way Docker does:
  * leading "/" and "./" are stripped, repeated '/' and "." components
  * dropped, a trailing '/' removed. A ".." component anywhere is refused
