@@ -1007,7 +1007,9 @@ int docker_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(host, "Sysctls"), "net.ipv6.conf.all.disable_ipv6", "1");
 	mounts = cJSON_AddArrayToObject(host, "Mounts");
 	{
-		static const char *const skip[] = { "proc", "sys", "dev", "tmp", "run", "lost+found", "boot", "bb", NULL };
+		/* home and root: people's keys and credentials are not the agent's (an empty tmpfs below) */
+		static const char *const skip[] = { "proc", "sys", "dev", "tmp", "run", "lost+found", "boot", "bb",
+						    "home", "root", NULL };
 		DIR *dir = opendir("/");
 		struct dirent *de;
 		while (dir && (de = readdir(dir)) != NULL) {
@@ -1040,6 +1042,9 @@ int docker_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 		cJSON_AddStringToObject(t, "/var/tmp", path);
 		snprintf(path, sizeof path, "rw,nosuid,nodev,size=16m,mode=755%s", nocopy);
 		cJSON_AddStringToObject(t, "/run", path);
+		snprintf(path, sizeof path, "rw,nosuid,nodev,noexec,size=64k,mode=755%s", nocopy);
+		cJSON_AddStringToObject(t, "/home", path);
+		cJSON_AddStringToObject(t, "/root", path);
 	}
 	add_bind(mounts, rundir, "/run/bb", 1);
 	snprintf(path, sizeof path, "%s/resolv.conf", rundir);

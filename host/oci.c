@@ -123,6 +123,7 @@ static cJSON *config(const struct rt_config *c, int agent, char *const argv[], c
 	static const char *const ptsopts[] = { "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", NULL };
 	static const char *const tmpopts[] = { "nosuid", "nodev", "mode=1777", "size=512m", NULL };
 	static const char *const runopts[] = { "nosuid", "nodev", "mode=755", "size=16m", NULL };
+	static const char *const homeopts[] = { "nosuid", "nodev", "noexec", "mode=755", "size=64k", NULL };
 	static const char *const rbind_rw[] = { "rbind", "rw", NULL };
 	static const char *const bind_ro[] = { "bind", "ro", NULL };
 	static const char *const hideopts[] = { "ro", "nosuid", "nodev", "noexec", "size=4k", NULL };
@@ -161,7 +162,9 @@ static cJSON *config(const struct rt_config *c, int agent, char *const argv[], c
 	{
 		static const char *const rro[] = { "rbind", "rro", "nosuid", NULL };
 		/* The agent gets its own /tmp and /run; the sidecar sees the host's, read-only, as with bb's runtime. */
-		static const char *const skip_agent[] = { "proc", "sys", "dev", "tmp", "run", "lost+found", "boot", NULL };
+		/* home and root: people's keys and credentials are not the agent's (an empty tmpfs below) */
+		static const char *const skip_agent[] = { "proc", "sys", "dev", "tmp", "run", "lost+found", "boot",
+							  "home", "root", NULL };
 		static const char *const skip_sidecar[] = { "proc", "sys", "dev", "lost+found", "boot", NULL };
 		const char *const *skip = agent ? skip_agent : skip_sidecar;
 		DIR *d = opendir("/");
@@ -199,6 +202,10 @@ static cJSON *config(const struct rt_config *c, int agent, char *const argv[], c
 		mkdir(path, 01777);
 		snprintf(path, sizeof path, "%s/run", rootfs);
 		mkdir(path, 0755);
+		snprintf(path, sizeof path, "%s/home", rootfs);
+		mkdir(path, 0755);
+		snprintf(path, sizeof path, "%s/root", rootfs);
+		mkdir(path, 0700);
 		(void)skip_sidecar;
 	}
 	add_mount(mounts, "/proc", "proc", "proc", nosuid_dev);
@@ -207,6 +214,8 @@ static cJSON *config(const struct rt_config *c, int agent, char *const argv[], c
 	if (agent) {
 		add_mount(mounts, "/tmp", "tmpfs", "tmpfs", tmpopts);
 		add_mount(mounts, "/run", "tmpfs", "tmpfs", runopts);
+		add_mount(mounts, "/home", "tmpfs", "tmpfs", homeopts);
+		add_mount(mounts, "/root", "tmpfs", "tmpfs", homeopts);
 		add_mount(mounts, "/run/bb", "bind", run_dir, bind_ro);
 		snprintf(path, sizeof path, "%s/resolv.conf", run_dir);
 		add_mount(mounts, "/etc/resolv.conf", "bind", path, bind_ro);

@@ -146,13 +146,14 @@ bbrun sh -c "touch /x 2>/dev/null && echo rootfs-writable; touch /usr/x 2>/dev/n
 	ls -A $BB_HOME/.bb/ca | grep -q . && echo ca-visible
 	grep -q '^CapEff:	0000000000000000' /proc/self/status || echo has-caps
 	grep -q '^NoNewPrivs:	1' /proc/self/status || echo no-nnp
+	[ -n \"\$(ls -A /root 2>/dev/null)\$(ls -A /home 2>/dev/null)\" ] && echo homes-visible
 	[ \$(id -u) = 0 ] && echo root; touch ws-ok; env"
 if [ -e "$T/ws/ws-ok" ] && [ -e "$BB_HOME/.bb/ca/ca.key" ] &&
-	! grep -qE '^(rootfs-writable|usr-writable|no-state-dir|state-visible|ca-visible|has-caps|no-nnp|root)$' "$T/out" &&
+	! grep -qE '^(rootfs-writable|usr-writable|no-state-dir|state-visible|ca-visible|homes-visible|has-caps|no-nnp|root)$' "$T/out" &&
 	! grep -q "$TOKEN" "$T/out" && grep -q '^HTTPS_PROXY=http://10\.231\.[0-9]*\.2:9099$' "$T/out"; then
-	ok "the agent: read-only root and host dirs, workspace writable, state and CA hidden, no caps, no_new_privs, not root, no token"
+	ok "the agent: read-only root and host dirs, workspace writable, state, CA and people's homes hidden, no caps, no_new_privs, not root, no token"
 else
-	fail "agent confinement" "$(grep -E '^(rootfs|usr|no-|state|ca-|has|root|HTTPS)' "$T/out" | tr '\n' ' ') $(tail -n 2 "$T/err")"
+	fail "agent confinement" "$(grep -E '^(rootfs|usr|no-|state|ca-|homes|has|root|HTTPS)' "$T/out" | tr '\n' ' ') $(tail -n 2 "$T/err")"
 fi
 rm -f "$T/ws/ws-ok"
 

@@ -334,7 +334,8 @@ for rt in runc crun; do
 	bbrun_oci() { (cd "$T/ws" && RUN_TEST_TOKEN=$TOKEN SSL_CERT_FILE=$T/upca.crt timeout 60 "$BB" bottle run dev \
 		--backend oci --runtime "$rt" --hosts "$T/hosts" -- "$@") >"$T/out" 2>"$T/err"; }
 	bbrun_oci sh -c "curl -sS --max-time 10 https://api.test:$UP/v1/oci-$rt; grep -E '^(CapEff|NoNewPrivs|Seccomp)' /proc/self/status; ! touch /etc/oci-escape 2>/dev/null &&
-		! unshare -U true 2>/dev/null && ! unshare -n true 2>/dev/null && ! mount -t tmpfs x /tmp 2>/dev/null && echo refused-ok; cat /proc/self/uid_map; exit 9"
+		! unshare -U true 2>/dev/null && ! unshare -n true 2>/dev/null && ! mount -t tmpfs x /tmp 2>/dev/null && echo refused-ok;
+		[ -z \"\$(ls -A /root)\$(ls -A /home)\" ] && echo homes-hidden; cat /proc/self/uid_map; exit 9"
 	rc=$?
 	if [ "$rc" = 111 ] && grep -q "cgroup" "$T/err"; then
 		skip "OCI backend: $rt" "$rt cannot create containers with this host's cgroup setup: $(grep -m1 cgroup "$T/err")"
@@ -346,8 +347,9 @@ for rt in runc crun; do
 	else
 		fail "OCI backend ($rt)" "rc $rc: $(tail -n 5 "$T/out" "$T/err")"
 	fi
-	if grep -q 'Seccomp:[[:space:]]*2' "$T/out" && grep -q '^refused-ok$' "$T/out" && grep -qE '^ +0 +0 +1$' "$T/out"; then
-		ok "OCI backend ($rt): seccomp from lib/seccomp's list (unshare, mount refused) in a user namespace"
+	if grep -q 'Seccomp:[[:space:]]*2' "$T/out" && grep -q '^refused-ok$' "$T/out" && grep -qE '^ +0 +0 +1$' "$T/out" &&
+		grep -q '^homes-hidden$' "$T/out"; then
+		ok "OCI backend ($rt): seccomp from lib/seccomp's list (unshare, mount refused) in a user namespace; /root and /home hidden"
 	else
 		fail "OCI seccomp ($rt)" "$(cat "$T/out")"
 	fi
