@@ -714,6 +714,13 @@ static void shim_stop(struct shim *s, int grace_ms)
 		}
 		usleep((useconds_t)step * 1000);
 		waited += step;
+		/*
+		 * Again every 100 ms: the kernel drops a signal to a pid namespace's init that has no
+		 * handler yet, so a bottle stopped while its init was still starting would wait out
+		 * the whole grace period for nothing.
+		 */
+		if (waited % 100 == 0)
+			kill(s->pid, SIGTERM);
 	}
 	kill(s->pid, SIGKILL);
 	waitpid(s->pid, &st, 0);

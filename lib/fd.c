@@ -111,7 +111,7 @@ int fd_read_file(const char *path, size_t max, struct buf *b, struct bb_err *e)
 	return 0;
 }
 
-int fd_write_file_atomic(const char *path, const void *data, size_t n, mode_t mode, struct bb_err *e)
+static int write_atomic(const char *path, const void *data, size_t n, mode_t mode, int durable, struct bb_err *e)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
 	const char *slash;
@@ -122,7 +122,7 @@ int fd_write_file_atomic(const char *path, const void *data, size_t n, mode_t mo
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return bb_errno(e, errno, "%s: creating temporary file", path);
-	if (fchmod(fd, mode) < 0 || fd_write_all(fd, data, n) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || fd_write_all(fd, data, n) < 0 || (durable && fsync(fd) < 0)) {
 		bb_errno(e, errno, "%s: writing", path);
 		goto fail;
 	}
@@ -136,6 +136,8 @@ int fd_write_file_atomic(const char *path, const void *data, size_t n, mode_t mo
 		bb_errno(e, errno, "%s: renaming into place", path);
 		goto fail;
 	}
+	if (!durable)
+		return 0;
 	slash = strrchr(path, '/');
 	if (slash == path)
 		snprintf(dir, sizeof dir, "/");
@@ -153,6 +155,16 @@ fail:
 	fd_close(fd);
 	unlink(tmp);
 	return -1;
+}
+
+int fd_write_file_atomic(const char *path, const void *data, size_t n, mode_t mode, struct bb_err *e)
+{
+	return write_atomic(path, data, n, mode, 1, e);
+}
+
+int fd_write_file_replace(const char *path, const void *data, size_t n, mode_t mode, struct bb_err *e)
+{
+	return write_atomic(path, data, n, mode, 0, e);
 }
 
 int fd_set_nonblock(int fd, struct bb_err *e)

@@ -39,6 +39,9 @@ int fd_copy_tree(const char *src, const char *dst, uid_t uid, gid_t gid, unsigne
  * failure the temporary file is removed and path is untouched.
  */
 int fd_write_file_atomic(const char *path, const void *data, size_t n, mode_t mode, struct bb_err *e);
+/* The same without the fsyncs: readers never see a partial file, but a power cut may lose it (files that
+ * live no longer than the process writing them: a run's plan and metadata). */
+int fd_write_file_replace(const char *path, const void *data, size_t n, mode_t mode, struct bb_err *e);
 int fd_set_nonblock(int fd, struct bb_err *e);
 int fd_set_cloexec(int fd, struct bb_err *e);
 /* close() that keeps errno and ignores fd < 0; returns -1 always so it can reset a variable: fd = fd_close(fd). */

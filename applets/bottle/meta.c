@@ -101,7 +101,8 @@ int bottle_meta_write(const struct bottle_meta *m, struct bb_err *e)
 	cJSON_AddNumberToObject(o, "host_pid", m->host_pid);
 	cJSON_AddNumberToObject(o, "exit_code", m->exit_code);
 	if (json_print(o, &b, e) == 0 && buf_append(&b, "\n", 1, e) == 0 &&
-	    fd_write_file_atomic(path, b.p, b.len, 0600, e) == 0)
+	    (strcmp(m->command, "run") ? fd_write_file_atomic(path, b.p, b.len, 0600, e)
+				       : fd_write_file_replace(path, b.p, b.len, 0600, e)) == 0) /* a run's goes with it */
 		rc = 0;
 	cJSON_Delete(o);
 	buf_free(&b);

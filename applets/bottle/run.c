@@ -340,7 +340,8 @@ int bottle_session(const struct session *s)
 	snprintf(sock, sizeof sock, "%s/dial.sock", state);
 	snprintf(log_path, sizeof log_path, "%s/egress.log", state);
 	unlink(sock); /* a resumed bottle's, left by a host process that was killed */
-	if (json_print(plan, &js, &e) < 0 || fd_write_file_atomic(plan_path, js.p, js.len, 0600, &e) < 0) {
+	if (json_print(plan, &js, &e) < 0 || (s->keep_state ? fd_write_file_atomic(plan_path, js.p, js.len, 0600, &e)
+							     : fd_write_file_replace(plan_path, js.p, js.len, 0600, &e)) < 0) {
 		err_printf("%s: %s", meta.slug, e.msg);
 		goto done;
 	}
