@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -371,6 +372,55 @@ static void agent_mounts(const struct rt_config *c, int ready_wr)
 		shim_fail(ready_wr, "make the staged root read-only", errno);
 }
 
+/* NAME's value in a NULL-terminated environment, or NULL. */
+static const char *env_value(char *const *env, const char *name)
+{
+	size_t n = strlen(name);
+	for (; env && *env; env++)
+		if (!strncmp(*env, name, n) && (*env)[n] == '=')
+			return *env + n + 1;
+	return NULL;
+}
+
+/*
+ * The host's path (file or directory, canonical: no symlink on the way is
+ * followed inside the stage) at the same place in the stage, read-only and
+ * nosuid. A path that does not exist is skipped: 0.
+ */
+static int bind_host_ro(const char *stage, const char *path)
+{
+	char real[PATH_MAX], dst[4200];
+	struct stat st;
+	if (!realpath(path, real) || stat(real, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (in_root(dst, sizeof dst, stage, real) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (stat(dst, &st) == 0)
+		return 0; /* already there: under a directory bound before (SSL_CERT_FILE inside /etc/ssl) */
+	if (stat(real, &st) < 0)
+		return -1;
+	if (S_ISDIR(st.st_mode)) {
+		if (mkdir_p(dst) < 0)
+			return -1;
+	} else {
+		char *slash = strrchr(dst, '/');
+		int fd;
+		*slash = 0;
+		if (mkdir_p(dst) < 0)
+			return -1;
+		*slash = '/';
+		fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return -1;
+		close(fd);
+	}
+	if (mount(real, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return -1;
+	return mount_attr(dst, AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0);
+}
+
 /*
  * The sidecar's: the host's, read-only (it reads the CA, the trust store and
  * the plan from it), except its state directory, where egress logs.
@@ -385,8 +435,29 @@ static void sidecar_mounts(const struct rt_config *c, int ready_wr)
 	stage_path(c, 0, stage, sizeof stage);
 	if (mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
 		shim_fail(ready_wr, "tmpfs for the staged root", errno);
-	if (populate(stage, "/", skip) < 0)
-		shim_fail(ready_wr, "bind the host filesystem read-only", errno);
+	if (getauxval(AT_BASE)) {
+		/* A dynamically linked bb (the sanitizer build) needs the host's libraries: the host, read-only. */
+		if (populate(stage, "/", skip) < 0)
+			shim_fail(ready_wr, "bind the host filesystem read-only", errno);
+	} else {
+		/*
+		 * Static bb: the sidecar's root holds what its daemons read and nothing else — the trust
+		 * store for upstream TLS, the bottle CA, the state directory below (plan, keys, logs,
+		 * queue); bb itself is run through the fd init holds, never by path.
+		 */
+		static const char *const trust[] = { "/etc/ssl", "/etc/ca-certificates", "/usr/share/ca-certificates",
+						     "/etc/pki", NULL };
+		const char *extra[3] = { c->ca_dir, env_value(c->sidecar_env, "SSL_CERT_FILE"),
+					 env_value(c->sidecar_env, "SSL_CERT_DIR") };
+		size_t k;
+		for (k = 0; trust[k]; k++)
+			if (bind_host_ro(stage, trust[k]) < 0)
+				shim_fail(ready_wr, "bind the trust store read-only", errno);
+		for (k = 0; k < 3; k++)
+			if (extra[k] && bind_host_ro(stage, extra[k]) < 0)
+				shim_fail(ready_wr, k ? "bind SSL_CERT_FILE/SSL_CERT_DIR read-only" : "bind the bottle CA read-only",
+					  errno);
+	}
 	if (c->fault == 8 || make_dev(stage) < 0)
 		shim_fail(ready_wr, c->fault == 8 ? "minimal /dev (fault injected)" : "minimal /dev", c->fault == 8 ? EPERM : errno);
 	snprintf(p, sizeof p, "%s/proc", stage);
@@ -398,7 +469,7 @@ static void sidecar_mounts(const struct rt_config *c, int ready_wr)
 	{
 		char src[64];
 		snprintf(src, sizeof src, "/proc/self/fd/%d", sd);
-		if (mount(src, p, NULL, MS_BIND, NULL) < 0 || mount_attr(p, 0, 0, MOUNT_ATTR_RDONLY) < 0)
+		if (mkdir_p(p) < 0 || mount(src, p, NULL, MS_BIND, NULL) < 0 || mount_attr(p, 0, 0, MOUNT_ATTR_RDONLY) < 0)
 			shim_fail(ready_wr, "mount the state directory writable", errno);
 	}
 	close(sd);
