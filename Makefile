@@ -123,17 +123,35 @@ $(O)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(O)/libbb.a
 check: $(BB) $(UNIT_BIN) $(REPLAY_BIN) | setup-test
 	BB=$(CURDIR)/$(BB) UNIT_DIR=$(CURDIR)/$(O)/tests FUZZ_DIR=$(CURDIR)/$(O)/fuzz MODE=$(MODE) tests/run.sh
 
-# libFuzzer builds (clang, ASan+UBSan, Debian's -dev libraries):
+# libFuzzer builds (clang, ASan+UBSan, Debian's -dev libraries), lib/ and host/ instrumented once:
 #   make fuzz && build/fuzz/fuzz_yml tests/fuzz/corpus/yml -max_total_time=60
-FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Ilib -I/usr/include/bearssl \
-	$(shell pkg-config --cflags libgit2 yaml-0.1 libcjson 2>/dev/null)
+#   make fuzz FUZZ_SECONDS=N   also runs every target N seconds, one after another (docs/fuzzing.md)
+FUZZ_SECONDS ?= 0
+FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -D_GNU_SOURCE -Ilib -Ihost \
+	-I/usr/include/bearssl $(shell pkg-config --cflags libgit2 yaml-0.1 libcjson 2>/dev/null)
 FUZZ_LIBS := $(shell pkg-config --libs libgit2 yaml-0.1 libcjson libssh2 zlib 2>/dev/null) -lbearssl -lm
-fuzz: $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) | setup-build
+FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+fuzz: $(FUZZ_BIN)
+	@set -e; [ "$(FUZZ_SECONDS)" -gt 0 ] || exit 0; mkdir -p build/fuzz/crashes; \
+	for f in $(notdir $(FUZZ_BIN)); do \
+		n=$${f#fuzz_}; mkdir -p build/fuzz/corpus/$$n; \
+		nice -n 19 build/fuzz/$$f build/fuzz/corpus/$$n tests/fuzz/corpus/$$n -max_total_time=$(FUZZ_SECONDS) \
+			-rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix=build/fuzz/crashes/$$f- \
+			>build/fuzz/$$f.log 2>&1 || { tail -n 40 build/fuzz/$$f.log; echo "$$f: crash, see build/fuzz/crashes/"; exit 1; }; \
+		printf '%-16s %s\n' $$f "$$(grep -E '^#[0-9]+.*DONE' build/fuzz/$$f.log | sed 's/ lim:.*//')"; \
+	done
+build/fuzz/obj/%.o: %.c | setup-build
 	@mkdir -p $(@D)
 	@scripts/setup.sh asan
+	@echo "  FUZZCC  $@"
+	@clang $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
 	@echo "  FUZZ    $@"
-	@clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(FUZZ_LIBS)
+	@clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(FUZZ_LIBS)
+# kept between runs (make would delete them as intermediate files)
+.SECONDARY: $(FUZZ_OBJ)
+-include $(FUZZ_OBJ:.o=.d)
 
 # A bottle on the embedded runtime with a harmless scripted agent (root: namespaces).
 demo: $(BB) | setup-test

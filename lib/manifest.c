@@ -12,6 +12,8 @@
 #include "manifest_int.h"
 
 static void vdiag(struct mf_ctx *c, const struct ynode *at, int warning, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+static void vdiag(struct mf_ctx *c, const struct ynode *at, int warning, const char *fmt, va_list ap)
 {
 	struct manifest *m = c->m;
 	struct mf_diag *d;
