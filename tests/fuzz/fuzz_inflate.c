@@ -43,13 +43,7 @@ static int run(const char *fmt, const uint8_t *in, size_t n, size_t step, uint64
 	if (inflate_begin(&s, fmt, strlen(fmt), cap, &e) < 0)
 		abort(); /* the formats named here are known */
 	while (off < n) {
-		/*
-		 * The first piece is at least 1 KiB: the raw-deflate fallback is
-		 * only tried on the first inflate_feed call (lib/inflate.c), so a
-		 * raw stream whose first piece is shorter is refused (fail closed,
-		 * reported; input kept outside the corpus).
-		 */
-		size_t k = step && step < n - off ? (off == 0 && step < 1024 ? 1024 : step) : n - off;
+		size_t k = step && step < n - off ? step : n - off;
 
 		if (k > n - off)
 			k = n - off;
