@@ -882,8 +882,8 @@ int docker_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 	cJSON_AddStringToObject(body, "WorkingDir", c->state_dir);
 	cJSON_AddStringToObject(host, "NetworkMode", m.net_int);
 	mounts = cJSON_AddArrayToObject(host, "Mounts");
-	add_bind(mounts, c->state_dir, c->state_dir, 0); /* logs and the supervise queue are written here */
-	add_bind(mounts, c->plan_path, c->plan_path, 1);
+	/* Logs, the supervise queue, and plan.json, which supervise widens when the operator approves a route. */
+	add_bind(mounts, c->state_dir, c->state_dir, 0);
 	add_bind(mounts, c->ca_dir, c->ca_dir, 1);
 	add_tmpfs(mounts, "/tmp", 64ll << 20, 01777, 0);
 	if (c->hosts_path)

@@ -4,6 +4,8 @@
 
 #include "manifest.h"
 
+struct cJSON;
+
 /* Load every manifest from $BB_HOME (else $HOME) and the current directory; prints system errors. 0 or an exit code. */
 int bottle_load(struct manifest *m);
 
@@ -53,6 +55,21 @@ int bottle_meta_write(const struct bottle_meta *m, struct bb_err *e);
 int bottle_meta_read(const char *slug, struct bottle_meta *m, struct bb_err *e);
 /* How long ago an ISO 8601 UTC time was, short: 42s, 5m, 3h, 2d ("?" when it does not parse). */
 void bottle_age(const char *iso, long long now, char *out, size_t cap);
+/*
+ * The host-side dialer's copy of a bottle's policy: $BB_HOME/.bb/dialer/SLUG.json,
+ * outside the state dir the sidecar can write (creating the directory, 0700,
+ * when create is set). Only the host changes it: the session writes it, an
+ * approval from the operator (bb bottle approve, the dashboard) merges into
+ * it. 0, or -1 with e set.
+ */
+int bottle_dialer_policy(const char *slug, int create, char *out, size_t cap, struct bb_err *e);
+/*
+ * After the operator approved doc in queue_dir ($BB_HOME/.bb/state/SLUG/supervise):
+ * an egress-block request is merged into that bottle's dialer policy too, so
+ * the host dials what was approved (and nothing a sidecar wrote itself).
+ * 0 (merged, or nothing to merge), or -1 with e set.
+ */
+int bottle_approve_dialer(const char *queue_dir, const struct cJSON *doc, struct bb_err *e);
 /* Every bottle with a readable meta.json, sorted by started_at then slug; free(*out). 0, or -1 with e set. */
 int bottle_meta_list(struct bottle_meta **out, size_t *n, struct bb_err *e);
 

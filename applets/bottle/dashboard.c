@@ -941,6 +941,11 @@ static void dash_decide(struct dash *d, const char *status, const char *note)
 	if (proposal_decide(d->qdir, d->input_id, status, note && *note ? note : NULL, time(NULL), &doc, &e) < 0) {
 		snprintf(d->message, sizeof d->message, "%s: %s", d->input_id, e.msg);
 		d->message_err = 1;
+	} else if (!strcmp(status, "approved") && bottle_approve_dialer(d->qdir, doc, &e) < 0) {
+		snprintf(d->message, sizeof d->message, "approved %s, but the host's dialer policy was not widened: %s",
+			 d->input_id, e.msg);
+		d->message_err = 1;
+		cJSON_Delete(doc);
 	} else {
 		proposal_summary(doc, what, sizeof what);
 		snprintf(d->message, sizeof d->message, "%s %s (%s: %s)", status, d->input_id, proposal_get(doc, "tool"),

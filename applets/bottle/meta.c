@@ -231,3 +231,24 @@ void bottle_age(const char *iso, long long now, char *out, size_t cap)
 	else
 		snprintf(out, cap, "%ldd", s / 86400);
 }
+
+int bottle_dialer_policy(const char *slug, int create, char *out, size_t cap, struct bb_err *e)
+{
+	char root[4096];
+	int n;
+
+	if (!*slug || slug[0] == '.' || strchr(slug, '/'))
+		return bb_errf(e, BB_EINVAL, "'%s' is not a bottle slug", slug);
+	if (bottle_state_root(root, sizeof root, create, e) < 0)
+		return -1;
+	root[strlen(root) - 6] = 0; /* $BB_HOME/.bb: beside state/, which the sidecar sees */
+	n = snprintf(out, cap, "%sdialer", root);
+	if (n < 0 || (size_t)n >= cap)
+		return bb_errf(e, BB_ETOOBIG, "dialer path too long");
+	if (create && mkdir(out, 0700) < 0 && errno != EEXIST)
+		return bb_errno(e, errno, "create %s", out);
+	n = snprintf(out, cap, "%sdialer/%s.json", root, slug);
+	if (n < 0 || (size_t)n >= cap)
+		return bb_errf(e, BB_ETOOBIG, "dialer path too long");
+	return 0;
+}

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "applet.h"
 #include "bottle.h"
@@ -16,7 +17,9 @@
 #include "json.h"
 #include "log.h"
 #include "opt.h"
+#include "fd.h"
 #include "proposal.h"
+#include "route.h"
 
 static const char usage_list[] =
 	"usage: bb bottle proposals [BOTTLE] [--dir DIR] [--all] [--json]\n"
@@ -228,6 +231,11 @@ static int decide(int argc, char **argv, const char *status)
 		err_printf("%s", e.msg);
 		return e.code == BB_EINVAL || e.code == ENOENT ? BB_EXIT_FAIL : BB_EXIT_SYSTEM;
 	}
+	if (!strcmp(status, "approved") && bottle_approve_dialer(dirs[found], doc, &e) < 0) {
+		err_printf("approved %s, but the host's dialer policy was not widened: %s", id, e.msg);
+		cJSON_Delete(doc);
+		return BB_EXIT_SYSTEM;
+	}
 	proposal_summary(doc, what, sizeof what);
 	out_printf("%s %s (%s: %s)\n", status, id, proposal_get(doc, "tool"), what);
 	if (!strcmp(status, "approved") && !strcmp(proposal_get(doc, "tool"), PROPOSAL_TOOL_EGRESS))
@@ -236,6 +244,45 @@ static int decide(int argc, char **argv, const char *status)
 		out_printf("the agent is told; applying this change is up to you (it is not automatic)\n");
 	cJSON_Delete(doc);
 	return BB_EXIT_OK;
+}
+
+
+int bottle_approve_dialer(const char *queue_dir, const cJSON *doc, struct bb_err *e)
+{
+	char state[PATH_MAX], path[PATH_MAX], what[700];
+	const char *slug;
+	struct buf raw = BUF_INIT(POLICY_MAX_BYTES), out = BUF_INIT(POLICY_MAX_BYTES);
+	cJSON *plan = NULL;
+	char *slash;
+	int rc = -1, changed;
+
+	if (strcmp(proposal_get(doc, "tool"), PROPOSAL_TOOL_EGRESS))
+		return 0;
+	/* queue_dir is STATE_ROOT/SLUG/supervise: the bottle is the directory above. */
+	snprintf(state, sizeof state, "%s", queue_dir);
+	slash = strrchr(state, '/');
+	if (!slash)
+		return 0;
+	*slash = 0;
+	slug = strrchr(state, '/') ? strrchr(state, '/') + 1 : state;
+	if (bottle_dialer_policy(slug, 0, path, sizeof path, e) < 0)
+		return -1;
+	if (access(path, F_OK) < 0)
+		return 0; /* not a bottle this bb runs (a queue given with --dir): nothing on the host to widen */
+	if (fd_read_file(path, POLICY_MAX_BYTES, &raw, e) < 0 || !(plan = json_parse(path, raw.p, raw.len, e)))
+		goto done;
+	changed = proposal_route_merge(plan, cJSON_GetObjectItemCaseSensitive(doc, "request"), what, sizeof what, e);
+	if (changed < 0)
+		goto done;
+	if (changed && (json_print(plan, &out, e) < 0 || buf_append_byte(&out, '\n', e) < 0 ||
+			fd_write_file_atomic(path, out.p, out.len, 0600, e) < 0))
+		goto done;
+	rc = 0;
+done:
+	cJSON_Delete(plan);
+	buf_free(&raw);
+	buf_free(&out);
+	return rc;
 }
 
 int bottle_approve(int argc, char **argv)

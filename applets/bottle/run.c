@@ -247,7 +247,8 @@ int bottle_session(const struct session *s)
 	cJSON *plan = NULL, *slot;
 	struct buf js = BUF_INIT(4u << 20);
 	char state[PATH_MAX], plan_path[PATH_MAX + 16], sock[PATH_MAX + 16], log_path[PATH_MAX + 16], ca_dir[PATH_MAX],
-		self[PATH_MAX], egress_args[4 * PATH_MAX], home_dir[PATH_MAX + 16], ws_copy[PATH_MAX + 16], rootfs[PATH_MAX];
+		self[PATH_MAX], egress_args[4 * PATH_MAX], home_dir[PATH_MAX + 16], ws_copy[PATH_MAX + 16], rootfs[PATH_MAX],
+		dialer_plan[PATH_MAX] = "";
 	const char *fault, *workspace = s->workspace;
 	int supervise = 0, gated = 0, oci = !strcmp(s->backend, "oci");
 	/* Where the agent finds the sidecar: its veth address, or with --bare ports on the host's loopback. */
@@ -520,7 +521,17 @@ int bottle_session(const struct session *s)
 		goto nomem;
 #endif
 
-	dialer = start_dialer(sock, plan_path, s->hosts, &e);
+	/*
+	 * The dialer reads its own copy of the plan, outside the state dir the sidecar can write: a
+	 * sidecar rewriting plan.json widens only itself; what the host dials widens only with the
+	 * operator's approval (bb bottle approve, the dashboard), merged here by the host.
+	 */
+	if (bottle_dialer_policy(meta.slug, 1, dialer_plan, sizeof dialer_plan, &e) < 0 ||
+	    fd_write_file_replace(dialer_plan, js.p, js.len, 0600, &e) < 0) {
+		err_printf("%s: %s", meta.slug, e.msg);
+		goto done;
+	}
+	dialer = start_dialer(sock, dialer_plan, s->hosts, &e);
 	if (dialer < 0) {
 		err_printf("%s: %s", meta.slug, e.msg);
 		goto done;
@@ -572,6 +583,8 @@ done:
 		kill(dialer, SIGTERM);
 		waitpid(dialer, &ds, 0);
 	}
+	if (dialer_plan[0])
+		unlink(dialer_plan); /* written again from the manifest at resume */
 	if (s->keep_log && meta_written) {
 		struct buf lb = BUF_INIT(64u << 20);
 		if (fd_read_file(log_path, 64u << 20, &lb, &e) == 0)

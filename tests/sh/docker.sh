@@ -220,4 +220,88 @@ else
 fi
 DOCKER_HOST=tcp://127.0.0.1:2375 bbrun true
 if [ $? != 0 ] && grep -q "only unix" "$T/err"; then ok "a tcp:// DOCKER_HOST is refused"; else fail "tcp DOCKER_HOST" "$(tail -n 2 "$T/err")"; fi
+
+# --- the lifecycle on this backend: start, list, inspect, logs, a live approval, stop, resume, kill -9, cleanup ---
+cat >"$BB_HOME/.bb/bottles/life.md" <<EOF
+---
+agent_provider: {template: command, command: [sh, ./agent.sh]}
+egress:
+  routes:
+    - host: api.test
+      path_allowlist: [/v1/]
+      pipelock: {ssrf_ip_allowlist: ["$UPADDR/32"]}
+supervise: true
+---
+EOF
+# The agent: counts its runs in its home (kept across resume); on its first run asks over MCP for /v2/ and
+# shows the path refused, then allowed once the operator (this test) approves; then waits to be stopped.
+cat >"$T/ws/agent.sh" <<EOF
+n=\$(cat \$HOME/runs 2>/dev/null || echo 0); n=\$((n+1)); echo \$n >\$HOME/runs; echo "agent run \$n"
+if [ \$n = 1 ]; then
+	H='-H Content-Type:application/json -H Accept:application/json,text/event-stream'
+	before=\$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 https://api.test:$UP/v2/x)
+	curl -sS -D /tmp/h -o /dev/null \$H "\$MCP_SUPERVISE_URL" -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}'
+	SID=\$(grep -i '^mcp-session-id' /tmp/h | cut -d' ' -f2 | tr -d '\r')
+	curl -sS --max-time 90 \$H -H "Mcp-Session-Id: \$SID" -H "MCP-Protocol-Version: 2025-06-18" "\$MCP_SUPERVISE_URL" \
+		-d '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"egress-block","arguments":{"host":"api.test","paths":["/v2/"],"reason":"test"}}}' | grep -o '"status":"[a-z]*"'
+	sleep 1
+	echo "before=\$before after=\$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 https://api.test:$UP/v2/x)"
+fi
+exec sleep 3595
+EOF
+lifeslug() { "$BB" bottle list --json | python3 -c "import json,sys; b=[x for x in json.load(sys.stdin) if x['agent']=='life']; print(b[-1]['slug'] + ' ' + b[-1]['status'] if b else '')"; }
+wait_for() { local n=$(($1 * 10)); shift; while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done; return 1; }
+(cd "$T/ws" && SSL_CERT_FILE=$T/upca.crt exec "$BB" bottle start life --backend docker --hosts "$T/hosts" -y) \
+	>"$T/life.out" 2>"$T/life.err" </dev/null &
+LIFE=$!
+on_exit "kill -KILL $LIFE"
+approved=""
+for _ in $(seq 300); do
+	id=$("$BB" bottle proposals life --json 2>/dev/null | python3 -c 'import json,sys
+try:
+    d = json.load(sys.stdin)
+    print([p["id"] for p in (d if isinstance(d, list) else d.get("proposals", [])) if p.get("status") == "pending"][0])
+except Exception:
+    pass')
+	[ -n "$id" ] && { "$BB" bottle approve "$id" --note "ok from the test" >/dev/null && approved=$id; break; }
+	sleep 0.2
+done
+wait_for 60 grep -q "^before=" "$T/life.out"
+read -r SLUG STATUS <<<"$(lifeslug)"
+if grep -q "agent run 1" "$T/life.out" && grep -q '"status":"approved"' "$T/life.out" && grep -q "before=403 after=200" "$T/life.out"; then
+	ok "docker: start runs the agent; it asks over MCP, the operator approves live, the route works at once"
+else
+	fail "docker: start and a live approval" "approved='$approved' $(tail -n 5 "$T/life.out" "$T/life.err" | tr '\n' ' ')"
+fi
+if [ "$STATUS" = running ] && "$BB" bottle list | grep -Eq "^$SLUG +life +running +docker" &&
+	"$BB" bottle inspect "$SLUG" --json | grep -q '"backend":"docker"' && "$BB" bottle logs "$SLUG" --daemon egress | grep -q '"verdict"'; then
+	ok "docker: list, inspect and logs show the running bottle and its egress decisions"
+else
+	fail "docker: list/inspect/logs" "$SLUG $STATUS: $("$BB" bottle list 2>&1)"
+fi
+"$BB" bottle stop "$SLUG" >"$T/stop.out" 2>&1
+wait "$LIFE"
+if "$BB" bottle list | grep -Eq "^$SLUG +life +stopped" && [ -z "$(leftovers | grep -v "^state $SLUG\$")" ]; then
+	ok "docker: stop ends the bottle; its containers and networks are gone, its state kept"
+else
+	fail "docker: stop" "$(cat "$T/stop.out") left: $(leftovers | tr '\n' ' ')"
+fi
+("$BB" bottle resume "$SLUG" -y) >"$T/res.out" 2>"$T/res.err" </dev/null &
+RES=$!
+on_exit "kill -KILL $RES"
+if wait_for 60 grep -q "agent run 2" "$T/res.out"; then
+	ok "docker: resume starts the same bottle again with the agent's home kept"
+else
+	fail "docker: resume" "$(tail -n 5 "$T/res.out" "$T/res.err")"
+fi
+HOSTPID=$("$BB" bottle inspect "$SLUG" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["meta"]["host_pid"])')
+kill -KILL "$HOSTPID"
+wait "$RES" 2>/dev/null
+wait_for 5 sh -c "'$BB' bottle list | grep -Eq '^$SLUG +life +dead'"
+"$BB" bottle cleanup >"$T/clean.out" 2>&1
+if grep -q "removed .*$SLUG" "$T/clean.out" && grep -q "docker object" "$T/clean.out" && [ -z "$(leftovers)" ]; then
+	ok "docker: after kill -9 of the host process, cleanup removes the containers, networks, image and state"
+else
+	fail "docker: cleanup after kill -9" "$(cat "$T/clean.out") left: $(leftovers | tr '\n' ' ')"
+fi
 exit 0

@@ -78,6 +78,24 @@ if ! grep -rq "$CANARY" "$BB_HOME/.bb/state/$SLUG" 2>/dev/null; then
 else
 	fail "state" "the token is in $(grep -rl "$CANARY" "$BB_HOME/.bb/state/$SLUG")"
 fi
+# A compromised sidecar rewrites the plan it can write (its state dir) to name another host: the host-side
+# dialer, which reads its own copy, must still refuse to dial it.
+python3 - "$BB_HOME/.bb/state/$SLUG/plan.json" <<'PY'
+import json, os, sys
+p = sys.argv[1]
+d = json.load(open(p))
+r = dict(d["egress"]["routes"][0]); r["host"] = "evil.test"; r["auth"] = None
+d["egress"]["routes"].append(r)
+json.dump(d, open(p + ".x", "w")); os.rename(p + ".x", p)
+PY
+sleep 1
+out=$(python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"DIAL evil.test 443\n"); print(s.recv(300).decode().strip())' \
+	"$BB_HOME/.bb/state/$SLUG/dial.sock" 2>&1)
+if [[ "$out" == "ERR no-route "* ]]; then
+	ok "a sidecar that rewrites its plan does not widen what the host dials (the dialer reads its own copy)"
+else
+	fail "compromised plan" "$out"
+fi
 out=$("$BB" bottle logs "$SLUG" 2>&1)
 rc=$?
 [ $rc = 0 ] && ok "logs of a running bottle (exit 0)" || fail "logs" "$rc: $out"
