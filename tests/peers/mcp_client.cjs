@@ -216,6 +216,9 @@ async function main() {
 		let err;
 		try { await call; } catch (e) { err = e; }
 		assert(err, 'the aborted call resolved');
+		// The SDK sends notifications/cancelled without waiting for it: give it time to reach the server
+		// before the next steps (and the process exit) can cut it off; the shell then reads the server's log.
+		await sleep(1000);
 	});
 	await check('sdk_terminate_session', async () => {
 		const sid = a.transport.sessionId;

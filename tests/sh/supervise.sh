@@ -180,7 +180,7 @@ else
 		timeout 180 node "$TESTS/peers/mcp_client.cjs" 2>"$T/node.err" | grep -E '^(ok|not ok) - '
 	[ "${PIPESTATUS[0]}" -eq 0 ] && ok sdk_client_exit || fail sdk_client_exit "$(tail -5 "$T/node.err" | tr '\n' ' ')"
 	# The cancellation is a notification: the server may log it just after the client has exited.
-	for _ in $(seq 40); do grep -q '"event":"cancelled"' "$LOG" && break; sleep 0.05; done
+	for _ in $(seq 100); do grep -q '"event":"cancelled"' "$LOG" && break; sleep 0.05; done
 	grep -q '"event":"cancelled"' "$LOG" && ok sdk_cancel_logged || fail sdk_cancel_logged "no cancelled event"
 	grep -q '"event":"apply".*"host":"api.github.com","result":"ok"' "$LOG" && ok apply_audited || fail apply_audited "no apply event"
 	grep -q '"event":"decision".*"status":"rejected","note":"no"' "$LOG" && ok decision_audited || fail decision_audited "no decision event"
