@@ -1100,6 +1100,23 @@ struct layer_src {
 	int blob_eof;
 };
 
+/* More compressed input for the inflater when it has none and the blob has more. 0, or -1 with e set. */
+static int refill(struct layer_src *s, struct bb_err *e)
+{
+	ssize_t k;
+
+	if (s->z.avail_in || s->blob_eof)
+		return 0;
+	k = blob_read(s->b, s->in, sizeof s->in, e);
+	if (k < 0)
+		return -1;
+	if (k == 0)
+		s->blob_eof = 1;
+	s->z.next_in = s->in;
+	s->z.avail_in = (uInt)k;
+	return 0;
+}
+
 static ssize_t layer_read(void *arg, void *p, size_t n, struct bb_err *e)
 {
 	struct layer_src *s = arg;
@@ -1118,32 +1135,16 @@ static ssize_t layer_read(void *arg, void *p, size_t n, struct bb_err *e)
 
 		if (s->z_end) {
 			/* A gzip stream may be several members back to back (pigz does this). */
-			if (s->z.avail_in == 0 && !s->blob_eof) {
-				ssize_t k = blob_read(s->b, s->in, sizeof s->in, e);
-
-				if (k < 0)
-					return -1;
-				if (k == 0)
-					s->blob_eof = 1;
-				s->z.next_in = s->in;
-				s->z.avail_in = (uInt)k;
-			}
+			if (refill(s, e) < 0)
+				return -1;
 			if (s->z.avail_in == 0)
 				return 0;
 			if (inflateReset(&s->z) != Z_OK)
 				return bb_errf(e, BB_ELIB, "inflateReset");
 			s->z_end = 0;
 		}
-		if (s->z.avail_in == 0 && !s->blob_eof) {
-			ssize_t k = blob_read(s->b, s->in, sizeof s->in, e);
-
-			if (k < 0)
-				return -1;
-			if (k == 0)
-				s->blob_eof = 1;
-			s->z.next_in = s->in;
-			s->z.avail_in = (uInt)k;
-		}
+		if (refill(s, e) < 0)
+			return -1;
 		s->z.next_out = p;
 		s->z.avail_out = (uInt)(n > (1u << 30) ? (1u << 30) : n);
 		made = s->z.avail_out;

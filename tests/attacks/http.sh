@@ -4,26 +4,6 @@
 . "$(dirname "$0")/../sh/lib.sh"
 . "$(dirname "$0")/lib_attack.inc"
 attack_egress_setup
-
-status_of() { awk '{print $2}' <<<"$1"; }
-# raw_refused NAME MARK BYTES STATUS-REGEX RULE-REGEX: answered STATUS, a new audit line refuses it under RULE,
-# and MARK (a path only the attack's hidden part names) never reaches the upstream.
-raw_refused() {
-	local name=$1 mark=$2 line st before
-	before=$(wc -l <"$AUDIT")
-	line=$(raw_send "$3")
-	st=$(status_of "$line")
-	sleep 0.05
-	if [[ ! "$st" =~ ^($4)$ ]]; then
-		fail "$name" "got '$line'"
-	elif arrived "$mark"; then
-		fail "$name" "$mark reached the upstream"
-	elif ! tail -n +$((before + 1)) "$AUDIT" | grep -E '"verdict":"(deny|error)"' | grep -qE "\"rule\":\"($5)\""; then
-		fail "$name" "no refusal in the audit log: $(tail -n 1 "$AUDIT")"
-	else
-		ok "$name"
-	fi
-}
 U=http://plain.test:$UP_PLAIN
 H="Host: plain.test:$UP_PLAIN"
 # A request hidden in a body: if any hop split the stream differently, the upstream would see /smuggled-N.

@@ -5,27 +5,6 @@
 . "$(dirname "$0")/lib_attack.inc"
 attack_egress_setup
 
-# status_of LINE: the status code of an HTTP status line.
-status_of() { awk '{print $2}' <<<"$1"; }
-# raw_refused NAME MARK BYTES STATUS-REGEX RULE-REGEX: the raw request is answered STATUS, a new audit line
-# refuses it under RULE, and MARK (a unique path) never reaches an upstream.
-raw_refused() {
-	local name=$1 mark=$2 line st before
-	before=$(wc -l <"$AUDIT")
-	line=$(raw_send "$3")
-	st=$(status_of "$line")
-	sleep 0.05
-	if [[ ! "$st" =~ ^($4)$ ]]; then
-		fail "$name" "got '$line'"
-	elif arrived "$mark"; then
-		fail "$name" "the request reached an upstream"
-	elif ! tail -n +$((before + 1)) "$AUDIT" | grep -E '"verdict":"(deny|error)"' | grep -qE "\"rule\":\"($5)\""; then
-		fail "$name" "no refusal in the audit log: $(tail -n 1 "$AUDIT")"
-	else
-		ok "$name"
-	fi
-}
-
 # --- raw IPs, every spelling, as absolute URIs and as CONNECT targets (bytes sent as-is: curl would normalise) ---
 n=0
 for host in "$A" 2130706433 0177.0.0.1 0x7f.0.0.1 0x7f000001 127.1 017700000001 "[::ffff:$A]" "[::ffff:7f00:1]" \
