@@ -10,6 +10,7 @@
 #endif
 #endif
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -386,6 +387,68 @@ int gitssh_url_check(const char *url, struct bb_err *e)
 #define GITSSH_HAVE_HOMEDIR_OPT 0
 #endif
 
+/*
+ * libgit2 picks the host-key algorithms it asks for from known_hosts: a
+ * server with several host keys (GitHub: Ed25519, ECDSA and RSA) would
+ * otherwise show libssh2's first choice, ECDSA, and never match an Ed25519
+ * pin. One line naming the pinned key for this host and port steers it to
+ * the pinned type; the pin itself is still checked byte for byte by
+ * gitssh_certificate_check.
+ */
+static int home_pin_hostkey(const struct gitssh_home *h, const char *url, const struct gitssh_hostkey *pin,
+			    struct bb_err *e)
+{
+	struct gitssh_url u;
+	char dir[300], line[GITSSH_KEYBLOB_MAX * 2 + 600], b64[GITSSH_KEYBLOB_MAX * 2];
+	size_t blen = 0;
+	int n;
+
+	if (!url || !pin || pin->len == 0)
+		return 0;
+	if (gitssh_url_parse(url, &u, e) < 0)
+		return -1;
+	if (b64_encode(pin->blob, pin->len, 0, b64, sizeof b64, &blen, e) < 0)
+		return -1;
+	n = snprintf(dir, sizeof dir, "%s/.ssh", h->dir);
+	if (n < 0 || (size_t)n >= sizeof dir)
+		return bb_errf(e, BB_ETOOBIG, "private home path too long");
+	if (mkdir(dir, 0700) < 0)
+		return bb_errno(e, errno, "mkdir %s", dir);
+	if (u.port == 22)
+		n = snprintf(line, sizeof line, "%s %s %.*s\n", u.host, pin->type, (int)blen, b64);
+	else
+		n = snprintf(line, sizeof line, "[%s]:%u %s %.*s\n", u.host, u.port, pin->type, (int)blen, b64);
+	if (n < 0 || (size_t)n >= sizeof line)
+		return bb_errf(e, BB_ETOOBIG, "known_hosts line too long");
+	n = snprintf(dir, sizeof dir, "%s/.ssh/known_hosts", h->dir);
+	if (n < 0 || (size_t)n >= sizeof dir)
+		return bb_errf(e, BB_ETOOBIG, "private home path too long");
+	return fd_write_file_atomic(dir, line, strlen(line), 0600, e);
+}
+
+/* Remove what home_pin_hostkey left, so the directory can go. */
+static void home_unpin_hostkey(const struct gitssh_home *h)
+{
+	char p[300];
+
+	if (snprintf(p, sizeof p, "%s/.ssh/known_hosts", h->dir) < (int)sizeof p)
+		unlink(p);
+	if (snprintf(p, sizeof p, "%s/.ssh", h->dir) < (int)sizeof p)
+		rmdir(p);
+}
+
+int gitssh_home_isolate_pinned(struct gitssh_home *h, const char *url, const struct gitssh_hostkey *pin,
+			       struct bb_err *e)
+{
+	if (gitssh_home_isolate(h, e) < 0)
+		return -1;
+	if (home_pin_hostkey(h, url, pin, e) < 0) {
+		gitssh_home_restore(h);
+		return -1;
+	}
+	return 0;
+}
+
 int gitssh_home_isolate(struct gitssh_home *h, struct bb_err *e)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -448,6 +511,7 @@ void gitssh_home_restore(struct gitssh_home *h)
 #endif
 	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_GLOBAL, (const char *)NULL);
 	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_XDG, (const char *)NULL);
+	home_unpin_hostkey(h);
 	rmdir(h->dir);
 	h->active = 0;
 }
@@ -483,7 +547,7 @@ int gitssh_ls_remote(const char *url, const struct gitssh_auth *auth,
 	gitssh_session_init(&s, auth);
 	if (gitssh_callbacks_init(&cbs, &s, e) < 0)
 		return -1;
-	if (gitssh_home_isolate(&home, e) < 0)
+	if (gitssh_home_isolate_pinned(&home, url, auth->host_key, e) < 0)
 		return -1;
 
 	rc = git_remote_create_anonymous(&remote, NULL, url);
@@ -636,7 +700,7 @@ int gitssh_mirror_fetch(git_repository *repo, const char *url, const struct gits
 	gitssh_session_init(&s, auth);
 	if (gitssh_callbacks_init(&cbs, &s, e) < 0)
 		return -1;
-	if (gitssh_home_isolate(&home, e) < 0)
+	if (gitssh_home_isolate_pinned(&home, url, auth->host_key, e) < 0)
 		return -1;
 	apply_timeouts(to);
 	rc = git_remote_create_anonymous(&remote, repo, url);
@@ -882,7 +946,7 @@ int gitssh_push(git_repository *repo, const char *url, const struct gitssh_auth 
 #else
 	(void)push_options;
 #endif
-	if (gitssh_home_isolate(&home, e) < 0)
+	if (gitssh_home_isolate_pinned(&home, url, auth->host_key, e) < 0)
 		goto out;
 	apply_timeouts(to);
 	rc = git_remote_create_anonymous(&remote, repo, url);

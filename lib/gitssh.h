@@ -132,6 +132,14 @@ struct gitssh_home {
 
 /* Make the directory (mkdtemp under $TMPDIR or /tmp) and point libgit2 at it; 0 or -1. */
 int gitssh_home_isolate(struct gitssh_home *h, struct bb_err *e);
+/*
+ * The same, plus DIR/.ssh/known_hosts holding the one line "[HOST]:PORT
+ * TYPE BASE64" of pin for url's host: libgit2 then asks the server for the
+ * pinned key's type (ssh-ed25519 on a server that also has ECDSA and RSA
+ * keys). The pin is still compared byte for byte by the certificate check.
+ */
+int gitssh_home_isolate_pinned(struct gitssh_home *h, const char *url, const struct gitssh_hostkey *pin,
+			       struct bb_err *e);
 /* Point libgit2 (and HOME) back where they were, remove the directory; safe to call twice. */
 void gitssh_home_restore(struct gitssh_home *h);
 

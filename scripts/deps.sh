@@ -13,12 +13,15 @@ set -euo pipefail
 
 # Bump when a build flag below changes: it is part of every cache key.
 REV=1
+# libssh2 carries bb's patch (scripts/deps/*.patch); its own revision is part of its key.
+LIBSSH2_PATCH_REV=2
 
 # name  source-package  version  suite-that-carries-it
 PKGS=(
 	"zlib        zlib         1:1.2.13.dfsg-1        bookworm"
 	"httpparser  http-parser  2.9.4-5                bookworm"
 	"mbedtls     mbedtls      3.6.6-0.1~deb13u1      trixie"
+	"libsodium   libsodium    1.0.18-1+deb12u1       bookworm"
 	"libssh2     libssh2      1.11.1-1+deb13u2       trixie"
 	"libgit2     libgit2      1.9.0+ds-2+deb13u1     trixie"
 	"bearssl     bearssl      0.6+dfsg.1-3           bookworm"
@@ -40,8 +43,10 @@ die() { printf 'deps: %s\n' "$*" >&2; exit 1; }
 note() { printf 'deps: %s\n' "$*" >&2; }
 
 key_of() { # NAME VERSION -> cache key (':' and '~' are awkward in paths)
-	local v=${2//:/_}
-	printf '%s-%s-r%s' "$1" "${v//\~/_}" "$REV"
+	local v=${2//:/_} r=$REV
+	# A patched package (and whatever is built on it) changes with its patch.
+	case $1 in libssh2 | libgit2) r=$REV.$LIBSSH2_PATCH_REV ;; esac
+	printf '%s-%s-r%s' "$1" "${v//\~/_}" "$r"
 }
 
 prefix_of() { # NAME -> installed prefix of the pinned version
@@ -65,16 +70,16 @@ print_flags() {
 	printf 'DEPS_LDFLAGS :=%s\n' "$lib"
 	local bv
 	for line in "${PKGS[@]}"; do read -r name src ver suite <<<"$line"; [ "$name" = bearssl ] && bv=$ver; done
-	printf 'DEPS_DEFS := -DBB_HAVE_MBEDTLS -DBB_BEARSSL_VERSION=\\"%s\\"\n' "$bv"
-	printf 'DEPS_LIBS := -lgit2 -lssh2 -lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lz -lbearssl -lyaml -lcjson -lpthread\n'
+	printf 'DEPS_DEFS := -DBB_HAVE_MBEDTLS -DBB_HAVE_SODIUM -DBB_BEARSSL_VERSION=\\"%s\\"\n' "$bv"
+	printf 'DEPS_LIBS := -lgit2 -lssh2 -lsodium -lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lz -lbearssl -lyaml -lcjson -lpthread\n'
 }
 
 need_tools() {
 	local t missing=""
-	for t in "$CC_MUSL" cmake make apt-get dpkg-source ar; do
+	for t in "$CC_MUSL" cmake make apt-get dpkg-source ar patch autoreconf libtoolize; do
 		command -v "$t" >/dev/null 2>&1 || missing="$missing $t"
 	done
-	[ -z "$missing" ] || die "missing tool(s):$missing (apt-get install musl-tools cmake make dpkg-dev)"
+	[ -z "$missing" ] || die "missing tool(s):$missing (apt-get install musl-tools cmake make dpkg-dev patch autoconf automake libtool)"
 }
 
 # apt-get source needs deb-src lines for every suite a pinned package comes
@@ -168,20 +173,33 @@ build_one() { # NAME SRCDIR PREFIX LOG
 		cmake_build "$log" "$p" -DENABLE_TESTING=OFF -DENABLE_PROGRAMS=OFF -DGEN_FILES=OFF \
 			-DUSE_SHARED_MBEDTLS_LIBRARY=OFF -DUSE_STATIC_MBEDTLS_LIBRARY=ON
 		;;
+	libsodium)
+		# Only Ed25519 and X25519 are used (libssh2's patch below); --enable-minimal keeps both.
+		run "$log" autoreconf -fi
+		CC=$CC_MUSL CFLAGS="$DEP_CFLAGS" run "$log" ./configure --prefix="$p" --disable-shared --enable-static \
+			--enable-minimal --disable-pie --disable-ssp
+		run "$log" make -j "$jobs"
+		run "$log" make install
+		;;
 	libssh2)
-		cmake_build "$log" "$p" -DCRYPTO_BACKEND=mbedTLS -DBUILD_EXAMPLES=OFF -DBUILD_TESTING=OFF \
+		# mbedTLS has no Ed25519: bb's patch adds ssh-ed25519 keys and curve25519-sha256 on libsodium,
+		# and RSA private keys in OpenSSH's format (docs/decisions/0003-ed25519.md).
+		run "$log" patch -p1 -i "$top/scripts/deps/libssh2-mbedtls-ed25519.patch"
+		DEP_CFLAGS="$DEP_CFLAGS -I$(prefix_of libsodium)/include" \
+			cmake_build "$log" "$p" -DCRYPTO_BACKEND=mbedTLS -DBUILD_EXAMPLES=OFF -DBUILD_TESTING=OFF \
 			-DENABLE_ZLIB_COMPRESSION=OFF -DCMAKE_PREFIX_PATH="$(prefix_of mbedtls)"
-		# Debian's packaging adds -lgpg-error for its gcrypt build; wrong here.
-		sed -i 's/ *-lgpg-error//' "$p"/lib/pkgconfig/libssh2.pc 2>/dev/null || true
+		# Debian's packaging adds -lgpg-error for its gcrypt build; wrong here. The patch needs libsodium.
+		sed -i 's/ *-lgpg-error//; s|^Libs.private:|Libs.private: -L'"$(prefix_of libsodium)"'/lib -lsodium|' \
+			"$p"/lib/pkgconfig/libssh2.pc 2>/dev/null || true
 		;;
 	libgit2)
 		# Only our musl builds may be found: never the host's glibc -dev packages.
-		export PKG_CONFIG_LIBDIR="$(prefix_of libssh2)/lib/pkgconfig:$(prefix_of mbedtls)/lib/pkgconfig:$(prefix_of zlib)/lib/pkgconfig"
+		export PKG_CONFIG_LIBDIR="$(prefix_of libssh2)/lib/pkgconfig:$(prefix_of libsodium)/lib/pkgconfig:$(prefix_of mbedtls)/lib/pkgconfig:$(prefix_of zlib)/lib/pkgconfig"
 		cmake_build "$log" "$p" -DBUILD_TESTS=OFF -DBUILD_CLI=OFF -DBUILD_EXAMPLES=OFF \
 			-DUSE_HTTPS=OFF -DUSE_SSH=libssh2 -DUSE_HTTP_PARSER=http-parser \
 			-DREGEX_BACKEND=regcomp -DUSE_NTLMCLIENT=OFF -DUSE_GSSAPI=OFF -DUSE_BUNDLED_ZLIB=OFF \
 			-DUSE_ICONV=OFF -DUSE_THREADS=ON \
-			-DCMAKE_PREFIX_PATH="$(prefix_of zlib);$(prefix_of httpparser);$(prefix_of libssh2);$(prefix_of mbedtls)" \
+			-DCMAKE_PREFIX_PATH="$(prefix_of zlib);$(prefix_of httpparser);$(prefix_of libssh2);$(prefix_of mbedtls);$(prefix_of libsodium)" \
 
 		;;
 	bearssl)
