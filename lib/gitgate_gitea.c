@@ -3,6 +3,8 @@
 
 #include <bearssl.h>
 #include <cjson/cJSON.h>
+#include <sodium/crypto_sign_ed25519.h>
+#include <sys/random.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -79,6 +81,87 @@ out:
 	memset(&rng, 0, sizeof rng);
 	if (rc < 0)
 		memset(kp, 0, sizeof *kp);
+	return rc;
+}
+
+static void put_u32(unsigned char *out, size_t *off, uint32_t v)
+{
+	out[(*off)++] = (unsigned char)(v >> 24);
+	out[(*off)++] = (unsigned char)(v >> 16);
+	out[(*off)++] = (unsigned char)(v >> 8);
+	out[(*off)++] = (unsigned char)v;
+}
+
+int gitgate_keygen_ed25519(struct gitgate_keypair *kp, const char *comment, struct bb_err *e)
+{
+	static const char begin[] = "-----BEGIN OPENSSH PRIVATE KEY-----\n", end[] = "-----END OPENSSH PRIVATE KEY-----\n";
+	unsigned char seed[32], pk[32], sk[64], pubblob[64], priv[512], file[768];
+	char b64[1100];
+	size_t publen = 0, privlen = 0, flen = 0, clen = comment ? strlen(comment) : 0, blen = 0, i, n;
+	uint32_t check;
+	int rc = -1;
+
+	memset(kp, 0, sizeof *kp);
+	if (clen > 128)
+		return bb_errf(e, BB_ETOOBIG, "key comment too long");
+	if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed || getrandom(&check, sizeof check, 0) != (ssize_t)sizeof check)
+		return bb_errno(e, errno, "no system random source to make a key");
+	if (crypto_sign_ed25519_seed_keypair(pk, sk, seed) != 0) {
+		bb_errf(e, BB_ELIB, "Ed25519 key generation failed");
+		goto out;
+	}
+	/* The public blob (RFC 8709 4): type, the 32-byte key. */
+	put_string(pubblob, &publen, "ssh-ed25519", 11);
+	put_string(pubblob, &publen, pk, sizeof pk);
+	/* OpenSSH's key format (PROTOCOL.key), unencrypted: the private section is two equal check words, the key
+	 * (type, public, seed||public), the comment, padded 1, 2, 3... to the cipher block size (8 for "none"). */
+	put_u32(priv, &privlen, check);
+	put_u32(priv, &privlen, check);
+	put_string(priv, &privlen, "ssh-ed25519", 11);
+	put_string(priv, &privlen, pk, sizeof pk);
+	put_string(priv, &privlen, sk, sizeof sk);
+	put_string(priv, &privlen, comment ? comment : "", clen);
+	for (i = 1; privlen % 8; i++)
+		priv[privlen++] = (unsigned char)i;
+	memcpy(file, "openssh-key-v1", 15); /* with its NUL */
+	flen = 15;
+	put_string(file, &flen, "none", 4);
+	put_string(file, &flen, "none", 4);
+	put_string(file, &flen, "", 0);
+	put_u32(file, &flen, 1);
+	put_string(file, &flen, pubblob, publen);
+	put_string(file, &flen, priv, privlen);
+	if (b64_encode(file, flen, B64_PAD, b64, sizeof b64, &blen, e) < 0)
+		goto out;
+	/* PEM-style armour, 70 characters a line as ssh-keygen writes it. */
+	if (sizeof begin - 1 + blen + blen / 70 + 1 + sizeof end > sizeof kp->priv_pem) {
+		bb_errf(e, BB_ETOOBIG, "private key too long");
+		goto out;
+	}
+	memcpy(kp->priv_pem, begin, sizeof begin - 1);
+	kp->priv_len = sizeof begin - 1;
+	for (i = 0; i < blen; i += n) {
+		n = blen - i < 70 ? blen - i : 70;
+		memcpy(kp->priv_pem + kp->priv_len, b64 + i, n);
+		kp->priv_len += n;
+		kp->priv_pem[kp->priv_len++] = '\n';
+	}
+	memcpy(kp->priv_pem + kp->priv_len, end, sizeof end - 1);
+	kp->priv_len += sizeof end - 1;
+	memcpy(kp->pub_line, "ssh-ed25519 ", 12);
+	if (b64_encode(pubblob, publen, B64_PAD, kp->pub_line + 12, sizeof kp->pub_line - 12, &n, e) < 0)
+		goto out;
+	if (clen)
+		snprintf(kp->pub_line + 12 + n, sizeof kp->pub_line - 12 - n, " %s", comment);
+	rc = 0;
+out:
+	explicit_bzero(seed, sizeof seed);
+	explicit_bzero(sk, sizeof sk);
+	explicit_bzero(priv, sizeof priv);
+	explicit_bzero(file, sizeof file);
+	explicit_bzero(b64, sizeof b64);
+	if (rc < 0)
+		explicit_bzero(kp, sizeof *kp);
 	return rc;
 }
 

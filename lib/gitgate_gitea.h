@@ -21,7 +21,7 @@
  * The token goes only into the Authorization header; no message carries it.
  */
 
-#define GITGATE_KEY_PEM_MAX 512
+#define GITGATE_KEY_PEM_MAX 1024
 #define GITGATE_KEY_PUB_MAX 512
 
 struct gitgate_keypair {
@@ -32,6 +32,14 @@ struct gitgate_keypair {
 
 /* Make a key pair from the system's random source; comment ends the public line (no spaces). 0 or -1. */
 int gitgate_keygen_p256(struct gitgate_keypair *kp, const char *comment, struct bb_err *e);
+
+/*
+ * The same for Ed25519 (libsodium's crypto_sign_ed25519_seed_keypair on 32
+ * bytes of getrandom): the private key in OpenSSH's own format ("OPENSSH
+ * PRIVATE KEY", unencrypted), the public line "ssh-ed25519 BASE64 COMMENT".
+ * The comment must not hold spaces and is at most 128 bytes. 0 or -1.
+ */
+int gitgate_keygen_ed25519(struct gitgate_keypair *kp, const char *comment, struct bb_err *e);
 
 /* Write the private key to path (0600, replaced atomically) and the public line to path.pub (0644). 0 or -1. */
 int gitgate_keypair_write(const struct gitgate_keypair *kp, const char *path, struct bb_err *e);

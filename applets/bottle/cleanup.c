@@ -13,6 +13,7 @@
 #include "applet.h"
 #include "bottle.h"
 #include "fd.h"
+#include "forge_keys.h"
 #include "log.h"
 #include "opt.h"
 #include "docker.h"
@@ -24,7 +25,10 @@ static const char usage[] =
 	"crash, a power cut): its state directory under $BB_HOME/.bb/state (the plan,\n"
 	"the dialer's socket, logs, staged OCI bundles holding tokens) and any OCI\n"
 	"containers named after it. Bottles whose host process still runs are left\n"
-	"alone. Prints one line per thing removed.\n"
+	"alone. Revokes the forge deploy keys (gitea key provider) such bottles\n"
+	"registered and could not revoke themselves; a key the forge will not delete\n"
+	"is reported, kept on record for the next cleanup, and the exit status is 1.\n"
+	"Prints one line per thing removed.\n"
 	"  -a, --all       also stopped bottles (their logs, home and workspace copy)\n"
 	"  -n, --dry-run   say what would be removed, remove nothing";
 
@@ -42,6 +46,52 @@ static pid_t dead_owner(const char *name)
 	if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 		return 0; /* alive (or not ours to judge) */
 	return (pid_t)pid;
+}
+
+static void report_revoke(void *arg, int ok, const char *msg)
+{
+	if (ok)
+		out_printf("%s: %s\n", (const char *)arg, msg);
+	else
+		err_printf("%s: ERROR: %s", (const char *)arg, msg);
+}
+
+/*
+ * Deploy keys recorded for bottles that no longer run ($BB_HOME/.bb/forge-keys/SLUG,
+ * host only): their host process died before its teardown revoked them, or the
+ * forge refused then. Returns the number of bottles whose keys are still not revoked.
+ */
+static int revoke_orphan_keys(const char *home, int dry, int *n)
+{
+	char dir[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+	int failed = 0;
+
+	snprintf(dir, sizeof dir, "%s/.bb/forge-keys", home);
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		struct bottle_meta m;
+		struct bb_err e = { 0 };
+		if (de->d_name[0] == '.')
+			continue;
+		if (bottle_meta_read(de->d_name, &m, &e) == 0 && !strcmp(m.status, "running") && kill(m.host_pid, 0) == 0)
+			continue; /* its own teardown revokes them */
+		(*n)++;
+		if (dry) {
+			out_printf("would revoke the deploy keys of %s\n", de->d_name);
+			continue;
+		}
+		bb_err_clear(&e);
+		if (forge_keys_revoke(de->d_name, report_revoke, de->d_name, &e) < 0) {
+			err_printf("%s: %s", de->d_name, e.msg);
+			failed++;
+		}
+	}
+	closedir(d);
+	return failed;
 }
 
 /* runc/crun delete -f bb-PID-{sidecar,agent}, quietly, if the runtime is installed. */
@@ -155,6 +205,8 @@ int bottle_cleanup(int argc, char **argv)
 			n++;
 		}
 	}
+	if (revoke_orphan_keys(home, dry, &n) > 0)
+		return BB_EXIT_FAIL;
 	if (!n)
 		out_printf("nothing to clean up\n");
 	return 0;

@@ -18,18 +18,20 @@ struct gate_env {
 };
 
 /*
- * For a plan with git_gate.repos: copy each repo's static upstream key pair
- * (key.path, "~/" meaning $HOME, and its .pub) into STATE/git-keys/NAME and
- * NAME.pub (0600 in a 0700 directory: the sidecar reads them there, the
- * agent's view hides the state dir), and fill g with git-gate's arguments
+ * For a plan with git_gate.repos: stage each repo's upstream key pair as
+ * STATE/git-keys/NAME and NAME.pub (0600 in a 0700 directory: the sidecar
+ * reads them there, the agent's view hides the state dir), written relative
+ * to directory fds without following links (the sidecar can write the state
+ * dir). A static key is copied from key.path ("~/" meaning $HOME) and its
+ * .pub; a gitea key is made and registered as a deploy key for this bottle
+ * (forge_keys.h, recorded under slug for revocation). Fills g with git-gate's arguments
  * (--policy plan_path --mirrors STATE/git-mirrors --keys STATE/git-keys
  * --listen 0.0.0.0:9418 --dialer dial_sock --log STATE/git-gate.log) and
  * the agent's NAME=URL list. A plan without repos gives nrepos 0 and empty
- * strings. -1 with e: a gitea-provider repo (keys are made at start by
- * `bb bottle start`, not here yet), a key that cannot be read, a path with
+ * strings. -1 with e: a key that cannot be read or registered, a path with
  * a space (the args are split on spaces), or a too-long result.
  */
-int gate_env_prepare(const struct cJSON *plan, const char *state, const char *plan_path, const char *dial_sock,
-		     struct gate_env *g, struct bb_err *e);
+int gate_env_prepare(const struct cJSON *plan, const char *slug, const char *state, const char *plan_path,
+		     const char *dial_sock, struct gate_env *g, struct bb_err *e);
 
 #endif

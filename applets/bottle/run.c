@@ -20,6 +20,7 @@
 #include "ca.h"
 #include "dialer.h"
 #include "fd.h"
+#include "forge_keys.h"
 #include "gate_env.h"
 #include "json.h"
 #include "log.h"
@@ -235,6 +236,15 @@ static int prompt_secret(const char *name, char *out, size_t cap)
 
 #define COPY_CWD_MAX (4ull << 30) /* a workspace copy larger than this is refused */
 
+/* A deploy key revoked (or not) at teardown: said on stderr, never silently. */
+static void report_revoke(void *arg, int ok, const char *msg)
+{
+	if (ok)
+		err_printf("%s: %s", (const char *)arg, msg);
+	else
+		err_printf("%s: ERROR: %s", (const char *)arg, msg);
+}
+
 int bottle_session(const struct session *s)
 {
 	struct manifest m;
@@ -446,13 +456,22 @@ int bottle_session(const struct session *s)
 	{
 		/* git-gate when the plan gates repos: upstream keys staged in the state dir, SSH through the dialer. */
 		static struct gate_env gate;
-		if (gate_env_prepare(plan, state, plan_path, sock, &gate, &e) < 0) {
+		if (gate_env_prepare(plan, meta.slug, state, plan_path, sock, &gate, &e) < 0) {
 			err_printf("%s: %s", meta.slug, e.msg);
 			goto done;
 		}
 		gated = gate.nrepos > 0 && !s->bare; /* bare: no git-gate (its ports are the sidecar's) */
 		if (gated && (env_add(&senv, &ns, "BB_GIT_GATE_ARGS=%s", gate.sidecar_args) < 0 ||
 			      env_add(&aenv, &na, "BB_GIT_GATE_REPOS=%s", gate.agent_repos) < 0))
+			goto nomem;
+	}
+	{
+		/* git-gate.user: the agent's commit identity (its init writes it into ~/.gitconfig). */
+		const cJSON *gu = cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "git_gate"), "user");
+		const char *uname = cJSON_GetStringValue(cJSON_GetObjectItem(gu, "name"));
+		const char *umail = cJSON_GetStringValue(cJSON_GetObjectItem(gu, "email"));
+		if ((uname && *uname && env_add(&aenv, &na, "BB_GIT_USER_NAME=%s", uname) < 0) ||
+		    (umail && *umail && env_add(&aenv, &na, "BB_GIT_USER_EMAIL=%s", umail) < 0))
 			goto nomem;
 	}
 	if (env_add(&senv, &ns, "PATH=/usr/sbin:/usr/bin:/sbin:/bin") < 0 ||
@@ -585,6 +604,12 @@ done:
 	}
 	if (dialer_plan[0])
 		unlink(dialer_plan); /* written again from the manifest at resume */
+	if (meta.slug[0] && forge_keys_pending(meta.slug)) {
+		/* The bottle's deploy keys go with it (a resume registers new ones); what fails stays for cleanup. */
+		struct bb_err ke = { 0 };
+		if (forge_keys_revoke(meta.slug, report_revoke, meta.slug, &ke) < 0 && ke.msg[0])
+			err_printf("%s: %s", meta.slug, ke.msg);
+	}
 	if (s->keep_log && meta_written) {
 		struct buf lb = BUF_INIT(64u << 20);
 		if (fd_read_file(log_path, 64u << 20, &lb, &e) == 0)

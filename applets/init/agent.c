@@ -102,28 +102,64 @@ static int gitconfig_repo(struct buf *b, const char *gate, const char *name, siz
 }
 
 /*
- * The agent's ~/.gitconfig from BB_GIT_GATE_REPOS ("NAME=ssh://URL ...",
- * what bb bottle run puts in the agent's environment) and GIT_GATE_URL:
- * every gated repo's upstream URL is rewritten to the gate, so the agent
- * pushes with plain git and never needs (or sees) the upstream key. Made
- * fresh (O_EXCL) in the agent's own tmpfs home and given to the agent's
- * user. Nothing to do when BB_GIT_GATE_REPOS is unset.
+ * "\tKEY = "VALUE"\n" for the [user] section: the value quoted, with the
+ * escapes git config reads back (\\ \" \n \t). Any other control byte is
+ * refused: a value is one line of the agent's config, never more.
+ */
+static int gitconfig_value(struct buf *b, const char *key, const char *val, struct bb_err *e)
+{
+	const unsigned char *c;
+
+	if (buf_printf(b, e, "\t%s = \"", key) < 0)
+		return -1;
+	for (c = (const unsigned char *)val; *c; c++) {
+		const char *esc = *c == '\\' ? "\\\\" : *c == '"' ? "\\\"" : *c == '\n' ? "\\n" : *c == '\t' ? "\\t" : NULL;
+
+		if (!esc && (*c < 0x20 || *c == 0x7f))
+			return bb_errf(e, BB_EINVAL, "gitconfig: user.%s holds control character 0x%02x", key, *c);
+		if (esc ? buf_append(b, esc, 2, e) < 0 : buf_append(b, c, 1, e) < 0)
+			return -1;
+	}
+	return buf_append(b, "\"\n", 2, e);
+}
+
+/*
+ * The agent's ~/.gitconfig. From BB_GIT_USER_NAME and BB_GIT_USER_EMAIL
+ * (git-gate.user in the manifest) its commit identity, `git config --global
+ * user.name/user.email` as bot-bottle sets it; from BB_GIT_GATE_REPOS
+ * ("NAME=ssh://URL ...", what bb bottle run puts in the agent's
+ * environment) and GIT_GATE_URL: every gated repo's upstream URL is
+ * rewritten to the gate, so the agent pushes with plain git and never needs
+ * (or sees) the upstream key. Made fresh (O_EXCL) in the agent's own tmpfs
+ * home and given to the agent's user. Nothing to do when none is set.
  */
 static int write_gitconfig(const struct init_agent *a, struct bb_err *e)
 {
-	static const char head[] = "# written by bb init --agent: the bottle's repos go through git-gate\n";
+	static const char head[] = "# written by bb init --agent: the bottle's git identity and repos (through git-gate)\n";
 	const char *repos = getenv("BB_GIT_GATE_REPOS"), *gate = getenv("GIT_GATE_URL"), *home = getenv("HOME"), *p;
+	const char *uname = getenv("BB_GIT_USER_NAME"), *umail = getenv("BB_GIT_USER_EMAIL");
 	struct buf b = BUF_INIT(GITCONFIG_MAX);
 	char path[4096];
 	int fd, n;
 
-	if (!repos || !*repos)
+	if (uname && !*uname)
+		uname = NULL;
+	if (umail && !*umail)
+		umail = NULL;
+	if (repos && !*repos)
+		repos = NULL;
+	if (!repos && !uname && !umail)
 		return 0;
-	if (!gate || !url_chars_ok(gate, strlen(gate)) || !home || home[0] != '/')
+	if (repos && (!gate || !url_chars_ok(gate, strlen(gate))))
 		return bb_errf(e, BB_EINVAL, "gitconfig: BB_GIT_GATE_REPOS needs GIT_GATE_URL and an absolute HOME");
+	if (!home || home[0] != '/')
+		return bb_errf(e, BB_EINVAL, "gitconfig: the agent's HOME must be absolute");
 	if (buf_append(&b, head, sizeof head - 1, e) < 0)
 		goto fail;
-	for (p = repos; *p;) {
+	if ((uname || umail) && (buf_append(&b, "[user]\n", 7, e) < 0 || (uname && gitconfig_value(&b, "name", uname, e) < 0) ||
+				 (umail && gitconfig_value(&b, "email", umail, e) < 0)))
+		goto fail;
+	for (p = repos ? repos : ""; *p;) {
 		const char *end = strchr(p, ' '), *eq;
 		size_t len = end ? (size_t)(end - p) : strlen(p);
 		eq = memchr(p, '=', len);

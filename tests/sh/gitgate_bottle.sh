@@ -10,6 +10,7 @@ cases=(
 	"the upstream key is nowhere in the agent's view"
 	"the sidecar cannot reach the sshd itself: a direct connect from its namespace fails"
 	"a compromised sidecar cannot have the dialer connect the sshd host on another port"
+	"git-gate.user is the agent's commit identity (~/.gitconfig), quotes and backslashes kept"
 )
 unshare --net --mount true 2>/dev/null || skip_all cases "namespaces are not available here"
 gitsshd_start cases
@@ -28,6 +29,9 @@ chown 65534:65534 "$T/ws" # the agent runs as the workspace's owner
 cat >"$BB_HOME/.bb/bottles/gated.md" <<EOF
 ---
 git-gate:
+  user:
+    name: 'Ada "the countess" Lovelace \\ 1815'
+    email: ada@example.invalid
   repos:
     app:
       url: $UP_URL
@@ -59,6 +63,15 @@ if [ -s "$T/ws/pushed" ] && [ "$(up rev-parse main)" = "$(cat "$T/ws/pushed")" ]
 	ok "${cases[1]}"
 else
 	fail "${cases[1]}" "upstream main $(up rev-parse main): $(out)"
+fi
+
+# 8: the identity from git-gate.user, with no GIT_AUTHOR_* in the environment.
+bbrun "cd app && git config user.name && echo three >>f && git commit -qam three && git push -q origin main 2>&1; echo push-exit=\$?"
+author=$(up log -1 --format='%an <%ae>|%cn' main)
+if grep -q "push-exit=0" "$T/out" && [ "$author" = 'Ada "the countess" Lovelace \ 1815 <ada@example.invalid>|Ada "the countess" Lovelace \ 1815' ]; then
+	ok "${cases[7]}"
+else
+	fail "${cases[7]}" "upstream author '$author': $(out)"
 fi
 
 # 3: a planted AWS-shaped key (random each run; never a literal here).
