@@ -94,7 +94,31 @@ static int revoke_orphan_keys(const char *home, int dry, int *n)
 	return failed;
 }
 
-/* runc/crun delete -f bb-PID-{sidecar,agent}, quietly, if the runtime is installed. */
+/* RT VERB ID, its output discarded: 1 when it ran and exited 0. */
+static int runtime_ok(const char *rt, const char *verb, const char *id)
+{
+	pid_t c = fork();
+	int st;
+	if (c == 0) {
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, 1);
+			dup2(null, 2);
+		}
+		if (!strcmp(verb, "delete"))
+			execlp(rt, rt, "delete", "--force", id, (char *)NULL);
+		else
+			execlp(rt, rt, verb, id, (char *)NULL);
+		_exit(127);
+	}
+	return c > 0 && waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/*
+ * runc/crun delete -f bb-PID-{sidecar,agent}, quietly, if the runtime is
+ * installed and knows the container: `delete --force` of a container that
+ * never existed succeeds too, so `state` says first whether there is one.
+ */
 static void delete_containers(pid_t pid, int dry)
 {
 	static const char *const rts[] = { "runc", "crun" };
@@ -103,22 +127,10 @@ static void delete_containers(pid_t pid, int dry)
 	for (i = 0; i < 2; i++)
 		for (j = 0; j < 2; j++) {
 			char id[64];
-			pid_t c;
-			int st;
 			snprintf(id, sizeof id, "bb-%d-%s", (int)pid, sides[j]);
-			if (dry)
+			if (dry || !runtime_ok(rts[i], "state", id))
 				continue;
-			c = fork();
-			if (c == 0) {
-				int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-				if (null >= 0) {
-					dup2(null, 1);
-					dup2(null, 2);
-				}
-				execlp(rts[i], rts[i], "delete", "--force", id, (char *)NULL);
-				_exit(127);
-			}
-			if (c > 0 && waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			if (runtime_ok(rts[i], "delete", id))
 				out_printf("removed %s container %s\n", rts[i], id);
 		}
 }

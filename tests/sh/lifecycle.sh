@@ -160,6 +160,12 @@ if grep -q "removed .*$SLUG (its host process is gone)" <<<"$out" && [ ! -e "$BB
 else
 	fail "cleanup" "$out"
 fi
+# The bottle ran on the embedded runtime: no runc or crun container of its was there to remove.
+if ! grep -q "container bb-$HOSTPID-" <<<"$out"; then
+	ok "cleanup names only containers that existed (none for an embedded bottle)"
+else
+	fail "cleanup: containers" "$out"
+fi
 # A killed bottle's last processes may take a moment to leave their cgroup (rmdir says EBUSY until then).
 cg_gone() { "$BB" bottle cleanup >/dev/null 2>&1; [ -z "$(find /sys/fs/cgroup -name "bb-$HOSTPID-*" 2>/dev/null)" ]; }
 if wait_for 10 cg_gone; then ok "cleanup removes the killed bottle's cgroups"; else fail "cgroups after cleanup" "$(find /sys/fs/cgroup -name "bb-$HOSTPID-*")"; fi
