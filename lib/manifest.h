@@ -114,6 +114,8 @@ struct mf_provider {
 	size_t ncommand;
 	const char *dockerfile;
 	const char *auth_token; /* host env var with the Claude OAuth token, "" when unset */
+	const char *api_key;    /* host env var with an API key (claude: x-api-key, codex: Bearer), "" when unset */
+	const char *program;    /* the agent program as the operator names it (absolute or ~/), "" = found on PATH */
 	int forward_host_credentials;
 };
 

@@ -321,13 +321,14 @@ static const char **str_list(struct mf_ctx *c, const struct ynode *n, const char
 
 static void parse_provider(struct mf_ctx *c, const char *name, const struct ynode *n, struct mf_provider *p)
 {
-	static const char *const keys[] = { "template", "dockerfile", "auth_token", "forward_host_credentials", "command", NULL };
-	const struct ynode *t, *d, *a, *f, *cmd;
+	static const char *const keys[] = { "template", "dockerfile", "auth_token", "forward_host_credentials", "command",
+					    "api_key", "program", NULL };
+	const struct ynode *t, *d, *a, *f, *cmd, *k, *prog;
 	size_t i;
 	int fwd;
 
 	p->template_ = "claude";
-	p->dockerfile = p->auth_token = "";
+	p->dockerfile = p->auth_token = p->api_key = p->program = "";
 	p->forward_host_credentials = 0;
 	p->command = NULL;
 	p->ncommand = 0;
@@ -336,7 +337,7 @@ static void parse_provider(struct mf_ctx *c, const char *name, const struct ynod
 	for (i = 0; i < n->n; i++)
 		if (!in_list(KEY(n, i)->str, keys))
 			mf_error(c, KEY(n, i),
-				 "bottle '%s' agent_provider has unknown key %s; allowed: template, dockerfile, auth_token, forward_host_credentials, command",
+				 "bottle '%s' agent_provider has unknown key %s; allowed: template, dockerfile, auth_token, forward_host_credentials, command, api_key, program",
 				 name, mf_repr(c, KEY(n, i)->str));
 	t = yml_get(n, "template");
 	if (t) {
@@ -388,6 +389,38 @@ static void parse_provider(struct mf_ctx *c, const char *name, const struct ynod
 				 name);
 		else
 			p->forward_host_credentials = fwd;
+	}
+	/* bb's additions: an API key egress injects (Anthropic's x-api-key, OpenAI's Bearer), and where the program is. */
+	k = yml_get(n, "api_key");
+	if (k && !mf_is_str(k)) {
+		mf_error(c, k, "bottle '%s' agent_provider.api_key must be a string (was %s)", name, mf_type(k));
+	} else if (k && k->len) {
+		if (strcmp(p->template_, "claude") && strcmp(p->template_, "codex"))
+			mf_error(c, k, "bottle '%s' agent_provider.api_key is only supported for templates 'claude' and 'codex'",
+				 name);
+		else if (!env_name_ok(k->str))
+			mf_error(c, k, "bottle '%s' agent_provider.api_key %s must name a host environment variable", name,
+				 mf_repr(c, k->str));
+		else if (*p->auth_token)
+			mf_error(c, k, "bottle '%s' agent_provider.api_key and auth_token both name a credential; keep one",
+				 name);
+		else if (p->forward_host_credentials)
+			mf_error(c, k,
+				 "bottle '%s' agent_provider.api_key and forward_host_credentials both name a credential; keep one",
+				 name);
+		p->api_key = dup(c, k->str);
+	}
+	prog = yml_get(n, "program");
+	if (prog && !mf_is_str(prog)) {
+		mf_error(c, prog, "bottle '%s' agent_provider.program must be a string (was %s)", name, mf_type(prog));
+	} else if (prog && prog->len) {
+		if (!strcmp(p->template_, "command"))
+			mf_error(c, prog, "bottle '%s' agent_provider.program is for templates 'claude' and 'codex' (template "
+				 "'command' names its program in command)", name);
+		else if (prog->str[0] != '/' && strncmp(prog->str, "~/", 2))
+			mf_error(c, prog, "bottle '%s' agent_provider.program %s must be an absolute path or start with ~/",
+				 name, mf_repr(c, prog->str));
+		p->program = dup(c, prog->str);
 	}
 }
 
@@ -953,8 +986,9 @@ static void parse_route(struct mf_ctx *c, const char *name, size_t idx, const st
 				t = yml_get(v, "token_ref");
 				if (!mf_is_str(s) || s->len == 0)
 					mf_error(c, s ? s : v, "%s auth.scheme is required when 'auth' is set (non-empty string)", label);
-				else if (strcmp(s->str, "Bearer") && strcmp(s->str, "token"))
-					mf_error(c, s, "%s auth.scheme %s is not one of Bearer, token", label, mf_repr(c, s->str));
+				else if (strcmp(s->str, "Bearer") && strcmp(s->str, "token") && strcmp(s->str, "x-api-key"))
+					mf_error(c, s, "%s auth.scheme %s is not one of Bearer, token, x-api-key", label,
+						 mf_repr(c, s->str));
 				else
 					r->auth_scheme = dup(c, s->str);
 				if (!mf_is_str(t) || t->len == 0)
@@ -1098,7 +1132,7 @@ void mf_parse_bottle(struct mf_ctx *c, const char *name, struct mf_leaf *leaf)
 	leaf->b.name = dup(c, name);
 	leaf->b.file = c->file;
 	leaf->b.provider.template_ = "claude";
-	leaf->b.provider.dockerfile = leaf->b.provider.auth_token = "";
+	leaf->b.provider.dockerfile = leaf->b.provider.auth_token = leaf->b.provider.api_key = leaf->b.provider.program = "";
 	leaf->b.git_user.name = leaf->b.git_user.email = "";
 	if (!fm || mf_is_null(fm))
 		return; /* an empty bottle is valid */

@@ -2,17 +2,25 @@
 #include "plan.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 
-/* A route as the plan states it: the manifest's, or one a provider template adds. */
+/*
+ * A route as the plan states it: a provider template's default (its host,
+ * its credential) refined by the manifest's route for the same host (paths,
+ * methods, dlp, allowlists), or a manifest route alone.
+ */
 struct plan_route {
-	const struct mf_route *r;
+	const struct mf_route *r; /* the manifest's route for this host, or NULL */
+	size_t mf_index;          /* its index in egress.routes */
 	const char *host, *scheme, *token_ref;
-	const char *origin; /* "manifest", "claude", "codex" */
+	const char *origin;      /* "manifest", "claude", "codex" */
+	const char *host_from;   /* where the host came from: "claude", "claude (ANTHROPIC_BASE_URL)", "manifest" */
+	const char *auth_from;   /* who set the credential: the provider's key, the manifest, or NULL */
 };
 
 #define CODEX_TOKEN_REF "BB_CODEX_HOST_ACCESS_TOKEN"
@@ -55,6 +63,19 @@ static cJSON *route_json(const struct plan_route *pr, const char *slot)
 
 	cJSON_AddStringToObject(o, "host", pr->host);
 	cJSON_AddStringToObject(o, "origin", pr->origin);
+	{
+		/* Where each part came from: the provider's default, the manifest's route, or nowhere. */
+		cJSON *from = cJSON_AddObjectToObject(o, "from");
+		char mf[48];
+
+		snprintf(mf, sizeof mf, "egress.routes[%zu]", pr->mf_index);
+		cJSON_AddStringToObject(from, "host", pr->host_from);
+		if (pr->auth_from)
+			cJSON_AddStringToObject(from, "auth", pr->auth_from);
+		else
+			cJSON_AddNullToObject(from, "auth");
+		cJSON_AddStringToObject(from, "rules", r ? mf : "default");
+	}
 	if (pr->scheme) {
 		cJSON *auth = cJSON_AddObjectToObject(o, "auth");
 
@@ -99,60 +120,142 @@ static cJSON *route_json(const struct plan_route *pr, const char *slot)
 	return o;
 }
 
-/* Provider routes first (they claim their hosts), then the manifest's for other hosts. */
-static size_t effective_routes(const struct mf_bottle *b, struct plan_route *out, cJSON *notes)
+/*
+ * The host a gateway base URL names (ANTHROPIC_BASE_URL, OPENAI_BASE_URL in
+ * the bottle's env: a literal, or the host variable's value at plan time),
+ * lower-cased into out; 0, or -1 when env does not set it or it is no URL.
+ */
+static int base_url_host(const struct mf_bottle *b, const char *var, char *out, size_t cap)
 {
+	const char *v = NULL, *h, *end;
+	size_t i, n;
+
+	for (i = 0; i < b->nenv; i++)
+		if (!strcmp(b->env[i].name, var))
+			v = b->env[i].source == MF_ENV_LITERAL ? b->env[i].value
+			    : b->env[i].source == MF_ENV_HOST  ? getenv(b->env[i].value)
+								: NULL;
+	if (!v || !(h = strstr(v, "://")))
+		return -1;
+	h += 3;
+	end = h + strcspn(h, ":/?#");
+	n = (size_t)(end - h);
+	if (!n || n >= cap || memchr(h, '@', n))
+		return -1;
+	for (i = 0; i < n; i++)
+		out[i] = (char)(h[i] >= 'A' && h[i] <= 'Z' ? h[i] - 'A' + 'a' : h[i]);
+	out[n] = 0;
+	return 0;
+}
+
+/*
+ * The provider template's routes first: its hosts (a gateway's instead of
+ * the vendor's when the env names a base URL) with its credential; then the
+ * manifest's. A manifest route for a provider host refines that route (its
+ * paths, matches, methods, dlp, git, allowlists apply) instead of being
+ * dropped; it may bring a credential only where the provider injects none.
+ * The number of routes, or -1 with e set on a conflict.
+ */
+static long effective_routes(const struct mf_bottle *b, struct plan_route *out, char gateway[2][256], cJSON *notes,
+			     struct bb_err *e)
+{
+	const struct mf_provider *pv = &b->provider;
 	size_t n = 0, i, k;
 
-	if (!strcmp(b->provider.template_, "claude")) {
-		out[n] = (struct plan_route){ NULL, "api.anthropic.com", NULL, NULL, "claude" };
-		if (*b->provider.auth_token) {
+	if (!strcmp(pv->template_, "claude")) {
+		int gw = base_url_host(b, "ANTHROPIC_BASE_URL", gateway[0], 256) == 0;
+
+		out[n] = (struct plan_route){ NULL, 0, gw ? gateway[0] : "api.anthropic.com", NULL, NULL, "claude",
+					      gw ? "claude (ANTHROPIC_BASE_URL)" : "claude", NULL };
+		if (*pv->auth_token) {
 			out[n].scheme = "Bearer";
-			out[n].token_ref = b->provider.auth_token;
+			out[n].token_ref = pv->auth_token;
+			out[n].auth_from = "agent_provider.auth_token";
+		} else if (*pv->api_key) {
+			out[n].scheme = "x-api-key";
+			out[n].token_ref = pv->api_key;
+			out[n].auth_from = "agent_provider.api_key";
 		}
 		n++;
-	} else if (!strcmp(b->provider.template_, "codex")) {
-		static const char *const hosts[] = { "api.openai.com", "chatgpt.com" };
+	} else if (!strcmp(pv->template_, "codex")) {
+		int gw = base_url_host(b, "OPENAI_BASE_URL", gateway[0], 256) == 0;
+		const char *hosts[] = { gw ? gateway[0] : "api.openai.com", "chatgpt.com" };
 
 		for (i = 0; i < 2; i++) {
-			out[n] = (struct plan_route){ NULL, hosts[i], NULL, NULL, "codex" };
-			if (b->provider.forward_host_credentials) {
+			out[n] = (struct plan_route){ NULL, 0, hosts[i], NULL, NULL, "codex",
+						      i == 0 && gw ? "codex (OPENAI_BASE_URL)" : "codex", NULL };
+			if (pv->forward_host_credentials) {
 				out[n].scheme = "Bearer";
 				out[n].token_ref = CODEX_TOKEN_REF;
+				out[n].auth_from = "agent_provider.forward_host_credentials";
+			} else if (*pv->api_key && i == 0) { /* an API key is for the API, not for chatgpt.com */
+				out[n].scheme = "Bearer";
+				out[n].token_ref = pv->api_key;
+				out[n].auth_from = "agent_provider.api_key";
 			}
+			if (i == 1 && !strcmp(hosts[0], hosts[1]))
+				break;
 			n++;
 		}
 	}
 	for (i = 0; i < b->nroutes; i++) {
 		const struct mf_route *r = &b->routes[i];
+		char note[512];
 
 		for (k = 0; k < n; k++)
-			if (!strcmp(out[k].host, r->host))
+			if (!out[k].r && !strcmp(out[k].host, r->host))
 				break;
-		if (k < n) {
-			char note[512];
-
-			snprintf(note, sizeof note,
-				 "egress.routes[%zu] (%s) is replaced by the %s provider route for the same host", i, r->host,
-				 out[k].origin);
-			cJSON_AddItemToArray(notes, cJSON_CreateString(note));
+		if (k == n) { /* no provider route for this host (manifest hosts are unique: none refined yet) */
+			out[n++] = (struct plan_route){ r, i, r->host, r->auth_scheme, r->token_ref, "manifest", "manifest",
+							r->auth_scheme ? "manifest" : NULL };
 			continue;
 		}
-		out[n++] = (struct plan_route){ r, r->host, r->auth_scheme, r->token_ref, "manifest" };
+		if (r->auth_scheme && out[k].scheme) {
+			bb_errf(e, BB_EINVAL,
+				"%s: egress.routes[%zu] (%s) sets auth, but the %s provider injects its own credential "
+				"there (%s); remove the route's auth", b->file, i, r->host, out[k].origin, out[k].auth_from);
+			return -1;
+		}
+		if (r->tls_passthrough && out[k].scheme) {
+			bb_errf(e, BB_EINVAL,
+				"%s: egress.routes[%zu] (%s) asks for pipelock.tls_passthrough, but the %s provider injects "
+				"its credential there (%s), which a tunnel cannot carry", b->file, i, r->host, out[k].origin,
+				out[k].auth_from);
+			return -1;
+		}
+		out[k].r = r;
+		out[k].mf_index = i;
+		if (r->auth_scheme) {
+			out[k].scheme = r->auth_scheme;
+			out[k].token_ref = r->token_ref;
+			out[k].auth_from = "manifest";
+		}
+		snprintf(note, sizeof note, "egress.routes[%zu] (%s) refines the %s provider route: its rules apply%s", i,
+			 r->host, out[k].origin, r->auth_scheme ? ", with its auth" : "");
+		cJSON_AddItemToArray(notes, cJSON_CreateString(note));
 	}
-	return n;
+	return (long)n;
 }
 
-static cJSON *egress_json(const struct mf_bottle *b, cJSON *notes, cJSON **dns_allow)
+static cJSON *egress_json(const struct mf_bottle *b, cJSON *notes, cJSON **dns_allow, struct bb_err *e)
 {
 	struct plan_route *routes = calloc(b->nroutes + 3, sizeof *routes);
 	const char *refs[256];
+	char gateway[2][256];
 	size_t nrefs = 0, n, i, k;
-	cJSON *eg = cJSON_CreateObject(), *ra, *slots;
+	long got;
+	cJSON *eg, *ra, *slots;
 
-	if (!routes)
-		return eg;
-	n = effective_routes(b, routes, notes);
+	if (!routes) {
+		bb_errf(e, ENOMEM, "out of memory");
+		return NULL;
+	}
+	if ((got = effective_routes(b, routes, gateway, notes, e)) < 0) {
+		free(routes);
+		return NULL;
+	}
+	n = (size_t)got;
+	eg = cJSON_CreateObject();
 	ra = cJSON_AddArrayToObject(eg, "routes");
 	*dns_allow = cJSON_CreateArray();
 	for (i = 0; i < n; i++) {
@@ -296,10 +399,18 @@ cJSON *plan_build(const struct manifest *m, const char *agent, const char *bottl
 		cJSON_AddItemToObject(o, "command", str_array(b->provider.command, b->provider.ncommand));
 	cJSON_AddStringToObject(o, "dockerfile", b->provider.dockerfile);
 	cJSON_AddStringToObject(o, "auth_token_ref", b->provider.auth_token);
+	cJSON_AddStringToObject(o, "api_key_ref", b->provider.api_key);
+	cJSON_AddStringToObject(o, "program", b->provider.program);
 	cJSON_AddBoolToObject(o, "forward_host_credentials", b->provider.forward_host_credentials);
 	cJSON_AddItemToObject(doc, "env", env_json(b));
 	notes = cJSON_CreateArray();
-	cJSON_AddItemToObject(doc, "egress", egress_json(b, notes, &dns_allow));
+	o = egress_json(b, notes, &dns_allow, e);
+	if (!o) {
+		cJSON_Delete(notes);
+		cJSON_Delete(doc);
+		return NULL;
+	}
+	cJSON_AddItemToObject(doc, "egress", o);
 	cJSON_AddItemToObject(doc, "git_gate", git_json(b, user));
 	o = cJSON_AddObjectToObject(doc, "supervise");
 	cJSON_AddBoolToObject(o, "enabled", b->supervise);

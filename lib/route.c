@@ -245,8 +245,10 @@ static int parse_route(struct pctx *c, const cJSON *j, struct route *r)
 			r->auth = ROUTE_AUTH_BEARER;
 		else if (!strcmp(scheme, "token"))
 			r->auth = ROUTE_AUTH_TOKEN;
+		else if (!strcmp(scheme, "x-api-key"))
+			r->auth = ROUTE_AUTH_API_KEY;
 		else
-			return perr(c, "auth.scheme", "must be Bearer or token, was ", scheme);
+			return perr(c, "auth.scheme", "must be Bearer, token or x-api-key, was ", scheme);
 	}
 	if (get_strs(c, j, "path_allowlist", &r->path_allowlist, &r->npath_allowlist) < 0)
 		return -1;

@@ -23,7 +23,8 @@
 struct re;
 
 enum route_match_type { ROUTE_PREFIX, ROUTE_EXACT, ROUTE_REGEX };
-enum route_auth { ROUTE_AUTH_NONE, ROUTE_AUTH_BEARER, ROUTE_AUTH_TOKEN };
+/* Bearer and token: "Authorization: SCHEME TOKEN"; x-api-key: "x-api-key: TOKEN" (Anthropic's API keys). */
+enum route_auth { ROUTE_AUTH_NONE, ROUTE_AUTH_BEARER, ROUTE_AUTH_TOKEN, ROUTE_AUTH_API_KEY };
 
 struct route_path {
 	enum route_match_type type;

@@ -1,5 +1,6 @@
 /* plan.c - `bb bottle plan NAME [--json]`: the fully resolved configuration `start` would use. */
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "applet.h"
@@ -34,15 +35,22 @@ static void print_text(const cJSON *p)
 		out_printf("env       %s (%s)\n", cJSON_GetObjectItem(r, "name")->valuestring,
 			   cJSON_GetObjectItem(r, "source")->valuestring);
 	cJSON_ArrayForEach(r, cJSON_GetObjectItem(cJSON_GetObjectItem(p, "egress"), "routes")) {
-		const cJSON *auth = cJSON_GetObjectItem(r, "auth");
-
+		const cJSON *auth = cJSON_GetObjectItem(r, "auth"), *from = cJSON_GetObjectItem(r, "from");
+		const char *origin = cJSON_GetStringValue(cJSON_GetObjectItem(r, "origin"));
+		const char *rules = cJSON_GetStringValue(cJSON_GetObjectItem(from, "rules"));
+		char where[160] = "";
+		/* A provider's route says so, and which manifest route refines it. */
+		if (origin && strcmp(origin, "manifest"))
+			snprintf(where, sizeof where, " (%s%s%s)", cJSON_GetStringValue(cJSON_GetObjectItem(from, "host")),
+				 rules && strcmp(rules, "default") ? "; rules from " : "",
+				 rules && strcmp(rules, "default") ? rules : "");
 		if (cJSON_IsObject(auth))
-			out_printf("egress    %s [auth:%s from %s via %s]\n", cJSON_GetObjectItem(r, "host")->valuestring,
+			out_printf("egress    %s [auth:%s from %s via %s]%s\n", cJSON_GetObjectItem(r, "host")->valuestring,
 				   cJSON_GetObjectItem(auth, "scheme")->valuestring,
 				   cJSON_GetObjectItem(auth, "token_ref")->valuestring,
-				   cJSON_GetObjectItem(auth, "token_slot")->valuestring);
+				   cJSON_GetObjectItem(auth, "token_slot")->valuestring, where);
 		else
-			out_printf("egress    %s\n", cJSON_GetObjectItem(r, "host")->valuestring);
+			out_printf("egress    %s%s\n", cJSON_GetObjectItem(r, "host")->valuestring, where);
 	}
 	cJSON_ArrayForEach(r, cJSON_GetObjectItem(cJSON_GetObjectItem(p, "git_gate"), "repos"))
 		out_printf("git gate  %s → %s:%d\n", cJSON_GetObjectItem(r, "name")->valuestring,

@@ -814,8 +814,11 @@ static int write_up_head(struct conn *c, const struct http1_request *rq, struct 
 	}
 	if (r->auth != ROUTE_AUTH_NONE) {
 		const char *tok = eg_token(c->eg, r->token_slot);
-		if (putf(c->uout, &c->uout_len, sizeof c->uout, "Authorization: %s %s\r\n",
-			 r->auth == ROUTE_AUTH_BEARER ? "Bearer" : "token", tok ? tok : "") < 0)
+		int rc = r->auth == ROUTE_AUTH_API_KEY
+				 ? putf(c->uout, &c->uout_len, sizeof c->uout, "x-api-key: %s\r\n", tok ? tok : "")
+				 : putf(c->uout, &c->uout_len, sizeof c->uout, "Authorization: %s %s\r\n",
+					r->auth == ROUTE_AUTH_BEARER ? "Bearer" : "token", tok ? tok : "");
+		if (rc < 0)
 			return -1;
 	}
 	return put(c->uout, &c->uout_len, sizeof c->uout, "\r\n", 2);

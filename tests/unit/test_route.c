@@ -71,6 +71,15 @@ static void loads_the_plan(void)
 	policy_unref(p);
 }
 
+static void api_key_scheme_loads(void)
+{
+	struct policy *p = load("{\"routes\":[{\"host\":\"api.anthropic.com\",\"auth\":{\"scheme\":\"x-api-key\","
+				"\"token_slot\":\"BB_EGRESS_TOKEN_0\"}}]}");
+	T_CHECK(p && p->nroutes == 1 && p->routes[0].auth == ROUTE_AUTH_API_KEY);
+	T_CHECK(p && p->ntoken_slots == 1);
+	policy_unref(p);
+}
+
 static void egress_object_alone_loads(void)
 {
 	struct policy *p = load("{\"routes\":[{\"host\":\"a.example\"}]}");
@@ -98,7 +107,7 @@ static void bad_policies_name_the_field(void)
 	expect_error("{\"routes\":[{\"path\":\"/\"}]}", "routes[0]: host: is required");
 	expect_error("{\"routes\":[{\"host\":\"a\"},{\"host\":\"A\"}]}", "routes[1] (a): host: appears twice");
 	expect_error("{\"routes\":[{\"host\":\"a\",\"auth\":{\"scheme\":\"Basic\",\"token_slot\":\"S\"}}]}",
-		     "auth.scheme: must be Bearer or token");
+		     "auth.scheme: must be Bearer, token or x-api-key");
 	expect_error("{\"routes\":[{\"host\":\"a\",\"matches\":[{\"paths\":[{\"type\":\"regex\",\"value\":\"(\"}]}]}]}",
 		     "routes[0] (a): matches[0].paths[0]: regex");
 	expect_error("{\"routes\":[{\"host\":\"a\",\"matches\":[{\"paths\":[{\"type\":\"glob\",\"value\":\"/\"}]}]}]}",
@@ -226,6 +235,7 @@ int main(void)
 {
 	T_RUN(loads_the_plan);
 	T_RUN(egress_object_alone_loads);
+	T_RUN(api_key_scheme_loads);
 	T_RUN(bad_policies_name_the_field);
 	T_RUN(path_allowlist_and_matches);
 	T_RUN(paths_an_upstream_would_normalise_are_refused);
