@@ -973,6 +973,11 @@ int docker_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 		snprintf(f, sizeof f, "%s/resolv.conf", rundir);
 		if (fd_write_file_atomic(f, resolv, (size_t)rl, 0644, e) < 0)
 			goto out;
+		snprintf(f, sizeof f, "%s/bin", rundir);
+		if (rt_make_bin_links(c, f) < 0) {
+			bb_errno(e, errno, "docker: link the agent program in %s", f);
+			goto out;
+		}
 		snprintf(f, sizeof f, "%s/empty", rundir);
 		if (mkdir(f, 0555) < 0 && errno != EEXIST) {
 			bb_errno(e, errno, "docker: stage %s", f);
@@ -1064,6 +1069,13 @@ int docker_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 	snprintf(path, sizeof path, "%s/empty", rundir);
 	add_bind(mounts, path, c->state_dir, 1);
 	add_bind(mounts, path, c->ca_dir, 1);
+	{
+		/* What the agent program needs of a hidden place (an npm prefix in a home): just that, read-only. */
+		const char *const *rp;
+		for (rp = c->ro_paths; rp && *rp; rp++)
+			if (rt_path_hidden(c, *rp))
+				add_bind(mounts, *rp, *rp, 1);
+	}
 	snprintf(path, sizeof path, "bb-%s-agent", slug);
 	n = create_container(&d, path, body, m.agent, e);
 	cJSON_Delete(body);

@@ -224,6 +224,14 @@ static cJSON *config(const struct rt_config *c, int agent, char *const argv[], c
 			add_mount(mounts, "/tmp/home", "bind", c->home_dir, rbind_rw);
 		add_mount(mounts, c->state_dir, "tmpfs", "tmpfs", hideopts);
 		add_mount(mounts, c->ca_dir, "tmpfs", "tmpfs", hideopts);
+		{
+			/* What the agent program needs of a hidden place (an npm prefix in a home): just that, read-only. */
+			static const char *const prog_ro[] = { "bind", "ro", "nosuid", NULL };
+			const char *const *rp;
+			for (rp = c->ro_paths; rp && *rp; rp++)
+				if (rt_path_hidden(c, *rp))
+					add_mount(mounts, *rp, "bind", *rp, prog_ro);
+		}
 	} else {
 		add_mount(mounts, c->state_dir, "bind", c->state_dir, rbind_rw);
 	}
@@ -419,6 +427,11 @@ int oci_run(const struct rt_config *c, const char *runtime, int *exit_code, stru
 		snprintf(f, sizeof f, "%s/resolv.conf", rundir);
 		if (fd_write_file_atomic(f, resolv, sizeof resolv - 1, 0644, e) < 0)
 			goto out;
+		snprintf(f, sizeof f, "%s/bin", rundir);
+		if (rt_make_bin_links(c, f) < 0) {
+			bb_errno(e, errno, "oci: link the agent program in %s", f);
+			goto out;
+		}
 		{
 			struct buf exe = BUF_INIT(256u << 20);
 			snprintf(f, sizeof f, "%s/bb", rundir);

@@ -253,6 +253,47 @@ static int make_dev(const char *stage)
 	return mount_attr(dev, 0, MOUNT_ATTR_RDONLY, 0);
 }
 
+int rt_path_hidden(const struct rt_config *c, const char *real)
+{
+	static const char *const covered[] = { "/home", "/root", "/tmp", "/run", "/var/tmp", "/boot", "/lost+found",
+					       "/proc", "/dev", "/sys", NULL };
+	size_t i, n;
+	if (c->rootfs)
+		return 1;
+	for (i = 0; covered[i]; i++) {
+		n = strlen(covered[i]);
+		if (!strncmp(real, covered[i], n) && (real[n] == '/' || real[n] == 0))
+			return 1;
+	}
+	return 0;
+}
+
+int rt_make_bin_links(const struct rt_config *c, const char *dir)
+{
+	const char *const *l;
+	if (!c->bin_links || !*c->bin_links)
+		return 0;
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -1;
+	for (l = c->bin_links; *l; l++) {
+		const char *eq = strchr(*l, '=');
+		char p[PATH_MAX + 300];
+		if (!eq || eq == *l || memchr(*l, '/', (size_t)(eq - *l)) || eq[1] != '/') {
+			errno = EINVAL; /* NAME is a plain name; TARGET an absolute path */
+			return -1;
+		}
+		if ((size_t)snprintf(p, sizeof p, "%s/%.*s", dir, (int)(eq - *l), *l) >= sizeof p) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (symlink(eq + 1, p) < 0 && errno != EEXIST)
+			return -1;
+	}
+	return 0;
+}
+
+static int bind_host_ro(const char *stage, const char *path);
+
 /* The stage's mount point: a directory in the state dir, made by the host. */
 static void stage_path(const struct rt_config *c, int agent, char *out, size_t cap)
 {
@@ -316,6 +357,12 @@ static void agent_mounts(const struct rt_config *c, int ready_wr)
 		shim_fail(ready_wr, "write /run/bb", errno);
 	buf_free(&b);
 	{
+		char bin[4200];
+		snprintf(bin, sizeof bin, "%s" RT_AGENT_BIN, stage);
+		if (rt_make_bin_links(c, bin) < 0)
+			shim_fail(ready_wr, "link the agent program in " RT_AGENT_BIN, errno);
+	}
+	{
 		char dst[4200];
 		snprintf(dst, sizeof dst, "%s/etc/resolv.conf", stage);
 		/* A symlink would be followed from the host's root: only a file is covered. */
@@ -351,6 +398,13 @@ static void agent_mounts(const struct rt_config *c, int ready_wr)
 	}
 	if (real_ca[0] && (in_root(p, sizeof p, stage, real_ca) < 0 || hide(p) < 0))
 		shim_fail(ready_wr, "hide the CA key", errno ? errno : ENAMETOOLONG);
+	{
+		/* What the agent program needs of a hidden place (an npm prefix in a home): just that, read-only. */
+		const char *const *rp;
+		for (rp = c->ro_paths; rp && *rp; rp++)
+			if (rt_path_hidden(c, *rp) && bind_host_ro(stage, *rp) < 0)
+				shim_fail(ready_wr, "bind the agent program read-only", errno);
+	}
 	if (in_root(p, sizeof p, stage, c->rootfs ? RT_WORKSPACE_IN_IMAGE : real_ws) < 0 || bind_back(ws, p, 1) < 0)
 		shim_fail(ready_wr, "mount the workspace read-write", errno ? errno : ENAMETOOLONG);
 	close(ws);

@@ -38,6 +38,7 @@
 #define RT_CA_BUNDLE_MAX (8u << 20) /* the agent's CA bundle (system roots + bottle CA) */
 #define RT_UID_BASE 2147483648u /* 2^31: host uids of the agent's root (+2*PID+1); no account has them */
 #define RT_WORKSPACE_IN_IMAGE "/workspace" /* where the workspace is mounted over an image's rootfs */
+#define RT_AGENT_BIN "/run/bb/bin" /* links to the agent program (bin_links), first on the agent's PATH */
 /* Default limits (rt_config memory_max/pids_max 0), applied where cgroups are writable. */
 #define RT_AGENT_MEMORY_DEFAULT (8LL << 30)
 #define RT_AGENT_PIDS_DEFAULT 4096L
@@ -60,6 +61,9 @@ struct rt_config {
 	char **agent_env;      /* its environment (proxy, CA and gate variables added by the caller) */
 	char **sidecar_env;    /* the sidecar's: token slots live here only */
 	const char *rootfs;    /* NULL: the host's filesystem read-only; else an unpacked image root (read-only) */
+	const char *const *ro_paths; /* host paths (canonical) the agent program needs: bound read-only at the same
+				      * place where the agent's root hides them (rt_path_hidden); NULL-terminated or NULL */
+	const char *const *bin_links; /* "NAME=TARGET": symlinks in RT_AGENT_BIN; NULL-terminated or NULL */
 	long long memory_max;  /* the agent's memory limit, bytes: 0 = default (where available), -1 = none,
 				  > 0 = this, and the start fails if it cannot be applied */
 	long pids_max;         /* the agent's process limit, same rules */
@@ -112,6 +116,21 @@ unsigned rt_agent_root_id(void);
  * 0, or -1 with e naming the bad variable.
  */
 int rt_agent_limits(const struct rt_config *c, long long *mem, long *pids, struct bb_err *e);
+
+/*
+ * Whether the agent's root hides the host's canonical path real: an image
+ * root shows nothing of the host; the host's root covers /home, /root, /tmp,
+ * /run, /var/tmp, /boot, /lost+found, /proc, /dev and /sys with its own.
+ * The one list every backend binds ro_paths by.
+ */
+int rt_path_hidden(const struct rt_config *c, const char *real);
+
+/*
+ * Make "NAME=TARGET" links (c->bin_links) in dir, created 0755 when
+ * missing: the agent's RT_AGENT_BIN as a backend stages it. 0, or -1 with
+ * errno set.
+ */
+int rt_make_bin_links(const struct rt_config *c, const char *dir);
 
 /* The agent's working directory as it sees it: the workspace's host path, or RT_WORKSPACE_IN_IMAGE. */
 const char *rt_agent_workdir(const struct rt_config *c);

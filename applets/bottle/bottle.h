@@ -93,6 +93,7 @@ struct session {
 	int bare;              /* no isolation (asked for explicitly) */
 	int keep_state;        /* start/resume: keep the state dir for resume */
 	int copy_cwd;          /* the agent works on a copy of the workspace */
+	int no_provider;       /* run --no-provider: none of the provider's environment, files or program */
 	char *const *argv;     /* the command; NULL: the provider's agent program */
 };
 int bottle_session(const struct session *s);
@@ -116,6 +117,7 @@ struct provider_ctx {
 	const char *const *command; /* template command: the program and its arguments */
 	size_t ncommand;
 	const char *auth_token_ref; /* the host variable egress injects for it, or "" */
+	const char *api_key_ref;    /* the host variable with an API key egress injects, or "" */
 	const char *prompt;         /* the agent's prompt (Markdown), or NULL */
 	const char *home;           /* the agent's home on the host (state dir/home) */
 	const char *agent_home;     /* the same as the agent sees it (AGENT_HOME; with --bare, home) */
@@ -142,6 +144,13 @@ int provider_prepare(const struct provider_ctx *c, struct provider_cmd *pc, stru
  * not expired. *out is malloc'd. 0, or -1 with e saying what to do.
  */
 int provider_codex_token(char **out, struct bb_err *e);
+/*
+ * The provider's agent program on the host (claude, codex: found on PATH or
+ * at agent_provider.program) and what of the host it needs (lib/agentprog.h).
+ * p->nneed is 0 for a template without one (command). 0, or -1 with e set.
+ */
+struct agentprog;
+int provider_program(const struct mf_bottle *b, struct agentprog *p, struct bb_err *e);
 /* Copy each named skill from $BB_HOME (else $HOME)/.claude/skills/NAME into the agent's ~/.claude/skills. 0, or -1 with e set. */
 int provider_skills(const struct provider_ctx *c, const char *const *skills, size_t n, struct bb_err *e);
 

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agentprog.h"
 #include "bottle.h"
 #include "buf.h"
 #include "fd.h"
@@ -67,7 +68,15 @@ static int add_arg(struct provider_cmd *pc, const char *a)
 	return 0;
 }
 
-/* Claude Code trusts a project (no dialog) through ~/.claude.json; onboarding and the bypass warning are done. */
+/* What the agent holds where egress injects the real credential: never a secret, the same everywhere. */
+#define PLACEHOLDER "egress-placeholder"
+
+/*
+ * Claude Code trusts a project (no dialog) through ~/.claude.json;
+ * onboarding and the bypass warning are done. With an API key, the
+ * placeholder key is approved there too: Claude Code asks about a key it
+ * has not seen (by its last 20 characters) before it uses it.
+ */
 static int claude(const struct provider_ctx *c, struct provider_cmd *pc, struct bb_err *e)
 {
 	cJSON *o = cJSON_CreateObject(), *projects, *p;
@@ -84,6 +93,14 @@ static int claude(const struct provider_ctx *c, struct provider_cmd *pc, struct 
 	cJSON_AddBoolToObject(p, "hasTrustDialogAccepted", 1);
 	p = cJSON_AddObjectToObject(projects, c->workspace);
 	cJSON_AddBoolToObject(p, "hasTrustDialogAccepted", 1);
+	if (c->api_key_ref && *c->api_key_ref) {
+		cJSON *keys = cJSON_AddObjectToObject(o, "customApiKeyResponses");
+		const char *ph = PLACEHOLDER;
+		size_t n = strlen(ph);
+
+		cJSON_AddItemToArray(cJSON_AddArrayToObject(keys, "approved"), cJSON_CreateString(ph + (n > 20 ? n - 20 : 0)));
+		cJSON_AddArrayToObject(keys, "rejected");
+	}
 	if (json_print(o, &b, e) == 0 && home_file(c, ".claude.json", b.p, b.len, e) == 0)
 		rc = 0;
 	cJSON_Delete(o);
@@ -93,7 +110,9 @@ static int claude(const struct provider_ctx *c, struct provider_cmd *pc, struct 
 	pc->env[pc->nenv++] = "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1";
 	pc->env[pc->nenv++] = "DISABLE_ERROR_REPORTING=1";
 	if (c->auth_token_ref && *c->auth_token_ref) /* egress swaps the real token in; the agent holds a placeholder */
-		pc->env[pc->nenv++] = "CLAUDE_CODE_OAUTH_TOKEN=egress-placeholder";
+		pc->env[pc->nenv++] = "CLAUDE_CODE_OAUTH_TOKEN=" PLACEHOLDER;
+	else if (c->api_key_ref && *c->api_key_ref) /* sent as x-api-key, which egress replaces */
+		pc->env[pc->nenv++] = "ANTHROPIC_API_KEY=" PLACEHOLDER;
 	add_arg(pc, "claude");
 	add_arg(pc, "--dangerously-skip-permissions");
 	if (c->resume)
@@ -259,7 +278,19 @@ static int codex_dummy_auth(const struct provider_ctx *c, struct bb_err *e)
 	return rc;
 }
 
-/* Codex: the workspace trusted in config.toml, the bottle's CA bundle, a placeholder API key. */
+/* ~/.codex/auth.json in API-key mode, holding the placeholder (what `codex login --with-api-key` writes). */
+static int codex_placeholder_key(const struct provider_ctx *c, struct bb_err *e)
+{
+	static const char doc[] = "{\n  \"auth_mode\": \"apikey\",\n  \"OPENAI_API_KEY\": \"" PLACEHOLDER "\"\n}\n";
+
+	return home_file(c, ".codex/auth.json", doc, sizeof doc - 1, e);
+}
+
+/*
+ * Codex: the workspace trusted in config.toml, the bottle's CA bundle, and
+ * its sign-in: a dummy of the host's (forward_host_credentials) or the
+ * placeholder API key (api_key), whose real value egress injects.
+ */
 static int codex(const struct provider_ctx *c, struct provider_cmd *pc, struct bb_err *e)
 {
 	struct buf b = BUF_INIT(16u << 10);
@@ -276,14 +307,15 @@ static int codex(const struct provider_ctx *c, struct provider_cmd *pc, struct b
 	if (rc == 0)
 		rc = home_file(c, ".codex/config.toml", b.p, b.len, e);
 	buf_free(&b);
-	if (rc < 0 || (c->codex_host_credentials && codex_dummy_auth(c, e) < 0))
+	if (rc < 0 || (c->codex_host_credentials && codex_dummy_auth(c, e) < 0) ||
+	    (c->api_key_ref && *c->api_key_ref && codex_placeholder_key(c, e) < 0))
 		return -1;
 	snprintf(pc->codex_home, sizeof pc->codex_home, "CODEX_HOME=%s/.codex", c->agent_home);
 	pc->env[pc->nenv++] = pc->codex_home;
 	snprintf(pc->codex_ca, sizeof pc->codex_ca, "CODEX_CA_CERTIFICATE=%s", c->ca_bundle);
 	pc->env[pc->nenv++] = pc->codex_ca;
-	if (!c->codex_host_credentials) /* signed in through the dummy auth.json instead */
-		pc->env[pc->nenv++] = "OPENAI_API_KEY=egress-placeholder";
+	if (c->api_key_ref && *c->api_key_ref) /* egress injects the real key as the Bearer token */
+		pc->env[pc->nenv++] = "OPENAI_API_KEY=" PLACEHOLDER;
 	add_arg(pc, "codex");
 	add_arg(pc, "--dangerously-bypass-approvals-and-sandbox");
 	if (c->resume) {
@@ -312,6 +344,16 @@ int provider_prepare(const struct provider_ctx *c, struct provider_cmd *pc, stru
 	}
 	return bb_errf(e, BB_EINVAL, "provider template '%s' has no agent program; use 'bb bottle run %s -- CMD'",
 		       c->template_, c->template_);
+}
+
+int provider_program(const struct mf_bottle *b, struct agentprog *p, struct bb_err *e)
+{
+	const char *t = b->provider.template_;
+
+	memset(p, 0, sizeof *p);
+	if (strcmp(t, "claude") && strcmp(t, "codex"))
+		return 0; /* the command template's program is the operator's to name */
+	return agentprog_find(t, b->provider.program, getenv("PATH"), getenv("HOME"), p, e);
 }
 
 int provider_skills(const struct provider_ctx *c, const char *const *skills, size_t n, struct bb_err *e)

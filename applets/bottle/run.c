@@ -33,6 +33,8 @@
 #include "image.h"
 #include "bare.h"
 #include "manifest.h"
+#include "agentprog.h"
+#include "audit.h"
 
 /* clang spells "built with AddressSanitizer" __has_feature(address_sanitizer), gcc __SANITIZE_ADDRESS__. */
 #if defined(__SANITIZE_ADDRESS__)
@@ -49,7 +51,8 @@
 static const char usage[] =
 	"usage: bb bottle run NAME [OPTIONS] -- CMD [ARGS...]\n"
 	"Starts the bottle of agent (or bottle) NAME on the embedded runtime, runs CMD\n"
-	"inside it as the agent (instead of the provider's agent program), then stops\n"
+	"inside it as the agent (instead of the provider's agent program, with the same\n"
+	"environment and files 'start' gives it), then stops\n"
 	"the bottle and exits with CMD's status. The agent reaches only the sidecar;\n"
 	"egress there reaches only what the manifest's routes allow (docs/runtime.md).\n"
 	"  -C, --cwd DIR        the workspace mounted read-write (default: current directory)\n"
@@ -61,6 +64,8 @@ static const char usage[] =
 	"                       import), the workspace at /workspace; default: the host's\n"
 	"      --bare           NO isolation: the command runs on this host, only its proxied\n"
 	"                       traffic is checked (explicit opt-out; also BB_BARE=1)\n"
+	"      --no-provider    none of the provider's setup (its placeholders, its files in\n"
+	"                       the agent's home, its program on PATH): CMD alone\n"
 	"Isolation is never skipped unless --bare says so: if a step fails, the bottle\n"
 	"does not start.";
 
@@ -235,6 +240,62 @@ static int prompt_secret(const char *name, char *out, size_t cap)
 }
 
 #define COPY_CWD_MAX (4ull << 30) /* a workspace copy larger than this is refused */
+#define AUDIT_READ_MAX (64u << 20) /* the end-of-run summary reads at most this much of egress's log */
+
+/*
+ * What egress refused while the agent ran, by host and rule, on one screen:
+ * the agent's tool may have hidden it. The log lives in the state dir the
+ * sidecar writes: opened beside its directory fd, no link followed.
+ */
+static void refused_summary(const char *state, const char *slug, int kept)
+{
+	struct buf log = BUF_INIT(AUDIT_READ_MAX), out = BUF_INIT(1u << 20);
+	struct bb_err e = { 0 };
+	struct stat st;
+	int dfd = open(state, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd = -1;
+	long n;
+
+	if (dfd >= 0)
+		fd = openat(dfd, "egress.log", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && fd_read_all(fd, &log, &e) == 0 &&
+	    (n = audit_refused_summary(log.p ? log.p : "", log.len, 100, &out, &e)) > 0) {
+		err_raw("bb: %s: egress refused %ld request%s (by host and rule; %s%s%s):\n", slug, n, n == 1 ? "" : "s",
+			kept ? "'bb bottle logs " : "--log FILE keeps the whole audit log", kept ? slug : "",
+			kept ? "' has each" : "");
+		err_raw("%.*s", (int)out.len, out.p);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	buf_free(&log);
+	buf_free(&out);
+}
+
+/*
+ * The agent's PATH: the usual directories, after RT_AGENT_BIN where the
+ * provider's program is linked; with --bare (no bottle, the host's own
+ * files) the directories the program and its interpreter were found in.
+ */
+static int agent_path(int bare, const struct agentprog *p, char ***env, size_t *n)
+{
+	static const char std[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	char dir[2][PATH_MAX];
+	const char *src[2];
+	size_t k;
+
+	if (!p->nneed)
+		return env_add(env, n, "PATH=%s", std);
+	if (!bare)
+		return env_add(env, n, "PATH=" RT_AGENT_BIN ":%s", std);
+	src[0] = p->found;
+	src[1] = p->interp_name[0] ? p->interp : p->found;
+	for (k = 0; k < 2; k++) {
+		const char *slash = strrchr(src[k], '/');
+		snprintf(dir[k], sizeof dir[k], "%.*s", slash ? (int)(slash - src[k]) : 1, slash ? src[k] : "/");
+	}
+	return env_add(env, n, "PATH=%s:%s:%s", dir[0], dir[1], std);
+}
 
 /* A deploy key revoked (or not) at teardown: said on stderr, never silently. */
 static void report_revoke(void *arg, int ok, const char *msg)
@@ -252,6 +313,9 @@ int bottle_session(const struct session *s)
 	struct rt_config rc = { 0 };
 	struct bottle_meta meta = { 0 };
 	struct provider_cmd pc;
+	struct agentprog prog = { .nneed = 0 };
+	const char *prog_paths[AGENTPROG_NEED_MAX + 1] = { NULL }, *links[3] = { NULL };
+	char prog_links[2][PATH_MAX + 300];
 	struct stat st;
 	struct sigaction sa = { .sa_handler = session_term }, old_term, old_hup, old_int;
 	cJSON *plan = NULL, *slot;
@@ -269,7 +333,7 @@ int bottle_session(const struct session *s)
 	char **aenv = NULL, **senv = NULL, *const *argv = s->argv, *provisioned = NULL;
 	size_t na = 0, ns = 0, i;
 	pid_t dialer = -1;
-	int code, exit_code = BB_EXIT_SYSTEM, made_state = 0, meta_written = 0;
+	int code, exit_code = BB_EXIT_SYSTEM, made_state = 0, meta_written = 0, ran = 0;
 	ssize_t sl;
 
 	if (s->bare) {
@@ -383,7 +447,8 @@ int bottle_session(const struct session *s)
 		err_printf("%s: %s", meta.slug, e.msg);
 		goto done;
 	}
-	if (!argv) {
+	if (!s->no_provider) {
+		/* The provider's setup, for start and for run alike: run's command replaces only the program. */
 		const struct mf_agent *a = manifest_agent(&m, s->name);
 		const struct mf_bottle *b = manifest_bottle(&m, a ? a->bottle : s->name);
 		struct provider_ctx pctx = {
@@ -391,6 +456,7 @@ int bottle_session(const struct session *s)
 			.command = b ? b->provider.command : NULL,
 			.ncommand = b ? b->provider.ncommand : 0,
 			.auth_token_ref = b ? b->provider.auth_token : NULL,
+			.api_key_ref = b ? b->provider.api_key : NULL,
 			.prompt = a ? a->prompt : NULL,
 			.home = home_dir,
 			.agent_home = s->bare ? home_dir : AGENT_HOME,
@@ -406,7 +472,31 @@ int bottle_session(const struct session *s)
 			err_printf("%s: %s", meta.slug, pctx.template_ ? e.msg : "the plan names no provider");
 			goto done;
 		}
-		argv = pc.argv;
+		/*
+		 * Its program as the operator's PATH (or the manifest) finds it, reachable inside: required to
+		 * start it; for run, when the command is that program (another command may not need it).
+		 */
+		if (b && provider_program(b, &prog, &e) < 0) {
+			if (!argv || !strcmp(argv[0], b->provider.template_)) {
+				err_printf("%s: %s", meta.slug, e.msg);
+				exit_code = BB_EXIT_FAIL;
+				goto done;
+			}
+		} else if (b && prog.nneed) {
+			size_t k;
+			for (k = 0; k < prog.nneed; k++)
+				prog_paths[k] = prog.need[k];
+			snprintf(prog_links[0], sizeof prog_links[0], "%s=%s", prog.name, prog.real);
+			links[0] = prog_links[0];
+			if (prog.interp_name[0]) {
+				snprintf(prog_links[1], sizeof prog_links[1], "%s=%s", prog.interp_name, prog.interp);
+				links[1] = prog_links[1];
+			}
+			rc.ro_paths = prog_paths;
+			rc.bin_links = links;
+		}
+		if (!argv)
+			argv = pc.argv;
 	} else {
 		memset(&pc, 0, sizeof pc);
 	}
@@ -511,7 +601,7 @@ int bottle_session(const struct session *s)
 	}
 
 	/* The agent's: where the sidecar is, which CA to trust; placeholders only. */
-	if (env_add(&aenv, &na, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") < 0 ||
+	if (agent_path(s->bare, &prog, &aenv, &na) < 0 ||
 	    env_add(&aenv, &na, "HOME=%s", s->bare ? home_dir : AGENT_HOME) < 0 || env_add(&aenv, &na, "LANG=C.UTF-8") < 0 ||
 	    env_add(&aenv, &na, "TERM=%s", getenv("TERM") ? getenv("TERM") : "dumb") < 0 ||
 	    env_add(&aenv, &na, "HTTP_PROXY=%s", proxy) < 0 || env_add(&aenv, &na, "HTTPS_PROXY=%s", proxy) < 0 ||
@@ -576,6 +666,7 @@ int bottle_session(const struct session *s)
 	sigaction(SIGHUP, &sa, &old_hup);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGINT, &sa, &old_int);
+	ran = !stop_asked;
 	if (stop_asked) {
 		err_printf("%s: stopped before the agent started", meta.slug);
 	} else if (s->bare) {
@@ -610,6 +701,8 @@ done:
 		if (forge_keys_revoke(meta.slug, report_revoke, meta.slug, &ke) < 0 && ke.msg[0])
 			err_printf("%s: %s", meta.slug, ke.msg);
 	}
+	if (ran)
+		refused_summary(state, meta.slug, s->keep_state);
 	if (s->keep_log && meta_written) {
 		struct buf lb = BUF_INIT(64u << 20);
 		if (fd_read_file(log_path, 64u << 20, &lb, &e) == 0)
@@ -661,7 +754,8 @@ int bottle_run(int argc, char **argv)
 	int c, code;
 
 	opt_init(&o);
-	while ((c = applet_opt(&o, argc, argv, "h(help)C:(cwd)L:(log)H:(hosts)b:(backend)r:(runtime)B(bare)i:(image)", usage, &code)) != -1) {
+	while ((c = applet_opt(&o, argc, argv, "h(help)C:(cwd)L:(log)H:(hosts)b:(backend)r:(runtime)B(bare)i:(image)P(no-provider)", usage,
+				   &code)) != -1) {
 		switch (c) {
 		case APPLET_OPT_EXIT:
 			return code;
@@ -676,6 +770,7 @@ int bottle_run(int argc, char **argv)
 		case 'r': s.runtime = o.arg; break;
 		case 'B': s.bare = 1; break;
 		case 'i': s.image = o.arg; break;
+		case 'P': s.no_provider = 1; break;
 		default: return applet_usage_error(usage, "unexpected option");
 		}
 	}

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agentprog.h"
 #include "applet.h"
 #include "bottle.h"
 #include "log.h"
@@ -76,6 +77,25 @@ static int preflight(const struct session *s, const char *slug)
 		line("backend", "oci (%s on bb's bundles)", s->runtime);
 	else
 		line("backend", "%s", s->backend);
+	{
+		/* The program the bottle runs, as found on the host now: a missing one stops here, named. */
+		const struct mf_agent *a = manifest_agent(&m, s->name);
+		const struct mf_bottle *b = manifest_bottle(&m, a ? a->bottle : s->name);
+		struct agentprog p;
+		if (b && provider_program(b, &p, &e) < 0) {
+			err_printf("%s: %s", s->name, e.msg);
+			cJSON_Delete(plan);
+			manifest_free(&m);
+			return BB_EXIT_FAIL;
+		}
+		if (b && p.nneed) {
+			snprintf(buf, sizeof buf, "%s%s%s", p.found, strcmp(p.found, p.real) ? " -> " : "",
+				 strcmp(p.found, p.real) ? p.real : "");
+			line("program", "%s", buf);
+			if (p.interp[0])
+				line("", "run by %s", p.interp);
+		}
+	}
 	line("workspace", "%s (%s)", s->workspace, s->copy_cwd ? "a copy, kept with the bottle" : "read-write");
 	if (s->image && *s->image)
 		line("mounts", "image %s read-only, the workspace at /workspace; /tmp, /run fresh; home kept", s->image);

@@ -239,7 +239,9 @@ cat >"$BB_HOME/.bb/bottles/cx.md" <<'EOF'
 agent_provider: {template: codex, forward_host_credentials: true}
 ---
 EOF
-out=$(cd "$T/ws" && CODEX_HOME=$T/codex "$BB" bottle start cx -y 2>&1)
+# start resolves the provider's program on the host: a stand-in codex on PATH (it exits at once).
+mkdir -p "$T/fakebin" && printf '#!/bin/sh\nexit 0\n' >"$T/fakebin/codex" && chmod 755 "$T/fakebin/codex"
+out=$(cd "$T/ws" && PATH=$T/fakebin:$PATH CODEX_HOME=$T/codex "$BB" bottle start cx -y 2>&1)
 CX=$("$BB" bottle list --json | python3 -c "import json,sys; print([x['slug'] for x in json.load(sys.stdin) if x['agent']=='cx'][-1])" 2>/dev/null)
 dummy=$BB_HOME/.bb/state/$CX/home/.codex/auth.json
 if [ -f "$dummy" ] && ! grep -q "$HOSTJWT\|rt-secret-xyz\|ada@example.com" "$dummy" && grep -q '"account_id":"acct-42"' "$dummy" &&
@@ -257,7 +259,7 @@ else
 fi
 grep -q "$HOSTJWT" <<<"$out" && fail "codex token" "printed" || ok "the host's codex token is never printed"
 printf '{"auth_mode":"chatgpt","tokens":{"access_token":"%s"}}' "$(jwt 1000)" >"$T/codex/auth.json"
-out=$(cd "$T/ws" && CODEX_HOME=$T/codex "$BB" bottle start cx -y 2>&1)
+out=$(cd "$T/ws" && PATH=$T/fakebin:$PATH CODEX_HOME=$T/codex "$BB" bottle start cx -y 2>&1)
 [ $? != 0 ] && grep -q "host Codex access token is expired. Run \`codex login --device-auth\`" <<<"$out" &&
 	ok "an expired host codex token stops the start with what to do" || fail "expired codex token" "$out"
 "$BB" bottle cleanup --all >/dev/null
