@@ -2,24 +2,54 @@
 # setup.sh - installs the Debian packages bb needs for a purpose, only those missing.
 # Usage: scripts/setup.sh build|test|asan...
 #   build  compilers and tools for scripts/deps.sh and the static build
-#   test   the real peers the tests drive (openssl, sshd, git, curl, ...)
+#   test   the real peers the tests drive (openssl, sshd, git, curl, ...), and the agent CLIs
+#          (scripts/agent-clis.txt) from npm into $BB_AGENTS_DIR (cached; skipped, with a
+#          message, when the registry is unreachable: the tests that drive them then skip)
 #   asan   clang and the -dev libraries for the sanitizer build
 # As root it runs apt-get; otherwise it prints the command to run and fails.
 set -euo pipefail
 
 pkgs_build="make gcc libc6-dev linux-libc-dev musl-tools cmake pkg-config dpkg-dev file binutils ca-certificates patch autoconf automake libtool"
-pkgs_test="git openssl openssh-server openssh-client curl python3 python3-requests procps iproute2 dnsmasq-base bind9-dnsutils nodejs npm util-linux runc crun podman netavark aardvark-dns iptables tmux valgrind"
+pkgs_test="git openssl openssh-server openssh-client curl python3 python3-requests procps iproute2 dnsmasq-base bind9-dnsutils nodejs npm util-linux runc crun podman netavark aardvark-dns iptables tmux valgrind zstd brotli"
 pkgs_asan="clang libbearssl-dev libyaml-dev libcjson-dev libgit2-dev libssh2-1-dev libsodium-dev zlib1g-dev pkg-config"
 
+# The agent CLIs (Claude Code, Codex) at the versions scripts/agent-clis.txt pins, each in a prefix of
+# its own under $BB_AGENTS_DIR, installed once (the directory is the cache CI keeps between runs).
+agents_dir() {
+	if [ -n "${BB_AGENTS_DIR:-}" ]; then echo "$BB_AGENTS_DIR"
+	elif [ "$(id -u)" = 0 ]; then echo /var/cache/bb/agents
+	else echo "$(cd "$(dirname "$0")/.." && pwd)/build/agents"; fi
+}
+install_agents() {
+	local dir name pkg ver dest
+	dir=$(agents_dir)
+	command -v npm >/dev/null 2>&1 || { echo "setup: npm is missing: the agent CLIs are not installed" >&2; return 0; }
+	while read -r name pkg ver; do
+		case $name in '' | '#'*) continue ;; esac
+		dest=$dir/$name-$ver
+		[ -x "$dest/node_modules/.bin/$name" ] && continue
+		echo "setup: installing $pkg@$ver into $dest" >&2
+		mkdir -p "$dir" && rm -rf "$dest.tmp" &&
+			timeout 600 npm install --prefix "$dest.tmp" --no-audit --no-fund --no-save --loglevel=error "$pkg@$ver" >"$dir/$name.log" 2>&1 &&
+			[ -x "$dest.tmp/node_modules/.bin/$name" ] && rm -rf "$dest" && mv "$dest.tmp" "$dest" ||
+			{ rm -rf "$dest.tmp"; echo "setup: npm could not install $pkg@$ver ($(tail -n 1 "$dir/$name.log" 2>/dev/null)): the tests that drive $name will skip" >&2; }
+	done <"$(dirname "$0")/agent-clis.txt"
+	return 0
+}
+
 want=""
+agents=0
 for purpose in "$@"; do
 	case $purpose in
 	build) want="$want $pkgs_build" ;;
-	test) want="$want $pkgs_test" ;;
+	test) want="$want $pkgs_test"; agents=1 ;;
 	asan) want="$want $pkgs_asan" ;;
 	*) echo "setup: unknown purpose '$purpose' (build, test or asan)" >&2; exit 2 ;;
 	esac
 done
+
+# Debian packages first (npm among them), then the agent CLIs; neither may stop the other's report.
+trap '[ "$agents" = 1 ] && install_agents' EXIT
 
 missing=""
 for p in $want; do

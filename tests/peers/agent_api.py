@@ -151,7 +151,7 @@ def anthropic_events(kind, text, body, cred):
         stop = "tool_use"
     else:
         if kind == "hold":
-            parts = ["BB-FIRST ", "HOLD", "BB-SECOND"]
+            parts = ["BB-FIRST\n\n", "HOLD", "BB-SECOND"]  # a paragraph: a TUI renders whole lines
         elif kind == "reflect":
             parts = ["BB-REFLECT credential=[", cred, "] b64=[", base64.b64encode(cred.encode()).decode(), "]"]
         else:
@@ -239,29 +239,33 @@ def openai_events(kind, text, body, cred):
         yield {"type": "response.output_item.done", "output_index": 0, "item": item}
         output.append(item)
     else:
-        if kind == "hold":
-            parts = ["BB-FIRST ", "HOLD", "BB-SECOND"]
+        if kind == "hold":  # two messages: the first whole before the hold (codex exec prints items, not deltas)
+            messages = [["BB-FIRST"], "HOLD", ["BB-SECOND"]]
         elif kind == "reflect":
-            parts = ["BB-REFLECT credential=[", cred, "] b64=[", base64.b64encode(cred.encode()).decode(), "]"]
+            messages = [["BB-REFLECT credential=[", cred, "] b64=[", base64.b64encode(cred.encode()).decode(), "]"]]
         else:
-            parts = [text[:4], text[4:]] if len(text) > 4 else [text]
-        mid = next_id("msg")
-        yield {"type": "response.output_item.added", "output_index": 0,
-               "item": {"type": "message", "id": mid, "role": "assistant", "status": "in_progress", "content": []}}
-        yield {"type": "response.content_part.added", "item_id": mid, "output_index": 0, "content_index": 0,
-               "part": {"type": "output_text", "text": "", "annotations": []}}
-        full = ""
-        for p in parts:
-            if p == "HOLD":
+            messages = [[text[:4], text[4:]] if len(text) > 4 else [text]]
+        for parts in messages:
+            if parts == "HOLD":
                 yield "HOLD"
                 continue
-            full += p
-            yield {"type": "response.output_text.delta", "item_id": mid, "output_index": 0, "content_index": 0, "delta": p}
-        yield {"type": "response.output_text.done", "item_id": mid, "output_index": 0, "content_index": 0, "text": full}
-        item = {"type": "message", "id": mid, "role": "assistant", "status": "completed",
-                "content": [{"type": "output_text", "text": full, "annotations": []}]}
-        yield {"type": "response.output_item.done", "output_index": 0, "item": item}
-        output.append(item)
+            idx = len(output)
+            mid = next_id("msg")
+            yield {"type": "response.output_item.added", "output_index": idx,
+                   "item": {"type": "message", "id": mid, "role": "assistant", "status": "in_progress", "content": []}}
+            yield {"type": "response.content_part.added", "item_id": mid, "output_index": idx, "content_index": 0,
+                   "part": {"type": "output_text", "text": "", "annotations": []}}
+            full = ""
+            for p in parts:
+                full += p
+                yield {"type": "response.output_text.delta", "item_id": mid, "output_index": idx, "content_index": 0,
+                       "delta": p}
+            yield {"type": "response.output_text.done", "item_id": mid, "output_index": idx, "content_index": 0,
+                   "text": full}
+            item = {"type": "message", "id": mid, "role": "assistant", "status": "completed",
+                    "content": [{"type": "output_text", "text": full, "annotations": []}]}
+            yield {"type": "response.output_item.done", "output_index": idx, "item": item}
+            output.append(item)
     yield {"type": "response.completed", "response": {
         "id": rid, "status": "completed", "output": output,
         "usage": {"input_tokens": 12, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 20,
