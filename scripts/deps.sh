@@ -27,6 +27,8 @@ PKGS=(
 	"bearssl     bearssl      0.6+dfsg.1-3           bookworm"
 	"libyaml     libyaml      0.2.5-1                bookworm"
 	"cjson       cjson        1.7.15-1+deb12u4       bookworm"
+	"zstd        libzstd      1.5.4+dfsg2-5          bookworm"
+	"brotli      brotli       1.0.9-2                bookworm"
 )
 
 # Run from bb's Makefile, make passes its own command-line variables (O=..., MODE=...) down through
@@ -71,7 +73,7 @@ print_flags() {
 	local bv
 	for line in "${PKGS[@]}"; do read -r name src ver suite <<<"$line"; [ "$name" = bearssl ] && bv=$ver; done
 	printf 'DEPS_DEFS := -DBB_HAVE_MBEDTLS -DBB_HAVE_SODIUM -DBB_BEARSSL_VERSION=\\"%s\\"\n' "$bv"
-	printf 'DEPS_LIBS := -lgit2 -lssh2 -lsodium -lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lz -lbearssl -lyaml -lcjson -lpthread\n'
+	printf 'DEPS_LIBS := -lgit2 -lssh2 -lsodium -lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lz -lbearssl -lyaml -lcjson -lzstd -lbrotlidec -lbrotlicommon -lpthread\n'
 }
 
 need_tools() {
@@ -128,16 +130,21 @@ run() {
 	fi
 }
 
-fetch() { # SRC VER DEST: download and unpack with Debian's patches applied
-	local src=$1 ver=$2 dest=$3 dl
+fetch() { # SRC VER SUITE DEST: download and unpack with Debian's patches applied
+	local src=$1 ver=$2 suite=$3 dest=$4 dl spec
+	local dsc=${src}_${ver#*:}.dsc
 	dl=$(mktemp -d "$cache/tmp/dl.XXXXXX")
-	(cd "$dl" && apt-get source --download-only -qq "$src=$ver" >"$dl/apt.log" 2>&1) || {
+	# apt resolves SRC=VER to a newer upload when one shares the version prefix (brotli 1.0.9-2 gives
+	# 1.0.9-2+deb12u1); SRC/SUITE names the suite instead. Either way the .dsc must be the pinned one.
+	for spec in "$src=$ver" "$src/$suite"; do
+		rm -f "$dl"/*
+		(cd "$dl" && apt-get source --download-only -qq "$spec" >"$dl/apt.log" 2>&1) && [ -f "$dl/$dsc" ] && break
+	done
+	[ -f "$dl/$dsc" ] || {
 		cat "$dl/apt.log" >&2; rm -rf "$dl"
-		die "download of $src $ver failed: command 'apt-get source --download-only $src=$ver'"
+		die "download of $src $ver failed: command 'apt-get source --download-only $src=$ver' (or $src/$suite) did not give $dsc"
 	}
-	local dsc
-	dsc=$(ls "$dl"/*.dsc 2>/dev/null | head -n 1)
-	[ -n "$dsc" ] || { rm -rf "$dl"; die "no .dsc for $src $ver"; }
+	dsc=$dl/$dsc
 	dpkg-source --no-check -x "$dsc" "$dest" >"$dl/unpack.log" 2>&1 || {
 		cat "$dl/unpack.log" >&2; rm -rf "$dl"
 		die "unpacking $src $ver failed: command 'dpkg-source -x $(basename "$dsc")'"
@@ -215,6 +222,26 @@ build_one() { # NAME SRCDIR PREFIX LOG
 		cmake_build "$log" "$p" -DENABLE_CJSON_TEST=OFF -DENABLE_CJSON_UTILS=OFF \
 			-DBUILD_SHARED_AND_STATIC_LIBS=OFF -DENABLE_CUSTOM_COMPILER_FLAGS=OFF -DENABLE_TARGET_EXPORT=OFF
 		;;
+	zstd)
+		# The decoder only (bb never compresses): no compressor, dictionary builder or legacy formats;
+		# the single-symbol Huffman and short-sequence decoders keep it small.
+		run "$log" make -C lib -j "$jobs" CC="$CC_MUSL" CFLAGS="$DEP_CFLAGS" ZSTD_LIB_COMPRESSION=0 \
+			ZSTD_LIB_DICTBUILDER=0 ZSTD_LIB_DEPRECATED=0 ZSTD_LEGACY_SUPPORT=0 HUF_FORCE_DECOMPRESS_X1=1 \
+			ZSTD_FORCE_DECOMPRESS_SEQUENCES_SHORT=1 libzstd.a
+		mkdir -p "$p/include" "$p/lib"
+		cp lib/zstd.h lib/zstd_errors.h "$p/include/" && cp lib/libzstd.a "$p/lib/"
+		;;
+	brotli)
+		# The decoder only, compiled directly (its CMake build also makes shared libraries and the CLI).
+		mkdir -p _bb "$p/include/brotli" "$p/lib"
+		local f
+		for f in c/common/*.c c/dec/*.c; do
+			run "$log" "$CC_MUSL" $DEP_CFLAGS -Ic/include -c "$f" -o "_bb/$(basename "$f" .c).o"
+		done
+		run "$log" ar rcs "$p/lib/libbrotlicommon.a" _bb/constants.o _bb/context.o _bb/dictionary.o _bb/platform.o _bb/transform.o
+		run "$log" ar rcs "$p/lib/libbrotlidec.a" _bb/bit_reader.o _bb/decode.o _bb/huffman.o _bb/state.o
+		cp c/include/brotli/*.h "$p/include/brotli/"
+		;;
 	*) die "internal: no recipe for $name" ;;
 	esac
 	[ -n "$(ls "$p"/lib/*.a 2>/dev/null)" ] || die "$name built but installed no static library under $p/lib"
@@ -246,7 +273,7 @@ main() {
 		: >"$log"
 		t0=$SECONDS
 		note "$name $ver: fetching"
-		fetch "$src" "$ver" "$work/src"
+		fetch "$src" "$ver" "$suite" "$work/src"
 		note "$name $ver: building"
 		# Install into a staging prefix named as the final one would be
 		# (cmake bakes the prefix into .pc files), then rename.

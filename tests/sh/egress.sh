@@ -2,7 +2,7 @@
 # egress.sh - bb egress against real clients (curl, python requests, openssl s_client) and a real HTTPS upstream on 127.0.0.x.
 . "$(dirname "$0")/lib.sh"
 
-for tool in curl openssl python3; do
+for tool in curl openssl python3 zstd brotli; do
 	command -v $tool >/dev/null || { skip "egress" "$tool not installed"; exit 0; }
 done
 
@@ -205,8 +205,34 @@ if [ "$code" = 200 ]; then ok "a clean gzip body is forwarded as sent"; else fai
 python3 -c 'import gzip,sys; sys.stdout.buffer.write(gzip.compress(b"a" * (20 << 20)))' >"$T/bomb.gz"
 code=$(ucurl -o "$T/body" -w '%{http_code}' -H 'Content-Encoding: gzip' --data-binary @"$T/bomb.gz" "https://api.test:$UP_TLS/v1/x")
 if [ "$code" = 413 ]; then ok "a gzip bomb (20 KB to 20 MB) is refused with 413"; else fail "gzip bomb" "$code $(head -c 200 "$T/body")"; fi
-code=$(ucurl -o "$T/body" -w '%{http_code}' -H 'Content-Encoding: br' --data-binary 'xx' "https://api.test:$UP_TLS/v1/x")
-if [ "$code" = 415 ]; then ok "a body egress cannot decode (br) is refused with 415"; else fail "br body" "$code"; fi
+# zstd (Codex's sign-in flow) and br bodies are decoded and scanned like gzip, never refused for their coding.
+printf '{"key": "%s"}' "$fake_gh" | zstd -q -c >"$T/secret.zst"
+dlp_check "DLP: a token inside a zstd-compressed body" -H 'Content-Encoding: zstd' --data-binary @"$T/secret.zst" "https://api.test:$UP_TLS/v1/x"
+printf '{"key": "%s"}' "$fake_gh" | brotli -c >"$T/secret.br"
+dlp_check "DLP: a token inside a br-compressed body" -H 'Content-Encoding: br' --data-binary @"$T/secret.br" "https://api.test:$UP_TLS/v1/x"
+for enc in zstd br; do
+	if [ $enc = zstd ]; then printf '{"input": "nothing to see here"}' | zstd -q -c >"$T/clean.$enc"; else printf '{"input": "nothing to see here"}' | brotli -c >"$T/clean.$enc"; fi
+	code=$(ucurl -o /dev/null -w '%{http_code}' -H "Content-Encoding: $enc" --data-binary @"$T/clean.$enc" "https://api.test:$UP_TLS/v1/$enc")
+	if [ "$code" = 200 ] && cmp -s <(last_up up-tls.log | python3 -c 'import json,sys; sys.stdout.buffer.write(json.load(sys.stdin)["body"].encode("latin1"))') "$T/clean.$enc"; then
+		ok "a clean $enc body is forwarded as sent"
+	else
+		fail "clean $enc body" "status $code"
+	fi
+done
+python3 -c 'import sys; sys.stdout.buffer.write(b"a" * (20 << 20))' | zstd -q -c >"$T/bomb.zst"
+code=$(ucurl -o "$T/body" -w '%{http_code}' -H 'Content-Encoding: zstd' --data-binary @"$T/bomb.zst" "https://api.test:$UP_TLS/v1/x")
+if [ "$code" = 413 ]; then ok "a zstd bomb (20 MB) is refused with 413"; else fail "zstd bomb" "$code $(head -c 200 "$T/body")"; fi
+head -c -4 "$T/clean.zstd" >"$T/cut.zst"
+code=$(ucurl -o "$T/body" -w '%{http_code}' -H 'Content-Encoding: zstd' --data-binary @"$T/cut.zst" "https://api.test:$UP_TLS/v1/x")
+if [ "$code" = 400 ] && grep -q 'ends before its compressed stream' "$T/body"; then ok "a zstd body cut short is refused"; else fail "truncated zstd" "$code $(head -c 200 "$T/body")"; fi
+code=$(ucurl -D "$T/head" -o "$T/body" -w '%{http_code}' -H 'Content-Encoding: compress' --data-binary 'xx' "https://api.test:$UP_TLS/v1/x")
+if [ "$code" = 415 ] && grep -q "coding 'compress'" "$T/body" && grep -q '^HTTP/1.1 415 Unsupported Media Type' "$T/head"; then
+	ok "a coding egress cannot decode (compress) is refused with 415 Unsupported Media Type, naming it"
+else
+	fail "compress body" "$code $(head -n 1 "$T/head") $(head -c 200 "$T/body")"
+fi
+code=$(ucurl -o "$T/body" -w '%{http_code}' -H 'Content-Encoding: gzip, br' --data-binary 'xx' "https://api.test:$UP_TLS/v1/x")
+if [ "$code" = 415 ] && grep -q 'gzip, br' "$T/body"; then ok "two stacked codings are refused with 415, naming them"; else fail "stacked codings" "$code"; fi
 out=$(ucurl --data-binary "k=$fake_gh" "https://other.test:$UP_TLS/v1/x")
 if [[ "$out" == *'"method": "POST"'* ]]; then ok "DLP off on a route with outbound_detectors: false"; else fail "dlp false" "$out"; fi
 

@@ -1084,6 +1084,19 @@ static void host_names(void)
 	T_STREQ(http1_status_reason(431), "Request Header Fields Too Large");
 	T_STREQ(http1_status_reason(502), "Bad Gateway");
 	T_STREQ(http1_status_reason(999), "Unknown");
+	/* Every status RFC 9110 defines has its phrase (415 was "Unknown" when egress refused zstd bodies). */
+	{
+		static const int rfc9110[] = { 100, 101, 200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 304, 305,
+					       307, 308, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412,
+					       413, 414, 415, 416, 417, 421, 422, 426, 500, 501, 502, 503, 504, 505 };
+		for (size_t i = 0; i < sizeof rfc9110 / sizeof rfc9110[0]; i++)
+			if (!strcmp(http1_status_reason(rfc9110[i]), "Unknown")) {
+				printf("#   status %d has no reason phrase\n", rfc9110[i]);
+				T_CHECK(0);
+			}
+		T_STREQ(http1_status_reason(415), "Unsupported Media Type");
+		T_STREQ(http1_status_reason(426), "Upgrade Required");
+	}
 }
 
 static void head_end_search(void)
