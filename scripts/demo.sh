@@ -32,14 +32,8 @@ chown 65534:65534 "$T/work"
 DEMO_TOKEN="sk-demo-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 say "Setting up: an HTTPS server standing in for an API (api.demo.test on $A:$PORT)"
-openssl ecparam -name prime256v1 -genkey -noout -out "$T/ca.key" 2>/dev/null
-openssl req -x509 -new -key "$T/ca.key" -subj /CN=demo-upstream-ca -days 1 -out "$T/ca.crt" 2>/dev/null
-openssl ecparam -name prime256v1 -genkey -noout -out "$T/srv.key" 2>/dev/null
-openssl req -new -key "$T/srv.key" -subj /CN=api.demo.test -out "$T/srv.csr" 2>/dev/null
-printf 'subjectAltName=DNS:api.demo.test\n' >"$T/ext"
-openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.crt" -CAkey "$T/ca.key" -CAcreateserial -days 1 -extfile "$T/ext" \
-	-out "$T/srv.crt" 2>/dev/null
-python3 "$top/tests/peers/http_upstream.py" "$A" "$PORT" "$T/upstream.log" "$T/srv.crt" "$T/srv.key" 2>/dev/null &
+sh "$top/tests/peers/upstream_cert.sh" "$T" api.demo.test
+python3 "$top/tests/peers/http_upstream.py" "$A" "$PORT" "$T/upstream.log" "$T/up.crt" "$T/up.key" 2>/dev/null &
 pids+=($!)
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/$A/$PORT") 2>/dev/null && break; sleep 0.05; done
 printf '%s api.demo.test\n' "$A" >"$T/hosts"
@@ -165,7 +159,7 @@ except Exception:
 pids+=($!)
 
 say "Running the agent in a bottle: bb bottle run demo -- sh agent.sh"
-(cd "$T/work" && DEMO_TOKEN=$DEMO_TOKEN SSL_CERT_FILE=$T/ca.crt "$BB" bottle run demo --hosts "$T/hosts" \
+(cd "$T/work" && DEMO_TOKEN=$DEMO_TOKEN SSL_CERT_FILE=$T/upca.crt "$BB" bottle run demo --hosts "$T/hosts" \
 	--log "$T/audit.log" -- sh ./agent.sh)
 echo "    (bottle exited with status $?)"
 

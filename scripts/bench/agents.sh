@@ -20,13 +20,7 @@ MOCK=""
 trap '[ -n "$MOCK" ] && kill $MOCK 2>/dev/null; rm -rf "$T"' EXIT
 
 A=127.0.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 2))
-openssl ecparam -name prime256v1 -genkey -noout -out "$T/ca.key" 2>/dev/null
-openssl req -x509 -new -key "$T/ca.key" -subj /CN=bb-bench-ca -days 2 -out "$T/ca.crt" 2>/dev/null
-openssl ecparam -name prime256v1 -genkey -noout -out "$T/up.key" 2>/dev/null
-openssl req -new -key "$T/up.key" -subj /CN=api.anthropic.com -out "$T/up.csr" 2>/dev/null
-printf 'subjectAltName=DNS:api.anthropic.com,DNS:api.openai.com,DNS:chatgpt.com\n' >"$T/ext"
-openssl x509 -req -in "$T/up.csr" -CA "$T/ca.crt" -CAkey "$T/ca.key" -CAcreateserial -days 2 -extfile "$T/ext" \
-	-out "$T/up.crt" 2>/dev/null
+sh "$top/tests/peers/upstream_cert.sh" "$T" api.anthropic.com api.openai.com chatgpt.com
 mkdir -p "$T/ctl"
 python3 "$top/tests/peers/agent_api.py" "$A" 443 "$T/api.log" "$T/up.crt" "$T/up.key" "$T/ctl" 2>"$T/api.err" &
 MOCK=$!
@@ -48,12 +42,12 @@ rm -rf $T/hhome && mkdir -p $T/hhome/.codex && chown -R 65534:65534 $T/hhome
 printf '{"auth_mode":"apikey","OPENAI_API_KEY":"%s"}' "\$BENCH_OPENAI_KEY" >$T/hhome/.codex/auth.json
 cd "\$1"; shift
 exec setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH=$CLAUDE:$CODEX:/usr/bin:/bin HOME=$T/hhome \
-	CODEX_HOME=$T/hhome/.codex TERM=dumb LANG=C.UTF-8 SSL_CERT_FILE=$T/ca.crt NODE_EXTRA_CA_CERTS=$T/ca.crt \
-	CODEX_CA_CERTIFICATE=$T/ca.crt ANTHROPIC_API_KEY="\$BENCH_ANTHROPIC_KEY" CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 \
+	CODEX_HOME=$T/hhome/.codex TERM=dumb LANG=C.UTF-8 SSL_CERT_FILE=$T/upca.crt NODE_EXTRA_CA_CERTS=$T/upca.crt \
+	CODEX_CA_CERTIFICATE=$T/upca.crt ANTHROPIC_API_KEY="\$BENCH_ANTHROPIC_KEY" CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 \
 	DISABLE_ERROR_REPORTING=1 "\$@"
 EOF
 export BENCH_ANTHROPIC_KEY="sk-ant-api03-bench-$RANDOM$RANDOM" BENCH_OPENAI_KEY="sk-proj-bench-$RANDOM$RANDOM"
-export SSL_CERT_FILE=$T/ca.crt PATH=$CLAUDE:$CODEX:$PATH
+export SSL_CERT_FILE=$T/upca.crt PATH=$CLAUDE:$CODEX:$PATH
 
 echo "claude $(ver claude), codex $(ver codex); mock at $A:443; $runs runs each, interleaved"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"

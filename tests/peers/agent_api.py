@@ -20,7 +20,9 @@ What the model "does" follows markers in the user's prompt:
   BBREFLECT  the answer quotes the credential the request carried (must reach the agent scrubbed)
 Otherwise a short text answer. Each delta sent is logged with its time ("sent" lines).
 """
-import base64, gzip, hashlib, http.server, json, os, socket, ssl, struct, subprocess, sys, threading, time, zlib
+import base64, gzip, hashlib, http.server, json, os, ssl, struct, subprocess, sys, threading, time, zlib
+
+from peerlib import read_body
 
 ADDR, PORT, LOG, CERT, KEY, CONTROL = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
 TOOL_FILE = "tool-out.txt"
@@ -69,57 +71,39 @@ def credential(headers):
 
 # ---- what the model says -------------------------------------------------------------------------
 
-def anthropic_turn(body):
-    """('tool', None) | ('final', text) | ('hold', None) | ('reflect', None) | ('text', text) from a Messages request."""
-    msgs = [m for m in body.get("messages") or [] if m.get("role") == "user"]
-    if not msgs:
-        return "text", "BB-HELLO"
-    last = msgs[-1]
-    content = last.get("content")
-    texts, tool_result = [], False
-    if isinstance(content, str):
-        texts.append(content)
-    else:
-        for part in content or []:
-            if part.get("type") == "text":
-                texts.append(part.get("text", ""))
-            elif part.get("type") == "tool_result":
-                tool_result = True
-    prompt = "\n".join(texts)
-    first_user = msgs[0].get("content")
-    first = first_user if isinstance(first_user, str) else " ".join(
-        p.get("text", "") for p in first_user or [] if p.get("type") == "text")
-    tools = [t.get("name") for t in body.get("tools") or []]
-    if tool_result and "BBTOOL" in first:
-        return "final", "BB-DONE the tool wrote %s" % TOOL_FILE
-    if "BBTOOL" in prompt and "Bash" in tools:
+def by_marker(prompt, can_call_tool):
+    """What the model does for a user prompt: the marker it holds (module docstring), else a short text."""
+    if "BBTOOL" in prompt and can_call_tool:
         return "tool", None
     if "BBHOLD" in prompt:
         return "hold", None
     if "BBREFLECT" in prompt:
         return "reflect", None
     return "text", "BB-HELLO"
+
+
+DONE = ("final", "BB-DONE the tool wrote %s" % TOOL_FILE)
+
+
+def anthropic_turn(body):
+    """A Messages request's turn: after a tool's result the final answer, else by the last user prompt."""
+    msgs = [m for m in body.get("messages") or [] if m.get("role") == "user"]
+    content = msgs[-1].get("content") if msgs else ""
+    parts = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
+    if any(p.get("type") == "tool_result" for p in parts):
+        return DONE
+    prompt = "\n".join(p.get("text", "") for p in parts if p.get("type") == "text")
+    return by_marker(prompt, "Bash" in [t.get("name") for t in body.get("tools") or []])
 
 
 def openai_turn(body):
+    """A Responses request's turn. Over WebSocket a follow-up carries only what is new: the tool's output."""
     items = body.get("input") or []
-    user = []
-    for it in items:
-        if it.get("type") == "message" and it.get("role") == "user":
-            for c in it.get("content") or []:
-                if c.get("type") == "input_text":
-                    user.append(c.get("text", ""))
-    prompt = user[-1] if user else ""
-    # Over WebSocket a follow-up carries only what is new (previous_response_id): the tool's output.
     if items and items[-1].get("type") in ("function_call_output", "custom_tool_call_output"):
-        return "final", "BB-DONE the tool wrote %s" % TOOL_FILE
-    if "BBTOOL" in prompt:
-        return "tool", None
-    if "BBHOLD" in prompt:
-        return "hold", None
-    if "BBREFLECT" in prompt:
-        return "reflect", None
-    return "text", "BB-HELLO"
+        return DONE
+    user = [c.get("text", "") for it in items if it.get("type") == "message" and it.get("role") == "user"
+            for c in it.get("content") or [] if c.get("type") == "input_text"]
+    return by_marker(user[-1] if user else "", True)
 
 
 def wait_release():
@@ -318,20 +302,6 @@ def ws_frame(op, payload):
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def read_body(self):
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            data = b""
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return data
-                data += self.rfile.read(size)
-                self.rfile.readline()
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
-
     def record(self, raw, extra=None):
         enc = self.headers.get("Content-Encoding", "")
         rec = {"host": self.headers.get("Host", ""), "method": self.command, "path": self.path,
@@ -389,7 +359,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.chunk(b"")
 
     def do_POST(self):
-        raw = self.read_body()
+        raw = read_body(self)
         path = self.path.split("?")[0]
         body = self.record(raw)
         cred = credential(self.headers)

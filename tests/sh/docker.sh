@@ -99,13 +99,7 @@ else
 	fail "allowed route" "$(cat "$T/out" "$T/err" | tail -n 5)"
 fi
 # The provider's program where the container hides it (/tmp): bound read-only and linked by name.
-mkdir -p "$T/opt/claude-x"
-printf '#!/bin/sh\necho "named program ran from $0"\n' >"$T/opt/claude-x/claude-code" && chmod 755 "$T/opt/claude-x/claude-code"
-cat >"$BB_HOME/.bb/bottles/named.md" <<EOF
----
-agent_provider: {template: claude, program: $T/opt/claude-x/claude-code}
----
-EOF
+named_program_bottle
 out=$(cd "$T/ws" && timeout 120 "$BB" bottle run named --backend docker -- claude 2>&1 </dev/null)
 grep -q "named program ran from /run/bb/bin/claude" <<<"$out" &&
 	ok "docker backend: the provider's program (under /tmp, hidden) is bound and linked" || fail "docker program" "$out"

@@ -59,16 +59,14 @@ kill_tree() {
 	kill -9 "$1" 2>/dev/null
 }
 
+# named_program_bottle: a bottle "named" whose agent_provider.program is a stand-in script under $T (a
+# place the bottle hides): it says the name it ran by.
+named_program_bottle() {
+	mkdir -p "$T/opt/claude-x" "$BB_HOME/.bb/bottles"
+	printf '#!/bin/sh\necho "named program ran from $0"\n' >"$T/opt/claude-x/claude-code" && chmod 755 "$T/opt/claude-x/claude-code"
+	printf -- '---\nagent_provider: {template: claude, program: %s}\n---\n' "$T/opt/claude-x/claude-code" >"$BB_HOME/.bb/bottles/named.md"
+}
+
 # upstream_cert NAME...: a throwaway CA ($T/upca.crt) and an ECDSA server certificate for the
 # names ($T/up.crt, $T/up.key), for the HTTPS upstreams tests start; the first name is the CN.
-upstream_cert() {
-	local san="" n
-	for n in "$@"; do san="$san${san:+,}DNS:$n"; done
-	openssl ecparam -name prime256v1 -genkey -noout -out "$T/upca.key" 2>/dev/null &&
-		openssl req -x509 -new -key "$T/upca.key" -subj /CN=bb-test-upstream-ca -days 2 -out "$T/upca.crt" 2>/dev/null &&
-		openssl ecparam -name prime256v1 -genkey -noout -out "$T/up.key" 2>/dev/null &&
-		openssl req -new -key "$T/up.key" -subj "/CN=$1" -out "$T/up.csr" 2>/dev/null &&
-		printf 'subjectAltName=%s\n' "$san" >"$T/ext" &&
-		openssl x509 -req -in "$T/up.csr" -CA "$T/upca.crt" -CAkey "$T/upca.key" -CAcreateserial -days 2 \
-			-extfile "$T/ext" -out "$T/up.crt" 2>/dev/null
-}
+upstream_cert() { sh "$TESTS/peers/upstream_cert.sh" "$T" "$@"; }

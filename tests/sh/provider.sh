@@ -114,13 +114,7 @@ out=$(cd "$T/ws" && PATH=/usr/bin:/bin "$BB" bottle run dev -- claude -p x 2>&1)
 	ok "run -- claude without claude installed says so" || fail "run claude missing" "$out"
 
 # --- agent_provider.program names it; on the OCI backend too ---
-mkdir -p "$T/opt/claude-x"
-printf '#!/bin/sh\necho "named program ran from $0"\n' >"$T/opt/claude-x/claude-code" && chmod 755 "$T/opt/claude-x/claude-code"
-cat >"$BB_HOME/.bb/bottles/named.md" <<EOF
----
-agent_provider: {template: claude, program: $T/opt/claude-x/claude-code}
----
-EOF
+named_program_bottle
 out=$(cd "$T/ws" && PATH=/usr/bin:/bin "$BB" bottle start named -y 2>&1)
 grep -q "named program ran from /run/bb/bin/claude" <<<"$out" &&
 	ok "agent_provider.program: the named file runs as claude (under /tmp, which the bottle hides)" || fail "program key" "$out"
