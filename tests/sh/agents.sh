@@ -262,24 +262,11 @@ flow_headless "codex api key" cx-key api.openai.com /responses "Bearer $OPENAI_K
 flow_stream "codex api key" cx-key "${CODEX_X[@]}" --json "BBHOLD"
 flow_tui "codex api key" cx-key "Ask Codex to do anything" api.openai.com /responses "Bearer $OPENAI_KEY" "$OPENAI_KEY" C-c C-c
 
-# The sign-in flow sends its request bodies zstd-compressed (and opens a WebSocket first): it needs egress to
-# decode zstd. Until egress does (a clean zstd body is refused with 415), these cases say so instead.
-newws probe
-inns "$T/ws-probe" "$BB" bottle run cx-key --hosts "$T/hosts" -- sh -c \
-	'printf "{}" | zstd -q | curl -s -o /dev/null -w "%{http_code}" -X POST -H "Content-Type: application/json" \
-	 -H "Content-Encoding: zstd" --data-binary @- https://api.openai.com/v1/probe' >"$T/probe.out" 2>"$T/probe.err"
-ZSTD_STATUS=$(cat "$T/probe.out")
-if [ "$ZSTD_STATUS" = 415 ]; then
-	for c in "headless: a tool call round trip" "headless: only the real credential" "headless: placeholders only" \
-		"streaming" "tmux"; do
-		skip "codex sign-in, $c" "egress refuses zstd request bodies (415), which Codex's sign-in flow sends (egress-wire: zstd decoding)"
-	done
-else
-	flow_headless "codex sign-in" cx-signin chatgpt.com /backend-api/codex/responses "Bearer $CODEX_JWT" "$CODEX_JWT" \
-		'"refresh_token":"egress-placeholder"' "${CODEX_X[@]}"
-	flow_stream "codex sign-in" cx-signin "${CODEX_X[@]}" --json "BBHOLD"
-	flow_tui "codex sign-in" cx-signin "Ask Codex to do anything" chatgpt.com /backend-api/codex/responses "Bearer $CODEX_JWT" "$CODEX_JWT" C-c C-c
-fi
+# The sign-in flow: Codex sends its request bodies to chatgpt.com zstd-compressed, which egress decodes to inspect.
+flow_headless "codex sign-in" cx-signin chatgpt.com /backend-api/codex/responses "Bearer $CODEX_JWT" "$CODEX_JWT" \
+	'"refresh_token":"egress-placeholder"' "${CODEX_X[@]}"
+flow_stream "codex sign-in" cx-signin "${CODEX_X[@]}" --json "BBHOLD"
+flow_tui "codex sign-in" cx-signin "Ask Codex to do anything" chatgpt.com /backend-api/codex/responses "Bearer $CODEX_JWT" "$CODEX_JWT" C-c C-c
 
 # --- what egress must refuse or scrub whatever the encoding: compressed bodies, WebSocket frames, reflections ---
 SECRET="ghp_$(head -c 30 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 36)"
@@ -294,9 +281,7 @@ for enc in zstd br; do
 	inns "$T/ws-dlp" "$BB" bottle run cx-key --hosts "$T/hosts" --log "$T/dlp-$enc.audit" -- sh -c \
 		"curl -s -w '\n%{http_code}' -X POST -H 'Content-Type: application/json' -H 'Content-Encoding: $enc' \
 		 --data-binary @$f https://api.openai.com/v1/responses" >"$T/dlp-$enc.out" 2>"$T/dlp-$enc.err"
-	if [ "$(tail -n 1 "$T/dlp-$enc.out")" = 415 ]; then
-		skip "dlp: a secret in a $enc body" "egress refuses $enc request bodies (415) instead of decoding them (egress-wire)"
-	elif [ "$(tail -n 1 "$T/dlp-$enc.out")" = 403 ] && grep -q "github-pat" "$T/dlp-$enc.out" &&
+	if [ "$(tail -n 1 "$T/dlp-$enc.out")" = 403 ] && grep -q "github-pat" "$T/dlp-$enc.out" &&
 		grep -q '"rule":"dlp"' "$T/dlp-$enc.audit" && ! grep -qF "$SECRET" "$T/api.log"; then
 		ok "dlp: a secret in a $enc request body is blocked (403, rule dlp, github-pat named); the upstream never sees it"
 	else
@@ -318,32 +303,35 @@ else
 	fi
 fi
 
-# Reflections: an upstream that quotes the credential back (echo, an error page, a redirect, an event stream).
+# Reflections: an upstream that quotes the credential back (echo, an error page, a redirect, an event stream, a
+# model's answer). Egress scrubs the injected token from what flows back, or cuts the response: either way the
+# agent never sees it. Until docs/egress.md says egress scrubs responses, a leak here is the known gap (skip).
+scrubs() { grep -qi "scrub" "$TESTS/../docs/egress.md"; }
 newws reflect
+: >"$T/api.log"
 inns "$T/ws-reflect" "$BB" bottle run cl-key --hosts "$T/hosts" -- sh -c \
 	'for p in echo error redirect sse; do curl -s -i https://api.anthropic.com/reflect/$p; echo; done' \
 	>"$T/reflect.out" 2>"$T/reflect.err"
-if ! grep -q "BB-REFLECT\|you_sent\|credential\|token=" "$T/reflect.out"; then
-	fail "reflections reach the mock" "$(tail -n 5 "$T/reflect.out" "$T/reflect.err")"
-elif [ -n "$(leaks "$T/reflect.out" "$ANTHROPIC_KEY" "$(b64 "$ANTHROPIC_KEY")")" ]; then
-	if "$BB" egress --help 2>/dev/null | grep -qi scrub; then
-		fail "reflections" "the real key reached the agent: $(grep -F "$ANTHROPIC_KEY" "$T/reflect.out" | head -n 2)"
-	else
-		skip "reflections (echo, error page, redirect, SSE) never show the token" "egress does not scrub responses yet: the key reaches the agent (egress-wire: response scrubbing)"
-	fi
-else
+why=$(leaks "$T/reflect.out" "$ANTHROPIC_KEY" "$(b64 "$ANTHROPIC_KEY")")
+if [ "$(grep -c '"path": "/reflect/' "$T/api.log")" != 4 ]; then
+	fail "reflections reach the mock" "$(grep -c /reflect/ "$T/api.log") of 4; $(tail -n 5 "$T/reflect.out" "$T/reflect.err")"
+elif [ -z "$why" ]; then
 	ok "reflections (echo, error page, redirect, SSE): the injected key never reaches the agent"
+elif scrubs; then
+	fail "reflections" "the real key reached the agent: $(grep -F "$ANTHROPIC_KEY" "$T/reflect.out" | head -n 2)"
+else
+	skip "reflections (echo, error page, redirect, SSE) never show the token" "egress does not scrub responses yet: the key reaches the agent (egress-wire: response scrubbing)"
 fi
 newws reflect2
+: >"$T/api.log"
 headless cl-key "$T/ws-reflect2" "${CLAUDE_P[@]}" "BBREFLECT"
-if ! grep -q "BB-REFLECT" "$T/ws-reflect2/agent.out"; then
-	fail "claude reflection reaches the client" "$(tail -n 5 "$T/ws-reflect2/agent.out" "$T/ws-reflect2/agent.err")"
-elif [ -n "$(leaks "$T/ws-reflect2" "$ANTHROPIC_KEY" "$(b64 "$ANTHROPIC_KEY")")" ]; then
-	if "$BB" egress --help 2>/dev/null | grep -qi scrub; then
-		fail "claude reflection" "the model's answer carried the real key to the agent"
-	else
-		skip "a model answer quoting the key reaches Claude Code scrubbed" "egress does not scrub responses yet (egress-wire)"
-	fi
+why=$(leaks "$T/ws-reflect2" "$ANTHROPIC_KEY" "$(b64 "$ANTHROPIC_KEY")")
+if ! grep -q '"sent": "content_block_delta"' "$T/api.log"; then
+	fail "claude reflection reaches the mock" "$(tail -n 5 "$T/ws-reflect2/agent.out" "$T/ws-reflect2/agent.err")"
+elif [ -z "$why" ]; then
+	ok "a model answer quoting the credential reaches Claude Code scrubbed (or not at all)"
+elif scrubs; then
+	fail "claude reflection" "the model's answer carried the real key to the agent"
 else
-	ok "a model answer quoting the credential reaches Claude Code scrubbed"
+	skip "a model answer quoting the key reaches Claude Code scrubbed" "egress does not scrub responses yet (egress-wire)"
 fi
