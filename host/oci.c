@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -141,7 +142,15 @@ static cJSON *config(const struct rt_config *c, int agent, char *const argv[], c
 	cJSON_AddNumberToObject(user, "uid", 0);
 	cJSON_AddNumberToObject(user, "gid", 0);
 	cJSON_AddItemToObject(proc, "args", strs((const char *const *)argv));
-	cJSON_AddItemToObject(proc, "env", strs((const char *const *)envp));
+	{
+		/* The token slots never go into config.json (it sits on disk): they come on fd 3 (secrets_memfd). */
+		cJSON *env = cJSON_AddArrayToObject(proc, "env");
+		for (i = 0; envp && envp[i]; i++)
+			if (strncmp(envp[i], PLAN_TOKEN_SLOT_PREFIX, sizeof PLAN_TOKEN_SLOT_PREFIX - 1))
+				cJSON_AddItemToArray(env, cJSON_CreateString(envp[i]));
+		if (!agent)
+			cJSON_AddItemToArray(env, cJSON_CreateString("BB_SECRETS_FD=3"));
+	}
 	cJSON_AddStringToObject(proc, "cwd", agent ? c->workspace : c->state_dir);
 	capo = cJSON_AddObjectToObject(proc, "capabilities");
 	cJSON_AddItemToObject(capo, "bounding", strs(caps));
@@ -321,7 +330,8 @@ static int hybrid_cgroups(void)
  * Run `RUNTIME ARGS...` and wait; its exit code, or -1 with e set. RUNTIME
  * may carry global options after the program ("crun --cgroup-manager=disabled").
  */
-static int runtime_cmd(const char *runtime, const char *const args[], struct bb_err *e)
+/* Run RUNTIME ARGS...; pass_fd >= 0 becomes the child's fd 3 (for --preserve-fds 1). The exit code, or -1. */
+static int runtime_cmd_fd(const char *runtime, const char *const args[], int pass_fd, struct bb_err *e)
 {
 	char copy[512], *argv[24], *save = NULL, *w;
 	size_t n = 0, i;
@@ -348,6 +358,8 @@ static int runtime_cmd(const char *runtime, const char *const args[], struct bb_
 		    (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 		     umount2(HYBRID_V2_MOUNT, MNT_DETACH) < 0))
 			_exit(126);
+		if (pass_fd >= 0 && (dup2(pass_fd, 3) < 0 || (pass_fd == 3 && fcntl(3, F_SETFD, 0) < 0)))
+			_exit(126);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -357,6 +369,37 @@ static int runtime_cmd(const char *runtime, const char *const args[], struct bb_
 		if (errno != EINTR)
 			return bb_errno(e, errno, "oci: wait for %s", runtime);
 	return proc_exit_code(st);
+}
+
+static int runtime_cmd(const char *runtime, const char *const args[], struct bb_err *e)
+{
+	return runtime_cmd_fd(runtime, args, -1, e);
+}
+
+/*
+ * The sidecar's token slots (PLAN_TOKEN_SLOT_PREFIX... entries of its env)
+ * as SLOT=VALUE lines in a memfd, sealed: handed to the sidecar's init as
+ * fd 3 (BB_SECRETS_FD), so they exist in memory only, never in a file.
+ * The fd, or -1 with e set.
+ */
+static int secrets_memfd(char **envp, struct bb_err *e)
+{
+	int fd = memfd_create("bb-secrets", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	size_t i;
+
+	if (fd < 0)
+		return bb_errno(e, errno, "oci: memfd for the sidecar's tokens");
+	for (i = 0; envp && envp[i]; i++)
+		if (!strncmp(envp[i], PLAN_TOKEN_SLOT_PREFIX, sizeof PLAN_TOKEN_SLOT_PREFIX - 1) &&
+		    (fd_write_all(fd, envp[i], strlen(envp[i])) < 0 || fd_write_all(fd, "\n", 1) < 0)) {
+			bb_errno(e, errno, "oci: memfd for the sidecar's tokens");
+			return fd_close(fd);
+		}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+		bb_errno(e, errno, "oci: seal the tokens' memfd");
+		return fd_close(fd);
+	}
+	return fd;
 }
 
 /* The pid of a created container, from `RUNTIME state ID`. */
@@ -468,9 +511,14 @@ int oci_run(const struct rt_config *c, const char *runtime, int *exit_code, stru
 
 	/* Create both (namespaces made, processes waiting), wire them, then start. */
 	{
-		const char *cs[] = { "create", "--bundle", sdir, sid, NULL };
+		const char *cs[] = { "create", "--preserve-fds", "1", "--bundle", sdir, sid, NULL };
 		const char *ca[] = { "create", "--bundle", adir, aid, NULL };
-		if (runtime_cmd(runtime, cs, e) != 0) {
+		int sfd = secrets_memfd(c->sidecar_env, e), r;
+		if (sfd < 0)
+			goto out;
+		r = runtime_cmd_fd(runtime, cs, sfd, e);
+		close(sfd);
+		if (r != 0) {
 			bb_errf(e, BB_ELIB, "oci: %s create (sidecar) failed", runtime);
 			goto out;
 		}

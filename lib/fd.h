@@ -20,9 +20,54 @@ int fd_read_file(const char *path, size_t max, struct buf *b, struct bb_err *e);
 /*
  * Remove dir and everything below it (files, symlinks — never followed —
  * and subdirectories). Best effort: what cannot be removed stays, and so
- * does its parent; dir itself is removed last.
+ * does its parent; dir itself is removed last. dir's own path is trusted
+ * (followed as given); nothing below it is.
  */
 void fd_remove_tree(const char *dir);
+/* The same for the entry name of the open directory dirfd: a link there is removed, never followed. */
+void fd_remove_tree_at(int dirfd, const char *name);
+
+/*
+ * Directories the agent or the sidecar can write (the agent's home, a
+ * bottle's state directory) are opened relative to a directory fd the host
+ * trusts, and nothing below it is followed: a symbolic link planted there
+ * must not turn a root-run write, chown or removal toward a host path.
+ */
+
+/*
+ * Open rel (relative: no leading '/', no ".." component) beneath the open
+ * directory dirfd, following no symbolic link on the way or at the end:
+ * openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS),
+ * or, on a kernel without openat2, a walk of O_NOFOLLOW opens. flags and
+ * mode as for openat (O_CLOEXEC is added). The fd, or -1 with e naming rel;
+ * a link anywhere on the way gives e->code ELOOP ("... is a symbolic link").
+ */
+int fd_open_beneath(int dirfd, const char *rel, int flags, mode_t mode, struct bb_err *e);
+/*
+ * mkdir -p rel beneath dirfd: each component created with mode or found,
+ * none of them a link (an error naming the component that is). When uid is
+ * not (uid_t)-1, each directory on the way is fchown'd to uid:gid (on its
+ * fd, after it was opened without following). The last directory's fd
+ * (O_RDONLY | O_DIRECTORY), or -1 with e set.
+ */
+int fd_mkdirs_beneath(int dirfd, const char *rel, mode_t mode, uid_t uid, gid_t gid, struct bb_err *e);
+/*
+ * Replace the entry name (one path component) of the open directory dirfd
+ * with data: a temporary file created beside it (O_EXCL | O_NOFOLLOW),
+ * mode and, when uid is not (uid_t)-1, owner set on its fd, then renamed
+ * over name (a link there is replaced, never written through). durable:
+ * fsync the file and the directory. On failure nothing is left and name is
+ * untouched. 0, or -1 with e naming name.
+ */
+int fd_write_file_at(int dirfd, const char *name, const void *data, size_t n, mode_t mode, uid_t uid, gid_t gid,
+		     int durable, struct bb_err *e);
+/* fd_read_file for rel beneath dirfd (fd_open_beneath: no link followed). */
+int fd_read_file_beneath(int dirfd, const char *rel, size_t max, struct buf *b, struct bb_err *e);
+/* fd_copy_tree into the new entry name of the open directory dstdir. */
+int fd_copy_tree_at(const char *src, int dstdir, const char *name, uid_t uid, gid_t gid, unsigned long long max_bytes,
+		    struct bb_err *e);
+/* Test hook: 1 makes fd_open_beneath use its O_NOFOLLOW walk as on a kernel without openat2. */
+extern int fd_beneath_force_walk;
 /*
  * Copy the tree at src to dst (which must not exist): directories, regular
  * files and symlinks (copied as links, never followed), with their modes,

@@ -1,38 +1,11 @@
 /* json.c - JSON escaping and bounded cJSON parsing. */
 #include "json.h"
+#include "utf8.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-	size_t len, i;
-	unsigned long cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, cp = c & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
 
 int json_escape(struct buf *out, const char *s, size_t n, struct bb_err *e)
 {
@@ -44,6 +17,7 @@ int json_escape(struct buf *out, const char *s, size_t n, struct bb_err *e)
 		return -1;
 	while (i < n) {
 		unsigned c = u[i];
+		uint32_t cp;
 		char esc[8];
 		size_t elen = 0;
 
@@ -65,11 +39,25 @@ int json_escape(struct buf *out, const char *s, size_t n, struct bb_err *e)
 			i++;
 			continue;
 		}
-		k = utf8_len(u + i, n - i);
+		k = utf8_decode(u + i, n - i, &cp);
 		if (k == 0) {
 			if (buf_append_str(out, "\\ufffd", e) < 0)
 				return -1;
 			i++;
+			continue;
+		}
+		if (utf8_cp_unsafe(cp)) {
+			/* C1, bidi and invisible characters as \uXXXX (a surrogate pair past U+FFFF): the JSON means the
+			 * same, and a log printed to a terminal cannot drive it or hide what a line says. */
+			uint32_t v = cp >= 0x10000 ? 0xd800 + ((cp - 0x10000) >> 10) : cp;
+			char u16[13];
+			int len = snprintf(u16, sizeof u16, "\\u%04x", (unsigned)v);
+			if (cp >= 0x10000)
+				len += snprintf(u16 + len, sizeof u16 - (size_t)len, "\\u%04x",
+						(unsigned)(0xdc00 + ((cp - 0x10000) & 0x3ff)));
+			if (buf_append(out, u16, (size_t)len, e) < 0)
+				return -1;
+			i += k;
 			continue;
 		}
 		if (buf_append(out, s + i, k, e) < 0)

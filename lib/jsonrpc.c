@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "utf8.h"
 
 #define ID_INT_MAX 9007199254740992.0 /* 2^53: integers a double holds exactly */
 
@@ -22,33 +23,12 @@ static int fail_with(struct jsonrpc_fail *f, int code, const char *msg)
 /* Whether s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF). */
 static int utf8_valid(const unsigned char *s, size_t n)
 {
-	size_t i = 0;
+	size_t i = 0, k;
+	uint32_t cp;
 	while (i < n) {
-		unsigned c = s[i], len, k;
-		unsigned long cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			len = 2, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			len = 3, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			len = 4, cp = c & 0x07;
-		else
+		if (!(k = utf8_decode(s + i, n - i, &cp)))
 			return 0;
-		if (len > n - i)
-			return 0;
-		for (k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-			return 0;
-		i += len;
+		i += k;
 	}
 	return 1;
 }

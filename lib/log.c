@@ -12,6 +12,7 @@
 
 #include "fd.h"
 #include "json.h"
+#include "utf8.h"
 
 #define REDACT_MAX 256
 #define LINE_MAX_BYTES (64 * 1024)
@@ -82,22 +83,47 @@ int redact_append(struct buf *out, const char *in, size_t n, struct bb_err *e)
 	return buf_append(out, in + run, n - run, e);
 }
 
-int out_write(int fd, const char *p, size_t n)
+/* Redact, then (when safe) show escaped what would drive the terminal; write. */
+static int write_out(int fd, const char *p, size_t n, int safe)
 {
-	struct buf b = BUF_INIT(n * 3 + 64); /* "[REDACTED]" is at most 2.5x a secret */
+	struct buf r = BUF_INIT(n * 3 + 64), t = BUF_INIT(n * 12 + 64); /* "[REDACTED]" <= 2.5x; "\u{xxxxx}" <= 10x a byte */
+	const char *q = p;
+	size_t qn = n;
 	int rc;
 
-	if (nsecrets == 0)
-		return fd_write_all(fd, p, n);
-	if (redact_append(&b, p, n, NULL) < 0) {
-		/* Never fall back to the raw bytes. */
-		buf_free(&b);
+	if (nsecrets > 0) {
+		if (redact_append(&r, p, n, NULL) < 0)
+			goto withheld; /* never fall back to the raw bytes */
+		q = r.p ? r.p : "";
+		qn = r.len;
+	}
+	if (safe && !utf8_text_safe(q, qn, 1)) {
+		if (utf8_escape_unsafe(&t, q, qn, 1, NULL) < 0)
+			goto withheld;
+		q = t.p;
+		qn = t.len;
+	}
+	rc = fd_write_all(fd, q, qn);
+	buf_free(&r);
+	buf_free(&t);
+	return rc;
+withheld:
+	buf_free(&r);
+	buf_free(&t);
+	{
 		static const char msg[] = "[output withheld: redaction failed]\n";
 		return fd_write_all(fd, msg, sizeof msg - 1);
 	}
-	rc = fd_write_all(fd, b.p, b.len);
-	buf_free(&b);
-	return rc;
+}
+
+int out_write(int fd, const char *p, size_t n)
+{
+	return write_out(fd, p, n, 1);
+}
+
+int out_write_raw(int fd, const char *p, size_t n)
+{
+	return write_out(fd, p, n, 0);
 }
 
 __attribute__((format(printf, 3, 0)))

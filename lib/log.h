@@ -10,9 +10,10 @@
 /*
  * Every byte bb writes to a terminal, a log or a pipe for people or
  * machines passes through out_write(), which replaces each registered
- * secret with "[REDACTED]". Register a secret as soon as it is read
- * (from env, a token file, a manifest): after that it cannot reach any
- * output, whatever message carries it.
+ * secret with "[REDACTED]" and shows escaped what would drive a
+ * terminal. Register a secret as soon as it is read (from env, a token
+ * file, a manifest): after that it cannot reach any output, whatever
+ * message carries it.
  */
 
 #define REDACT_MARK "[REDACTED]"
@@ -25,8 +26,22 @@ void redact_clear(void);
 /* Append in[0..n) to out with every registered secret replaced. */
 int redact_append(struct buf *out, const char *in, size_t n, struct bb_err *e);
 
-/* Write n bytes to fd, redacted; the single choke point. 0 or -1 (errno set). */
+/*
+ * Write n bytes to fd, redacted and made safe for a terminal: control
+ * characters (but tab and newline), C1, bidi and invisible characters and
+ * bytes that are not UTF-8 are shown escaped (lib/utf8.h), so nothing an
+ * agent or a sidecar wrote (a log line, a proposal, a host name, an error
+ * quoting them) can drive the operator's terminal or hide what a line
+ * says. The single choke point. 0 or -1 (errno set).
+ */
 int out_write(int fd, const char *p, size_t n);
+/*
+ * The same, redacted but not escaped: only for bytes that are safe by
+ * construction (a dashboard frame: its text went through tui_put_text,
+ * its escape sequences are the dashboard's own) or that the user asked
+ * for as data.
+ */
+int out_write_raw(int fd, const char *p, size_t n);
 /* printf to stdout, redacted. */
 void out_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* printf to stderr, redacted, as is (summaries and prompts for people). */

@@ -10,6 +10,7 @@
 
 #include "fd.h"
 #include "manifest_int.h"
+#include "utf8.h"
 
 static void vdiag(struct mf_ctx *c, const struct ynode *at, int warning, const char *fmt, va_list ap)
 	__attribute__((format(printf, 4, 0)));
@@ -229,28 +230,13 @@ static int discover(struct manifest *m, const struct mf_dirs *dirs, struct found
 /* Offset of the first byte that is not valid UTF-8 (or is NUL), or -1. */
 static long bad_byte(const unsigned char *s, size_t n)
 {
-	size_t i = 0;
+	size_t i = 0, k;
+	uint32_t cp;
 
 	while (i < n) {
-		unsigned c = s[i];
-		size_t len, k;
-
-		if (c == 0)
+		if (s[i] == 0 || !(k = utf8_decode(s + i, n - i, &cp)))
 			return (long)i;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-		if (!len || i + len > n)
-			return (long)i;
-		for (k = 1; k < len; k++)
-			if ((s[i + k] & 0xc0) != 0x80)
-				return (long)i;
-		if ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] >= 0xa0) || (c == 0xf0 && s[i + 1] < 0x90) ||
-		    (c == 0xf4 && s[i + 1] >= 0x90))
-			return (long)i;
-		i += len;
+		i += k;
 	}
 	return -1;
 }

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,6 +72,111 @@ int proc_stat_parse(const char *stat, size_t len, char *state, pid_t *ppid, stru
 		return bb_errf(e, BB_EINVAL, "no parent pid in /proc/PID/stat");
 	*ppid = (pid_t)v;
 	return 0;
+}
+
+int proc_stat_start_time(const char *stat, size_t len, unsigned long long *ticks, struct bb_err *e)
+{
+	size_t i, close_paren = len;
+	int field = 2; /* ")" ends field 2 (comm); field 3 (state) follows */
+	unsigned long long v = 0;
+	int digits = 0;
+
+	for (i = len; i > 0; i--) {
+		if (stat[i - 1] == ')') {
+			close_paren = i - 1;
+			break;
+		}
+	}
+	if (close_paren == len)
+		return bb_errf(e, BB_EINVAL, "not the shape of /proc/PID/stat");
+	for (i = close_paren + 1; i < len && field < 22; i++)
+		if (stat[i] == ' ')
+			field++;
+	for (; field == 22 && i < len && stat[i] >= '0' && stat[i] <= '9'; i++) {
+		if (v > 1000000000000000000ull)
+			return bb_errf(e, BB_EINVAL, "start time out of range in /proc/PID/stat");
+		v = v * 10 + (unsigned)(stat[i] - '0');
+		digits++;
+	}
+	if (!digits || (i < len && stat[i] != ' ' && stat[i] != '\n'))
+		return bb_errf(e, BB_EINVAL, "no start time in /proc/PID/stat");
+	*ticks = v;
+	return 0;
+}
+
+int proc_start_time(pid_t pid, unsigned long long *ticks, struct bb_err *e)
+{
+	char path[64], text[1024];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return bb_errno(e, errno == ENOENT ? ESRCH : errno, "%s", path);
+	n = read(fd, text, sizeof text - 1);
+	close(fd);
+	if (n <= 0)
+		return bb_errno(e, n < 0 ? errno : ESRCH, "%s", path);
+	return proc_stat_start_time(text, (size_t)n, ticks, e);
+}
+
+int proc_boot_id(char *out, size_t cap, struct bb_err *e)
+{
+	static const char path[] = "/proc/sys/kernel/random/boot_id";
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return bb_errno(e, errno, "%s", path);
+	n = read(fd, out, cap - 1);
+	close(fd);
+	if (n < 36)
+		return bb_errf(e, BB_EINVAL, "%s: not a boot id", path);
+	out[36] = 0;
+	return 0;
+}
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+int proc_signal_identified(pid_t pid, unsigned long long start_ticks, const char *boot_id, int sig,
+			   struct bb_err *e)
+{
+	char boot[40];
+	unsigned long long now;
+	int pfd, rc;
+
+	if (pid <= 1)
+		return 0;
+	if (proc_boot_id(boot, sizeof boot, e) < 0)
+		return -1;
+	if (strcmp(boot, boot_id))
+		return 0; /* recorded in another boot: that process is gone */
+	pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pfd < 0)
+		return errno == ESRCH ? 0 : bb_errno(e, errno, "pidfd_open %d", (int)pid);
+	/* The pidfd holds this process: whatever the start time says now stays true until it is closed. */
+	if (proc_start_time(pid, &now, e) < 0) {
+		close(pfd);
+		return e && e->code == ESRCH ? 0 : -1;
+	}
+	if (now != start_ticks) {
+		close(pfd);
+		return 0;
+	}
+	rc = sig ? (int)syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) : 0;
+	if (rc < 0) {
+		rc = errno == ESRCH ? 0 : bb_errno(e, errno, "signal %d", (int)pid);
+		close(pfd);
+		return rc;
+	}
+	close(pfd);
+	return 1;
 }
 
 long proc_children(pid_t parent, pid_t *out, size_t cap, struct bb_err *e)

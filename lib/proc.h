@@ -23,6 +23,30 @@ const char *proc_signal_name(int sig);
 int proc_stat_parse(const char *stat, size_t len, char *state, pid_t *ppid, struct bb_err *e);
 
 /*
+ * The process's start time (field 22 of /proc/PID/stat: clock ticks after
+ * boot) from the contents of that file. With the boot id, it names one
+ * process for the life of the machine, where a pid alone may be reused.
+ * 0, or -1 when the text does not have that shape.
+ */
+int proc_stat_start_time(const char *stat, size_t len, unsigned long long *ticks, struct bb_err *e);
+
+/* pid's start time, read from /proc/PID/stat. 0, or -1 (code ESRCH when there is no such process). */
+int proc_start_time(pid_t pid, unsigned long long *ticks, struct bb_err *e);
+
+/* This boot's id (/proc/sys/kernel/random/boot_id, 36 characters) into out (at least 37 bytes). 0 or -1. */
+int proc_boot_id(char *out, size_t cap, struct bb_err *e);
+
+/*
+ * Whether pid is still the process that started at start_ticks in the boot
+ * boot_id, and if so (sig != 0) signal it, race-free: a pidfd is opened
+ * first, the start time checked after, and the signal sent through the
+ * pidfd, so a pid reused in between is never signalled. 1 (it is; signalled
+ * when asked), 0 (gone, or another process has that pid now), -1 with e set.
+ */
+int proc_signal_identified(pid_t pid, unsigned long long start_ticks, const char *boot_id, int sig,
+			   struct bb_err *e);
+
+/*
  * The pids whose parent is `parent`, found by reading /proc/[0-9]*\/stat
  * (a process that exits during the scan is skipped). Up to cap are stored
  * in out; returns how many were found (which may be more than cap), or -1

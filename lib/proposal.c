@@ -21,6 +21,7 @@
 #include "json.h"
 #include "netaddr.h"
 #include "route.h"
+#include "utf8.h"
 
 #define REASON_MAX 2000
 #define QUESTION_MAX 4000
@@ -101,24 +102,14 @@ static int only_keys(const cJSON *args, const char *const *keys, struct bb_err *
 }
 
 /*
- * Text the operator will read in a terminal: no C0 or C1 controls (escape
- * sequences could rewrite the screen), no bidirectional overrides (text
- * that reads differently from what it is); tabs and newlines allowed when
- * multiline. The bytes are already valid UTF-8 (lib/jsonrpc checks).
+ * Text the operator will read in a terminal: nothing that drives it or
+ * changes what a line seems to say (lib/utf8: C0 and C1 controls, bidi
+ * controls, invisible and format characters); tabs and newlines allowed
+ * when multiline. Invalid UTF-8 is refused too.
  */
 static int text_ok(const char *s, int multiline)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	for (; *u; u++) {
-		if (*u == 0x7f || (*u < 0x20 && !(multiline && (*u == '\n' || *u == '\t'))))
-			return 0;
-		if (u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f) /* U+0080..U+009F */
-			return 0;
-		if (u[0] == 0xe2 && ((u[1] == 0x80 && u[2] >= 0xaa && u[2] <= 0xae) || /* U+202A..U+202E */
-				     (u[1] == 0x81 && u[2] >= 0xa6 && u[2] <= 0xa9)))  /* U+2066..U+2069 */
-			return 0;
-	}
-	return 1;
+	return utf8_text_safe(s, strlen(s), multiline);
 }
 
 static int blank(const char *s)
@@ -411,18 +402,38 @@ const char *proposal_get(const cJSON *doc, const char *key)
 	return s ? s : "";
 }
 
+/*
+ * The queue directory is the sidecar's to write (the host reads and decides
+ * there): it is opened without following a link at its last component, and
+ * every file in it is reached through that fd, nothing followed.
+ */
+static int queue_open(const char *dir, struct bb_err *e)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return bb_errno(e, errno == ELOOP || errno == ENOTDIR ? ELOOP : errno, "%s%s", dir,
+				errno == ELOOP || errno == ENOTDIR ? " is not a directory (a link?): refused" : "");
+	return fd;
+}
+
 int proposal_write(const char *dir, const cJSON *doc, struct bb_err *e)
 {
 	struct buf b = BUF_INIT(PROPOSAL_MAX_BYTES);
-	char path[PATH_MAX];
-	int rc;
+	char path[PATH_MAX], name[PROPOSAL_ID_MAX + 8];
+	int rc = -1, qfd;
 	if (proposal_path(dir, proposal_get(doc, "id"), path, sizeof path, e) < 0)
 		return -1;
 	if (json_print(doc, &b, e) < 0 || buf_append_byte(&b, '\n', e) < 0) {
 		buf_free(&b);
 		return bb_err_wrap(e, "%s", path);
 	}
-	rc = fd_write_file_atomic(path, b.p, b.len, 0600, e);
+	snprintf(name, sizeof name, "%s.json", proposal_get(doc, "id"));
+	if ((qfd = queue_open(dir, e)) >= 0) {
+		rc = fd_write_file_at(qfd, name, b.p, b.len, 0600, (uid_t)-1, (gid_t)-1, 1, e);
+		if (rc < 0)
+			bb_err_wrap(e, "%s", dir);
+		close(qfd);
+	}
 	buf_free(&b);
 	return rc;
 }
@@ -433,20 +444,74 @@ static int is_str(const cJSON *doc, const char *key, int required)
 	return j ? cJSON_IsString(j) : !required;
 }
 
+/* "2025-01-02T03:04:05Z", as proposal_timestamp writes it. */
+static int timestamp_ok(const char *s)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+	size_t i;
+	for (i = 0; shape[i]; i++)
+		if (shape[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != shape[i])
+			return 0;
+	return s[i] == 0;
+}
+
+/*
+ * What the host reads from the queue was written by the sidecar: every
+ * field is checked again as supervise checked the agent's arguments (the
+ * request re-normalised by proposal_request_check, texts free of controls
+ * and invisible characters), so a compromised sidecar cannot put raw bytes
+ * in front of the operator. 1 when it is a document supervise could write.
+ */
+static int doc_valid(const cJSON *doc)
+{
+	const cJSON *applied = cJSON_GetObjectItemCaseSensitive(doc, "applied");
+	const char *bottle = proposal_get(doc, "bottle"), *decided = proposal_get(doc, "decided_at");
+	cJSON *norm = NULL;
+	size_t i;
+
+	if (proposal_request_check(proposal_get(doc, "tool"), cJSON_GetObjectItemCaseSensitive(doc, "request"), &norm,
+				   NULL) < 0)
+		return 0;
+	cJSON_Delete(norm);
+	if (!*bottle || strlen(bottle) > 128)
+		return 0;
+	for (i = 0; bottle[i]; i++)
+		if (!((bottle[i] >= 'a' && bottle[i] <= 'z') || (bottle[i] >= '0' && bottle[i] <= '9') || bottle[i] == '-' ||
+		      bottle[i] == '_' || bottle[i] == '.'))
+			return 0;
+	if (!timestamp_ok(proposal_get(doc, "created")) || (*decided && !timestamp_ok(decided)))
+		return 0;
+	if (strlen(proposal_get(doc, "note")) > PROPOSAL_NOTE_MAX || !text_ok(proposal_get(doc, "note"), 1))
+		return 0;
+	if (applied) {
+		const char *r = proposal_get(applied, "result"), *d = proposal_get(applied, "detail");
+		if ((strcmp(r, "ok") && strcmp(r, "error")) || !timestamp_ok(proposal_get(applied, "at")) ||
+		    strlen(d) > 1024 || !text_ok(d, 0))
+			return 0;
+	}
+	return 1;
+}
+
 int proposal_read(const char *dir, const char *id, cJSON **out, struct bb_err *e)
 {
 	struct buf b = BUF_INIT(PROPOSAL_MAX_BYTES);
-	char path[PATH_MAX];
+	char path[PATH_MAX], name[PROPOSAL_ID_MAX + 8];
 	const char *status;
 	const cJSON *applied;
 	cJSON *doc;
+	int qfd, rc;
 
 	*out = NULL;
 	if (proposal_path(dir, id, path, sizeof path, e) < 0)
 		return -1;
-	if (fd_read_file(path, PROPOSAL_MAX_BYTES, &b, e) < 0) {
-		buf_free(&b);
+	snprintf(name, sizeof name, "%s.json", id);
+	if ((qfd = queue_open(dir, e)) < 0)
 		return -1;
+	rc = fd_read_file_beneath(qfd, name, PROPOSAL_MAX_BYTES, &b, e);
+	close(qfd);
+	if (rc < 0) {
+		buf_free(&b);
+		return bb_err_wrap(e, "%s", dir);
 	}
 	doc = json_parse(path, b.p, b.len, e);
 	buf_free(&b);
@@ -459,10 +524,10 @@ int proposal_read(const char *dir, const char *id, cJSON **out, struct bb_err *e
 	    (strcmp(status, "pending") && strcmp(status, "approved") && strcmp(status, "rejected")) ||
 	    !is_str(doc, "bottle", 1) || !is_str(doc, "created", 1) || !is_str(doc, "note", 0) ||
 	    !is_str(doc, "decided_at", 0) || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "request")) ||
-	    (applied && !cJSON_IsObject(applied))) {
+	    (applied && !cJSON_IsObject(applied)) || !doc_valid(doc)) {
 		cJSON_Delete(doc);
-		return bb_errf(e, BB_EINVAL, "%s: not a %s document with this id, a known tool and a status", path,
-			       PROPOSAL_SCHEMA);
+		return bb_errf(e, BB_EINVAL, "%s: not a %s document with this id, a known tool, a status and checked fields",
+			       path, PROPOSAL_SCHEMA);
 	}
 	*out = doc;
 	return 0;
@@ -471,18 +536,18 @@ int proposal_read(const char *dir, const char *id, cJSON **out, struct bb_err *e
 /* flock on DIR/.lock; returns the fd to close, or -1. */
 static int queue_lock(const char *dir, struct bb_err *e)
 {
-	char path[PATH_MAX];
-	int fd;
-	if ((size_t)snprintf(path, sizeof path, "%s/.lock", dir) >= sizeof path)
-		return bb_errf(e, ENAMETOOLONG, "%s: path too long", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd, qfd = queue_open(dir, e);
+	if (qfd < 0)
+		return -1;
+	fd = openat(qfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	close(qfd);
 	if (fd < 0)
-		return bb_errno(e, errno, "%s", path);
+		return bb_errno(e, errno, "%s/.lock", dir);
 	while (flock(fd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
 			int err = errno;
 			close(fd);
-			return bb_errno(e, err, "lock %s", path);
+			return bb_errno(e, err, "lock %s/.lock", dir);
 		}
 	}
 	return fd;
@@ -583,11 +648,16 @@ int proposal_list_read(const char *dir, struct proposal_list *out, struct bb_err
 	size_t cap = 0;
 
 	memset(out, 0, sizeof *out);
-	d = opendir(dir);
-	if (!d) {
-		if (errno == ENOENT)
+	{
+		int qfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (qfd < 0 && errno == ENOENT)
 			return 0;
-		return bb_errno(e, errno, "%s", dir);
+		if (qfd < 0)
+			return queue_open(dir, e);
+		if (!(d = fdopendir(qfd))) {
+			close(qfd);
+			return bb_errno(e, errno, "%s", dir);
+		}
 	}
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);

@@ -4,54 +4,28 @@
 #include <string.h>
 
 #include "tui.h"
+#include "utf8.h"
 
 #define CSI_MAX 32 /* longer "escape sequences" are noise: give up on them */
 
 /* Decode one UTF-8 character: its length (1-4), 0 when p ends inside a valid prefix, -1 when invalid. */
-static int utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
+static int decode(const unsigned char *p, size_t n, uint32_t *cp)
 {
-	size_t len, i;
-	uint32_t c, min;
+	static const unsigned char pads[2] = { 0x80, 0xbf };
+	size_t len = utf8_decode(p, n, cp), k;
 
-	if (p[0] < 0x80) {
-		*cp = p[0];
-		return 1;
-	}
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		len = 2, c = p[0] & 0x1f, min = 0x80;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		len = 3, c = p[0] & 0x0f, min = 0x800;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		len = 4, c = p[0] & 0x07, min = 0x10000;
-	} else {
-		return -1;
-	}
-	for (i = 1; i < len; i++) {
-		if (i >= n)
+	if (len)
+		return (int)len;
+	/* A prefix cut off by n: some continuation makes it whole (the lowest or the highest one does). */
+	for (k = 0; n < 4 && k < 2; k++) {
+		unsigned char t[4];
+		uint32_t ignored;
+		memcpy(t, p, n);
+		memset(t + n, pads[k], 4 - n);
+		if (utf8_decode(t, 4, &ignored) > n)
 			return 0;
-		if ((p[i] & 0xc0) != 0x80)
-			return -1;
-		c = c << 6 | (p[i] & 0x3f);
-		/* Reject overlong and out-of-range forms as early as the second byte says so. */
-		if (i == 1 && ((len == 3 && c < 0x20) || (len == 4 && (c < 0x10 || c > 0x10f))))
-			return -1;
 	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return -1;
-	*cp = c;
-	return (int)len;
-}
-
-/*
- * Code points that must not reach the terminal as themselves: C0/C1
- * controls and DEL drive it; the zero-width and bidirectional formatting
- * characters can hide or reorder what a line seems to say.
- */
-static int cp_unsafe(uint32_t c)
-{
-	return c < 0x20 || (c >= 0x7f && c <= 0x9f) || (c >= 0x200b && c <= 0x200f) ||
-	       (c >= 0x2028 && c <= 0x202e) || (c >= 0x2060 && c <= 0x206f) || c == 0xfeff ||
-	       (c >= 0xfff9 && c <= 0xfffb);
+	return -1;
 }
 
 int tui_cp_width(uint32_t c)
@@ -153,14 +127,14 @@ size_t tui_key_decode(const unsigned char *p, size_t n, int final, struct tui_ke
 	case 0x08: k->kind = TUI_KEY_BACKSPACE; return 1;
 	default: break;
 	}
-	len = utf8_decode(p, n, &cp);
+	len = decode(p, n, &cp);
 	if (len == 0 && !final)
 		return 0;
 	if (len <= 0) {
 		k->kind = TUI_KEY_OTHER;
 		return 1;
 	}
-	if (cp_unsafe(cp)) {
+	if (utf8_cp_unsafe(cp)) {
 		k->kind = TUI_KEY_OTHER;
 		return (size_t)len;
 	}
@@ -179,7 +153,7 @@ static int put_safe(struct buf *out, const char *s, size_t n, size_t cols, size_
 	*used = 0;
 	while (i < n) {
 		uint32_t cp = '?';
-		int len = utf8_decode(p + i, n - i, &cp);
+		int len = decode(p + i, n - i, &cp);
 		const char *bytes = (const char *)p + i;
 		size_t nbytes;
 		int w;
@@ -191,7 +165,7 @@ static int put_safe(struct buf *out, const char *s, size_t n, size_t cols, size_
 		} else if (cp == '\t' || cp == '\n' || cp == '\r') {
 			cp = ' ';
 			bytes = " ";
-		} else if (cp_unsafe(cp)) {
+		} else if (utf8_cp_unsafe(cp)) {
 			cp = '?';
 			bytes = "?";
 		}

@@ -21,11 +21,15 @@ int bottle_cleanup(int argc, char **argv);
 int bottle_dashboard(int argc, char **argv);
 int bottle_image(int, char **);
 /*
- * A bottle's metadata: $BB_HOME/.bb/state/SLUG/meta.json, written
- * atomically by the host process at start and when it ends. The slug is
- * NAME-XXXXXX (six random hex digits), fixed for the bottle's life (resume
- * keeps it). status is "running", "stopped" (ended; resumable) or, when
- * the file says running but host_pid is gone, "dead" (bb bottle cleanup).
+ * A bottle's metadata: $BB_HOME/.bb/host/SLUG/meta.json, written
+ * atomically by the host process at start and when it ends. The host
+ * directory is the host's alone: neither the agent nor the sidecar sees it
+ * (the state directory, which the sidecar writes, holds nothing the host
+ * trusts). The slug is NAME-XXXXXX (six random hex digits), fixed for the
+ * bottle's life (resume keeps it). status is "running", "stopped" (ended;
+ * resumable) or, when the file says running but its host process is gone
+ * (the pid no longer names the process that started at host_start in boot
+ * boot_id), "dead" (bb bottle cleanup).
  */
 #define BOTTLE_SLUG_MAX 96
 struct bottle_meta {
@@ -33,30 +37,41 @@ struct bottle_meta {
 	char agent[64];		/* the agent (or bottle) NAME it was started from */
 	char cwd[4096];		/* the host workspace */
 	char started_at[40];	/* ISO 8601 UTC, so it sorts as text */
-	char backend[16];	/* embedded, oci or docker */
+	char backend[16];	/* embedded, oci, docker or vm */
 	char status[16];	/* running, stopped, dead */
 	char command[16];	/* "run" (one command; state removed at the end) or "start" */
 	char image[64];		/* the imported image the agent's root is, or "" (the host's, read-only) */
 	int bare;		/* started with --bare: no isolation at all */
 	int copy_cwd;		/* the workspace is a copy under the state dir */
 	int host_pid;		/* the host process that owns it while running */
+	unsigned long long host_start; /* its start time (clock ticks after boot): pid + start + boot name it */
+	char boot_id[40];	/* the boot it ran in */
 	int exit_code;		/* the agent's status once stopped; -1 before */
 };
 
+/* $BB_HOME/.bb/host/SLUG: the host's own record of a bottle (created 0700 when create is set). 0, or -1 with e set. */
+int bottle_host_dir(const char *slug, int create, char *out, size_t cap, struct bb_err *e);
+/* Record this process as m's host process (pid, start time, boot id). 0, or -1 with e set. */
+int bottle_host_identify(struct bottle_meta *m, struct bb_err *e);
+/* Whether m's host process still runs (the same process, not a reused pid): 1, 0, or -1. */
+int bottle_host_alive(const struct bottle_meta *m);
+/* Signal m's host process if it is still that process (pidfd, race-free): 1 signalled, 0 gone, -1 with e set. */
+int bottle_host_signal(const struct bottle_meta *m, int sig, struct bb_err *e);
 /* $BB_HOME/.bb/state (created 0700 with its parent when create is set). 0, or -1 with e set. */
 int bottle_state_root(char *out, size_t cap, int create, struct bb_err *e);
 /* The state directory of slug (which must be a plain name: no '/', no leading '.'). 0, or -1 with e set. */
 int bottle_state_dir(const char *slug, char *out, size_t cap, struct bb_err *e);
 /* A new slug for NAME: NAME-XXXXXX from getrandom. */
 void bottle_slug_new(const char *name, char out[BOTTLE_SLUG_MAX]);
-/* Write m to its state dir's meta.json (atomically, 0600). 0, or -1 with e set. */
+/* Write m to its host dir's meta.json (atomically, 0600). 0, or -1 with e set. */
 int bottle_meta_write(const struct bottle_meta *m, struct bb_err *e);
-/* Read slug's meta.json; status "dead" when it says running and host_pid is gone. 0, or -1 with e set. */
+/* Read slug's meta.json, refusing values bb does not write; status "dead" when it says running and its host
+ * process is gone. 0, or -1 with e set (code ENOENT: no such bottle). */
 int bottle_meta_read(const char *slug, struct bottle_meta *m, struct bb_err *e);
 /* How long ago an ISO 8601 UTC time was, short: 42s, 5m, 3h, 2d ("?" when it does not parse). */
 void bottle_age(const char *iso, long long now, char *out, size_t cap);
 /*
- * The host-side dialer's copy of a bottle's policy: $BB_HOME/.bb/dialer/SLUG.json,
+ * The host-side dialer's copy of a bottle's policy: $BB_HOME/.bb/host/SLUG/dialer.json,
  * outside the state dir the sidecar can write (creating the directory, 0700,
  * when create is set). Only the host changes it: the session writes it, an
  * approval from the operator (bb bottle approve, the dashboard) merges into
@@ -119,7 +134,8 @@ struct provider_ctx {
 	const char *auth_token_ref; /* the host variable egress injects for it, or "" */
 	const char *api_key_ref;    /* the host variable with an API key egress injects, or "" */
 	const char *prompt;         /* the agent's prompt (Markdown), or NULL */
-	const char *home;           /* the agent's home on the host (state dir/home) */
+	const char *home;           /* the agent's home on the host (state dir/home), for messages */
+	int home_fd;                /* that directory, opened without following links: every write goes through it */
 	const char *agent_home;     /* the same as the agent sees it (AGENT_HOME; with --bare, home) */
 	const char *ca_bundle;      /* the CA bundle the agent trusts, as it sees it */
 	const char *workspace;      /* the workspace as the agent sees it */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -163,39 +164,75 @@ int bottle_cleanup(int argc, char **argv)
 		err_printf("neither BB_HOME nor HOME is set");
 		return BB_EXIT_SYSTEM;
 	}
-	snprintf(root, sizeof root, "%s/.bb/state", home);
-	d = opendir(root);
-	if (!d) {
-		if (errno == ENOENT)
-			return 0;
+	/* Bottles this bb started: the host's own records ($BB_HOME/.bb/host/SLUG), then their state. */
+	snprintf(root, sizeof root, "%s/.bb/host", home);
+	if ((d = opendir(root)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			char host[PATH_MAX], state[PATH_MAX];
+			struct bottle_meta m;
+			struct bb_err e = { 0 };
+			const char *why = "its host process is gone";
+			if (de->d_name[0] == '.')
+				continue;
+			if (bottle_meta_read(de->d_name, &m, &e) < 0) {
+				if (!all) {
+					err_printf("%s: %s (kept; --all removes it)", de->d_name, e.msg);
+					continue;
+				}
+				why = "unreadable record; --all";
+				m.host_pid = 0;
+			} else if (!strcmp(m.status, "running") || (!strcmp(m.status, "stopped") && !all)) {
+				continue;
+			} else if (!strcmp(m.status, "stopped")) {
+				why = "stopped; --all";
+			}
+			if (bottle_host_dir(de->d_name, 0, host, sizeof host, &e) < 0 ||
+			    bottle_state_dir(de->d_name, state, sizeof state, &e) < 0)
+				continue;
+			if (m.host_pid > 1)
+				delete_containers(m.host_pid, dry);
+			if (!dry) {
+				fd_remove_tree(state);
+				fd_remove_tree(host);
+			}
+			out_printf("%s %s (%s)\n", dry ? "would remove" : "removed", state, why);
+			n++;
+		}
+		closedir(d);
+	} else if (errno != ENOENT) {
 		err_printf("%s: %s", root, strerror(errno));
 		return BB_EXIT_SYSTEM;
 	}
-	while ((de = readdir(d)) != NULL) {
-		char path[PATH_MAX + 300];
-		struct bottle_meta m;
+	/* State with no host record: a run of an older bb (NAME-PID) whose process is gone, or, with --all, any. */
+	snprintf(root, sizeof root, "%s/.bb/state", home);
+	d = opendir(root);
+	if (!d && errno != ENOENT) {
+		err_printf("%s: %s", root, strerror(errno));
+		return BB_EXIT_SYSTEM;
+	}
+	while (d && (de = readdir(d)) != NULL) {
+		char path[PATH_MAX + 300], host[PATH_MAX];
 		struct bb_err e = { 0 };
-		const char *why = "its host process is gone";
+		struct stat st;
 		pid_t pid;
 		if (de->d_name[0] == '.')
 			continue;
-		if (bottle_meta_read(de->d_name, &m, &e) == 0) {
-			if (!strcmp(m.status, "running") || (!strcmp(m.status, "stopped") && !all))
-				continue;
-			pid = m.host_pid;
-			if (!strcmp(m.status, "stopped"))
-				why = "stopped; --all";
-		} else if (!(pid = dead_owner(de->d_name))) { /* no metadata: a run of an older bb */
+		if (bottle_host_dir(de->d_name, 0, host, sizeof host, &e) == 0 && stat(host, &st) == 0)
+			continue; /* handled above (or still running) */
+		pid = dead_owner(de->d_name);
+		if (!pid && !all)
 			continue;
-		}
 		snprintf(path, sizeof path, "%s/%s", root, de->d_name);
-		delete_containers(pid, dry);
+		if (pid)
+			delete_containers(pid, dry);
 		if (!dry)
 			fd_remove_tree(path);
-		out_printf("%s %s (%s)\n", dry ? "would remove" : "removed", path, why);
+		out_printf("%s %s (%s)\n", dry ? "would remove" : "removed", path,
+			   pid ? "its host process is gone" : "no host record; --all");
 		n++;
 	}
-	closedir(d);
+	if (d)
+		closedir(d);
 	if (!dry) { /* the docker backend's containers, networks and images whose bb process is gone */
 		struct bb_err e = { 0 };
 		int removed = 0;

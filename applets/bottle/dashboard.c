@@ -1138,7 +1138,7 @@ static void ui_draw(struct dash_ui *u)
 	if (u->clear && fd_write_all(term.fd, "\x1b[H\x1b[2J", 7) < 0)
 		goto gone;
 	u->clear = 0;
-	if (out_write(term.fd, next->p, next->len) < 0)
+	if (out_write_raw(term.fd, next->p, next->len) < 0)
 		goto gone;
 	u->shown = !u->shown;
 	doing("", "waiting");
@@ -1393,7 +1393,7 @@ int bottle_dashboard(int argc, char **argv)
 			err_printf("dashboard: %s", e.msg);
 			rc = BB_EXIT_SYSTEM;
 		} else {
-			rc = out_write(1, b.p, b.len) < 0 ? BB_EXIT_SYSTEM : BB_EXIT_OK;
+			rc = out_write_raw(1, b.p, b.len) < 0 ? BB_EXIT_SYSTEM : BB_EXIT_OK;
 		}
 		buf_free(&b);
 	} else {

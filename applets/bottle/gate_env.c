@@ -20,24 +20,13 @@
 /*
  * Write data to NAME under the directory fd, never through a link: the
  * sidecar can write the state dir (a resumed bottle's git-keys may hold
- * whatever it left), so NAME is unlinked and made afresh with O_EXCL and
- * O_NOFOLLOW, relative to the fd.
+ * whatever it left); fd_write_file_at replaces a link there, never follows it.
  */
 static int write_beneath(int dirfd, const char *name, const void *data, size_t n, mode_t mode, struct bb_err *e)
 {
-	int fd;
-
-	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
-		return bb_errno(e, errno, "remove git-keys/%s", name);
-	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	if (fd < 0)
-		return bb_errno(e, errno, "create git-keys/%s", name);
-	if (fd_write_all(fd, data, n) < 0 || fsync(fd) < 0) {
-		bb_errno(e, errno, "write git-keys/%s", name);
-		close(fd);
-		return -1;
-	}
-	return close(fd) < 0 ? bb_errno(e, errno, "write git-keys/%s", name) : 0;
+	if (fd_write_file_at(dirfd, name, data, n, mode, (uid_t)-1, (gid_t)-1, 1, e) < 0)
+		return bb_err_wrap(e, "git-keys");
+	return 0;
 }
 
 /* Stage a key pair as NAME (0600) and NAME.pub (0644) under dirfd. */
@@ -109,13 +98,9 @@ int gate_env_prepare(const struct cJSON *plan, const char *slug, const char *sta
 	sfd = open(state, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sfd < 0)
 		return bb_errno(e, errno, "git-gate: cannot open %s", state);
-	if (mkdirat(sfd, "git-keys", 0700) < 0 && errno != EEXIST) {
-		bb_errno(e, errno, "git-gate: cannot create %s", keys);
-		goto out;
-	}
-	kfd = openat(sfd, "git-keys", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	kfd = fd_mkdirs_beneath(sfd, "git-keys", 0700, (uid_t)-1, (gid_t)-1, e);
 	if (kfd < 0) {
-		bb_errno(e, errno, "git-gate: cannot open %s (not a directory, or a link)", keys);
+		bb_err_wrap(e, "git-gate: %s", state);
 		goto out;
 	}
 	cJSON_ArrayForEach(r, repos)

@@ -1,4 +1,4 @@
-/* meta.c - a bottle's metadata (meta.json in its state dir): slug, agent, workspace, backend, host process, status. */
+/* meta.c - a bottle's metadata (meta.json in its host-only dir): slug, agent, workspace, backend, host process, status. */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
@@ -14,12 +14,16 @@
 #include "bottle.h"
 #include "buf.h"
 #include "fd.h"
+#include "image.h"
 #include "json.h"
+#include "manifest.h"
+#include "proc.h"
 
 #define META_FILE "meta.json"
 #define META_MAX (64u << 10)
 
-int bottle_state_root(char *out, size_t cap, int create, struct bb_err *e)
+/* $BB_HOME/.bb/SUB (created 0700 with its parent when create is set). */
+static int bb_subdir(const char *sub, char *out, size_t cap, int create, struct bb_err *e)
 {
 	const char *home = getenv("BB_HOME");
 	int n;
@@ -29,11 +33,38 @@ int bottle_state_root(char *out, size_t cap, int create, struct bb_err *e)
 	if (!home || !*home)
 		return bb_errf(e, BB_EINVAL, "neither BB_HOME nor HOME is set: no place for bottle state");
 	n = snprintf(out, cap, "%s/.bb", home);
-	if (n < 0 || (size_t)n + 7 >= cap)
+	if (n < 0 || (size_t)n + strlen(sub) + 2 >= cap)
 		return bb_errf(e, BB_ETOOBIG, "state path under %s is too long", home);
 	if (create && mkdir(out, 0700) < 0 && errno != EEXIST)
 		return bb_errno(e, errno, "create %s", out);
-	memcpy(out + n, "/state", 7);
+	snprintf(out + n, cap - (size_t)n, "/%s", sub);
+	if (create && mkdir(out, 0700) < 0 && errno != EEXIST)
+		return bb_errno(e, errno, "create %s", out);
+	return 0;
+}
+
+int bottle_state_root(char *out, size_t cap, int create, struct bb_err *e)
+{
+	return bb_subdir("state", out, cap, create, e);
+}
+
+static int slug_ok(const char *slug, struct bb_err *e)
+{
+	if (!*slug || slug[0] == '.' || strchr(slug, '/') || strlen(slug) >= BOTTLE_SLUG_MAX)
+		return bb_errf(e, BB_EINVAL, "'%s' is not a bottle slug (see 'bb bottle list')", slug);
+	return 0;
+}
+
+int bottle_host_dir(const char *slug, int create, char *out, size_t cap, struct bb_err *e)
+{
+	char root[4096];
+	int n;
+
+	if (slug_ok(slug, e) < 0 || bb_subdir("host", root, sizeof root, create, e) < 0)
+		return -1;
+	n = snprintf(out, cap, "%s/%s", root, slug);
+	if (n < 0 || (size_t)n >= cap)
+		return bb_errf(e, BB_ETOOBIG, "host path for %s is too long", slug);
 	if (create && mkdir(out, 0700) < 0 && errno != EEXIST)
 		return bb_errno(e, errno, "create %s", out);
 	return 0;
@@ -44,9 +75,7 @@ int bottle_state_dir(const char *slug, char *out, size_t cap, struct bb_err *e)
 	char root[4096];
 	int n;
 
-	if (!*slug || slug[0] == '.' || strchr(slug, '/') || strlen(slug) >= BOTTLE_SLUG_MAX)
-		return bb_errf(e, BB_EINVAL, "'%s' is not a bottle slug (see 'bb bottle list')", slug);
-	if (bottle_state_root(root, sizeof root, 0, e) < 0)
+	if (slug_ok(slug, e) < 0 || bottle_state_root(root, sizeof root, 0, e) < 0)
 		return -1;
 	n = snprintf(out, cap, "%s/%s", root, slug);
 	if (n < 0 || (size_t)n >= cap)
@@ -81,7 +110,7 @@ int bottle_meta_write(const struct bottle_meta *m, struct bb_err *e)
 	cJSON *o;
 	int rc = -1;
 
-	if (bottle_state_dir(m->slug, dir, sizeof dir, e) < 0)
+	if (bottle_host_dir(m->slug, 1, dir, sizeof dir, e) < 0)
 		return -1;
 	snprintf(path, sizeof path, "%s/" META_FILE, dir);
 	o = cJSON_CreateObject();
@@ -99,6 +128,8 @@ int bottle_meta_write(const struct bottle_meta *m, struct bb_err *e)
 	put_str(o, "image", m->image);
 	put_str(o, "status", m->status);
 	cJSON_AddNumberToObject(o, "host_pid", m->host_pid);
+	cJSON_AddNumberToObject(o, "host_start", (double)m->host_start);
+	put_str(o, "boot_id", m->boot_id);
 	cJSON_AddNumberToObject(o, "exit_code", m->exit_code);
 	if (json_print(o, &b, e) == 0 && buf_append(&b, "\n", 1, e) == 0 &&
 	    (strcmp(m->command, "run") ? fd_write_file_atomic(path, b.p, b.len, 0600, e)
@@ -121,18 +152,56 @@ static int get_int(const cJSON *o, const char *k, int dflt)
 	return cJSON_IsNumber(v) ? v->valueint : dflt;
 }
 
+/* A field of meta.json that is not what bb writes there: the record is refused, naming it. */
+static int meta_field_ok(const struct bottle_meta *m, const char **bad)
+{
+	static const char *const statuses[] = { "running", "stopped", NULL }, *const commands[] = { "start", "run", NULL },
+				 *const backends[] = { "embedded", "oci", "docker", "vm", NULL };
+	const char *const *k;
+	struct bb_err ignore;
+	const char *c;
+
+	for (k = statuses; *k && strcmp(*k, m->status); k++)
+		;
+	if (!*k)
+		return *bad = "status", 0;
+	for (k = commands; *k && strcmp(*k, m->command); k++)
+		;
+	if (!*k)
+		return *bad = "command", 0;
+	for (k = backends; *k && strcmp(*k, m->backend); k++)
+		;
+	if (!*k)
+		return *bad = "backend", 0;
+	if (!manifest_name_ok(m->agent, strlen(m->agent)))
+		return *bad = "agent", 0;
+	if (m->cwd[0] != '/')
+		return *bad = "cwd", 0;
+	for (c = m->cwd; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return *bad = "cwd", 0;
+	if (m->image[0] && img_name_check(m->image, &ignore) < 0)
+		return *bad = "image", 0;
+	for (c = m->started_at; *c; c++)
+		if (!strchr("0123456789-:TZ.", *c))
+			return *bad = "started_at", 0;
+	return 1;
+}
+
 int bottle_meta_read(const char *slug, struct bottle_meta *m, struct bb_err *e)
 {
 	char dir[4096], path[4200];
 	struct buf b = BUF_INIT(META_MAX);
+	const char *bad = NULL;
+	const cJSON *start;
 	cJSON *o;
 
-	if (bottle_state_dir(slug, dir, sizeof dir, e) < 0)
+	if (bottle_host_dir(slug, 0, dir, sizeof dir, e) < 0)
 		return -1;
 	snprintf(path, sizeof path, "%s/" META_FILE, dir);
 	if (fd_read_file(path, META_MAX, &b, e) < 0) {
 		buf_free(&b);
-		if (e->code == ENOENT)
+		if (e && e->code == ENOENT)
 			return bb_errf(e, ENOENT, "no bottle '%s' (see 'bb bottle list')", slug);
 		return -1;
 	}
@@ -153,13 +222,36 @@ int bottle_meta_read(const char *slug, struct bottle_meta *m, struct bb_err *e)
 	get_str(o, "status", m->status, sizeof m->status);
 	get_str(o, "command", m->command, sizeof m->command);
 	get_str(o, "image", m->image, sizeof m->image);
+	get_str(o, "boot_id", m->boot_id, sizeof m->boot_id);
 	m->bare = cJSON_IsTrue(cJSON_GetObjectItem(o, "bare"));
 	m->copy_cwd = cJSON_IsTrue(cJSON_GetObjectItem(o, "copy_cwd"));
 	m->host_pid = get_int(o, "host_pid", 0);
+	start = cJSON_GetObjectItem(o, "host_start");
+	m->host_start = cJSON_IsNumber(start) && start->valuedouble >= 0 ? (unsigned long long)start->valuedouble : 0;
 	m->exit_code = get_int(o, "exit_code", -1);
 	cJSON_Delete(o);
-	if (!strcmp(m->status, "running") && (m->host_pid <= 1 || (kill(m->host_pid, 0) < 0 && errno == ESRCH)))
+	if (!meta_field_ok(m, &bad))
+		return bb_errf(e, BB_EINVAL, "%s: %s is not a value bb writes there: refused", path, bad);
+	if (!strcmp(m->status, "running") && bottle_host_alive(m) != 1)
 		snprintf(m->status, sizeof m->status, "dead");
+	return 0;
+}
+
+int bottle_host_alive(const struct bottle_meta *m)
+{
+	return proc_signal_identified(m->host_pid, m->host_start, m->boot_id, 0, NULL);
+}
+
+int bottle_host_signal(const struct bottle_meta *m, int sig, struct bb_err *e)
+{
+	return proc_signal_identified(m->host_pid, m->host_start, m->boot_id, sig, e);
+}
+
+int bottle_host_identify(struct bottle_meta *m, struct bb_err *e)
+{
+	m->host_pid = (int)getpid();
+	if (proc_start_time(getpid(), &m->host_start, e) < 0 || proc_boot_id(m->boot_id, sizeof m->boot_id, e) < 0)
+		return bb_err_wrap(e, "this process's identity");
 	return 0;
 }
 
@@ -180,7 +272,7 @@ int bottle_meta_list(struct bottle_meta **out, size_t *n, struct bb_err *e)
 
 	*out = NULL;
 	*n = 0;
-	if (bottle_state_root(root, sizeof root, 0, e) < 0)
+	if (bb_subdir("host", root, sizeof root, 0, e) < 0)
 		return -1;
 	d = opendir(root);
 	if (!d)
@@ -234,20 +326,12 @@ void bottle_age(const char *iso, long long now, char *out, size_t cap)
 
 int bottle_dialer_policy(const char *slug, int create, char *out, size_t cap, struct bb_err *e)
 {
-	char root[4096];
+	char dir[4096];
 	int n;
 
-	if (!*slug || slug[0] == '.' || strchr(slug, '/'))
-		return bb_errf(e, BB_EINVAL, "'%s' is not a bottle slug", slug);
-	if (bottle_state_root(root, sizeof root, create, e) < 0)
+	if (bottle_host_dir(slug, create, dir, sizeof dir, e) < 0)
 		return -1;
-	root[strlen(root) - 6] = 0; /* $BB_HOME/.bb: beside state/, which the sidecar sees */
-	n = snprintf(out, cap, "%sdialer", root);
-	if (n < 0 || (size_t)n >= cap)
-		return bb_errf(e, BB_ETOOBIG, "dialer path too long");
-	if (create && mkdir(out, 0700) < 0 && errno != EEXIST)
-		return bb_errno(e, errno, "create %s", out);
-	n = snprintf(out, cap, "%sdialer/%s.json", root, slug);
+	n = snprintf(out, cap, "%s/dialer.json", dir);
 	if (n < 0 || (size_t)n >= cap)
 		return bb_errf(e, BB_ETOOBIG, "dialer path too long");
 	return 0;

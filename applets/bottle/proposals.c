@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +21,8 @@
 #include "fd.h"
 #include "proposal.h"
 #include "route.h"
+#include "tui.h"
+#include "utf8.h"
 
 static const char usage_list[] =
 	"usage: bb bottle proposals [BOTTLE] [--dir DIR] [--all] [--json]\n"
@@ -84,37 +87,88 @@ static int queue_dirs(const char *dir, const char *bottle, char dirs[][PATH_MAX]
 	return 0;
 }
 
-/* "    label: text", later lines of text indented under it, so no line of it can pass for a proposal's. */
-static void print_field(const char *label, const char *text)
+/*
+ * What the agent wrote is cut to the terminal's width, so no line of the
+ * listing soft-wraps into something that starts at column 0 and passes for
+ * a proposal of its own (a reason padded with spaces, then a fake id and
+ * host). Without a terminal, lines are still cut at LINE_MAX_COLS.
+ */
+#define LINE_MAX_COLS 400
+
+static int listing_width(void)
 {
-	const char *nl;
-	out_printf("    %s: ", label);
-	while ((nl = strchr(text, '\n'))) {
-		out_printf("%.*s\n      ", (int)(nl - text), text);
-		text = nl + 1;
-	}
-	out_printf("%s\n", text);
+	struct winsize ws;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+		return ws.ws_col;
+	return LINE_MAX_COLS;
 }
 
-static void print_one(const cJSON *doc, time_t now)
+/* Print prefix then text[0..n) cut to fit cols columns in all, marked "... [+N bytes]" when cut; a newline. */
+static void print_cut(const char *prefix, const char *text, size_t n, int cols)
+{
+	static const char mark[] = " ... [+%zu bytes]";
+	struct buf b = BUF_INIT(4 * LINE_MAX_COLS + 64);
+	int room = cols - (int)tui_text_width(prefix, strlen(prefix)) - 1, used;
+
+	if (tui_text_width(text, n) > (size_t)(room > 0 ? room : 0))
+		room -= (int)sizeof mark + 4; /* the mark and its number */
+	if (room < 8)
+		room = 8;
+	buf_append_str(&b, prefix, NULL);
+	used = tui_put_text(&b, text, n, room, 0, NULL);
+	if (used >= 0 && tui_text_width(text, n) > (size_t)used) {
+		size_t shown = 0, cols_seen = 0; /* bytes that made up the columns shown */
+		while (shown < n && cols_seen < (size_t)used) {
+			uint32_t cp = '?';
+			size_t k = utf8_decode((const unsigned char *)text + shown, n - shown, &cp);
+			cols_seen += (size_t)tui_cp_width(k ? cp : '?');
+			shown += k ? k : 1;
+		}
+		buf_printf(&b, NULL, mark, n - shown);
+	}
+	buf_append_byte(&b, '\n', NULL);
+	out_write(1, b.p ? b.p : "", b.len);
+	buf_free(&b);
+}
+
+/* "    label: text", later lines of text indented under it, so no line of it can pass for a proposal's. */
+static void print_field(const char *label, const char *text, int cols)
+{
+	char prefix[64];
+	const char *nl;
+	snprintf(prefix, sizeof prefix, "    %s: ", label);
+	while ((nl = strchr(text, '\n'))) {
+		print_cut(prefix, text, (size_t)(nl - text), cols);
+		snprintf(prefix, sizeof prefix, "      ");
+		text = nl + 1;
+	}
+	print_cut(prefix, text, strlen(text), cols);
+}
+
+static void print_one(const cJSON *doc, time_t now, int cols)
 {
 	const cJSON *req = cJSON_GetObjectItemCaseSensitive(doc, "request");
 	const cJSON *applied = cJSON_GetObjectItemCaseSensitive(doc, "applied");
 	const char *reason = proposal_get(req, "reason"), *note = proposal_get(doc, "note");
-	char what[400], a[24];
+	char what[400], a[24], head[160];
 
 	proposal_summary(doc, what, sizeof what);
 	bottle_age(proposal_get(doc, "created"), now, a, sizeof a);
-	out_printf("%s  %-12s %-16s %-8s %5s  %s\n", proposal_get(doc, "id"), proposal_get(doc, "bottle"),
-		   proposal_get(doc, "tool"), proposal_get(doc, "status"), a, what);
+	/* The id first: the agent cannot choose it (supervise makes it), so every listing line starts unforgeably. */
+	snprintf(head, sizeof head, "%s  %-12.40s %-16s %-8s %5s  ", proposal_get(doc, "id"), proposal_get(doc, "bottle"),
+		 proposal_get(doc, "tool"), proposal_get(doc, "status"), a);
+	print_cut(head, what, strlen(what), cols);
 	if (reason[0])
-		print_field("reason", reason);
+		print_field("reason", reason, cols);
 	if (!strcmp(proposal_get(doc, "tool"), PROPOSAL_TOOL_QUESTION) && strchr(proposal_get(req, "question"), '\n'))
-		print_field("question", proposal_get(req, "question"));
+		print_field("question", proposal_get(req, "question"), cols);
 	if (note[0])
-		print_field("note", note);
-	if (applied)
-		out_printf("    applied: %s (%s)\n", proposal_get(applied, "detail"), proposal_get(applied, "result"));
+		print_field("note", note, cols);
+	if (applied) {
+		char d[1100];
+		snprintf(d, sizeof d, "%s (%s)", proposal_get(applied, "detail"), proposal_get(applied, "result"));
+		print_cut("    applied: ", d, strlen(d), cols);
+	}
 }
 
 int bottle_proposals(int argc, char **argv)
@@ -123,7 +177,7 @@ int bottle_proposals(int argc, char **argv)
 	struct bb_err e;
 	struct opt o;
 	const char *dir = NULL, *bottle = NULL;
-	int c, code, all = 0, json = 0, shown = 0;
+	int c, code, all = 0, json = 0, shown = 0, cols = listing_width();
 	size_t nd, i, k;
 	cJSON *arr = NULL;
 	time_t now = time(NULL);
@@ -166,7 +220,7 @@ int bottle_proposals(int argc, char **argv)
 			if (json)
 				cJSON_AddItemToArray(arr, cJSON_Duplicate(l.docs[k], 1));
 			else
-				print_one(l.docs[k], now);
+				print_one(l.docs[k], now, cols);
 		}
 		proposal_list_free(&l);
 	}

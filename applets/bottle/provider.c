@@ -17,45 +17,38 @@
 
 #define SKILL_MAX (64ull << 20) /* bytes per skill directory */
 
-/* The directory rel under the agent's home and each one above it, owned by the agent. */
+/*
+ * The agent's home is the agent's to write, and it persists across resume:
+ * anything there may be a link it planted. Every write goes through the
+ * home's fd (c->home_fd), nothing below it followed (lib/fd.h).
+ */
+
+/* The directory rel under the agent's home and each one above it, owned by the agent; its fd, or -1. */
 static int home_file_dir(const struct provider_ctx *c, const char *rel, struct bb_err *e)
 {
-	char path[4200];
-	size_t i, base = strlen(c->home);
-
-	snprintf(path, sizeof path, "%s/%s", c->home, rel);
-	for (i = base + 1; ; i++) {
-		char ch = path[i];
-		if (ch != '/' && ch != 0)
-			continue;
-		path[i] = 0;
-		if (mkdir(path, 0700) < 0 && errno != EEXIST)
-			return bb_errno(e, errno, "provision: create %s", path);
-		if (chown(path, c->uid, c->gid) < 0)
-			return bb_errno(e, errno, "provision: chown %s", path);
-		if (!ch)
-			return 0;
-		path[i] = ch;
-	}
+	int fd = fd_mkdirs_beneath(c->home_fd, rel, 0700, c->uid, c->gid, e);
+	if (fd < 0)
+		return bb_err_wrap(e, "provision the agent's home (%s)", c->home);
+	return fd;
 }
 
-/* A file in the agent's home (rel under home), owned by the agent. */
+/* A file in the agent's home (rel under home), owned by the agent, replacing whatever was there. */
 static int home_file(const struct provider_ctx *c, const char *rel, const char *data, size_t n, struct bb_err *e)
 {
-	char path[4200], dir[4200], *slash;
+	char dir[4200];
+	const char *slash = strrchr(rel, '/');
+	int dfd = c->home_fd, rc;
 
-	snprintf(path, sizeof path, "%s/%s", c->home, rel);
-	snprintf(dir, sizeof dir, "%s", rel);
-	slash = strrchr(dir, '/');
 	if (slash) {
-		*slash = 0;
-		if (home_file_dir(c, dir, e) < 0)
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - rel), rel);
+		if ((dfd = home_file_dir(c, dir, e)) < 0)
 			return -1;
 	}
-	if (fd_write_file_atomic(path, data, n, 0600, e) < 0)
-		return -1;
-	if (chown(path, c->uid, c->gid) < 0)
-		return bb_errno(e, errno, "provision: chown %s", path);
+	rc = fd_write_file_at(dfd, slash ? slash + 1 : rel, data, n, 0600, c->uid, c->gid, 1, e);
+	if (dfd != c->home_fd)
+		close(dfd);
+	if (rc < 0)
+		return bb_err_wrap(e, "provision the agent's home (%s): %s", c->home, rel);
 	return 0;
 }
 
@@ -359,25 +352,33 @@ int provider_program(const struct mf_bottle *b, struct agentprog *p, struct bb_e
 int provider_skills(const struct provider_ctx *c, const char *const *skills, size_t n, struct bb_err *e)
 {
 	const char *host_home = getenv("BB_HOME");
-	char src[4200], dst[4200];
+	char src[4200];
 	size_t i;
 	struct stat st;
+	int dfd;
 
+	if (!n)
+		return 0;
 	if (!host_home || !*host_home)
 		host_home = getenv("HOME");
-	if (n && (!host_home || !*host_home))
+	if (!host_home || !*host_home)
 		return bb_errf(e, BB_EINVAL, "skills: neither BB_HOME nor HOME is set");
+	if ((dfd = home_file_dir(c, ".claude/skills", e)) < 0)
+		return -1;
 	for (i = 0; i < n; i++) {
 		/* Names are checked by the manifest (no '/', no leading '.'): a plain directory under skills/. */
 		snprintf(src, sizeof src, "%s/.claude/skills/%s", host_home, skills[i]);
-		snprintf(dst, sizeof dst, "%s/.claude/skills/%s", c->home, skills[i]);
-		if (stat(src, &st) < 0 || !S_ISDIR(st.st_mode))
+		if (stat(src, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			close(dfd);
 			return bb_errf(e, ENOENT, "skill '%s': %s is not a directory", skills[i], src);
-		if (home_file_dir(c, ".claude/skills", e) < 0)
-			return -1;
-		fd_remove_tree(dst); /* the host's current version, also on resume */
-		if (fd_copy_tree(src, dst, c->uid, c->gid, SKILL_MAX, e) < 0)
+		}
+		/* The host's current version, also on resume; the old copy (or a link planted there) goes, unfollowed. */
+		fd_remove_tree_at(dfd, skills[i]);
+		if (fd_copy_tree_at(src, dfd, skills[i], c->uid, c->gid, SKILL_MAX, e) < 0) {
+			close(dfd);
 			return bb_err_wrap(e, "skill '%s'", skills[i]);
+		}
 	}
+	close(dfd);
 	return 0;
 }

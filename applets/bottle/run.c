@@ -154,15 +154,49 @@ static void now_iso(char *out, size_t cap)
 	strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* The agent's home on the host: STATE/home, owned by the agent, kept across resume. */
-static int make_home(const char *state, uid_t uid, gid_t gid, char *out, size_t cap, struct bb_err *e)
+/*
+ * The state directory is the sidecar's to write, and the agent's home in it
+ * the agent's; both outlive a run (resume). Before a start the host checks
+ * what it will use there without following anything: the entries it keeps
+ * must be real directories (a link planted there stops the start, named),
+ * and what each run stages afresh (bundles, mount points) is removed.
+ */
+static const char *const state_kept_dirs[] = { "home", "workspace", "supervise", "git-keys", "git-mirrors", NULL };
+static const char *const state_staged[] = { "root.agent", "root.sidecar", "agent-run", "sidecar", "agent", "rootfs",
+					   "ca-bundle.crt", "dial.sock", NULL };
+
+static int state_check(int sfd, const char *state, struct bb_err *e)
 {
-	snprintf(out, cap, "%s/home", state);
-	if (mkdir(out, 0700) < 0 && errno != EEXIST)
-		return bb_errno(e, errno, "create %s", out);
-	if (chown(out, uid, gid) < 0)
-		return bb_errno(e, errno, "chown %s", out);
+	size_t i;
+	struct stat st;
+
+	for (i = 0; state_kept_dirs[i]; i++)
+		if (fstatat(sfd, state_kept_dirs[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode))
+			return bb_errf(e, BB_EINVAL,
+				       "%s/%s is %s, not a directory: the bottle's state holds no links (planted from inside "
+				       "the bottle?); nothing was started. Look at it, then 'bb bottle cleanup --all' "
+				       "removes the bottle",
+				       state, state_kept_dirs[i], S_ISLNK(st.st_mode) ? "a symbolic link" : "a file");
+	for (i = 0; state_staged[i]; i++)
+		fd_remove_tree_at(sfd, state_staged[i]);
 	return 0;
+}
+
+/* The agent's home on the host: STATE/home, owned by the agent, kept across resume; its fd (never a link). */
+static int make_home(int sfd, const char *state, uid_t uid, gid_t gid, char *out, size_t cap, struct bb_err *e)
+{
+	int fd;
+
+	snprintf(out, cap, "%s/home", state);
+	if (mkdirat(sfd, "home", 0700) < 0 && errno != EEXIST)
+		return bb_errno(e, errno, "create %s", out);
+	if ((fd = fd_open_beneath(sfd, "home", O_RDONLY | O_DIRECTORY, 0, e)) < 0)
+		return bb_err_wrap(e, "the agent's home in %s", state);
+	if (fchown(fd, uid, gid) < 0 || fchmod(fd, 0700) < 0) {
+		bb_errno(e, errno, "chown %s", out);
+		return fd_close(fd);
+	}
+	return fd;
 }
 
 /*
@@ -333,7 +367,7 @@ int bottle_session(const struct session *s)
 	char **aenv = NULL, **senv = NULL, *const *argv = s->argv, *provisioned = NULL;
 	size_t na = 0, ns = 0, i;
 	pid_t dialer = -1;
-	int code, exit_code = BB_EXIT_SYSTEM, made_state = 0, meta_written = 0, ran = 0;
+	int code, exit_code = BB_EXIT_SYSTEM, made_state = 0, meta_written = 0, ran = 0, sfd = -1, home_fd = -1;
 	ssize_t sl;
 
 	if (s->bare) {
@@ -402,13 +436,17 @@ int bottle_session(const struct session *s)
 		meta.bare = s->bare;
 	}
 	snprintf(meta.status, sizeof meta.status, "running");
-	meta.host_pid = (int)getpid();
 	meta.exit_code = -1;
-	if (bottle_meta_write(&meta, &e) < 0) {
+	if (bottle_host_identify(&meta, &e) < 0 || bottle_meta_write(&meta, &e) < 0) {
 		err_printf("%s", e.msg);
 		goto done;
 	}
 	meta_written = 1;
+	sfd = open(state, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0 || state_check(sfd, state, &e) < 0) {
+		err_printf("%s: %s", meta.slug, sfd < 0 ? strerror(errno) : e.msg);
+		goto done;
+	}
 	if (s->bare) /* no /run/bb on the host: the agent's CA bundle lives with the bottle */
 		snprintf(bundle, sizeof bundle, "%s/ca-bundle.crt", state);
 	snprintf(plan_path, sizeof plan_path, "%s/plan.json", state);
@@ -430,7 +468,7 @@ int bottle_session(const struct session *s)
 	if (meta.copy_cwd) {
 		/* The agent works on a copy kept with the bottle; the host directory is not touched. */
 		snprintf(ws_copy, sizeof ws_copy, "%s/workspace", state);
-		if (!s->resume && fd_copy_tree(workspace, ws_copy, rc.uid, rc.gid, COPY_CWD_MAX, &e) < 0) {
+		if (!s->resume && fd_copy_tree_at(workspace, sfd, "workspace", rc.uid, rc.gid, COPY_CWD_MAX, &e) < 0) {
 			err_printf("%s: --copy-cwd: %s", meta.slug, e.msg);
 			goto done;
 		}
@@ -443,7 +481,7 @@ int bottle_session(const struct session *s)
 		}
 		rc.rootfs = rootfs;
 	}
-	if (make_home(state, rc.uid, rc.gid, home_dir, sizeof home_dir, &e) < 0) {
+	if ((home_fd = make_home(sfd, state, rc.uid, rc.gid, home_dir, sizeof home_dir, &e)) < 0) {
 		err_printf("%s: %s", meta.slug, e.msg);
 		goto done;
 	}
@@ -459,6 +497,7 @@ int bottle_session(const struct session *s)
 			.api_key_ref = b ? b->provider.api_key : NULL,
 			.prompt = a ? a->prompt : NULL,
 			.home = home_dir,
+			.home_fd = home_fd,
 			.agent_home = s->bare ? home_dir : AGENT_HOME,
 			.ca_bundle = bundle,
 			.workspace = rc.rootfs ? RT_WORKSPACE_IN_IMAGE : workspace,
@@ -693,8 +732,7 @@ done:
 		kill(dialer, SIGTERM);
 		waitpid(dialer, &ds, 0);
 	}
-	if (dialer_plan[0])
-		unlink(dialer_plan); /* written again from the manifest at resume */
+	/* dialer.json stays with a started bottle's host record (inspect shows it); resume writes it again. */
 	if (meta.slug[0] && forge_keys_pending(meta.slug)) {
 		/* The bottle's deploy keys go with it (a resume registers new ones); what fails stays for cleanup. */
 		struct bb_err ke = { 0 };
@@ -705,7 +743,7 @@ done:
 		refused_summary(state, meta.slug, s->keep_state);
 	if (s->keep_log && meta_written) {
 		struct buf lb = BUF_INIT(64u << 20);
-		if (fd_read_file(log_path, 64u << 20, &lb, &e) == 0)
+		if (fd_read_file_beneath(sfd, "egress.log", 64u << 20, &lb, &e) == 0) /* the sidecar's: no link followed */
 			fd_write_file_atomic(s->keep_log, lb.p ? lb.p : "", lb.len, 0600, &e);
 		buf_free(&lb);
 	}
@@ -717,8 +755,13 @@ done:
 		if (bottle_meta_write(&meta, &e) < 0)
 			err_printf("%s: %s", meta.slug, e.msg);
 	} else if (made_state || (meta_written && !s->resume)) {
+		char host[PATH_MAX];
 		fd_remove_tree(state); /* the plan and sockets: nothing of the bottle stays behind */
+		if (bottle_host_dir(meta.slug, 0, host, sizeof host, &e) == 0)
+			fd_remove_tree(host);
 	}
+	fd_close(home_fd);
+	fd_close(sfd);
 	if (provisioned) {
 		explicit_bzero(provisioned, strlen(provisioned));
 		free(provisioned);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -129,15 +130,14 @@ int bottle_list(int argc, char **argv)
 	return 0;
 }
 
-/* Read one of the bottle's files (plan.json) as JSON; NULL when missing or broken. */
-static cJSON *state_json(const char *dir, const char *file)
+/* The bottle's plan as the host wrote it (its dialer's copy, approvals merged): never the sidecar's. NULL when missing. */
+static cJSON *host_plan(const char *slug)
 {
 	char path[PATH_MAX + 64];
 	struct buf b = BUF_INIT(4u << 20);
 	struct bb_err e = { 0 };
 	cJSON *o = NULL;
-	snprintf(path, sizeof path, "%s/%s", dir, file);
-	if (fd_read_file(path, 4u << 20, &b, &e) == 0)
+	if (bottle_dialer_policy(slug, 0, path, sizeof path, &e) == 0 && fd_read_file(path, 4u << 20, &b, &e) == 0)
 		o = json_parse(path, b.p ? b.p : "", b.len, &e);
 	buf_free(&b);
 	return o;
@@ -160,7 +160,7 @@ int bottle_inspect(int argc, char **argv)
 		err_printf("%s", e.msg);
 		return BB_EXIT_FAIL;
 	}
-	plan = state_json(dir, "plan.json"); /* names host variables, never their values */
+	plan = host_plan(m.slug); /* names host variables, never their values */
 	if (json) {
 		cJSON *doc = cJSON_CreateObject();
 		cJSON_AddItemToObject(doc, "meta", meta_json(&m));
@@ -194,15 +194,16 @@ int bottle_inspect(int argc, char **argv)
 
 static const char *const daemons[] = { "egress", "dns", "supervise" };
 
-/* Print what follows off in one log; returns the new offset. */
-static off_t print_from(const char *path, off_t off)
+/* Print what follows off in one log (name, beneath the state dir sfd: the sidecar's, no link followed); the new offset. */
+static off_t print_from(int sfd, const char *name, off_t off)
 {
 	char buf[65536];
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = fd_open_beneath(sfd, name, O_RDONLY | O_NONBLOCK, 0, NULL);
+	struct stat st;
 	if (fd < 0)
 		return off;
-	if (lseek(fd, off, SEEK_SET) == off)
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && lseek(fd, off, SEEK_SET) == off)
 		while ((n = read(fd, buf, sizeof buf)) > 0) {
 			out_write(1, buf, (size_t)n);
 			off += n;
@@ -216,10 +217,10 @@ int bottle_logs(int argc, char **argv)
 	struct opt o;
 	struct bottle_meta m;
 	struct bb_err e = { 0 };
-	char dir[PATH_MAX], path[3][PATH_MAX + 32];
+	char dir[PATH_MAX], path[3][32];
 	off_t off[3] = { 0, 0, 0 };
 	const char *only = NULL;
-	int c, code, follow = 0;
+	int c, code, follow = 0, sfd;
 	size_t i;
 
 	opt_init(&o);
@@ -240,22 +241,28 @@ int bottle_logs(int argc, char **argv)
 		err_printf("%s", e.msg);
 		return BB_EXIT_FAIL;
 	}
+	if ((sfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		err_printf("%s: %s", dir, strerror(errno));
+		return BB_EXIT_FAIL;
+	}
 	for (i = 0; i < 3; i++)
-		snprintf(path[i], sizeof path[i], "%s/%s.log", dir, daemons[i]);
+		snprintf(path[i], sizeof path[i], "%s.log", daemons[i]);
 	for (;;) {
 		for (i = 0; i < 3; i++)
 			if (!only || !strcmp(only, daemons[i]))
-				off[i] = print_from(path[i], off[i]);
+				off[i] = print_from(sfd, path[i], off[i]);
 		if (!follow)
-			return 0;
+			break;
 		if (bottle_meta_read(m.slug, &m, &e) < 0 || strcmp(m.status, "running")) {
 			for (i = 0; i < 3; i++) /* the last lines written while it stopped */
 				if (!only || !strcmp(only, daemons[i]))
-					off[i] = print_from(path[i], off[i]);
-			return 0;
+					off[i] = print_from(sfd, path[i], off[i]);
+			break;
 		}
 		usleep(200 * 1000);
 	}
+	close(sfd);
+	return 0;
 }
 
 int bottle_stop(int argc, char **argv)
@@ -290,8 +297,12 @@ int bottle_stop(int argc, char **argv)
 		err_printf("bottle %s is not running (%s)", m.slug, m.status);
 		return BB_EXIT_FAIL;
 	}
-	if (kill(m.host_pid, SIGTERM) < 0) {
-		err_printf("bottle %s: cannot signal its host process %d: %s", m.slug, m.host_pid, strerror(errno));
+	/* Only the process that started the bottle (pid, start time, boot: the host's own record) is signalled. */
+	if ((code = bottle_host_signal(&m, SIGTERM, &e)) <= 0) {
+		if (code < 0)
+			err_printf("bottle %s: cannot signal its host process %d: %s", m.slug, m.host_pid, e.msg);
+		else
+			err_printf("bottle %s: its host process %d is gone", m.slug, m.host_pid);
 		return BB_EXIT_FAIL;
 	}
 	for (waited_ms = 0; waited_ms < timeout_s * 1000; waited_ms += 100) {
@@ -305,8 +316,8 @@ int bottle_stop(int argc, char **argv)
 		usleep(100 * 1000);
 	}
 	/* It did not end in time: the host process goes, and the kernel takes the bottle with it (PDEATHSIG). */
-	kill(m.host_pid, SIGKILL);
-	for (waited_ms = 0; waited_ms < 5000 && kill(m.host_pid, 0) == 0; waited_ms += 50)
+	bottle_host_signal(&m, SIGKILL, NULL);
+	for (waited_ms = 0; waited_ms < 5000 && bottle_host_alive(&m) == 1; waited_ms += 50)
 		usleep(50 * 1000);
 	if (bottle_meta_read(m.slug, &m, &e) == 0 && !strcmp(m.status, "dead")) {
 		snprintf(m.status, sizeof m.status, "stopped");

@@ -3,9 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "applet.h"
+#include "buf.h"
+#include "fd.h"
 #include "init.h"
+#include "plan.h"
 
 #define SIDECAR_DEFAULT_DAEMONS "egress,git-gate,git-http,supervise,dns"
 #define SIDECAR_DEFAULT_POLICY "/etc/bb/plan.json"
@@ -76,9 +80,56 @@ static int add_daemon(struct init *in, const char *name, size_t len, const char 
 	return 0;
 }
 
+/*
+ * BB_SECRETS_FD=N: the token slots come on an inherited fd (a memfd the
+ * OCI backend hands over with --preserve-fds) as SLOT=VALUE lines, not in
+ * the container's config.json, so no token is written to disk. They join
+ * this process's environment, which the daemons inherit; the fd is closed.
+ */
+static int secrets_from_fd(struct bb_err *e)
+{
+	const char *v = getenv("BB_SECRETS_FD");
+	struct buf b = BUF_INIT(1u << 20);
+	char *end, *line, *save = NULL;
+	long fd;
+	int rc = 0;
+
+	if (!v)
+		return 0;
+	fd = strtol(v, &end, 10);
+	if (*end || fd < 3 || fd > 1023)
+		return bb_errf(e, BB_EINVAL, "BB_SECRETS_FD=%s: not an inherited fd", v);
+	if (lseek((int)fd, 0, SEEK_SET) < 0 || fd_read_all((int)fd, &b, e) < 0) {
+		rc = bb_errno(e, errno, "BB_SECRETS_FD=%ld: read", fd);
+		goto out;
+	}
+	for (line = strtok_r(b.p ? b.p : (char *)"", "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '=');
+		if (!eq || strncmp(line, PLAN_TOKEN_SLOT_PREFIX, sizeof PLAN_TOKEN_SLOT_PREFIX - 1)) {
+			rc = bb_errf(e, BB_EINVAL, "BB_SECRETS_FD: a line is not " PLAN_TOKEN_SLOT_PREFIX "N=VALUE");
+			goto out;
+		}
+		*eq = 0;
+		if (setenv(line, eq + 1, 1) < 0) {
+			rc = bb_errno(e, errno, "BB_SECRETS_FD: setenv");
+			goto out;
+		}
+	}
+out:
+	if (b.p)
+		explicit_bzero(b.p, b.len);
+	buf_free(&b);
+	close((int)fd);
+	unsetenv("BB_SECRETS_FD");
+	return rc;
+}
+
 int init_sidecar_load(struct init *in, struct bb_err *e)
 {
 	const char *list = getenv("BB_SIDECAR_DAEMONS"), *policy = getenv("BB_POLICY"), *p;
+
+	if (secrets_from_fd(e) < 0)
+		return -1;
 
 	if (!list)
 		list = SIDECAR_DEFAULT_DAEMONS;

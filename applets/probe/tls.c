@@ -337,7 +337,7 @@ static int print_response(const struct buf *resp, struct bb_err *e)
 	body = memmem(all.p, all.len, "\r\n\r\n", 4);
 	if (body) {
 		body += 4;
-		if (out_write(1, body, all.len - (size_t)(body - all.p)) < 0)
+		if (out_write_raw(1, body, all.len - (size_t)(body - all.p)) < 0)
 			return bb_errno(e, errno, "writing the body");
 	}
 	return 0;

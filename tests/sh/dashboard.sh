@@ -6,11 +6,15 @@ ST="$BB_HOME/.bb/state"
 DEV=dev-a1b2c3
 WEB=web-d4e5f6
 
-# meta SLUG AGENT STARTED STATUS PID: a bottle's meta.json as bb bottle start writes it.
+# meta SLUG AGENT STARTED STATUS PID: a bottle's meta.json as bb bottle start writes it (in the host's own
+# record, with the identity of its host process PID), and its state directory.
 meta() {
-	mkdir -p "$ST/$1/supervise"
-	printf '{"slug":"%s","identity":"%s","agent":"%s","cwd":"/work/%s","copy_cwd":false,"started_at":"%s","backend":"embedded","bare":false,"command":"start","status":"%s","host_pid":%s,"exit_code":%s}\n' \
-		"$1" "$1" "$2" "$2" "$3" "$4" "$5" "$([ "$4" = running ] && echo -1 || echo 0)" >"$ST/$1/meta.json"
+	local start=0
+	mkdir -p "$ST/$1/supervise" "$BB_HOME/.bb/host/$1"
+	[ "$4" = running ] && start=$(sed 's/.*) //' "/proc/$5/stat" | cut -d' ' -f20)
+	printf '{"slug":"%s","identity":"%s","agent":"%s","cwd":"/work/%s","copy_cwd":false,"started_at":"%s","backend":"embedded","bare":false,"command":"start","status":"%s","host_pid":%s,"host_start":%s,"boot_id":"%s","exit_code":%s}\n' \
+		"$1" "$1" "$2" "$2" "$3" "$4" "$5" "$start" "$(cat /proc/sys/kernel/random/boot_id)" \
+		"$([ "$4" = running ] && echo -1 || echo 0)" >"$BB_HOME/.bb/host/$1/meta.json"
 }
 
 # egress_line HOST METHOD PATH VERDICT STATUS REASON: one audit line as egress logs it.

@@ -1,4 +1,5 @@
-/* test_fd.c - unit tests of lib/fd: bounded reads, atomic replacement, flags. */
+/* test_fd.c - unit tests of lib/fd: bounded reads, atomic replacement, flags, opening beneath a directory without following links. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -101,6 +102,135 @@ static void remove_tree_removes_and_never_follows(void)
 	T_CHECK(stat(p, &st) == 0);
 }
 
+/*
+ * An attacker's home: h/real (a directory), h/out -> the victim directory,
+ * h/real/inner -> the victim too, h/file -> a victim file. Returns the home's fd.
+ */
+static int planted_home(const char *name, char *victim, size_t cap)
+{
+	char p[400];
+	int hfd;
+
+	snprintf(victim, cap, "%s/%s-victim", dir, name);
+	mkdir(victim, 0700);
+	snprintf(p, sizeof p, "%s/secret", victim);
+	fd_write_file_atomic(p, "host", 4, 0600, NULL);
+	snprintf(p, sizeof p, "%s/%s-home", dir, name);
+	mkdir(p, 0700);
+	hfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	mkdirat(hfd, "real", 0700);
+	symlinkat(victim, hfd, "out");
+	snprintf(p, sizeof p, "%s/secret", victim);
+	symlinkat(victim, hfd, "real/inner");
+	symlinkat(p, hfd, "file");
+	return hfd;
+}
+
+/* Nothing below the directory is followed: links at the end, on the way, "..", absolute paths; both code paths. */
+static void open_beneath_follows_nothing(void)
+{
+	char victim[300];
+	struct bb_err e = { 0 };
+	struct buf b = BUF_INIT(64);
+	int walk, hfd, fd;
+
+	for (walk = 0; walk < 2; walk++) {
+		fd_beneath_force_walk = walk;
+		hfd = planted_home(walk ? "walk" : "openat2", victim, sizeof victim);
+		T_CHECK(hfd >= 0);
+		T_CHECK(fd_open_beneath(hfd, "out", O_RDONLY | O_DIRECTORY, 0, &e) == -1 && e.code == ELOOP);
+		T_CHECK(strstr(e.msg, "out is a symbolic link") != NULL);
+		T_CHECK(fd_open_beneath(hfd, "out/secret", O_RDONLY, 0, &e) == -1 && e.code == ELOOP);
+		T_CHECK(fd_open_beneath(hfd, "real/inner/secret", O_RDONLY, 0, &e) == -1 && e.code == ELOOP);
+		T_CHECK(fd_open_beneath(hfd, "file", O_RDONLY, 0, &e) == -1 && e.code == ELOOP);
+		T_CHECK(fd_open_beneath(hfd, "file", O_WRONLY | O_CREAT | O_TRUNC, 0600, &e) == -1);
+		T_CHECK(fd_open_beneath(hfd, "../x", O_RDONLY, 0, &e) == -1);
+		T_CHECK(fd_open_beneath(hfd, "real/../../x", O_RDONLY, 0, &e) == -1);
+		T_CHECK(fd_open_beneath(hfd, "/etc/passwd", O_RDONLY, 0, &e) == -1);
+		T_CHECK(fd_read_file_beneath(hfd, "file", 64, &b, &e) == -1 && b.len == 0);
+		fd = fd_open_beneath(hfd, "real", O_RDONLY | O_DIRECTORY, 0, &e);
+		T_CHECK(fd >= 0);
+		fd_close(fd);
+		fd = fd_open_beneath(hfd, "real/new", O_WRONLY | O_CREAT | O_EXCL, 0600, &e);
+		T_CHECK(fd >= 0);
+		fd_close(fd);
+		close(hfd);
+	}
+	fd_beneath_force_walk = 0;
+	buf_free(&b);
+}
+
+/* mkdir -p through a planted link stops there, naming it, and chowns nothing outside. */
+static void mkdirs_beneath_stops_at_links(void)
+{
+	char victim[300], p[400];
+	struct bb_err e = { 0 };
+	struct stat st;
+	int hfd = planted_home("mkdirs", victim, sizeof victim), fd;
+
+	T_CHECK(fd_mkdirs_beneath(hfd, "out/skills", 0700, 4242, 4242, &e) == -1 && e.code == ELOOP);
+	T_CHECK(strstr(e.msg, "out") != NULL);
+	T_CHECK(fd_mkdirs_beneath(hfd, "real/inner/x", 0700, 4242, 4242, &e) == -1 && e.code == ELOOP);
+	T_CHECK(stat(victim, &st) == 0 && st.st_uid != 4242);
+	snprintf(p, sizeof p, "%s/skills", victim);
+	T_CHECK(lstat(p, &st) == -1);
+	fd = fd_mkdirs_beneath(hfd, "a/b/c", 0700, getuid() == 0 ? 4242 : (uid_t)-1, 4242, &e);
+	T_CHECK(fd >= 0);
+	if (getuid() == 0)
+		T_CHECK(fstat(fd, &st) == 0 && st.st_uid == 4242 && st.st_gid == 4242);
+	fd_close(fd);
+	T_CHECK(fstatat(hfd, "a/b", &st, 0) == 0 && S_ISDIR(st.st_mode));
+	close(hfd);
+}
+
+/* A file written at a planted link replaces the link; the link's target is untouched. */
+static void write_at_replaces_links(void)
+{
+	char victim[300], p[400];
+	struct bb_err e = { 0 };
+	struct buf b = BUF_INIT(64);
+	struct stat st;
+	int hfd = planted_home("writeat", victim, sizeof victim);
+
+	T_CHECK(fd_write_file_at(hfd, "file", "new", 3, 0600, (uid_t)-1, (gid_t)-1, 1, &e) == 0);
+	T_CHECK(fstatat(hfd, "file", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode));
+	snprintf(p, sizeof p, "%s/secret", victim);
+	T_CHECK(fd_read_file(p, 64, &b, &e) == 0);
+	T_STREQ(b.p, "host");
+	T_CHECK(fd_write_file_at(hfd, "out", "x", 1, 0600, (uid_t)-1, (gid_t)-1, 0, &e) == 0); /* the link goes */
+	T_CHECK(stat(victim, &st) == 0 && S_ISDIR(st.st_mode));
+	T_CHECK(fd_write_file_at(hfd, "real", "x", 1, 0600, (uid_t)-1, (gid_t)-1, 0, &e) == -1); /* a directory stays */
+	T_CHECK(fd_write_file_at(hfd, "a/b", "x", 1, 0600, (uid_t)-1, (gid_t)-1, 0, &e) == -1);
+	buf_free(&b);
+	close(hfd);
+}
+
+/* Removal and copy into a planted tree stay inside it. */
+static void remove_and_copy_at_stay_inside(void)
+{
+	char victim[300], p[400], src[300];
+	struct bb_err e = { 0 };
+	struct stat st;
+	int hfd = planted_home("rmcopy", victim, sizeof victim);
+
+	fd_remove_tree_at(hfd, "out");
+	fd_remove_tree_at(hfd, "real");
+	snprintf(p, sizeof p, "%s/secret", victim);
+	T_CHECK(stat(p, &st) == 0);
+	T_CHECK(fstatat(hfd, "out", &st, AT_SYMLINK_NOFOLLOW) == -1 && fstatat(hfd, "real", &st, AT_SYMLINK_NOFOLLOW) == -1);
+	snprintf(src, sizeof src, "%s/rmcopy-src", dir);
+	mkdir(src, 0755);
+	snprintf(p, sizeof p, "%s/f", src);
+	fd_write_file_atomic(p, "data", 4, 0644, NULL);
+	symlinkat(victim, hfd, "skill");
+	T_CHECK(fd_copy_tree_at(src, hfd, "skill", getuid(), getgid(), 1 << 20, &e) == -1); /* a link is in the way */
+	snprintf(p, sizeof p, "%s/f", victim);
+	T_CHECK(lstat(p, &st) == -1);
+	T_CHECK(fd_copy_tree_at(src, hfd, "copy", getuid(), getgid(), 1 << 20, &e) == 0);
+	T_CHECK(fstatat(hfd, "copy/f", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode));
+	close(hfd);
+}
+
 int main(void)
 {
 	char cmd[64];
@@ -112,6 +242,10 @@ int main(void)
 	T_RUN(read_file_is_bounded);
 	T_RUN(flags_and_full_io);
 	T_RUN(remove_tree_removes_and_never_follows);
+	T_RUN(open_beneath_follows_nothing);
+	T_RUN(mkdirs_beneath_stops_at_links);
+	T_RUN(write_at_replaces_links);
+	T_RUN(remove_and_copy_at_stay_inside);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return 1;
