@@ -320,10 +320,10 @@ static void agent_mounts(const struct rt_config *c, int ready_wr)
 	/* What must be read from the host before it is covered. */
 	if (rt_agent_ca_bundle(c, &b, &e) < 0)
 		shim_fail(ready_wr, "read the bottle CA certificate", e.code < 1000 ? e.code : EINVAL);
-	ws = open(c->workspace, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	ws = open(c->workspace, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (ws < 0)
 		shim_fail(ready_wr, "open the workspace", errno);
-	if (c->home_dir && (home = open(c->home_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+	if (c->home_dir && (home = open(c->home_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		shim_fail(ready_wr, "open the agent's home", errno);
 	if (!realpath(c->state_dir, real_state) || !realpath(c->workspace, real_ws))
 		shim_fail(ready_wr, "resolve the state and workspace paths", errno);

@@ -165,10 +165,39 @@ static void caps_drop_for_real(void)
 	T_CHECK(WEXITSTATUS(st) == 0);
 }
 
+/* Field 22 after a command name with spaces and parentheses; a live process is signalled only while it is itself. */
+static void start_time_identity(void)
+{
+	static const char stat[] = "42 (a) b (c) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+	unsigned long long t = 0, me = 0;
+	char boot[40];
+	pid_t child;
+	int st;
+
+	T_CHECK(proc_stat_start_time(stat, sizeof stat - 1, &t, NULL) == 0 && t == 987654);
+	T_CHECK(proc_stat_start_time("42 (x) S 1", 10, &t, NULL) == -1);
+	T_CHECK(proc_start_time(getpid(), &me, NULL) == 0 && me > 0);
+	T_CHECK(proc_boot_id(boot, sizeof boot, NULL) == 0 && strlen(boot) == 36);
+	child = fork();
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	T_CHECK(proc_start_time(child, &t, NULL) == 0);
+	T_CHECK(proc_signal_identified(child, t + 1, boot, SIGTERM, NULL) == 0);       /* another process's start */
+	T_CHECK(proc_signal_identified(child, t, "00000000-0000-0000-0000-000000000000", SIGTERM, NULL) == 0);
+	T_CHECK(kill(child, 0) == 0);                                                   /* untouched */
+	T_CHECK(proc_signal_identified(child, t, boot, 0, NULL) == 1);
+	T_CHECK(proc_signal_identified(child, t, boot, SIGTERM, NULL) == 1);
+	T_CHECK(waitpid(child, &st, 0) == child && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+	T_CHECK(proc_signal_identified(child, t, boot, SIGTERM, NULL) == 0);           /* gone */
+}
+
 int main(void)
 {
 	T_RUN(exit_codes);
 	T_RUN(stat_parsing);
+	T_RUN(start_time_identity);
 	T_RUN(children_found);
 	T_RUN(split_args);
 	T_RUN(backoff);

@@ -129,6 +129,27 @@ static void escape_invalid_utf8(void)
 	buf_free(&b);
 }
 
+/* What would drive a terminal leaves out_write escaped; in JSON, C1, bidi and invisible characters are \u escapes. */
+static void terminal_controls_escaped(void)
+{
+	static const char raw[] = "host \x1b]52;c;cHduZWQ=\x07 \xc2\x9b" "2J \xe2\x80\xae" "evil\n";
+	char path[] = "/tmp/bb-test-log.XXXXXX";
+	int fd = mkstemp(path);
+	struct buf b = BUF_INIT(1 << 16), j = BUF_INIT(1024);
+
+	unlink(path);
+	redact_clear();
+	T_CHECK(out_write(fd, raw, sizeof raw - 1) == 0);
+	lseek(fd, 0, SEEK_SET);
+	fd_read_all(fd, &b, NULL);
+	close(fd);
+	T_STREQ(b.p, "host \\e]52;c;cHduZWQ=\\x07 \\u{009b}2J \\u{202e}evil\n");
+	T_CHECK(json_escape(&j, "a\xc2\x9b\xe2\x80\xae\xf3\xa0\x81\x81\xc3\xa9", 12, NULL) == 0);
+	T_STREQ(j.p, "\"a\\u009b\\u202e\\udb40\\udc41\xc3\xa9\"");
+	buf_free(&b);
+	buf_free(&j);
+}
+
 int main(void)
 {
 	T_RUN(json_lines_redacted);
@@ -138,5 +159,6 @@ int main(void)
 	T_RUN(short_secret_refused);
 	T_RUN(out_write_redacts);
 	T_RUN(escape_invalid_utf8);
+	T_RUN(terminal_controls_escaped);
 	T_END();
 }
