@@ -24,12 +24,12 @@ static const char usage[] =
 	"usage: bb bottle cleanup [--all] [--dry-run]\n"
 	"Removes what a bottle leaves when its host process is killed (kill -9, a\n"
 	"crash, a power cut): its state directory under $BB_HOME/.bb/state (the plan,\n"
-	"the dialer's socket, logs, staged OCI bundles holding tokens) and any OCI\n"
-	"containers named after it. Bottles whose host process still runs are left\n"
-	"alone. Revokes the forge deploy keys (gitea key provider) such bottles\n"
-	"registered and could not revoke themselves; a key the forge will not delete\n"
-	"is reported, kept on record for the next cleanup, and the exit status is 1.\n"
-	"Prints one line per thing removed.\n"
+	"the dialer's socket, logs, staged OCI bundles), its record under\n"
+	"$BB_HOME/.bb/host, and any OCI containers named after it. Bottles whose host\n"
+	"process still runs are left alone. Revokes the forge deploy keys (gitea key\n"
+	"provider) such bottles registered and could not revoke themselves; a key the\n"
+	"forge will not delete is reported, kept on record for the next cleanup, and\n"
+	"the exit status is 1. Prints one line per thing removed.\n"
 	"  -a, --all       also stopped bottles (their logs, home and workspace copy)\n"
 	"  -n, --dry-run   say what would be removed, remove nothing";
 
