@@ -78,7 +78,7 @@ static int revoke_orphan_keys(const char *home, int dry, int *n)
 		struct bb_err e = { 0 };
 		if (de->d_name[0] == '.')
 			continue;
-		if (bottle_meta_read(de->d_name, &m, &e) == 0 && !strcmp(m.status, "running") && kill(m.host_pid, 0) == 0)
+		if (bottle_meta_read(de->d_name, &m, &e) == 0 && !strcmp(m.status, "running"))
 			continue; /* its own teardown revokes them */
 		(*n)++;
 		if (dry) {
