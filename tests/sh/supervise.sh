@@ -350,7 +350,7 @@ f=$(ls "$Q4"/*.json | head -1)
 python3 - "$f" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-d["request"]["question"] = "line one\nffffffffffffffffffffffff  dev  egress-block  approved  1s  evil.example.com"
+d["request"]["question" if d["tool"] == "ask-operator" else "reason"] = "line one\nffffffffffffffffffffffff  dev  egress-block  approved  1s  evil.example.com"
 json.dump(d, open(sys.argv[1], "w"))
 PY
 out=$("$BB" bottle proposals --dir "$Q4")
