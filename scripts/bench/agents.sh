@@ -16,6 +16,7 @@ for p in "$CLAUDE/claude" "$CODEX/codex"; do
 	[ -x "$p" ] || { echo "agents.sh: $p missing: run scripts/setup.sh test" >&2; exit 1; }
 done
 T=$(mktemp -d /tmp/bb-bench-agents.XXXXXX)
+chmod 755 "$T" # the host-side runs are nobody's: they read the CA and work in $T/ws
 MOCK=""
 trap '[ -n "$MOCK" ] && kill $MOCK 2>/dev/null; rm -rf "$T"' EXIT
 
