@@ -286,7 +286,7 @@ int rt_make_bin_links(const struct rt_config *c, const char *dir)
 			errno = ENAMETOOLONG;
 			return -1;
 		}
-		if (symlink(eq + 1, p) < 0 && errno != EEXIST)
+		if ((unlink(p) < 0 && errno != ENOENT) || symlink(eq + 1, p) < 0) /* a resumed bottle's may point elsewhere */
 			return -1;
 	}
 	return 0;

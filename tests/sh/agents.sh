@@ -43,17 +43,19 @@ PY
 
 # --- the vendors, mocked: one HTTPS server on port 443 of a loopback address of the test's own ---
 A=$(test_addr)
-upstream_cert api.anthropic.com api.openai.com chatgpt.com
+upstream_cert api.anthropic.com api.openai.com chatgpt.com llm.gateway.test
 python3 "$TESTS/peers/agent_api.py" "$A" 443 "$T/api.log" "$T/up.crt" "$T/up.key" "$T/ctl" 2>"$T/api.err" &
 on_exit "kill_tree $!"
 wait_port "$A" 443 || { fail "the mock API starts" "$(cat "$T/api.err")"; exit 0; }
-printf '%s api.anthropic.com api.openai.com chatgpt.com\n' "$A" >"$T/hosts"
+printf '%s api.anthropic.com api.openai.com chatgpt.com llm.gateway.test\n' "$A" >"$T/hosts"
 
 # The bottles: one per provider flow; the manifest's route for each provider host refines the provider's
 # (here: the mock lives on a loopback address, which egress reaches only when the route allows it).
 route() { printf '    - host: %s\n      pipelock: {ssrf_ip_allowlist: ["127.0.0.0/8"]}\n' "$@"; }
 { echo "---"; echo "agent_provider: {template: claude, auth_token: AG_CLAUDE_OAUTH}"; echo "egress:"; echo "  routes:"; route api.anthropic.com; echo "---"; } >"$BB_HOME/.bb/bottles/cl-oauth.md"
 { echo "---"; echo "agent_provider: {template: claude, api_key: AG_ANTHROPIC_KEY}"; echo "egress:"; echo "  routes:"; route api.anthropic.com; echo "---"; } >"$BB_HOME/.bb/bottles/cl-key.md"
+{ echo "---"; echo "agent_provider: {template: claude, api_key: AG_ANTHROPIC_KEY}"; echo "egress:"; echo "  routes:"; route api.anthropic.com; echo "      path_allowlist: [/v1/messages]"; echo "---"; } >"$BB_HOME/.bb/bottles/cl-refined.md"
+{ echo "---"; echo "agent_provider: {template: claude, api_key: AG_ANTHROPIC_KEY}"; echo "env: {ANTHROPIC_BASE_URL: 'https://llm.gateway.test'}"; echo "egress:"; echo "  routes:"; route llm.gateway.test; echo "---"; } >"$BB_HOME/.bb/bottles/cl-gw.md"
 { echo "---"; echo "agent_provider: {template: codex, api_key: AG_OPENAI_KEY}"; echo "egress:"; echo "  routes:"; route api.openai.com; route chatgpt.com; echo "---"; } >"$BB_HOME/.bb/bottles/cx-key.md"
 { echo "---"; echo "agent_provider: {template: codex, forward_host_credentials: true}"; echo "egress:"; echo "  routes:"; route api.openai.com; route chatgpt.com; echo "---"; } >"$BB_HOME/.bb/bottles/cx-signin.md"
 
@@ -255,6 +257,30 @@ flow_headless "claude api key" cl-key api.anthropic.com /v1/messages "$ANTHROPIC
 flow_stream "claude api key" cl-key "${CLAUDE_P[@]}" --output-format stream-json --include-partial-messages --verbose "BBHOLD"
 flow_tui "claude oauth" cl-oauth "bypass permissions on" api.anthropic.com /v1/messages "Bearer $CLAUDE_OAUTH" "$CLAUDE_OAUTH" C-c C-c
 flow_tui "claude api key" cl-key "bypass permissions on" api.anthropic.com /v1/messages "$ANTHROPIC_KEY" "$ANTHROPIC_KEY" C-c C-c
+
+# A manifest route refining the provider's (only /v1/messages there): the model flow works, the rest Claude Code
+# asks of that host is refused, and the end-of-run summary says so.
+newws cl-refined
+: >"$T/api.log"
+headless cl-refined "$T/ws-cl-refined" "${CLAUDE_P[@]}" "BBTOOL: write the test file"
+if [ "$(cat "$T/ws-cl-refined/tool-out.txt" 2>/dev/null)" = written-by-the-tool ] && ! grep -q '"path": "/api/' "$T/api.log" &&
+	grep -q "egress refused .* (by host and rule" "$T/ws-cl-refined.run.err" &&
+	grep -Eq "^  api.anthropic.com +path-allowlist +[0-9]+ " "$T/ws-cl-refined.run.err" &&
+	[ -z "$(leaks "$T/ws-cl-refined" "$ANTHROPIC_KEY")" ]; then
+	ok "a manifest route refines the provider's: its path allowlist holds with the key still injected; the summary names what it refused"
+else
+	fail "refined provider route" "$(grep -c '"path"' "$T/api.log") requests; $(tail -n 6 "$T/ws-cl-refined.run.err" "$T/ws-cl-refined/agent.err")"
+fi
+# A gateway: ANTHROPIC_BASE_URL in the bottle's env moves the provider's route, and its key, to that host.
+newws cl-gw
+: >"$T/api.log"
+headless cl-gw "$T/ws-cl-gw" "${CLAUDE_P[@]}" "BBTOOL: write the test file"
+if [ "$(cat "$T/ws-cl-gw/tool-out.txt" 2>/dev/null)" = written-by-the-tool ] && why=$(only_real llm.gateway.test /v1/messages "$ANTHROPIC_KEY" 2) &&
+	! grep -q '"host": "api.anthropic.com"' "$T/api.log" && [ -z "$(leaks "$T/ws-cl-gw" "$ANTHROPIC_KEY")" ]; then
+	ok "a gateway (ANTHROPIC_BASE_URL): Claude Code talks to it, egress injects the key there, not on api.anthropic.com"
+else
+	fail "gateway" "${why:-} $(tail -n 6 "$T/ws-cl-gw.run.err" "$T/ws-cl-gw/agent.err")"
+fi
 
 # Codex, API key (auth.json in API-key mode, Bearer on api.openai.com) and the host's ChatGPT sign-in.
 flow_headless "codex api key" cx-key api.openai.com /responses "Bearer $OPENAI_KEY" "$OPENAI_KEY" \

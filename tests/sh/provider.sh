@@ -113,6 +113,15 @@ out=$(cd "$T/ws" && PATH=/usr/bin:/bin "$BB" bottle run dev -- claude -p x 2>&1)
 [ $? = 1 ] && grep -q "the agent program 'claude' is not on PATH" <<<"$out" &&
 	ok "run -- claude without claude installed says so" || fail "run claude missing" "$out"
 
+# --- --bare: no bottle, the program as found, the interpreter's directory on PATH too ---
+out=$(inhome "$BB" bottle run dev --bare -- claude -p bare 2>&1)
+if grep -q "^stand-in claude ran: -p bare$" <<<"$out" && grep -q "^PATH=$H/.npm-global/bin:$H/.nvm/versions/node/v22/bin:" <<<"$out" &&
+	grep -qx "ANTHROPIC_API_KEY=egress-placeholder" <<<"$out"; then
+	ok "run --bare: the program from where it was found, the same placeholders"
+else
+	fail "bare program" "$out"
+fi
+
 # --- agent_provider.program names it; on the OCI backend too ---
 named_program_bottle
 out=$(cd "$T/ws" && PATH=/usr/bin:/bin "$BB" bottle start named -y 2>&1)
