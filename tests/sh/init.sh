@@ -77,18 +77,31 @@ else
 		fail "PID 1 exit codes" "segv=$a exit5=$b"
 
 	# --- zombies: orphans adopted by PID 1 are reaped ---
-	# Each (sleep &) subshell exits at once, so its sleep is orphaned to PID 1 and dies 0.1 s later.
-	script='for i in 1 2 3 4 5 6; do (sleep 0.1 &); done; (sleep 0.4 & echo $! >"$0.orphan"); sleep 0.2
-		awk "/^PPid:/{print \$2}" /proc/$(cat "$0.orphan")/status >"$0.ppid"; sleep 0.5; zombies_of "" >"$0.count"'
-	unshare --pid --fork --mount-proc "$BB" init -- bash -c "$script" "$T/z"
+	# Each (sleep &) subshell exits at once, so its sleep is orphaned to PID 1 and dies 0.1 s later. The
+	# script waits on events, each with a generous deadline (a loaded machine is slow, never wrong): the
+	# long-lived orphan's PPid turning 1, then the short sleeps gone, then the zombie count it expects
+	# ($1: "none" under a reaping PID 1, "some" under one that never reaps).
+	script='for i in 1 2 3 4 5 6; do (sleep 0.1 &); done; (sleep 60 & echo $! >"$0.orphan")
+		o=$(cat "$0.orphan"); for i in $(seq 400); do [ "$(awk "/^PPid:/{print \$2}" /proc/$o/status)" = 1 ] && break; sleep 0.05; done
+		awk "/^PPid:/{print \$2}" /proc/$o/status >"$0.ppid"
+		for i in $(seq 400); do pgrep -x -f "sleep 0.1" >/dev/null || break; sleep 0.05; done
+		for i in $(seq 400); do n=$(zombies_of ""); { [ "$1" = none ] && [ "$n" = 0 ]; } || { [ "$1" = some ] && [ "$n" -ge 6 ]; } && break; sleep 0.05; done
+		kill $o; echo "$n" >"$0.count.tmp"; mv "$0.count.tmp" "$0.count"'
+	unshare --pid --fork --mount-proc "$BB" init -- bash -c "$script" "$T/z" none
 	rc=$?
 	if [ $rc -eq 0 ] && [ "$(cat "$T/z.ppid" 2>/dev/null)" = 1 ] && [ "$(cat "$T/z.count" 2>/dev/null)" = 0 ]; then
 		ok "PID 1: orphans are adopted (PPid 1) and reaped (no Z in /proc)"
 	else
 		fail "PID 1 reaping" "rc=$rc ppid=$(cat "$T/z.ppid" 2>/dev/null) zombies=$(cat "$T/z.count" 2>/dev/null)"
 	fi
-	# The same check with a PID 1 that never reaps (sleep) must see zombies, or the check above proves nothing.
-	unshare --pid --fork --mount-proc bash -c "bash -c '$script' $T/c & exec sleep 1.5"
+	# The same check with a PID 1 that never reaps must see zombies, or the check above proves nothing: python as
+	# PID 1 starts the script and waits for its count file without ever calling wait on the orphans.
+	unshare --pid --fork --mount-proc python3 -c '
+import os, subprocess, sys, time
+subprocess.Popen(["bash", "-c", sys.argv[1], sys.argv[2], "some"])
+deadline = time.time() + 60
+while not os.path.exists(sys.argv[2] + ".count") and time.time() < deadline:
+    time.sleep(0.05)' "$script" "$T/c"
 	if [ "$(cat "$T/c.count" 2>/dev/null || echo 0)" -ge 6 ]; then
 		ok "control: under a PID 1 that does not reap, the same script sees $(cat "$T/c.count") zombies"
 	else
