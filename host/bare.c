@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "buf.h"
 #include "fd.h"
 #include "proc.h"
@@ -151,3 +152,35 @@ out:
 	stop_child(side, 5000);
 	return rc;
 }
+
+/* ---------- the backend table's entry (host/backend.h) ---------- */
+
+static int bare_prepare(struct bk_run *r, struct bb_err *e)
+{
+	struct bare_ports p;
+	if (bare_pick_ports(&p, e) < 0)
+		return -1;
+	r->egress_port = p.egress;
+	r->supervise_port = p.supervise;
+	snprintf(r->sidecar_addr, sizeof r->sidecar_addr, "127.0.0.1");
+	snprintf(r->listen_addr, sizeof r->listen_addr, "127.0.0.1");
+	return 0;
+}
+
+static int bare_backend_run(struct bk_run *r, int *exit_code, struct bb_err *e)
+{
+	struct bare_ports p = { r->egress_port, r->supervise_port };
+	char bundle[4200];
+	snprintf(bundle, sizeof bundle, "%s/ca-bundle.crt", r->c->state_dir); /* no /run/bb on the host */
+	if (bare_write_bundle(r->c, bundle, e) < 0)
+		return -1;
+	return bare_run(r->c, &p, exit_code, e);
+}
+
+const struct backend backend_bare = {
+	.name = "bare",
+	.isolates = "NONE: --bare, the agent runs on this host without isolation",
+	.flags = BK_HOST,
+	.prepare = bare_prepare,
+	.run = bare_backend_run,
+};

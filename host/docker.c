@@ -3,7 +3,6 @@
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
@@ -25,10 +24,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "fd.h"
 #include "http1.h"
 #include "image.h"
 #include "json.h"
+#include "rootfs.h"
 
 #define DK_IO_TIMEOUT_S 300 /* one call (an image import of a large binary included) */
 #define DK_READY_MS 20000   /* until the sidecar's egress accepts */
@@ -496,6 +497,27 @@ static cJSON *str_array(const char *const *v)
 	for (; v && *v; v++)
 		cJSON_AddItemToArray(a, cJSON_CreateString(*v));
 	return a;
+}
+
+/*
+ * The Docker backend's action for one top-level entry of the host's root
+ * (host/rootfs.h): directories bound read-only at the same place; a
+ * symlink to a directory (/bin -> usr/bin) bound as the directory it
+ * names (the engine follows it; an image of one file has nowhere to copy
+ * the link); files and names the container provides (hidden ones get a
+ * tmpfs below) left out, and /bb, which is bb in the image.
+ */
+static int docker_entry(void *arg, const struct rootfs_entry *en)
+{
+	cJSON *mounts = arg;
+	char at[NAME_MAX + 2];
+	struct stat st;
+	if (!strcmp(en->name, "bb") || (en->kind != ROOTFS_DIR && en->kind != ROOTFS_LINK))
+		return 0;
+	snprintf(at, sizeof at, "/%s", en->name);
+	if (stat(en->src, &st) == 0 && S_ISDIR(st.st_mode))
+		add_bind(mounts, en->src, at, 1);
+	return 0;
 }
 
 /* Labels, ulimits, caps, no-new-privileges, read-only rootfs: what both containers share. */
@@ -1011,36 +1033,14 @@ int docker_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 	cJSON_AddStringToObject(host, "NetworkMode", m.net_int);
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(host, "Sysctls"), "net.ipv6.conf.all.disable_ipv6", "1");
 	mounts = cJSON_AddArrayToObject(host, "Mounts");
-	{
-		/* home and root: people's keys and credentials are not the agent's (an empty tmpfs below) */
-		static const char *const skip[] = { "proc", "sys", "dev", "tmp", "run", "lost+found", "boot", "bb",
-						    "home", "root", NULL };
-		DIR *dir = opendir("/");
-		struct dirent *de;
-		while (dir && (de = readdir(dir)) != NULL) {
-			char src[NAME_MAX + 2];
-			struct stat st;
-			const char *const *k;
-			if (de->d_name[0] == '.')
-				continue;
-			for (k = skip; *k && strcmp(*k, de->d_name); k++)
-				;
-			if (*k)
-				continue;
-			snprintf(src, sizeof src, "/%s", de->d_name);
-			if (stat(src, &st) == 0 && S_ISDIR(st.st_mode)) /* /bin -> usr/bin: the engine follows it */
-				add_bind(mounts, src, src, 1);
-		}
-		if (dir)
-			closedir(dir);
-	}
+	rootfs_walk("/", ROOTFS_AGENT_HOST, docker_entry, mounts);
 	{
 		/*
 		 * Scratch space of its own. Podman fills a tmpfs with what lies
 		 * beneath it ("tmpcopyup": here the host's /var/tmp) unless told
 		 * not to, and Docker refuses that option, so it is added for podman.
 		 */
-		const char *nocopy = d.podman ? ",notmpcopyup" : "";
+		const char *nocopy = d.podman ? ",notmpcopyup" : "", *hidden;
 		cJSON *t = cJSON_AddObjectToObject(host, "Tmpfs");
 		snprintf(path, sizeof path, "rw,nosuid,nodev,size=512m,mode=1777%s", nocopy);
 		cJSON_AddStringToObject(t, "/tmp", path);
@@ -1048,8 +1048,11 @@ int docker_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 		snprintf(path, sizeof path, "rw,nosuid,nodev,size=16m,mode=755%s", nocopy);
 		cJSON_AddStringToObject(t, "/run", path);
 		snprintf(path, sizeof path, "rw,nosuid,nodev,noexec,size=64k,mode=755%s", nocopy);
-		cJSON_AddStringToObject(t, "/home", path);
-		cJSON_AddStringToObject(t, "/root", path);
+		for (n = 0; (hidden = rootfs_hidden(ROOTFS_AGENT_HOST, (size_t)n)) != NULL; n++) {
+			char at[64];
+			snprintf(at, sizeof at, "/%s", hidden);
+			cJSON_AddStringToObject(t, at, path);
+		}
 	}
 	add_bind(mounts, rundir, "/run/bb", 1);
 	snprintf(path, sizeof path, "%s/resolv.conf", rundir);
@@ -1231,3 +1234,41 @@ int docker_cleanup(int all, int *removed, struct bb_err *e)
 	bb_err_clear(e);
 	return 0;
 }
+
+/* ---------- the backend table's entry (host/backend.h) ---------- */
+
+static int docker_backend_run(struct bk_run *r, int *exit_code, struct bb_err *e)
+{
+	return docker_run(r->c, exit_code, e);
+}
+
+static void docker_inspect(const struct bk_bottle *b, bk_line_fn line, void *arg)
+{
+	char text[300];
+	if (!b->running)
+		return;
+	snprintf(text, sizeof text, "bb-%s-sidecar, bb-%s-agent (label " DK_LABEL "=%s)", b->slug, b->slug, b->slug);
+	line(arg, "containers", text);
+}
+
+static int docker_backend_cleanup(bk_line_fn line, void *arg, struct bb_err *e)
+{
+	int removed = 0;
+	char text[120];
+	if (docker_cleanup(0, &removed, e) < 0)
+		return -1;
+	if (removed > 0) {
+		snprintf(text, sizeof text, "%d docker object(s) of bottles whose host process is gone", removed);
+		line(arg, "removed", text);
+	}
+	return removed;
+}
+
+const struct backend backend_docker = {
+	.name = "docker",
+	.isolates = "Docker or Podman (the Engine API socket): containers, an internal network",
+	.flags = BK_ROOT,
+	.run = docker_backend_run,
+	.inspect = docker_inspect,
+	.cleanup = docker_backend_cleanup,
+};

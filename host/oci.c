@@ -3,7 +3,6 @@
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -23,7 +22,9 @@
 #include "json.h"
 #include "plan.h"
 #include "proc.h"
+#include "backend.h"
 #include "cgroup.h"
+#include "rootfs.h"
 #include "seccomp.h"
 
 static cJSON *strs(const char *const *v)
@@ -106,6 +107,52 @@ static cJSON *seccomp_json(void)
 	return sc;
 }
 
+/* Where the walk of one side's root puts its entries: the mounts array, the (shared) staged root directory. */
+struct oci_walk {
+	cJSON *mounts;
+	const char *rootfs;
+};
+
+/*
+ * The OCI backend's action for one top-level entry (host/rootfs.h): a
+ * runtime cannot pivot_root into "/" itself, so the root is an empty
+ * staged directory with each directory bind-mounted recursively read-only
+ * ("rro"), each file bound read-only onto an empty one, each symlink
+ * copied; hidden names get an empty directory (config adds the tmpfs).
+ */
+static int oci_entry(void *arg, const struct rootfs_entry *en)
+{
+	static const char *const rro[] = { "rbind", "rro", "nosuid", NULL };
+	static const char *const ro_file[] = { "bind", "ro", "nosuid", NULL };
+	const struct oci_walk *w = arg;
+	char dst[PATH_MAX + NAME_MAX + 2], at[NAME_MAX + 2];
+	int fd;
+	snprintf(dst, sizeof dst, "%s/%s", w->rootfs, en->name);
+	snprintf(at, sizeof at, "/%s", en->name);
+	switch (en->kind) {
+	case ROOTFS_LINK:
+		(void)!symlink(en->link, dst);
+		break;
+	case ROOTFS_DIR:
+		mkdir(dst, 0755);
+		add_mount(w->mounts, at, "bind", en->src, rro);
+		break;
+	case ROOTFS_FILE:
+		fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			close(fd);
+			add_mount(w->mounts, at, "bind", en->src, ro_file);
+		}
+		break;
+	case ROOTFS_HIDDEN:
+		mkdir(dst, 0755);
+		break;
+	case ROOTFS_OWN:
+		break;
+	}
+	return 0;
+}
+
 /*
  * config.json for one side: the host's root read-only (root.path "/"),
  * fresh /proc, /dev, /tmp; five namespaces; the agent also gets its
@@ -133,6 +180,7 @@ static cJSON *config(const struct rt_config *c, int agent, char *const argv[], c
 	static const char *const readonly[] = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL };
 	cJSON *cfg = cJSON_CreateObject(), *proc, *user, *capo, *root, *mounts, *linux, *nsa;
 	char path[PATH_MAX + 32];
+	struct stat st;
 	size_t i;
 
 	cJSON_AddStringToObject(cfg, "ociVersion", "1.0.2");
@@ -151,7 +199,7 @@ static cJSON *config(const struct rt_config *c, int agent, char *const argv[], c
 		if (!agent)
 			cJSON_AddItemToArray(env, cJSON_CreateString("BB_SECRETS_FD=3"));
 	}
-	cJSON_AddStringToObject(proc, "cwd", agent ? c->workspace : c->state_dir);
+	cJSON_AddStringToObject(proc, "cwd", agent ? rt_agent_workdir(c) : c->state_dir);
 	capo = cJSON_AddObjectToObject(proc, "capabilities");
 	cJSON_AddItemToObject(capo, "bounding", strs(caps));
 	cJSON_AddItemToObject(capo, "effective", strs(caps));
@@ -169,40 +217,10 @@ static cJSON *config(const struct rt_config *c, int agent, char *const argv[], c
 	cJSON_AddStringToObject(cfg, "hostname", agent ? "bb-agent" : "bb-sidecar");
 	mounts = cJSON_AddArrayToObject(cfg, "mounts");
 	{
-		static const char *const rro[] = { "rbind", "rro", "nosuid", NULL };
-		/* The agent gets its own /tmp and /run; the sidecar sees the host's, read-only, as with bb's runtime. */
-		/* home and root: people's keys and credentials are not the agent's (an empty tmpfs below) */
-		static const char *const skip_agent[] = { "proc", "sys", "dev", "tmp", "run", "lost+found", "boot",
-							  "home", "root", NULL };
-		static const char *const skip_sidecar[] = { "proc", "sys", "dev", "lost+found", "boot", NULL };
-		const char *const *skip = agent ? skip_agent : skip_sidecar;
-		DIR *d = opendir("/");
-		struct dirent *de;
-		while (d && (de = readdir(d)) != NULL) {
-			char src[NAME_MAX + 2], lnk[PATH_MAX], dst[PATH_MAX + NAME_MAX + 2];
-			struct stat st;
-			const char *const *k;
-			ssize_t ll;
-			if (de->d_name[0] == '.')
-				continue;
-			for (k = skip; *k && strcmp(*k, de->d_name); k++)
-				;
-			if (*k)
-				continue;
-			snprintf(src, sizeof src, "/%s", de->d_name);
-			snprintf(dst, sizeof dst, "%s/%s", rootfs, de->d_name);
-			if (lstat(src, &st) < 0)
-				continue;
-			if (S_ISLNK(st.st_mode) && (ll = readlink(src, lnk, sizeof lnk - 1)) > 0) {
-				lnk[ll] = 0;
-				(void)!symlink(lnk, dst);
-			} else if (S_ISDIR(st.st_mode)) {
-				mkdir(dst, 0755);
-				add_mount(mounts, src, "bind", src, rro);
-			}
-		}
-		if (d)
-			closedir(d);
+		struct oci_walk w = { mounts, rootfs };
+		const char *src = agent && c->rootfs ? c->rootfs : "/";
+		rootfs_walk(src, !agent ? ROOTFS_SIDECAR_HOST : c->rootfs ? ROOTFS_AGENT_IMAGE : ROOTFS_AGENT_HOST, oci_entry,
+			    &w);
 		snprintf(path, sizeof path, "%s/proc", rootfs);
 		mkdir(path, 0555);
 		snprintf(path, sizeof path, "%s/dev", rootfs);
@@ -211,28 +229,35 @@ static cJSON *config(const struct rt_config *c, int agent, char *const argv[], c
 		mkdir(path, 01777);
 		snprintf(path, sizeof path, "%s/run", rootfs);
 		mkdir(path, 0755);
-		snprintf(path, sizeof path, "%s/home", rootfs);
-		mkdir(path, 0755);
-		snprintf(path, sizeof path, "%s/root", rootfs);
-		mkdir(path, 0700);
-		(void)skip_sidecar;
 	}
 	add_mount(mounts, "/proc", "proc", "proc", nosuid_dev);
 	add_mount(mounts, "/dev", "tmpfs", "tmpfs", devopts);
 	add_mount(mounts, "/dev/pts", "devpts", "devpts", ptsopts);
 	if (agent) {
+		const char *hidden;
 		add_mount(mounts, "/tmp", "tmpfs", "tmpfs", tmpopts);
 		add_mount(mounts, "/run", "tmpfs", "tmpfs", runopts);
-		add_mount(mounts, "/home", "tmpfs", "tmpfs", homeopts);
-		add_mount(mounts, "/root", "tmpfs", "tmpfs", homeopts);
+		for (i = 0; (hidden = rootfs_hidden(c->rootfs ? ROOTFS_AGENT_IMAGE : ROOTFS_AGENT_HOST, i)) != NULL; i++) {
+			snprintf(path, sizeof path, "/%s", hidden);
+			add_mount(mounts, path, "tmpfs", "tmpfs", homeopts);
+		}
 		add_mount(mounts, "/run/bb", "bind", run_dir, bind_ro);
-		snprintf(path, sizeof path, "%s/resolv.conf", run_dir);
-		add_mount(mounts, "/etc/resolv.conf", "bind", path, bind_ro);
-		add_mount(mounts, c->workspace, "bind", c->workspace, rbind_rw);
+		snprintf(path, sizeof path, "%s/etc/resolv.conf", c->rootfs ? c->rootfs : "");
+		if (!c->rootfs || (lstat(path, &st) == 0 && S_ISREG(st.st_mode))) { /* an image's: only a file is covered */
+			snprintf(path, sizeof path, "%s/resolv.conf", run_dir);
+			add_mount(mounts, "/etc/resolv.conf", "bind", path, bind_ro);
+		}
+		if (c->rootfs) {
+			snprintf(path, sizeof path, "%s" RT_WORKSPACE_IN_IMAGE, rootfs);
+			mkdir(path, 0755);
+		}
+		add_mount(mounts, rt_agent_workdir(c), "bind", c->workspace, rbind_rw);
 		if (c->home_dir)
 			add_mount(mounts, "/tmp/home", "bind", c->home_dir, rbind_rw);
-		add_mount(mounts, c->state_dir, "tmpfs", "tmpfs", hideopts);
-		add_mount(mounts, c->ca_dir, "tmpfs", "tmpfs", hideopts);
+		if (!c->rootfs) { /* an image's root holds neither */
+			add_mount(mounts, c->state_dir, "tmpfs", "tmpfs", hideopts);
+			add_mount(mounts, c->ca_dir, "tmpfs", "tmpfs", hideopts);
+		}
 		{
 			/* What the agent program needs of a hidden place (an npm prefix in a home): just that, read-only. */
 			static const char *const prog_ro[] = { "bind", "ro", "nosuid", NULL };
@@ -435,7 +460,7 @@ static pid_t container_pid(const char *runtime, const char *id, struct bb_err *e
 int oci_run(const struct rt_config *c, const char *runtime, int *exit_code, struct bb_err *e)
 {
 	char sdir[PATH_MAX + 16], adir[PATH_MAX + 16], rundir[PATH_MAX + 16], sid[64], aid[64], p[PATH_MAX + 32];
-	char slog[PATH_MAX + 16], uid[16], gid[16];
+	char slog[PATH_MAX + 16], uid[16], gid[16], aroot[PATH_MAX + 32];
 	char *sargv[] = { (char *)c->bb_path, "init", "--sidecar", "--log", slog, NULL };
 	char **aargv = NULL;
 	struct buf bundle = BUF_INIT(RT_CA_BUNDLE_MAX);
@@ -487,9 +512,11 @@ int oci_run(const struct rt_config *c, const char *runtime, int *exit_code, stru
 		}
 	}
 	chmod(c->state_dir, 0711); /* the runtime's container init must reach the bundle's bind sources */
-	snprintf(p, sizeof p, "%s/rootfs", c->state_dir);
-	if (mkdir(p, 0755) < 0) {
-		bb_errno(e, errno, "oci: create %s", p);
+	/* Each side's staged root of its own: an image's top level is not the host's. */
+	snprintf(p, sizeof p, "%s/rootfs.sidecar", c->state_dir);
+	snprintf(aroot, sizeof aroot, "%s/rootfs.agent", c->state_dir);
+	if (mkdir(p, 0755) < 0 || mkdir(aroot, 0755) < 0) {
+		bb_errno(e, errno, "oci: create %s", errno == EEXIST ? aroot : p);
 		goto out;
 	}
 	{
@@ -504,7 +531,7 @@ int oci_run(const struct rt_config *c, const char *runtime, int *exit_code, stru
 			goto out;
 		}
 		scfg = config(c, 0, sargv, c->sidecar_env, rundir, p, 0, 0, cgroups);
-		acfg = config(c, 1, aargv, c->agent_env, rundir, p, mem, pids, cgroups);
+		acfg = config(c, 1, aargv, c->agent_env, rundir, aroot, mem, pids, cgroups);
 	}
 	if (!scfg || !acfg || write_bundle(sdir, scfg, e) < 0 || write_bundle(adir, acfg, e) < 0)
 		goto out;
@@ -594,3 +621,133 @@ out:
 	free(aargv);
 	return rc;
 }
+
+/* ---------- the backend table's entry (host/backend.h) ---------- */
+
+#define OCI_RUNTIMES "runc", "crun", "runsc"
+
+/* Is prog (its first word) a file this process may run: a path, or found in PATH? */
+static int runnable(const char *prog)
+{
+	char name[256], path[4096];
+	const char *dirs = getenv("PATH"), *p;
+	size_t n = strcspn(prog, " ");
+	if (n == 0 || n >= sizeof name)
+		return 0;
+	memcpy(name, prog, n);
+	name[n] = 0;
+	if (strchr(name, '/'))
+		return access(name, X_OK) == 0;
+	for (p = dirs ? dirs : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"; *p;) {
+		size_t l = strcspn(p, ":");
+		if (l && (size_t)snprintf(path, sizeof path, "%.*s/%s", (int)l, p, name) < sizeof path &&
+		    access(path, X_OK) == 0)
+			return 1;
+		p += l + (p[l] == ':');
+	}
+	return 0;
+}
+
+static int oci_prepare(struct bk_run *r, struct bb_err *e)
+{
+	if (!r->runtime)
+		r->runtime = "runc";
+	if (!runnable(r->runtime))
+		return bb_errf(e, BB_ELIB, "oci: runtime '%s' is not installed (apt-get install %s)", r->runtime,
+			       is_crun(r->runtime) ? "crun" : strncmp(r->runtime, "runsc", 5) ? "runc" : "runsc");
+	return 0;
+}
+
+static int oci_backend_run(struct bk_run *r, int *exit_code, struct bb_err *e)
+{
+	return oci_run(r->c, r->runtime, exit_code, e);
+}
+
+static void oci_inspect(const struct bk_bottle *b, bk_line_fn line, void *arg)
+{
+	char text[200];
+	snprintf(text, sizeof text, "%s", b->runtime && *b->runtime ? b->runtime : "runc");
+	line(arg, "runtime", text);
+	if (b->running) {
+		snprintf(text, sizeof text, "bb-%d-sidecar, bb-%d-agent", b->host_pid, b->host_pid);
+		line(arg, "containers", text);
+	}
+}
+
+/* The id bb-PID-SIDE of a container bb made, with PID no longer running: 1; else 0. */
+static int dead_container(const char *id)
+{
+	char *end;
+	long pid;
+	if (strncmp(id, "bb-", 3))
+		return 0;
+	pid = strtol(id + 3, &end, 10);
+	if (end == id + 3 || pid <= 1 || (strcmp(end, "-sidecar") && strcmp(end, "-agent")))
+		return 0;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* `RUNTIME list`'s first column, one id a line (its header and the rest skipped), into out. */
+static int list_ids(const char *runtime, struct buf *out, struct bb_err *e)
+{
+	int p[2], st;
+	pid_t pid;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return bb_errno(e, errno, "pipe");
+	pid = fork();
+	if (pid == 0) {
+		const char *args[] = { "list", NULL };
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		dup2(p[1], 1);
+		if (null >= 0)
+			dup2(null, 2);
+		_exit(runtime_cmd(runtime, args, NULL));
+	}
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		return bb_errno(e, errno, "fork");
+	}
+	fd_read_all(p[0], out, e);
+	close(p[0]);
+	waitpid(pid, &st, 0);
+	return 0;
+}
+
+static int oci_cleanup(bk_line_fn line, void *arg, struct bb_err *e)
+{
+	static const char *const rts[] = { OCI_RUNTIMES };
+	size_t i;
+	int n = 0;
+	for (i = 0; i < sizeof rts / sizeof rts[0]; i++) {
+		struct buf b = BUF_INIT(1u << 20);
+		char *l, *save = NULL;
+		if (!runnable(rts[i]) || list_ids(rts[i], &b, e) < 0 || buf_append_byte(&b, 0, e) < 0) {
+			buf_free(&b);
+			continue;
+		}
+		for (l = strtok_r(b.p, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+			const char *d[] = { "delete", "--force", l, NULL };
+			char text[200];
+			l[strcspn(l, " \t")] = 0;
+			if (strlen(l) > 64 || !dead_container(l) || runtime_cmd(rts[i], d, NULL) != 0)
+				continue;
+			snprintf(text, sizeof text, "%s container %s", rts[i], l);
+			line(arg, "removed", text);
+			n++;
+		}
+		buf_free(&b);
+	}
+	bb_err_clear(e);
+	return n;
+}
+
+const struct backend backend_oci = {
+	.name = "oci",
+	.isolates = "an OCI runtime (runc, crun, or runsc: gVisor) on bb's bundles: namespaces, seccomp",
+	.flags = BK_ROOT | BK_RUNTIME | BK_IMAGE,
+	.prepare = oci_prepare,
+	.run = oci_backend_run,
+	.inspect = oci_inspect,
+	.cleanup = oci_cleanup,
+};

@@ -23,12 +23,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "ca.h"
 #include "cgroup.h"
 #include "fd.h"
 #include "netlink.h"
 #include "plan.h"
 #include "proc.h"
+#include "rootfs.h"
 #include "seccomp.h"
 #include "tls.h"
 
@@ -157,57 +159,65 @@ static int hide(const char *path)
 	return mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k");
 }
 
+/* Where a walk puts its entries: the stage, and whether the host's /sys is bound (the agent on the host's root). */
+struct stage_walk {
+	const char *stage;
+	int host_sys;
+};
+
 /*
- * The staged root's top level from src ("/" or an image's rootfs): each
- * directory bind-mounted recursively, read-only and nosuid; each symlink
- * copied (merged /usr: /bin -> usr/bin); each regular file bound. Names in
- * skip are left to the caller (its own /proc, /dev, /tmp...).
+ * The embedded runtime's action for one top-level entry (host/rootfs.h):
+ * a directory bind-mounted recursively, read-only and nosuid; a symlink
+ * copied (merged /usr: /bin -> usr/bin); a regular file bound; a hidden
+ * name covered by an empty tmpfs (writable until the workspace, which may
+ * live there, is bound back; the caller makes it read-only then). The
+ * names the stage provides itself are left to the caller, except the
+ * host's /sys for the agent on the host's root (read-only, as a directory).
  */
-static int populate(const char *stage, const char *src, const char *const *skip)
+static int stage_entry(void *arg, const struct rootfs_entry *en)
 {
-	DIR *d = opendir(src);
-	struct dirent *de;
-	int rc = 0;
-	if (!d)
+	const struct stage_walk *w = arg;
+	char to[4096];
+	int fd;
+	if ((size_t)snprintf(to, sizeof to, "%s/%s", w->stage, en->name) >= sizeof to) {
+		errno = ENAMETOOLONG;
 		return -1;
-	while (rc == 0 && (de = readdir(d)) != NULL) {
-		char from[4096], to[4096], lnk[4096];
-		const char *const *k;
-		struct stat st;
-		ssize_t ll;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		for (k = skip; *k && strcmp(*k, de->d_name); k++)
-			;
-		if (*k)
-			continue;
-		if ((size_t)snprintf(from, sizeof from, "%s/%s", strcmp(src, "/") ? src : "", de->d_name) >= sizeof from ||
-		    (size_t)snprintf(to, sizeof to, "%s/%s", stage, de->d_name) >= sizeof to || lstat(from, &st) < 0)
-			continue;
-		if (S_ISLNK(st.st_mode)) {
-			if ((ll = readlink(from, lnk, sizeof lnk - 1)) > 0) {
-				lnk[ll] = 0;
-				rc = symlink(lnk, to);
-			}
-		} else if (S_ISDIR(st.st_mode)) {
-			rc = mkdir(to, 0755) < 0 || mount(from, to, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-					     mount_attr(to, AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0) < 0
-				     ? -1
-				     : 0;
-		} else if (S_ISREG(st.st_mode)) {
-			int fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-			rc = fd < 0 ? -1 : 0;
-			if (fd >= 0)
-				close(fd);
-			if (rc == 0)
-				rc = mount(from, to, NULL, MS_BIND, NULL) < 0 ||
-						     mount_attr(to, 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0) < 0
-					     ? -1
-					     : 0;
-		}
 	}
-	closedir(d);
-	return rc;
+	switch (en->kind) {
+	case ROOTFS_OWN:
+		if (!(w->host_sys && !strcmp(en->name, "sys")))
+			return 0;
+		/* fall through */ /* the host's /sys, read-only, as a directory */
+	case ROOTFS_DIR:
+		return mkdir(to, 0755) < 0 || mount(en->src, to, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+				       mount_attr(to, AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0) < 0
+			       ? -1
+			       : 0;
+	case ROOTFS_LINK:
+		return symlink(en->link, to);
+	case ROOTFS_FILE:
+		fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return -1;
+		close(fd);
+		return mount(en->src, to, NULL, MS_BIND, NULL) < 0 ||
+				       mount_attr(to, 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0) < 0
+			       ? -1
+			       : 0;
+	case ROOTFS_HIDDEN:
+		return mkdir(to, 0755) < 0 ||
+				       mount("tmpfs", to, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") < 0
+			       ? -1
+			       : 0;
+	}
+	return 0;
+}
+
+/* The staged root's top level from src ("/" or an image's rootfs), as view keeps it. */
+static int populate(const char *stage, const char *src, enum rootfs_view view)
+{
+	struct stage_walk w = { stage, view == ROOTFS_AGENT_HOST };
+	return rootfs_walk(src, view, stage_entry, &w);
 }
 
 /*
@@ -292,6 +302,21 @@ int rt_make_bin_links(const struct rt_config *c, const char *dir)
 	return 0;
 }
 
+/* The names view hides (host/rootfs.h), covered in stage by populate: made read-only. */
+static int hidden_readonly(const char *stage, enum rootfs_view view)
+{
+	const char *name;
+	char p[4200];
+	struct stat st;
+	size_t k;
+	for (k = 0; (name = rootfs_hidden(view, k)) != NULL; k++) {
+		snprintf(p, sizeof p, "%s/%s", stage, name);
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && mount_attr(p, 0, MOUNT_ATTR_RDONLY, 0) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int bind_host_ro(const char *stage, const char *path);
 
 /* The stage's mount point: a directory in the state dir, made by the host. */
@@ -308,8 +333,6 @@ static void stage_path(const struct rt_config *c, int agent, char *out, size_t c
  */
 static void agent_mounts(const struct rt_config *c, int ready_wr)
 {
-	static const char *const skip_host[] = { "proc", "dev", "tmp", "run", "lost+found", "boot", NULL };
-	static const char *const skip_image[] = { "proc", "dev", "sys", "tmp", "run", NULL };
 	static const char resolv[] = RT_AGENT_RESOLV;
 	struct buf b = BUF_INIT(RT_CA_BUNDLE_MAX);
 	struct bb_err e;
@@ -332,7 +355,7 @@ static void agent_mounts(const struct rt_config *c, int ready_wr)
 	stage_path(c, 1, stage, sizeof stage);
 	if (mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
 		shim_fail(ready_wr, "tmpfs for the staged root", errno);
-	if (populate(stage, c->rootfs ? c->rootfs : "/", c->rootfs ? skip_image : skip_host) < 0)
+	if (populate(stage, c->rootfs ? c->rootfs : "/", c->rootfs ? ROOTFS_AGENT_IMAGE : ROOTFS_AGENT_HOST) < 0)
 		shim_fail(ready_wr, c->rootfs ? "bind the image's rootfs read-only" : "bind the host filesystem read-only",
 			  errno);
 	if (c->fault == 8 || make_dev(stage) < 0)
@@ -380,22 +403,6 @@ static void agent_mounts(const struct rt_config *c, int ready_wr)
 	 */
 	if (in_root(p, sizeof p, stage, real_state) < 0 || hide(p) < 0)
 		shim_fail(ready_wr, "hide the bottle state", errno ? errno : ENAMETOOLONG);
-	if (!c->rootfs) {
-		/*
-		 * People's homes (keys, cloud credentials, shell history) are not the agent's to read, even
-		 * its own uid's: an empty tmpfs over each, writable only until the workspace (which may live
-		 * there) is bound back below, then read-only.
-		 */
-		static const char *const homes[] = { "/home", "/root", NULL };
-		size_t k;
-		for (k = 0; homes[k]; k++) {
-			snprintf(p, sizeof p, "%s%s", stage, homes[k]);
-			if (lstat(p, &st) < 0 || !S_ISDIR(st.st_mode))
-				continue;
-			if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") < 0)
-				shim_fail(ready_wr, "hide the host's home directories", errno);
-		}
-	}
 	if (real_ca[0] && (in_root(p, sizeof p, stage, real_ca) < 0 || hide(p) < 0))
 		shim_fail(ready_wr, "hide the CA key", errno ? errno : ENAMETOOLONG);
 	{
@@ -413,15 +420,12 @@ static void agent_mounts(const struct rt_config *c, int ready_wr)
 		shim_fail(ready_wr, "mount the agent's home", errno);
 	if (home >= 0)
 		close(home);
-	if (!c->rootfs) {
-		static const char *const homes[] = { "/home", "/root", NULL };
-		size_t k;
-		for (k = 0; homes[k]; k++) {
-			snprintf(p, sizeof p, "%s%s", stage, homes[k]);
-			if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && mount_attr(p, 0, MOUNT_ATTR_RDONLY, 0) < 0)
-				shim_fail(ready_wr, "make the hidden home directories read-only", errno);
-		}
-	}
+	/*
+	 * People's homes (keys, cloud credentials, shell history), hidden by the walk under an empty
+	 * tmpfs, writable until the workspace (which may live there) was bound back: read-only now.
+	 */
+	if (hidden_readonly(stage, c->rootfs ? ROOTFS_AGENT_IMAGE : ROOTFS_AGENT_HOST) < 0)
+		shim_fail(ready_wr, "make the hidden home directories read-only", errno);
 	if (mount_attr(stage, 0, MOUNT_ATTR_RDONLY, 0) < 0)
 		shim_fail(ready_wr, "make the staged root read-only", errno);
 }
@@ -481,7 +485,6 @@ static int bind_host_ro(const char *stage, const char *path)
  */
 static void sidecar_mounts(const struct rt_config *c, int ready_wr)
 {
-	static const char *const skip[] = { "proc", "dev", "lost+found", "boot", NULL };
 	char stage[4096], p[4200], real[PATH_MAX];
 	int sd = open(c->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (sd < 0)
@@ -491,7 +494,7 @@ static void sidecar_mounts(const struct rt_config *c, int ready_wr)
 		shim_fail(ready_wr, "tmpfs for the staged root", errno);
 	if (getauxval(AT_BASE)) {
 		/* A dynamically linked bb (the sanitizer build) needs the host's libraries: the host, read-only. */
-		if (populate(stage, "/", skip) < 0)
+		if (populate(stage, "/", ROOTFS_SIDECAR_HOST) < 0)
 			shim_fail(ready_wr, "bind the host filesystem read-only", errno);
 	} else {
 		/*
@@ -1316,3 +1319,47 @@ int rt_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 {
 	return geteuid() == 0 ? run_bottle(c, 0, exit_code, e) : run_rootless(c, exit_code, e);
 }
+
+/* ---------- the backend table's entry (host/backend.h) ---------- */
+
+static int embedded_prepare(struct bk_run *r, struct bb_err *e)
+{
+	(void)r;
+	return geteuid() == 0 ? 0 : rt_rootless_check(e); /* rootless: the embedded runtime only */
+}
+
+static int embedded_run(struct bk_run *r, int *exit_code, struct bb_err *e)
+{
+	return rt_run(r->c, exit_code, e);
+}
+
+static void embedded_inspect(const struct bk_bottle *b, bk_line_fn line, void *arg)
+{
+	char text[160];
+	if (!b->running)
+		return;
+	snprintf(text, sizeof text, CGROUP_PREFIX "%d-agent, " CGROUP_PREFIX "%d-sidecar (where cgroups are writable)",
+		 b->host_pid, b->host_pid);
+	line(arg, "cgroups", text);
+}
+
+static int embedded_cleanup(bk_line_fn line, void *arg, struct bb_err *e)
+{
+	char found[8192], *l, *save = NULL, text[600];
+	int k = rt_cleanup_cgroups(found, sizeof found, e);
+	for (l = k > 0 ? strtok_r(found, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
+		snprintf(text, sizeof text, "cgroup %s (its host process is gone)", l);
+		line(arg, "removed", text);
+	}
+	return k;
+}
+
+const struct backend backend_embedded = {
+	.name = "embedded",
+	.isolates = "bb's own runtime: user, mount, pid, net, uts and ipc namespaces, seccomp, cgroups",
+	.flags = BK_IMAGE,
+	.prepare = embedded_prepare,
+	.run = embedded_run,
+	.inspect = embedded_inspect,
+	.cleanup = embedded_cleanup,
+};

@@ -37,7 +37,9 @@ struct bottle_meta {
 	char agent[64];		/* the agent (or bottle) NAME it was started from */
 	char cwd[4096];		/* the host workspace */
 	char started_at[40];	/* ISO 8601 UTC, so it sorts as text */
-	char backend[16];	/* embedded, oci, docker or vm */
+	char backend[16];	/* a backend's name (host/backend.h) */
+	char runtime[64];	/* oci: the --runtime it runs (runc, crun, runsc); else "" */
+	char kernel[4096];	/* vm: the --kernel it boots; "" when found (docs/runtime.md) */
 	char status[16];	/* running, stopped, dead */
 	char command[16];	/* "run" (one command; state removed at the end) or "start" */
 	char image[64];		/* the imported image the agent's root is, or "" (the host's, read-only) */
@@ -102,8 +104,9 @@ struct session {
 	const char *workspace; /* the host directory (an absolute, resolved path) */
 	const char *keep_log;  /* copy egress's audit log here at the end, or NULL */
 	const char *hosts;     /* the dialer's hosts file (tests), or NULL */
-	const char *backend;   /* embedded, oci or docker */
-	const char *runtime;   /* with oci: runc or crun */
+	const char *backend;   /* a backend's name (host/backend.h) */
+	const char *runtime;   /* with oci: runc, crun or runsc; NULL: runc */
+	const char *kernel;    /* with vm: the guest kernel; NULL: found */
 	const char *image;     /* an imported image (bb bottle image import) as the agent's root, or NULL */
 	int bare;              /* no isolation (asked for explicitly) */
 	int keep_state;        /* start/resume: keep the state dir for resume */

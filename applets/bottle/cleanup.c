@@ -12,13 +12,12 @@
 #include <unistd.h>
 
 #include "applet.h"
+#include "backend.h"
 #include "bottle.h"
 #include "fd.h"
 #include "forge_keys.h"
 #include "log.h"
 #include "opt.h"
-#include "docker.h"
-#include "runtime.h"
 
 static const char usage[] =
 	"usage: bb bottle cleanup [--all] [--dry-run]\n"
@@ -95,45 +94,12 @@ static int revoke_orphan_keys(const char *home, int dry, int *n)
 	return failed;
 }
 
-/* RT VERB ID, its output discarded: 1 when it ran and exited 0. */
-static int runtime_ok(const char *rt, const char *verb, const char *id)
+/* A backend's report of one thing removed: "removed WHAT". */
+static void report(void *arg, const char *label, const char *text)
 {
-	pid_t c = fork();
-	int st;
-	if (c == 0) {
-		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		if (null >= 0) {
-			dup2(null, 1);
-			dup2(null, 2);
-		}
-		if (!strcmp(verb, "delete"))
-			execlp(rt, rt, "delete", "--force", id, (char *)NULL);
-		else
-			execlp(rt, rt, verb, id, (char *)NULL);
-		_exit(127);
-	}
-	return c > 0 && waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-}
-
-/*
- * runc/crun delete -f bb-PID-{sidecar,agent}, quietly, if the runtime is
- * installed and knows the container: `delete --force` of a container that
- * never existed succeeds too, so `state` says first whether there is one.
- */
-static void delete_containers(pid_t pid, int dry)
-{
-	static const char *const rts[] = { "runc", "crun" };
-	static const char *const sides[] = { "sidecar", "agent" };
-	size_t i, j;
-	for (i = 0; i < 2; i++)
-		for (j = 0; j < 2; j++) {
-			char id[64];
-			snprintf(id, sizeof id, "bb-%d-%s", (int)pid, sides[j]);
-			if (dry || !runtime_ok(rts[i], "state", id))
-				continue;
-			if (runtime_ok(rts[i], "delete", id))
-				out_printf("removed %s container %s\n", rts[i], id);
-		}
+	int *n = arg;
+	out_printf("%s %s\n", label, text);
+	(*n)++;
 }
 
 int bottle_cleanup(int argc, char **argv)
@@ -189,8 +155,6 @@ int bottle_cleanup(int argc, char **argv)
 			if (bottle_host_dir(de->d_name, 0, host, sizeof host, &e) < 0 ||
 			    bottle_state_dir(de->d_name, state, sizeof state, &e) < 0)
 				continue;
-			if (m.host_pid > 1)
-				delete_containers(m.host_pid, dry);
 			if (!dry) {
 				fd_remove_tree(state);
 				fd_remove_tree(host);
@@ -223,8 +187,6 @@ int bottle_cleanup(int argc, char **argv)
 		if (!pid && !all)
 			continue;
 		snprintf(path, sizeof path, "%s/%s", root, de->d_name);
-		if (pid)
-			delete_containers(pid, dry);
 		if (!dry)
 			fd_remove_tree(path);
 		out_printf("%s %s (%s)\n", dry ? "would remove" : "removed", path,
@@ -233,25 +195,12 @@ int bottle_cleanup(int argc, char **argv)
 	}
 	if (d)
 		closedir(d);
-	if (!dry) { /* the docker backend's containers, networks and images whose bb process is gone */
-		struct bb_err e = { 0 };
-		int removed = 0;
-		if (docker_cleanup(0, &removed, &e) < 0)
-			err_printf("docker: %s", e.msg);
-		else if (removed > 0) {
-			out_printf("removed %d docker object(s) of bottles whose host process is gone\n", removed);
-			n++;
-		}
-	}
-	if (!dry) { /* cgroups named after host processes that are gone (a bottle killed with its host) */
-		char found[8192], *line, *save = NULL;
-		struct bb_err e = { 0 };
-		int k = rt_cleanup_cgroups(found, sizeof found, &e);
-		if (k < 0)
-			err_printf("cgroups: %s", e.msg);
-		for (line = k > 0 ? strtok_r(found, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
-			out_printf("removed cgroup %s (its host process is gone)\n", line);
-			n++;
+	if (!dry) { /* what each backend keeps outside the state dir: containers, networks, images, cgroups */
+		size_t i;
+		for (i = 0; backends[i]; i++) {
+			struct bb_err e = { 0 };
+			if (backends[i]->cleanup && backends[i]->cleanup(report, &n, &e) < 0)
+				err_printf("%s: %s", backends[i]->name, e.msg);
 		}
 	}
 	if (revoke_orphan_keys(home, dry, &n) > 0)

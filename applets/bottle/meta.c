@@ -123,6 +123,8 @@ int bottle_meta_write(const struct bottle_meta *m, struct bb_err *e)
 	cJSON_AddBoolToObject(o, "copy_cwd", m->copy_cwd);
 	put_str(o, "started_at", m->started_at);
 	put_str(o, "backend", m->backend);
+	put_str(o, "runtime", m->runtime);
+	put_str(o, "kernel", m->kernel);
 	cJSON_AddBoolToObject(o, "bare", m->bare);
 	put_str(o, "command", m->command);
 	put_str(o, "image", m->image);
@@ -219,6 +221,8 @@ int bottle_meta_read(const char *slug, struct bottle_meta *m, struct bb_err *e)
 	get_str(o, "cwd", m->cwd, sizeof m->cwd);
 	get_str(o, "started_at", m->started_at, sizeof m->started_at);
 	get_str(o, "backend", m->backend, sizeof m->backend);
+	get_str(o, "runtime", m->runtime, sizeof m->runtime);
+	get_str(o, "kernel", m->kernel, sizeof m->kernel);
 	get_str(o, "status", m->status, sizeof m->status);
 	get_str(o, "command", m->command, sizeof m->command);
 	get_str(o, "image", m->image, sizeof m->image);

@@ -24,14 +24,12 @@
 #include "gate_env.h"
 #include "json.h"
 #include "log.h"
-#include "docker.h"
-#include "oci.h"
+#include "backend.h"
 #include "opt.h"
 #include "plan.h"
 #include "route.h"
 #include "runtime.h"
 #include "image.h"
-#include "bare.h"
 #include "manifest.h"
 #include "agentprog.h"
 #include "audit.h"
@@ -135,15 +133,16 @@ static pid_t start_dialer(const char *sock, const char *plan, const char *hosts,
 
 static volatile pid_t agent_pid;
 static volatile sig_atomic_t stop_asked;
+static struct bk_run *volatile running; /* the backend run a stop goes to */
 
 /* stop (SIGTERM) or a closed terminal (SIGHUP): the agent is asked to end; the teardown follows it. */
 static void session_term(int sig)
 {
-	pid_t p = agent_pid;
+	struct bk_run *r = running;
 	(void)sig;
 	stop_asked = 1;
-	if (p > 0)
-		kill(p, SIGTERM);
+	if (r)
+		backend_stop(r);
 }
 
 static void now_iso(char *out, size_t cap)
@@ -345,6 +344,8 @@ int bottle_session(const struct session *s)
 	struct manifest m;
 	struct bb_err e = { 0 };
 	struct rt_config rc = { 0 };
+	static struct bk_run bk; /* reached from the signal handler */
+	const struct backend *be;
 	struct bottle_meta meta = { 0 };
 	struct provider_cmd pc;
 	struct agentprog prog = { .nneed = 0 };
@@ -358,36 +359,32 @@ int bottle_session(const struct session *s)
 		self[PATH_MAX], egress_args[4 * PATH_MAX], home_dir[PATH_MAX + 16], ws_copy[PATH_MAX + 16], rootfs[PATH_MAX],
 		dialer_plan[PATH_MAX] = "";
 	const char *fault, *workspace = s->workspace;
-	int supervise = 0, gated = 0, oci = !strcmp(s->backend, "oci");
-	/* Where the agent finds the sidecar: its veth address, or with --bare ports on the host's loopback. */
-	struct bare_ports bp = { 0 };
-	char proxy[64] = "http://" RT_SIDECAR_ADDR ":9099", listen_egress[32] = "0.0.0.0:9099",
-	     listen_supervise[32] = "0.0.0.0:9100", mcp_url[64] = "http://" RT_SIDECAR_ADDR ":9100/mcp",
-	     bundle[PATH_MAX + 32] = "/run/bb/ca-bundle.crt";
+	int supervise = 0, gated = 0;
+	/* Where the agent finds the sidecar (the backend says: its veth address, or with --bare ports on the host's loopback). */
+	char proxy[96], listen_egress[96], listen_supervise[96], mcp_url[96], bundle[PATH_MAX + 32] = "/run/bb/ca-bundle.crt";
 	char **aenv = NULL, **senv = NULL, *const *argv = s->argv, *provisioned = NULL;
 	size_t na = 0, ns = 0, i;
 	pid_t dialer = -1;
 	int code, exit_code = BB_EXIT_SYSTEM, made_state = 0, meta_written = 0, ran = 0, sfd = -1, home_fd = -1;
 	ssize_t sl;
 
-	if (s->bare) {
-		if (strcmp(s->backend, "embedded")) {
-			err_printf("%s: --bare runs no backend at all; it does not go with --backend %s", s->name, s->backend);
-			return BB_EXIT_USAGE;
-		}
-		if (bare_pick_ports(&bp, &e) < 0) {
-			err_printf("%s: %s", s->name, e.msg);
-			return BB_EXIT_SYSTEM;
-		}
-		snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", bp.egress);
-		snprintf(listen_egress, sizeof listen_egress, "127.0.0.1:%d", bp.egress);
-		snprintf(listen_supervise, sizeof listen_supervise, "127.0.0.1:%d", bp.supervise);
-		snprintf(mcp_url, sizeof mcp_url, "http://127.0.0.1:%d/mcp", bp.supervise);
+	if (s->bare && strcmp(s->backend, "embedded")) {
+		err_printf("%s: --bare runs no backend at all; it does not go with --backend %s", s->name, s->backend);
+		return BB_EXIT_USAGE;
 	}
-	if (!s->bare && geteuid() != 0 && (oci || rt_rootless_check(&e) < 0)) { /* rootless: the embedded runtime only */
-		err_printf("%s: %s; nothing was started", s->name, oci ? "the OCI backend needs root" : e.msg);
+	be = backend_find(s->bare ? "bare" : s->backend);
+	if (!be) {
+		err_printf("%s: no backend '%s' (want %s)", s->name, s->backend, backend_choices());
+		return BB_EXIT_USAGE;
+	}
+	if (backend_prepare(&bk, be, &rc, s->runtime, s->kernel, &e) < 0) {
+		err_printf("%s: %s; nothing was started", s->name, e.msg);
 		return BB_EXIT_FAIL;
 	}
+	snprintf(proxy, sizeof proxy, "http://%s:%d", bk.sidecar_addr, bk.egress_port);
+	snprintf(listen_egress, sizeof listen_egress, "%s:%d", bk.listen_addr, bk.egress_port);
+	snprintf(listen_supervise, sizeof listen_supervise, "%s:%d", bk.listen_addr, bk.supervise_port);
+	snprintf(mcp_url, sizeof mcp_url, "http://%s:%d/mcp", bk.sidecar_addr, bk.supervise_port);
 	if (stat(workspace, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		err_printf("%s: workspace %s is not a directory", s->name, workspace);
 		return BB_EXIT_FAIL;
@@ -430,6 +427,8 @@ int bottle_session(const struct session *s)
 		snprintf(meta.cwd, sizeof meta.cwd, "%s", workspace);
 		now_iso(meta.started_at, sizeof meta.started_at);
 		snprintf(meta.backend, sizeof meta.backend, "%s", s->backend);
+		snprintf(meta.runtime, sizeof meta.runtime, "%s", bk.runtime ? bk.runtime : "");
+		snprintf(meta.kernel, sizeof meta.kernel, "%s", s->kernel ? s->kernel : "");
 		snprintf(meta.command, sizeof meta.command, "%s", s->keep_state ? "start" : "run");
 		snprintf(meta.image, sizeof meta.image, "%s", s->image ? s->image : "");
 		meta.copy_cwd = s->copy_cwd;
@@ -708,17 +707,16 @@ int bottle_session(const struct session *s)
 	ran = !stop_asked;
 	if (stop_asked) {
 		err_printf("%s: stopped before the agent started", meta.slug);
-	} else if (s->bare) {
-		err_raw("bb: WARNING: %s runs WITHOUT isolation (--bare): the agent reaches the network and this "
-			"host's files directly; only what it sends through the proxy is checked\n", meta.slug);
-		if (bare_write_bundle(&rc, bundle, &e) < 0 || bare_run(&rc, &bp, &exit_code, &e) < 0) {
-			err_printf("%s: %s", meta.slug, e.msg);
+	} else {
+		if (be->flags & BK_HOST)
+			err_raw("bb: WARNING: %s runs WITHOUT isolation (--bare): the agent reaches the network and this "
+				"host's files directly; only what it sends through the proxy is checked\n", meta.slug);
+		running = &bk;
+		if (be->run(&bk, &exit_code, &e) < 0) {
+			err_printf("%s: %s%s", meta.slug, e.msg, be->flags & BK_HOST ? "" : "; nothing was left running");
 			exit_code = BB_EXIT_SYSTEM;
 		}
-	} else if ((!strcmp(s->backend, "docker") ? docker_run(&rc, &exit_code, &e)
-		    : oci ? oci_run(&rc, s->runtime, &exit_code, &e) : rt_run(&rc, &exit_code, &e)) < 0) {
-		err_printf("%s: %s; nothing was left running", meta.slug, e.msg);
-		exit_code = BB_EXIT_SYSTEM;
+		running = NULL;
 	}
 	sigaction(SIGTERM, &old_term, NULL);
 	sigaction(SIGHUP, &old_hup, NULL);
@@ -791,7 +789,7 @@ int bottle_workspace(const char *arg, char out[PATH_MAX])
 int bottle_run(int argc, char **argv)
 {
 	struct opt o;
-	struct session s = { .backend = "embedded", .runtime = "runc" };
+	struct session s = { .backend = "embedded" };
 	char ws[PATH_MAX];
 	const char *workspace = NULL;
 	int c, code;
@@ -806,8 +804,8 @@ int bottle_run(int argc, char **argv)
 		case 'L': s.keep_log = o.arg; break;
 		case 'H': s.hosts = o.arg; break;
 		case 'b':
-			if (strcmp(o.arg, "embedded") && strcmp(o.arg, "oci") && strcmp(o.arg, "docker"))
-				return applet_usage_error(usage, "--backend %s: want embedded, oci or docker", o.arg);
+			if (!backend_find(o.arg) || (backend_find(o.arg)->flags & BK_HOST))
+				return applet_usage_error(usage, "--backend %s: want %s", o.arg, backend_choices());
 			s.backend = o.arg;
 			break;
 		case 'r': s.runtime = o.arg; break;

@@ -9,6 +9,7 @@
 
 #include "agentprog.h"
 #include "applet.h"
+#include "backend.h"
 #include "bottle.h"
 #include "log.h"
 #include "opt.h"
@@ -74,7 +75,7 @@ static int preflight(const struct session *s, const char *slug)
 	if (s->bare)
 		line("backend", "NONE: --bare, the agent runs on this host without isolation");
 	else if (!strcmp(s->backend, "oci"))
-		line("backend", "oci (%s on bb's bundles)", s->runtime);
+		line("backend", "oci (%s on bb's bundles)", s->runtime ? s->runtime : "runc");
 	else
 		line("backend", "%s", s->backend);
 	{
@@ -158,7 +159,7 @@ int bottle_bare_asked(int flag)
 int bottle_start(int argc, char **argv)
 {
 	struct opt o;
-	struct session s = { .backend = "embedded", .runtime = "runc", .keep_state = 1 };
+	struct session s = { .backend = "embedded", .keep_state = 1 };
 	char ws[PATH_MAX];
 	const char *workspace = NULL;
 	int c, code, dry = 0, yes = 0, bare = 0;
@@ -173,8 +174,8 @@ int bottle_start(int argc, char **argv)
 		case 'c': s.copy_cwd = 1; break;
 		case 'n': dry = 1; break;
 		case 'b':
-			if (strcmp(o.arg, "embedded") && strcmp(o.arg, "oci") && strcmp(o.arg, "docker"))
-				return applet_usage_error(start_usage, "--backend %s: want embedded, oci or docker", o.arg);
+			if (!backend_find(o.arg) || (backend_find(o.arg)->flags & BK_HOST))
+				return applet_usage_error(start_usage, "--backend %s: want %s", o.arg, backend_choices());
 			s.backend = o.arg;
 			break;
 		case 'r': s.runtime = o.arg; break;
@@ -210,7 +211,7 @@ int bottle_start(int argc, char **argv)
 int bottle_resume(int argc, char **argv)
 {
 	struct opt o;
-	struct session s = { .keep_state = 1, .runtime = "runc" };
+	struct session s = { .keep_state = 1 };
 	struct bottle_meta meta;
 	struct bb_err e = { 0 };
 	int c, code, yes = 0;
@@ -243,6 +244,8 @@ int bottle_resume(int argc, char **argv)
 	s.resume = meta.slug;
 	s.workspace = meta.cwd;
 	s.backend = meta.backend;
+	s.runtime = meta.runtime[0] ? meta.runtime : NULL;
+	s.kernel = meta.kernel[0] ? meta.kernel : NULL;
 	s.bare = meta.bare;
 	s.copy_cwd = meta.copy_cwd;
 	s.image = meta.image[0] ? meta.image : NULL;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "applet.h"
+#include "backend.h"
 #include "bottle.h"
 #include "buf.h"
 #include "fd.h"
@@ -53,6 +54,10 @@ static cJSON *meta_json(const struct bottle_meta *m)
 	cJSON_AddStringToObject(o, "agent", m->agent);
 	cJSON_AddStringToObject(o, "status", m->status);
 	cJSON_AddStringToObject(o, "backend", m->backend);
+	if (m->runtime[0])
+		cJSON_AddStringToObject(o, "runtime", m->runtime);
+	if (m->kernel[0])
+		cJSON_AddStringToObject(o, "kernel", m->kernel);
 	cJSON_AddBoolToObject(o, "bare", m->bare);
 	cJSON_AddStringToObject(o, "started_at", m->started_at);
 	cJSON_AddStringToObject(o, "cwd", m->cwd);
@@ -143,6 +148,13 @@ static cJSON *host_plan(const char *slug)
 	return o;
 }
 
+/* One line a backend adds to inspect, aligned with the others. */
+static void inspect_line(void *arg, const char *label, const char *text)
+{
+	(void)arg;
+	out_printf("%-11s %s\n", label, text);
+}
+
 int bottle_inspect(int argc, char **argv)
 {
 	struct opt o;
@@ -178,6 +190,12 @@ int bottle_inspect(int argc, char **argv)
 	out_printf("\nbackend     %s\nstarted     %s\nworkspace   %s%s\nroot        %s\nstate       %s\n",
 		   m.bare ? "none (bare)" : m.backend, m.started_at, m.cwd, m.copy_cwd ? " (copied to state/workspace)" : "",
 		   m.image[0] ? m.image : "the host's filesystem, read-only", dir);
+	{
+		const struct backend *be = backend_find(m.bare ? "bare" : m.backend);
+		struct bk_bottle b = { m.slug, dir, m.runtime, m.host_pid, !strcmp(m.status, "running") };
+		if (be && be->inspect)
+			be->inspect(&b, inspect_line, NULL);
+	}
 	cJSON_ArrayForEach(r, cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "egress"), "routes"))
 	{
 		const char *ref = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "auth"), "token_ref"));

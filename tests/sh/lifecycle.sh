@@ -277,6 +277,17 @@ elif "$BB" bottle image sidecar -o "$T/side.tar" 2>"$T/img.err" && "$BB" bottle 
 	else
 		fail "--image" "$rc: $out / $rc2: $out2"
 	fi
+	if command -v runc >/dev/null; then
+		out=$(cd "$T/ws" && "$BB" bottle run dev --image lifeimg --backend oci -- /bb --list 2>&1)
+		rc=$?
+		out2=$(cd "$T/ws" && "$BB" bottle run dev --image lifeimg --backend oci -- /bin/sh -c true 2>&1)
+		rc2=$?
+		if [ $rc = 0 ] && grep -qx egress <<<"$out" && [ $rc2 = 127 ] && grep -q "cannot run /bin/sh" <<<"$out2"; then
+			ok "--image on the OCI backend: the agent runs in the imported root, not the host's"
+		else
+			fail "--image --backend oci" "$rc: $out / $rc2: $out2"
+		fi
+	fi
 	out=$(cd "$T/ws" && "$BB" bottle run dev --image nosuchimg -- true 2>&1)
 	[ $? != 0 ] && grep -q "nosuchimg" <<<"$out" && ok "--image of an image never imported is refused, named" || fail "--image missing" "$out"
 	"$BB" bottle image rm lifeimg >/dev/null 2>&1
