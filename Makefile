@@ -16,7 +16,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-unused-parameter -Werror=implicit-function-declaration -Werror=format-security
-CPPFLAGS := -D_GNU_SOURCE -Ilib -Ihost -DBB_VERSION=\"$(VERSION)\"
+CPPFLAGS := -D_GNU_SOURCE -Ilib -Ihost -Iimage -DBB_VERSION=\"$(VERSION)\"
 
 ifeq ($(MODE),asan)
 O := build/asan
@@ -45,8 +45,8 @@ LIBS := $(DEPS_LIBS)
 BB := bb
 endif
 
-# host/ holds the host-only parts of `bb bottle` (runtime, dialer); they link like lib/.
-LIB_SRC := $(sort $(wildcard lib/*.c host/*.c))
+# host/ holds the host-only parts of `bb bottle` (runtime, dialer), image/ the sidecar image writer; they link like lib/.
+LIB_SRC := $(sort $(wildcard lib/*.c host/*.c image/*.c))
 APPLET_SRC := $(sort $(wildcard applets/*.c applets/*/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
 APPLET_OBJ := $(APPLET_SRC:%.c=$(O)/%.o) $(O)/applets.o
@@ -127,7 +127,7 @@ check: $(BB) $(UNIT_BIN) $(REPLAY_BIN) | setup-test
 #   make fuzz && build/fuzz/fuzz_yml tests/fuzz/corpus/yml -max_total_time=60
 #   make fuzz FUZZ_SECONDS=N   also runs every target N seconds, one after another (docs/fuzzing.md)
 FUZZ_SECONDS ?= 0
-FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -D_GNU_SOURCE -Ilib -Ihost \
+FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -D_GNU_SOURCE -Ilib -Ihost -Iimage \
 	-I/usr/include/bearssl $(shell pkg-config --cflags libgit2 yaml-0.1 libcjson libsodium 2>/dev/null)
 FUZZ_LIBS := $(shell pkg-config --libs libgit2 yaml-0.1 libcjson libssh2 libsodium zlib libzstd libbrotlidec 2>/dev/null) -lbearssl -lm
 FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)

@@ -28,6 +28,7 @@
 #include "fd.h"
 #include "http1.h"
 #include "image.h"
+#include "sidecar.h"
 #include "json.h"
 #include "rootfs.h"
 

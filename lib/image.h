@@ -1,4 +1,4 @@
-/* image.h - agent images (docker-archive / OCI layout imported into a rootfs) and the sidecar image writer. */
+/* image.h - agent images: docker-archive / OCI layout imported into a rootfs (the sidecar image is image/sidecar.h). */
 #ifndef BB_IMAGE_H
 #define BB_IMAGE_H
 
@@ -25,6 +25,9 @@
 
 /* Progress and warnings for people (one line each, no newline); lib/ never prints itself. */
 typedef void (*img_note_fn)(void *arg, const char *line);
+
+/* This build's architecture as OCI names it (amd64, arm64, ...): what an imported image must be for. */
+const char *img_build_arch(void);
 
 /* A valid image name: [a-z0-9][a-z0-9._-]*, at most IMG_NAME_MAX bytes. 0 or -1 with e naming the rule. */
 int img_name_check(const char *name, struct bb_err *e);
@@ -101,21 +104,5 @@ int img_list(struct img_info *out, size_t cap, size_t *n, struct bb_err *e);
 
 /* Remove image name and its rootfs. -1 with e set if there is no such image. */
 int img_remove(const char *name, struct bb_err *e);
-
-/*
- * Write the sidecar image as a docker-archive to out_fd: manifest.json
- * (RepoTags ["bb-sidecar:TAG"]; tag NULL means this build's version), the
- * config named by its sha256 (os linux, this build's architecture,
- * Entrypoint ["/bb","init","--sidecar"]), and one layer holding /bb
- * (0755, read from bb_path; NULL means /proc/self/exe), /etc, /tmp (1777)
- * and /run. Timestamps come from SOURCE_DATE_EPOCH (else 0), so the same
- * binary gives the same image ID. Accepted by Docker's POST /images/load
- * and `podman load`. image_id_out (72 bytes, may be NULL) gets
- * "sha256:HEX" of the config. 0 or -1 with e set.
- */
-int img_sidecar_archive(const char *bb_path, int out_fd, const char *tag, char *image_id_out, struct bb_err *e);
-
-/* The repo:tag img_sidecar_archive writes for tag (NULL: this build's version) into out (cap bytes). */
-int img_sidecar_ref(const char *tag, char *out, size_t cap, struct bb_err *e);
 
 #endif

@@ -1,5 +1,6 @@
 /* netaddr.c - strict IP literal parsing, formatting, classification and CIDR matching. */
 #include "netaddr.h"
+#include "hex.h"
 
 #include <netinet/in.h>
 #include <stdio.h>
@@ -55,17 +56,6 @@ int netaddr_parse4(const char *s, size_t len, struct netaddr *out, struct bb_err
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int netaddr_parse6(const char *s, size_t len, struct netaddr *out, struct bb_err *e)
 {
 	uint16_t groups[8];
@@ -93,7 +83,7 @@ int netaddr_parse6(const char *s, size_t len, struct netaddr *out, struct bb_err
 		unsigned v = 0;
 		int h;
 
-		while (i < len && (h = hexval(s[i])) >= 0 && i - start < 4) {
+		while (i < len && (h = hex_val(s[i])) >= 0 && i - start < 4) {
 			v = v * 16 + (unsigned)h;
 			i++;
 		}
@@ -110,7 +100,7 @@ int netaddr_parse6(const char *s, size_t len, struct netaddr *out, struct bb_err
 		}
 		if (i == start)
 			return bad6(s, len, "empty or non-hex group", e);
-		if (i < len && hexval(s[i]) >= 0)
+		if (i < len && hex_val(s[i]) >= 0)
 			return bad6(s, len, "group longer than 4 hex digits", e);
 		if (ngroups == 8)
 			return bad6(s, len, "more than 8 groups", e);
@@ -166,7 +156,7 @@ static int is_aton_number(const char *s, size_t len)
 		return 0;
 	if (len >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
 		for (i = 2; i < len; i++)
-			if (hexval(s[i]) < 0)
+			if (hex_val(s[i]) < 0)
 				return 0;
 		return 1;
 	}

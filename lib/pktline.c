@@ -1,21 +1,11 @@
 /* pktline.c - git's pkt-line framing: parse and format data, flush, delim and response-end packets, side-band-64k. */
 #include "pktline.h"
+#include "hex.h"
 
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int pkt_parse(const void *buf, size_t n, struct pkt *out, struct bb_err *e)
 {
@@ -26,7 +16,7 @@ int pkt_parse(const void *buf, size_t n, struct pkt *out, struct bb_err *e)
 	if (n < PKT_HDR)
 		return 0;
 	for (i = 0; i < PKT_HDR; i++) {
-		int v = hexval(p[i]);
+		int v = hex_val(p[i]);
 
 		if (v < 0)
 			return bb_errf(e, BB_EINVAL, "pkt-line: bad length header (byte %d is 0x%02x, not a hex digit)", i,

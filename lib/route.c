@@ -15,6 +15,7 @@
 #include "json.h"
 #include "re.h"
 #include "scan.h"
+#include "hex.h"
 
 struct pctx {
 	struct policy *p;
@@ -456,14 +457,6 @@ static const struct route_hdr *find_hdr(const struct route_req *q, const char *n
  * an upstream that decodes twice), overlong UTF-8 escapes ("%c0%af" is '/'
  * to a lax decoder), raw backslashes, and anything not starting with '/'.
  */
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 32);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 static int path_canonical(const char *p, size_t n, const char **why)
 {
 	size_t i, seg = 1;
@@ -487,22 +480,22 @@ static int path_canonical(const char *p, size_t n, const char **why)
 			int v1, v2, v;
 			if (i + 2 >= n)
 				return *why = "the path has a truncated %-escape", 0;
-			v1 = hexval(p[i + 1]);
-			v2 = hexval(p[i + 2]);
+			v1 = hex_val(p[i + 1]);
+			v2 = hex_val(p[i + 2]);
 			if (v1 < 0 || v2 < 0)
 				return *why = "the path has a malformed %-escape", 0;
 			v = v1 * 16 + v2;
 			if (v == '/' || v == '\\' || v == '.' || v == 0)
 				return *why = "the path has an encoded '/', '\\', '.' or NUL", 0;
-			if (v == '%' && i + 4 < n && hexval(p[i + 3]) >= 0 && hexval(p[i + 4]) >= 0) {
-				int w = hexval(p[i + 3]) * 16 + hexval(p[i + 4]);
+			if (v == '%' && i + 4 < n && hex_val(p[i + 3]) >= 0 && hex_val(p[i + 4]) >= 0) {
+				int w = hex_val(p[i + 3]) * 16 + hex_val(p[i + 4]);
 				if (w == '/' || w == '\\' || w == '.' || w == 0 || w == '%')
 					return *why = "the path has a double-encoded '/', '\\', '.', '%' or NUL", 0;
 			}
 			/* 0xc0/0xc1 lead only overlong UTF-8; 0xe0 0x80-0x9f and 0xf0 0x80-0x8f too. */
 			if (v == 0xc0 || v == 0xc1 ||
-			    ((v == 0xe0 || v == 0xf0) && i + 5 < n && p[i + 3] == '%' && hexval(p[i + 4]) >= 0 &&
-			     hexval(p[i + 5]) >= 0 && hexval(p[i + 4]) * 16 + hexval(p[i + 5]) < (v == 0xe0 ? 0xa0 : 0x90)))
+			    ((v == 0xe0 || v == 0xf0) && i + 5 < n && p[i + 3] == '%' && hex_val(p[i + 4]) >= 0 &&
+			     hex_val(p[i + 5]) >= 0 && hex_val(p[i + 4]) * 16 + hex_val(p[i + 5]) < (v == 0xe0 ? 0xa0 : 0x90)))
 				return *why = "the path has an overlong UTF-8 escape", 0;
 		}
 	}

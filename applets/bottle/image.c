@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "fd.h"
 #include "image.h"
+#include "sidecar.h"
 #include "json.h"
 #include "log.h"
 #include "opt.h"

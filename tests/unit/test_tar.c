@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "fd.h"
 #include "image.h"
+#include "sidecar.h"
 #include "t.h"
 #include "tar.h"
 
