@@ -99,11 +99,12 @@ static int secrets_from_fd(struct bb_err *e)
 	fd = strtol(v, &end, 10);
 	if (*end || fd < 3 || fd > 1023)
 		return bb_errf(e, BB_EINVAL, "BB_SECRETS_FD=%s: not an inherited fd", v);
-	if (lseek((int)fd, 0, SEEK_SET) < 0 || fd_read_all((int)fd, &b, e) < 0) {
+	/* NUL-terminated for strtok_r: a buffer holds only what was read (nothing, for a bottle without tokens). */
+	if (lseek((int)fd, 0, SEEK_SET) < 0 || fd_read_all((int)fd, &b, e) < 0 || buf_append_byte(&b, 0, e) < 0) {
 		rc = bb_errno(e, errno, "BB_SECRETS_FD=%ld: read", fd);
 		goto out;
 	}
-	for (line = strtok_r(b.p ? b.p : (char *)"", "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	for (line = strtok_r(b.p, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *eq = strchr(line, '=');
 		if (!eq || strncmp(line, PLAN_TOKEN_SLOT_PREFIX, sizeof PLAN_TOKEN_SLOT_PREFIX - 1)) {
 			rc = bb_errf(e, BB_EINVAL, "BB_SECRETS_FD: a line is not " PLAN_TOKEN_SLOT_PREFIX "N=VALUE");
