@@ -33,13 +33,14 @@ static int cell(struct buf *out, const char *s, int cols, int pad, struct bb_err
 	return tui_put_text(out, s, strlen(s), cols, pad, e) < 0 ? -1 : 0;
 }
 
-long audit_refused_summary(const char *log, size_t n, int width, struct buf *out, struct bb_err *e)
+long audit_refused_summary(const char *log, size_t n, int width, struct buf *out, long *scrubbed, struct bb_err *e)
 {
 	struct group *g = calloc(GROUPS_MAX, sizeof *g);
 	size_t ng = 0, i, off = 0;
 	long total = 0, other = 0;
 	int rc = 0;
 
+	*scrubbed = 0;
 	if (!g)
 		return bb_errf(e, 12, "out of memory");
 	while (off < n) {
@@ -51,13 +52,16 @@ long audit_refused_summary(const char *log, size_t n, int width, struct buf *out
 		off += len + (nl ? 1 : 0);
 		o = cJSON_ParseWithLength(line, len);
 		if (!cJSON_IsObject(o) || strcmp(member(o, "event"), "request") || !*(verdict = member(o, "verdict")) ||
-		    !strcmp(verdict, "allow") || !strcmp(verdict, "abort")) {
+		    !strcmp(verdict, "abort") || (!strcmp(verdict, "allow") && strcmp(member(o, "rule"), "scrub"))) {
 			cJSON_Delete(o);
 			continue;
 		}
 		host = member(o, "host");
 		rule = member(o, "rule");
-		total++;
+		if (!strcmp(verdict, "allow"))
+			(*scrubbed)++;
+		else
+			total++;
 		for (i = 0; i < ng; i++)
 			if (!strncmp(g[i].host, host, sizeof g[i].host - 1) && !strncmp(g[i].rule, rule, sizeof g[i].rule - 1))
 				break;
@@ -90,7 +94,7 @@ long audit_refused_summary(const char *log, size_t n, int width, struct buf *out
 		other += g[i].count;
 	if (rc == 0 && other) {
 		char more[96];
-		snprintf(more, sizeof more, "  ... and %ld more refused requests to other hosts or rules\n", other);
+		snprintf(more, sizeof more, "  ... and %ld more to other hosts or rules\n", other);
 		rc = buf_append_str(out, more, e);
 	}
 	free(g);

@@ -11,14 +11,16 @@
 
 /*
  * The refusals in an egress audit log (JSON lines; "event":"request" with a
- * verdict other than "allow") grouped by host and rule, the most frequent
- * first, each with its count and the first reason given, appended to out
- * as plain text lines of at most width columns. Every value came from the
- * sidecar's log and is made safe for a terminal (controls and escapes
- * shown as '?'). Lines that are not JSON are skipped. Nothing is appended
- * when nothing was refused. Returns the number of refused requests, or -1
- * with e set (out of memory).
+ * verdict other than "allow" or "abort"), and the answers egress scrubbed
+ * of a credential the upstream sent back (allowed, rule "scrub"), grouped
+ * by host and rule, the most frequent first, each with its count and the
+ * first reason given, appended to out as plain text lines of at most width
+ * columns. Every value came from the sidecar's log and is made safe for a
+ * terminal (controls and escapes shown as '?'). Lines that are not JSON
+ * are skipped. Nothing is appended when there was neither. Returns the
+ * number of refused requests, *scrubbed the number of scrubbed answers;
+ * -1 with e set when out of memory.
  */
-long audit_refused_summary(const char *log, size_t n, int width, struct buf *out, struct bb_err *e);
+long audit_refused_summary(const char *log, size_t n, int width, struct buf *out, long *scrubbed, struct bb_err *e);
 
 #endif

@@ -286,13 +286,19 @@ static void refused_summary(const char *state, const char *slug, int kept)
 	struct bb_err e = { 0 };
 	struct stat st;
 	int dfd = open(state, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd = -1;
-	long n;
+	long n, scrubbed = 0;
 
 	if (dfd >= 0)
 		fd = openat(dfd, "egress.log", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && fd_read_all(fd, &log, &e) == 0 &&
-	    (n = audit_refused_summary(log.p ? log.p : "", log.len, 100, &out, &e)) > 0) {
-		err_raw("bb: %s: egress refused %ld request%s (by host and rule; %s%s%s):\n", slug, n, n == 1 ? "" : "s",
+	    (n = audit_refused_summary(log.p ? log.p : "", log.len, 100, &out, &scrubbed, &e)) >= 0 && out.len) {
+		char what[160] = "";
+		if (n)
+			snprintf(what, sizeof what, "refused %ld request%s", n, n == 1 ? "" : "s");
+		if (scrubbed)
+			snprintf(what + strlen(what), sizeof what - strlen(what), "%sscrubbed the credential from %ld answer%s",
+				 n ? ", " : "", scrubbed, scrubbed == 1 ? "" : "s");
+		err_raw("bb: %s: egress %s (by host and rule; %s%s%s):\n", slug, what,
 			kept ? "'bb bottle logs " : "--log FILE keeps the whole audit log", kept ? slug : "",
 			kept ? "' has each" : "");
 		err_raw("%.*s", (int)out.len, out.p);

@@ -15,16 +15,18 @@ static const char log_text[] =
 	"{\"event\":\"request\",\"host\":\"chatgpt.com\",\"verdict\":\"error\",\"rule\":\"encoding\",\"reason\":\"zstd\"}\n"
 	"{\"event\":\"request\",\"host\":\"x.test\",\"verdict\":\"abort\",\"rule\":\"closed\"}\n"
 	"{\"event\":\"reload\",\"verdict\":\"deny\"}\n"
-	"{\"event\":\"request\",\"host\":\"evil\\u001b[2J.test\",\"verdict\":\"deny\",\"rule\":\"no-route\",\"reason\":\"r\"}";
+	"{\"event\":\"request\",\"host\":\"evil\\u001b[2J.test\",\"verdict\":\"deny\",\"rule\":\"no-route\",\"reason\":\"r\"}\n"
+	"{\"event\":\"request\",\"host\":\"echo.test\",\"verdict\":\"allow\",\"rule\":\"scrub\",\"reason\":\"response scrubbed: 1 occurrence\"}";
 
 static void groups_by_host_and_rule_most_first(void)
 {
 	struct buf b = BUF_INIT(1 << 20);
 	struct bb_err e = { 0 };
-	long n = audit_refused_summary(log_text, sizeof log_text - 1, 100, &b, &e);
+	long scrubbed = -1, n = audit_refused_summary(log_text, sizeof log_text - 1, 100, &b, &scrubbed, &e);
 	const char *first, *second;
 
 	T_CHECK(n == 5); /* deny and error count; allow, abort and other events do not */
+	T_CHECK(scrubbed == 1);
 	T_CHECK(buf_append_byte(&b, 0, &e) == 0);
 	first = strstr(b.p, "ab.chatgpt.com");
 	second = strstr(b.p, "api.anthropic.com");
@@ -34,6 +36,7 @@ static void groups_by_host_and_rule_most_first(void)
 	T_CHECK(strstr(b.p, "encoding") && strstr(b.p, "chatgpt.com "));
 	T_CHECK(strchr(b.p, 0x1b) == NULL && strstr(b.p, "evil?[2J.test")); /* a terminal escape from the log is shown, not run */
 	T_CHECK(strstr(b.p, "x.test") == NULL);
+	T_CHECK(strstr(b.p, "echo.test") && strstr(b.p, "response scrubbed: 1 occurrence")); /* allowed, but worth saying */
 	buf_free(&b);
 }
 
@@ -42,9 +45,10 @@ static void nothing_refused_nothing_said(void)
 	struct buf b = BUF_INIT(1 << 20);
 	struct bb_err e = { 0 };
 	const char ok[] = "{\"event\":\"request\",\"host\":\"a\",\"verdict\":\"allow\"}\n";
-	T_CHECK(audit_refused_summary(ok, sizeof ok - 1, 80, &b, &e) == 0);
+	long scrubbed = -1;
+	T_CHECK(audit_refused_summary(ok, sizeof ok - 1, 80, &b, &scrubbed, &e) == 0 && scrubbed == 0);
 	T_CHECK(b.len == 0);
-	T_CHECK(audit_refused_summary("", 0, 80, &b, &e) == 0);
+	T_CHECK(audit_refused_summary("", 0, 80, &b, &scrubbed, &e) == 0);
 	buf_free(&b);
 }
 
@@ -54,18 +58,19 @@ static void one_screen_at_most(void)
 	struct bb_err e = { 0 };
 	int i;
 	size_t lines = 0, k;
+	long scrubbed;
 
 	for (i = 0; i < 40; i++) {
 		char line[200];
 		snprintf(line, sizeof line, "{\"event\":\"request\",\"host\":\"h%d.test\",\"verdict\":\"deny\",\"rule\":\"no-route\"}\n", i);
 		buf_append_str(&in, line, &e);
 	}
-	T_CHECK(audit_refused_summary(in.p, in.len, 80, &b, &e) == 40);
+	T_CHECK(audit_refused_summary(in.p, in.len, 80, &b, &scrubbed, &e) == 40);
 	for (k = 0; k < b.len; k++)
 		lines += b.p[k] == '\n';
 	T_CHECK(lines == AUDIT_SUMMARY_ROWS + 1);
 	buf_append_byte(&b, 0, &e);
-	T_CHECK(strstr(b.p, "... and 28 more refused requests") != NULL);
+	T_CHECK(strstr(b.p, "... and 28 more to other hosts or rules") != NULL);
 	buf_free(&b);
 	buf_free(&in);
 }
