@@ -198,25 +198,25 @@ int gitgate_fail(struct gitgate_session *s, const char *msg, struct bb_err *e)
 	return bb_errf(e, e && e->code ? e->code : BB_EINVAL, "%s", msg);
 }
 
-/* A ref to advertise. */
-struct adv_ref {
-	char *name;
-	git_oid oid;
-	git_oid peeled;
-	int has_peeled;
-};
-
 static int adv_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct adv_ref *)a)->name, ((const struct adv_ref *)b)->name);
+	return strcmp(((const struct gitgate_ref *)a)->name, ((const struct gitgate_ref *)b)->name);
 }
 
-/* Every direct ref of the mirror, sorted, with tags peeled. Caller frees. */
-static int list_refs(git_repository *repo, struct adv_ref **out, size_t *n, struct bb_err *e)
+void gitgate_refs_free(struct gitgate_ref *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+int gitgate_refs_list(git_repository *repo, struct gitgate_ref **out, size_t *n, struct bb_err *e)
 {
 	git_reference_iterator *it = NULL;
 	git_reference *ref;
-	struct adv_ref *v = NULL;
+	struct gitgate_ref *v = NULL;
 	size_t cap = 0;
 	int rc;
 
@@ -234,7 +234,7 @@ static int list_refs(git_repository *repo, struct adv_ref **out, size_t *n, stru
 		}
 		if (*n == cap) {
 			size_t ncap = cap ? cap * 2 : 64;
-			struct adv_ref *nv = realloc(v, ncap * sizeof *nv);
+			struct gitgate_ref *nv = realloc(v, ncap * sizeof *nv);
 
 			if (!nv) {
 				git_reference_free(ref);
@@ -274,11 +274,7 @@ static int list_refs(git_repository *repo, struct adv_ref **out, size_t *n, stru
 	}
 	git_reference_iterator_free(it);
 	if (rc != GIT_ITEROVER) {
-		size_t i;
-
-		for (i = 0; i < *n; i++)
-			free(v[i].name);
-		free(v);
+		gitgate_refs_free(v, *n);
 		*n = 0;
 		if (rc != -1)
 			gitssh_git_error(e, rc, NULL, "listing refs");
@@ -292,7 +288,7 @@ static int list_refs(git_repository *repo, struct adv_ref **out, size_t *n, stru
 
 int gitgate_advertise(struct gitgate_session *s, enum gitgate_service service, struct bb_err *e)
 {
-	struct adv_ref *v = NULL;
+	struct gitgate_ref *v = NULL;
 	size_t n = 0, i;
 	char caps[1024], hex[GITGATE_OID_HEX + 1];
 	git_reference *head = NULL;
@@ -300,7 +296,7 @@ int gitgate_advertise(struct gitgate_session *s, enum gitgate_service service, s
 	int have_head = 0, first = 1, rc = -1;
 	const char *agent = s->srv->agent ? s->srv->agent : "bb";
 
-	if (list_refs(s->mirror, &v, &n, e) < 0)
+	if (gitgate_refs_list(s->mirror, &v, &n, e) < 0)
 		return -1;
 	if (service == GITGATE_UPLOAD_PACK) {
 		char symref[320] = "";
@@ -311,8 +307,9 @@ int gitgate_advertise(struct gitgate_session *s, enum gitgate_service service, s
 			snprintf(symref, sizeof symref, " symref=HEAD:%s", git_reference_symbolic_target(head));
 		}
 		snprintf(caps, sizeof caps,
-			 "multi_ack_detailed multi_ack side-band-64k side-band ofs-delta no-progress "
-			 "allow-tip-sha1-in-want allow-reachable-sha1-in-want%s object-format=sha1 agent=%s",
+			 "multi_ack_detailed multi_ack thin-pack side-band-64k side-band ofs-delta shallow deepen-since "
+			 "deepen-not deepen-relative no-progress include-tag allow-tip-sha1-in-want "
+			 "allow-reachable-sha1-in-want filter%s object-format=sha1 agent=%s",
 			 symref, agent);
 	} else {
 		/* push-options: forwarded with the client's own pack; a pack rebuilt by libgit2 < 1.8 cannot carry them. */
@@ -347,9 +344,7 @@ int gitgate_advertise(struct gitgate_session *s, enum gitgate_service service, s
 		goto out;
 	rc = 0;
 out:
-	for (i = 0; i < n; i++)
-		free(v[i].name);
-	free(v);
+	gitgate_refs_free(v, n);
 	git_reference_free(head);
 	return rc;
 }
@@ -395,9 +390,17 @@ int gitgate_serve_daemon(const struct gitgate_server *srv, int fd, struct bb_err
 		gitgate_send_err(&io, e->msg, NULL);
 		goto fail;
 	}
-	if (gitgate_advertise(&s, req.service, e) < 0)
-		goto fail;
-	rc = req.service == GITGATE_UPLOAD_PACK ? gitgate_upload_pack(&s, e) : gitgate_receive_pack(&s, e);
+	if (req.service == GITGATE_UPLOAD_PACK && req.version == 2) {
+		/* Protocol v2 (what git 2.26 and later ask for): capabilities, then ls-refs and fetch commands. */
+		if (gitgate_v2_advertise(&s, e) < 0)
+			goto fail;
+		rc = gitgate_serve_v2(&s, e);
+	} else {
+		/* v0 (v1 is v0 to the client; push has no v2). */
+		if (gitgate_advertise(&s, req.service, e) < 0)
+			goto fail;
+		rc = req.service == GITGATE_UPLOAD_PACK ? gitgate_upload_pack(&s, e) : gitgate_receive_pack(&s, e);
+	}
 	gitgate_io_flush(&io, NULL);
 	gitgate_session_close(&s);
 	gitgate_io_free(&io);

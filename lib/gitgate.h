@@ -93,6 +93,19 @@ int gitgate_session_mirror(struct gitgate_session *s, int refresh, struct bb_err
  */
 int gitgate_advertise(struct gitgate_session *s, enum gitgate_service service, struct bb_err *e);
 
+/*
+ * Protocol v2 (upload-pack only: v2 has no push). The advertisement:
+ * "version 2", then agent, ls-refs=unborn, fetch=shallow wait-for-done
+ * filter, server-option, object-format=sha1, a flush. Then commands:
+ * ls-refs (ref-prefix, symrefs, peel, unborn) and fetch (want, have, done,
+ * thin-pack, ofs-delta, include-tag, no-progress, shallow, deepen,
+ * deepen-relative, deepen-since, deepen-not, filter, wait-for-done), one
+ * per request; a stateless session (git-http) serves one request. Ends at
+ * an empty request or the end of input.
+ */
+int gitgate_v2_advertise(struct gitgate_session *s, struct bb_err *e);
+int gitgate_serve_v2(struct gitgate_session *s, struct bb_err *e);
+
 /* The client's side of upload-pack after the advertisement (or a git-http POST). */
 int gitgate_upload_pack(struct gitgate_session *s, struct bb_err *e);
 /* The client's side of receive-pack after the advertisement (or a git-http POST). */

@@ -226,7 +226,19 @@ static const char *content_type(enum gitgate_service s, int advert)
 	return s == GITGATE_UPLOAD_PACK ? "application/x-git-upload-pack-result" : "application/x-git-receive-pack-result";
 }
 
-static int info_refs(struct gitgate_session *s, struct reply *rp, enum gitgate_service svc, struct bb_err *e)
+int gitgate_http_wants_v2(struct sv git_protocol)
+{
+	struct sv rest = git_protocol, field;
+
+	while (rest.len) {
+		sv_split(rest, ':', &field, &rest);
+		if (sv_eq_str(sv_trim(field), "version=2"))
+			return 1;
+	}
+	return 0;
+}
+
+static int info_refs(struct gitgate_session *s, struct reply *rp, enum gitgate_service svc, int v2, struct bb_err *e)
 {
 	struct bb_err why = { 0 };
 
@@ -236,6 +248,8 @@ static int info_refs(struct gitgate_session *s, struct reply *rp, enum gitgate_s
 		gitgate_send_err(s->io, why.msg, NULL);
 		return bb_errf(e, why.code ? why.code : BB_EINVAL, "%s", why.msg);
 	}
+	if (v2)
+		return gitgate_v2_advertise(s, e); /* as git http-backend: no "# service=" line in v2 */
 	if (gitgate_io_pktf(s->io, e, "# service=%s\n", gitgate_service_name(svc)) < 0 ||
 	    gitgate_io_flush_pkt(s->io, e) < 0)
 		return -1;
@@ -289,7 +303,7 @@ int gitgate_serve_http(const struct gitgate_server *srv, int fd, uint64_t max_bo
 	const char *why = NULL;
 	size_t len = 0, end = 0, searched = 0;
 	long hl;
-	int status, rc = -1, to = srv->timeout_ms;
+	int status, rc = -1, to = srv->timeout_ms, v2;
 
 	memset(&body, 0, sizeof body);
 	/* The head, within the idle timeout per read. */
@@ -326,6 +340,12 @@ int gitgate_serve_http(const struct gitgate_server *srv, int fd, uint64_t max_bo
 		return bb_errf(e, BB_EINVAL, "no repository '%.*s'", (int)(route.repo_path.len > 200 ? 200 : route.repo_path.len),
 			       route.repo_path.p);
 	}
+	{
+		const struct http1_header *gp = http1_header_get(req.headers, req.n_headers, "Git-Protocol");
+
+		/* Protocol v2 when the client asks (git 2.26+ does); fetches only, v2 has no push. */
+		v2 = route.service == GITGATE_UPLOAD_PACK && gp && gitgate_http_wants_v2(gp->value);
+	}
 	gitgate_io_init(&io, fd, fd, to);
 	io.write_fn = reply_write;
 	io.write_arg = &rp;
@@ -333,7 +353,7 @@ int gitgate_serve_http(const struct gitgate_server *srv, int fd, uint64_t max_bo
 	gitgate_log(&s, "request", "service", gitgate_service_name(route.service), "http",
 		    route.kind == GITGATE_HTTP_INFO_REFS ? "info/refs" : "rpc", (char *)NULL);
 	if (route.kind == GITGATE_HTTP_INFO_REFS) {
-		rc = info_refs(&s, &rp, route.service, e);
+		rc = info_refs(&s, &rp, route.service, v2, e);
 		goto done;
 	}
 	{
@@ -366,7 +386,10 @@ int gitgate_serve_http(const struct gitgate_server *srv, int fd, uint64_t max_bo
 		send_status(fd, 502, e->msg, to);
 		goto done;
 	}
-	rc = route.service == GITGATE_UPLOAD_PACK ? gitgate_upload_pack(&s, e) : gitgate_receive_pack(&s, e);
+	if (v2)
+		rc = gitgate_serve_v2(&s, e);
+	else
+		rc = route.service == GITGATE_UPLOAD_PACK ? gitgate_upload_pack(&s, e) : gitgate_receive_pack(&s, e);
 	if (rc < 0 && !rp.head_sent) {
 		send_status(fd, e->code == BB_ETOOBIG ? 413 : 400, e->msg, to);
 	} else if (rc == 0 && !rp.head_sent) {

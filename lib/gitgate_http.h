@@ -13,7 +13,8 @@
  * per connection (the response closes it):
  *   GET  /REPO/info/refs?service=git-upload-pack|git-receive-pack
  *        refresh the mirror from upstream (fail closed: an "ERR" packet the
- *        client prints), then "# service=..." and the v0 advertisement;
+ *        client prints), then "# service=..." and the v0 advertisement (or,
+ *        with "Git-Protocol: version=2", the v2 capabilities);
  *   POST /REPO/git-upload-pack   one stateless negotiation round (and the pack after "done");
  *   POST /REPO/git-receive-pack  the commands, push options and pack; the report.
  * Request heads are parsed by lib/http1 (strict). A POST needs a valid
@@ -39,6 +40,14 @@ struct gitgate_http_route {
  */
 int gitgate_http_route(struct sv method, struct sv path, struct sv query, struct gitgate_http_route *r,
 		       const char **why);
+
+/*
+ * Whether a Git-Protocol header's value (colon-separated key=value
+ * fields, as GIT_PROTOCOL) asks for version 2. Then info/refs answers with
+ * the v2 capability advertisement (no "# service=" line, as git
+ * http-backend) and each upload-pack POST carries one v2 command.
+ */
+int gitgate_http_wants_v2(struct sv git_protocol);
 
 /* Serve one HTTP connection on fd (non-blocking is best). 0 when a response was sent. */
 int gitgate_serve_http(const struct gitgate_server *srv, int fd, uint64_t max_body, struct bb_err *e);

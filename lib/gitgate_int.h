@@ -17,4 +17,16 @@ void gitgate_unlock(struct gitgate_session *s);
  */
 int gitgate_fail(struct gitgate_session *s, const char *msg, struct bb_err *e);
 
+/* A ref of the mirror, for advertisements (v0) and ls-refs (v2). */
+struct gitgate_ref {
+	char *name;
+	git_oid oid;
+	git_oid peeled; /* what an annotated tag finally points at */
+	int has_peeled;
+};
+
+/* Every direct ref of the mirror, sorted by name, tags peeled; free with gitgate_refs_free. */
+int gitgate_refs_list(git_repository *repo, struct gitgate_ref **out, size_t *n, struct bb_err *e);
+void gitgate_refs_free(struct gitgate_ref *v, size_t n);
+
 #endif

@@ -210,11 +210,21 @@ int gitgate_io_pktf(struct gitgate_io *io, struct bb_err *e, const char *fmt, ..
 	return maybe_flush(io, e);
 }
 
-int gitgate_io_flush_pkt(struct gitgate_io *io, struct bb_err *e)
+static int special_pkt(struct gitgate_io *io, enum pkt_kind kind, struct bb_err *e)
 {
 	if (io->out.max - io->out.len < PKT_HDR && gitgate_io_flush(io, e) < 0)
 		return -1;
-	return pkt_append_special(&io->out, PKT_FLUSH, e);
+	return pkt_append_special(&io->out, kind, e);
+}
+
+int gitgate_io_flush_pkt(struct gitgate_io *io, struct bb_err *e)
+{
+	return special_pkt(io, PKT_FLUSH, e);
+}
+
+int gitgate_io_delim_pkt(struct gitgate_io *io, struct bb_err *e)
+{
+	return special_pkt(io, PKT_DELIM, e);
 }
 
 int gitgate_io_band(struct gitgate_io *io, int band, const void *p, size_t n, struct bb_err *e)

@@ -59,8 +59,9 @@ ssize_t gitgate_io_read_raw(struct gitgate_io *io, void *p, size_t n, struct bb_
 int gitgate_io_write(struct gitgate_io *io, const void *p, size_t n, struct bb_err *e);
 /* Queue one data pkt-line (printf); 0 or -1. */
 int gitgate_io_pktf(struct gitgate_io *io, struct bb_err *e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Queue a flush packet. */
+/* Queue a flush packet; a delimiter packet (protocol v2's section separator). */
 int gitgate_io_flush_pkt(struct gitgate_io *io, struct bb_err *e);
+int gitgate_io_delim_pkt(struct gitgate_io *io, struct bb_err *e);
 /* Queue data on a side-band channel (1 pack, 2 progress, 3 error), split to the negotiated size. */
 int gitgate_io_band(struct gitgate_io *io, int band, const void *p, size_t n, struct bb_err *e);
 /*

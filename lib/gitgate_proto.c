@@ -219,3 +219,120 @@ int gitgate_caps_has(struct sv caps, const char *name)
 {
 	return gitgate_caps_value(caps, name, NULL);
 }
+
+/* git_parse_ulong's form: decimal, then optionally k, m or g (either case). */
+static int scaled_number(struct sv s, uint64_t *out)
+{
+	uint64_t mult = 1, v;
+
+	if (s.len && (s.p[s.len - 1] | 0x20) == 'k')
+		mult = 1024;
+	else if (s.len && (s.p[s.len - 1] | 0x20) == 'm')
+		mult = 1024 * 1024;
+	else if (s.len && (s.p[s.len - 1] | 0x20) == 'g')
+		mult = 1024 * 1024 * 1024;
+	if (mult != 1)
+		s.len--;
+	if (sv_to_u64(s, UINT64_MAX / mult, &v, NULL) < 0)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static int filter_one(struct sv spec, struct gitgate_filter *f, struct bb_err *e)
+{
+	uint64_t v;
+	struct sv arg;
+
+	if (f->n == GITGATE_FILTER_MAX)
+		return bb_errf(e, BB_EINVAL, "more than %d filters combined", GITGATE_FILTER_MAX);
+	if (sv_eq_str(spec, "blob:none")) {
+		f->f[f->n].kind = GITGATE_FILTER_BLOB_NONE;
+		f->f[f->n++].value = 0;
+		return 0;
+	}
+	if (sv_starts_with(spec, SV_LIT("blob:limit="))) {
+		arg = sv_of(spec.p + 11, spec.len - 11);
+		if (scaled_number(arg, &v) < 0)
+			return bb_errf(e, BB_EINVAL, "invalid filter-spec: bad size in blob:limit");
+		f->f[f->n].kind = GITGATE_FILTER_BLOB_LIMIT;
+		f->f[f->n++].value = v;
+		return 0;
+	}
+	if (sv_starts_with(spec, SV_LIT("tree:"))) {
+		arg = sv_of(spec.p + 5, spec.len - 5);
+		if (scaled_number(arg, &v) < 0)
+			return bb_errf(e, BB_EINVAL, "invalid filter-spec: bad depth in tree:");
+		f->f[f->n].kind = GITGATE_FILTER_TREE_DEPTH;
+		f->f[f->n++].value = v;
+		return 0;
+	}
+	if (sv_starts_with(spec, SV_LIT("object:type="))) {
+		static const char *const types[] = { "commit", "tree", "blob", "tag" };
+		size_t i;
+
+		arg = sv_of(spec.p + 12, spec.len - 12);
+		for (i = 0; i < 4; i++)
+			if (sv_eq_str(arg, types[i])) {
+				f->f[f->n].kind = GITGATE_FILTER_OBJECT_TYPE;
+				f->f[f->n++].value = i + 1;
+				return 0;
+			}
+		return bb_errf(e, BB_EINVAL, "invalid filter-spec: '%.*s' is not an object type", (int)(arg.len > 20 ? 20 : arg.len),
+			       arg.p);
+	}
+	if (sv_starts_with(spec, SV_LIT("sparse:")))
+		return bb_errf(e, BB_EINVAL, "filter 'sparse:oid' not supported by this gate (blob:none, blob:limit, tree and object:type are)");
+	return bb_errf(e, BB_EINVAL, "invalid filter-spec '%.*s'", (int)(spec.len > 60 ? 60 : spec.len), spec.p);
+}
+
+int gitgate_filter_parse(struct sv spec, struct gitgate_filter *f, struct bb_err *e)
+{
+	struct sv rest, sub;
+
+	memset(f, 0, sizeof *f);
+	if (has_ctl(spec))
+		return bb_errf(e, BB_EINVAL, "invalid filter-spec: control characters");
+	if (!sv_starts_with(spec, SV_LIT("combine:")))
+		return filter_one(spec, f, e);
+	rest = sv_of(spec.p + 8, spec.len - 8);
+	if (rest.len == 0 || rest.p[rest.len - 1] == '+')
+		return bb_errf(e, BB_EINVAL, "invalid filter-spec: empty part in combine");
+	while (rest.len) {
+		char dec[256];
+		size_t i, n = 0;
+
+		sv_split(rest, '+', &sub, &rest);
+		if (sub.len == 0)
+			return bb_errf(e, BB_EINVAL, "invalid filter-spec: empty part in combine");
+		for (i = 0; i < sub.len; i++) {
+			int hi, lo;
+
+			if (n == sizeof dec)
+				return bb_errf(e, BB_EINVAL, "invalid filter-spec: combine part too long");
+			if (sub.p[i] != '%') {
+				dec[n++] = sub.p[i];
+				continue;
+			}
+			if (i + 2 >= sub.len || (hi = hexval(sub.p[i + 1])) < 0 || (lo = hexval(sub.p[i + 2])) < 0)
+				return bb_errf(e, BB_EINVAL, "invalid filter-spec: bad %%-escape in combine");
+			dec[n++] = (char)(hi << 4 | lo);
+			i += 2;
+		}
+		if (sv_starts_with(sv_of(dec, n), SV_LIT("combine:")))
+			return bb_errf(e, BB_EINVAL, "invalid filter-spec: combine inside combine");
+		if (has_ctl(sv_of(dec, n)))
+			return bb_errf(e, BB_EINVAL, "invalid filter-spec: control characters");
+		if (filter_one(sv_of(dec, n), f, e) < 0)
+			return -1;
+	}
+	return 0;
+}

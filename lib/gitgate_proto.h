@@ -76,4 +76,31 @@ int gitgate_oid_is_zero(const char *hex);
 int gitgate_caps_has(struct sv caps, const char *name);
 int gitgate_caps_value(struct sv caps, const char *name, struct sv *value);
 
+/*
+ * A partial clone's object filter (git's list-objects-filter spec, the
+ * "filter SPEC" line): blob:none, blob:limit=N (k, m, g suffixes),
+ * tree:DEPTH, object:type=commit|tree|blob|tag, and combine:A+B+... of
+ * those (each %-encoded). sparse:oid= needs a sparse-checkout engine and is
+ * refused, as is anything else.
+ */
+enum gitgate_filter_kind {
+	GITGATE_FILTER_BLOB_NONE,
+	GITGATE_FILTER_BLOB_LIMIT, /* value: blobs of this size or more are left out */
+	GITGATE_FILTER_TREE_DEPTH, /* value: trees and blobs this deep or deeper (the root tree is 0) are left out */
+	GITGATE_FILTER_OBJECT_TYPE /* value: the one type kept (1 commit, 2 tree, 3 blob, 4 tag, as in a pack) */
+};
+
+#define GITGATE_FILTER_MAX 8
+
+struct gitgate_filter {
+	size_t n; /* 0: no filter; more than 1: all must keep an object */
+	struct {
+		enum gitgate_filter_kind kind;
+		uint64_t value;
+	} f[GITGATE_FILTER_MAX];
+};
+
+/* Parse spec into f; 0, or -1 with BB_EINVAL and a message the client can be shown. */
+int gitgate_filter_parse(struct sv spec, struct gitgate_filter *f, struct bb_err *e);
+
 #endif

@@ -1,261 +1,13 @@
-/* gitgate_upload.c - upload-pack on libgit2: wants, have negotiation (multi_ack_detailed), a pack from git_packbuilder on side-band-64k. */
-#include <ctype.h>
-#include <dirent.h>
+/* gitgate_upload.c - upload-pack, protocol v0/v1: wants with shallow, deepen and filter lines, have negotiation (multi_ack_detailed), then the pack; and what v2's fetch shares with it. */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "gitgate_int.h"
-
-#define WANTS_MAX 100000
-#define HAVES_MAX 100000 /* common commits remembered; the client stops sending after a few hundred in vain */
+#include "gitgate_fetch.h"
 
 enum ack_mode { ACK_SINGLE, ACK_MULTI, ACK_DETAILED };
-
-struct oid_list {
-	git_oid *v;
-	size_t n, cap, max;
-};
-
-static int oid_list_add(struct oid_list *l, const git_oid *id, struct bb_err *e)
-{
-	if (l->n == l->cap) {
-		size_t ncap = l->cap ? l->cap * 2 : 64;
-		git_oid *nv;
-
-		if (l->n >= l->max)
-			return bb_errf(e, BB_ETOOBIG, "more than %zu object names", l->max);
-		nv = realloc(l->v, ncap * sizeof *nv);
-		if (!nv)
-			return bb_errno(e, ENOMEM, "object list");
-		l->v = nv;
-		l->cap = ncap;
-	}
-	git_oid_cpy(&l->v[l->n++], id);
-	return 0;
-}
-
-static int oid_list_has(const struct oid_list *l, const git_oid *id)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		if (git_oid_equal(&l->v[i], id))
-			return 1;
-	return 0;
-}
-
-struct pack_out {
-	struct gitgate_session *s;
-	struct bb_err *e;
-	uint64_t bytes;
-	int failed;
-};
-
-static int pack_chunk(void *buf, size_t size, void *payload)
-{
-	struct pack_out *po = payload;
-	int rc;
-
-	if (po->s->io->sideband)
-		rc = gitgate_io_band(po->s->io, PKT_BAND_DATA, buf, size, po->e);
-	else
-		rc = gitgate_io_write(po->s->io, buf, size, po->e);
-	if (rc < 0) {
-		po->failed = 1;
-		return -1;
-	}
-	po->bytes += size;
-	return 0;
-}
-
-/*
- * A first clone of a mirror that is one pack and nothing else (as the
- * first refresh from upstream leaves it): that pack, sent as it is, has
- * every object the client can want, with upstream's deltas. libgit2 would
- * search for deltas again, which is most of a clone's time. The path of
- * the pack into out; 1 when it applies.
- */
-static int single_pack(const char *mirror_path, char *out, size_t cap)
-{
-	char dir[PATH_MAX + 16];
-	DIR *d;
-	struct dirent *de;
-	int packs = 0, loose = 0;
-
-	snprintf(dir, sizeof dir, "%s/objects", mirror_path);
-	d = opendir(dir);
-	if (!d)
-		return 0;
-	while ((de = readdir(d)) != NULL)
-		if (strlen(de->d_name) == 2 && isxdigit((unsigned char)de->d_name[0]) &&
-		    isxdigit((unsigned char)de->d_name[1])) {
-			char sub[PATH_MAX + 32];
-			DIR *sd;
-			struct dirent *se;
-
-			snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
-			sd = opendir(sub);
-			while (sd && (se = readdir(sd)) != NULL)
-				if (se->d_name[0] != '.')
-					loose = 1;
-			if (sd)
-				closedir(sd);
-		}
-	closedir(d);
-	if (loose)
-		return 0;
-	snprintf(dir, sizeof dir, "%s/objects/pack", mirror_path);
-	d = opendir(dir);
-	if (!d)
-		return 0;
-	while ((de = readdir(d)) != NULL) {
-		size_t n = strlen(de->d_name);
-
-		if (n > 5 && !strcmp(de->d_name + n - 5, ".pack") && packs++ == 0)
-			snprintf(out, cap, "%s/%s", dir, de->d_name);
-	}
-	closedir(d);
-	return packs == 1;
-}
-
-/* Send the file at path as the pack; its object count into *nobj; 0 or -1. */
-static int send_pack_file(const char *path, struct pack_out *po, size_t *nobj, struct bb_err *e)
-{
-	char *chunk = malloc(65536);
-	unsigned char hdr[12];
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
-
-	if (!chunk || fd < 0) {
-		bb_errno(e, chunk ? errno : ENOMEM, "%s", path);
-		goto out;
-	}
-	if (pread(fd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr)
-		*nobj = (size_t)hdr[8] << 24 | (size_t)hdr[9] << 16 | (size_t)hdr[10] << 8 | hdr[11];
-	for (;;) {
-		ssize_t r = read(fd, chunk, 65536);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			bb_errno(e, errno, "%s", path);
-			goto out;
-		}
-		if (r == 0)
-			break;
-		if (pack_chunk(chunk, (size_t)r, po) < 0)
-			goto out;
-	}
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(chunk);
-	return rc;
-}
-
-/* Put what the wants name, minus what the common haves reach, into a pack and send it. */
-static int send_pack(struct gitgate_session *s, const struct oid_list *wants, const struct oid_list *common,
-		     struct bb_err *e)
-{
-	git_packbuilder *pb = NULL;
-	git_revwalk *walk = NULL;
-	struct pack_out po = { s, e, 0, 0 };
-	struct timespec t0, t1;
-	size_t i, nobj;
-	int rc, ret = -1;
-	char objs[24], bytes[24], ms[24], path[PATH_MAX + 300];
-	const char *how = "built";
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (common->n == 0 && single_pack(s->mirror_path, path, sizeof path)) {
-		nobj = 0;
-		if (send_pack_file(path, &po, &nobj, e) < 0)
-			goto out;
-		how = "reused";
-		goto sent;
-	}
-	rc = git_packbuilder_new(&pb, s->mirror);
-	if (rc == 0) {
-		/* Delta search on every core (libgit2 computes deltas, it cannot reuse the mirror's). */
-		git_packbuilder_set_threads(pb, 0);
-		rc = git_revwalk_new(&walk, s->mirror);
-	}
-	if (rc < 0) {
-		gitssh_git_error(e, rc, NULL, "starting a pack");
-		goto out;
-	}
-	for (i = 0; i < wants->n; i++) {
-		git_object *obj = NULL;
-		git_oid cur;
-		int depth = 0;
-
-		git_oid_cpy(&cur, &wants->v[i]);
-		for (;;) {
-			rc = git_object_lookup(&obj, s->mirror, &cur, GIT_OBJECT_ANY);
-			if (rc < 0 || git_object_type(obj) != GIT_OBJECT_TAG || ++depth > 16)
-				break;
-			rc = git_packbuilder_insert(pb, &cur, NULL);
-			git_oid_cpy(&cur, git_tag_target_id((git_tag *)obj));
-			git_object_free(obj);
-			obj = NULL;
-			if (rc < 0)
-				break;
-		}
-		if (rc == 0) {
-			switch (git_object_type(obj)) {
-			case GIT_OBJECT_COMMIT:
-				rc = git_revwalk_push(walk, &cur);
-				break;
-			case GIT_OBJECT_TREE:
-				rc = git_packbuilder_insert_tree(pb, &cur);
-				break;
-			default:
-				rc = git_packbuilder_insert(pb, &cur, NULL);
-				break;
-			}
-		}
-		git_object_free(obj);
-		if (rc < 0) {
-			gitssh_git_error(e, rc, NULL, "collecting objects");
-			goto out;
-		}
-	}
-	for (i = 0; i < common->n; i++)
-		git_revwalk_hide(walk, &common->v[i]);
-	rc = git_packbuilder_insert_walk(pb, walk);
-	if (rc < 0) {
-		gitssh_git_error(e, rc, NULL, "collecting objects");
-		goto out;
-	}
-	nobj = git_packbuilder_object_count(pb);
-	rc = git_packbuilder_foreach(pb, pack_chunk, &po);
-	if (rc < 0 || po.failed) {
-		if (!po.failed)
-			gitssh_git_error(e, rc, NULL, "writing the pack");
-		goto out;
-	}
-sent:
-	if (s->io->sideband && gitgate_io_flush_pkt(s->io, e) < 0)
-		goto out;
-	if (gitgate_io_flush(s->io, e) < 0)
-		goto out;
-	snprintf(objs, sizeof objs, "%zu", nobj);
-	snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)po.bytes);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	snprintf(ms, sizeof ms, "%lld", (long long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
-	gitgate_log(s, "fetch", "pack", how, "objects", objs, "bytes", bytes, "ms", ms, (char *)NULL);
-	ret = 0;
-out:
-	git_revwalk_free(walk);
-	git_packbuilder_free(pb);
-	return ret;
-}
 
 /* Whether the client may ask for id: any object the mirror has (all came from upstream or a scanned push). */
 static int wantable(git_repository *repo, const git_oid *id)
@@ -269,18 +21,180 @@ static int wantable(git_repository *repo, const git_oid *id)
 	return ok;
 }
 
+int gitgate_fetch_want(struct gitgate_session *s, struct gitgate_fetch *f, const char *hex, struct bb_err *e)
+{
+	git_oid id;
+
+	if (git_oid_fromstr(&id, hex) < 0 || !wantable(s->mirror, &id))
+		return bb_errf(e, BB_EINVAL, "upload-pack: not our ref %s", hex);
+	if (gitgate_oids_has(&f->wants, &id))
+		return 0;
+	return gitgate_oids_add(&f->wants, &id, e);
+}
+
+int gitgate_fetch_have(struct gitgate_session *s, struct gitgate_fetch *f, const char *hex, struct bb_err *e)
+{
+	git_commit *c = NULL;
+	git_oid id;
+
+	if (git_oid_fromstr(&id, hex) < 0 || gitgate_oids_has(&f->common, &id))
+		return 0;
+	/* Only commits the mirror has count as common ground for the walk. */
+	if (git_commit_lookup(&c, s->mirror, &id) < 0)
+		return 0;
+	git_commit_free(c);
+	if (gitgate_oids_add(&f->common, &id, e) < 0)
+		return -1;
+	return 1;
+}
+
+/* A decimal number 1..max (deepen, deepen-since); -1 when it is not one. */
+static int number(struct sv s, uint64_t max, uint64_t *out)
+{
+	return sv_to_u64(s, max, out, NULL) < 0 || *out == 0 ? -1 : 0;
+}
+
+int gitgate_fetch_line(struct gitgate_session *s, struct gitgate_fetch *f, struct sv line, struct bb_err *e)
+{
+	char hex[GITGATE_OID_HEX + 1];
+	struct sv rest;
+	uint64_t v;
+
+	if (sv_starts_with(line, SV_LIT("shallow "))) {
+		git_object *obj = NULL;
+		git_oid id;
+
+		if (gitgate_oid_line_parse(line, "shallow", hex, &rest, e) < 0 || rest.len)
+			return bb_errf(e, BB_EINVAL, "invalid shallow line: %.*s", (int)(line.len > 60 ? 60 : line.len), line.p);
+		git_oid_fromstr(&id, hex);
+		if (git_object_lookup(&obj, s->mirror, &id, GIT_OBJECT_ANY) < 0)
+			return 1; /* a commit the gate does not have: nothing to cut there (as upload-pack) */
+		if (git_object_type(obj) != GIT_OBJECT_COMMIT) {
+			git_object_free(obj);
+			return bb_errf(e, BB_EINVAL, "invalid shallow object %s", hex);
+		}
+		git_object_free(obj);
+		if (!gitgate_oids_has(&f->shallow, &id) && gitgate_oids_add(&f->shallow, &id, e) < 0)
+			return -1;
+		return 1;
+	}
+	if (sv_starts_with(line, SV_LIT("deepen "))) {
+		if (number(sv_of(line.p + 7, line.len - 7), GITGATE_INFINITE_DEPTH, &v) < 0)
+			return bb_errf(e, BB_EINVAL, "Invalid deepen: %.*s", (int)(line.len > 60 ? 60 : line.len), line.p);
+		f->depth = (unsigned)v;
+		return 1;
+	}
+	if (sv_starts_with(line, SV_LIT("deepen-since "))) {
+		if (number(sv_of(line.p + 13, line.len - 13), UINT64_MAX / 2, &v) < 0)
+			return bb_errf(e, BB_EINVAL, "Invalid deepen-since: %.*s", (int)(line.len > 60 ? 60 : line.len), line.p);
+		f->deepen_since = v;
+		return 1;
+	}
+	if (sv_starts_with(line, SV_LIT("deepen-not ")))
+		return gitgate_fetch_deepen_not(s->mirror, f, sv_of(line.p + 11, line.len - 11), e) < 0 ? -1 : 1;
+	if (sv_starts_with(line, SV_LIT("filter "))) {
+		if (f->filter.n)
+			return bb_errf(e, BB_EINVAL, "multiple filter-specs cannot be combined");
+		if (gitgate_filter_parse(sv_of(line.p + 7, line.len - 7), &f->filter, e) < 0)
+			return -1;
+		return 1;
+	}
+	return 0;
+}
+
+/* The checks upload-pack makes once the request is in. */
+static int fetch_check(const struct gitgate_fetch *f, struct bb_err *e)
+{
+	if (f->depth && (f->deepen_since || f->deepen_not.n))
+		return bb_errf(e, BB_EINVAL, "git upload-pack: deepen and deepen-since (or deepen-not) cannot be used together");
+	return 0;
+}
+
+int gitgate_fetch_shallow_lines(struct gitgate_session *s, struct gitgate_fetch *f, struct bb_err *e)
+{
+	char hex[GITGATE_OID_HEX + 1];
+	size_t i;
+
+	if (fetch_check(f, e) < 0 || gitgate_fetch_shallow(s->mirror, f, e) < 0)
+		return -1;
+	for (i = 0; i < f->new_shallow.n; i++) {
+		git_oid_tostr(hex, sizeof hex, &f->new_shallow.v[i]);
+		if (gitgate_io_pktf(s->io, e, "shallow %s\n", hex) < 0)
+			return -1;
+	}
+	for (i = 0; i < f->unshallow.n; i++) {
+		git_oid_tostr(hex, sizeof hex, &f->unshallow.v[i]);
+		if (gitgate_io_pktf(s->io, e, "unshallow %s\n", hex) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int pack_write(void *arg, const void *p, size_t n, struct bb_err *e)
+{
+	struct gitgate_session *s = arg;
+
+	if (s->io->sideband)
+		return gitgate_io_band(s->io, PKT_BAND_DATA, p, n, e);
+	return gitgate_io_write(s->io, p, n, e);
+}
+
+int gitgate_fetch_send(struct gitgate_session *s, struct gitgate_fetch *f, const char *proto, struct bb_err *e)
+{
+	struct oidmap objs;
+	struct gitgate_oids list = GITGATE_OIDS(0);
+	struct gitgate_pack_stats st;
+	struct timespec t0, t1;
+	char objs_s[24], reused[24], deltas[24], whole[24], bytes[24], ms[24], depth[24], filter[8];
+	int ret = -1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	oidmap_init(&objs, 0);
+	if (gitgate_fetch_objects(s->mirror, f, &objs, &list, e) < 0) {
+		gitgate_fail(s, e->msg, e);
+		goto out;
+	}
+	if (gitgate_fetch_pack(s->mirror, s->mirror_path, f, &objs, &list, pack_write, s, &st, e) < 0) {
+		gitgate_fail(s, e->msg, e);
+		goto out;
+	}
+	if (s->io->sideband && gitgate_io_flush_pkt(s->io, e) < 0)
+		goto out;
+	if (gitgate_io_flush(s->io, e) < 0)
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	snprintf(objs_s, sizeof objs_s, "%zu", st.objects);
+	snprintf(reused, sizeof reused, "%zu", st.reused);
+	snprintf(deltas, sizeof deltas, "%zu", st.reused_deltas);
+	snprintf(whole, sizeof whole, "%zu", st.inflated);
+	snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)st.bytes);
+	snprintf(ms, sizeof ms, "%lld", (long long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+	snprintf(depth, sizeof depth, "%u", f->depth);
+	snprintf(filter, sizeof filter, "%s", f->filter.n ? "yes" : "no");
+	gitgate_log(s, "fetch", "protocol", proto, "objects", objs_s, "reused", reused, "reused_deltas", deltas, "compressed",
+		    whole, "bytes", bytes, "ms", ms, "depth", depth, "shallow_client", f->shallow.n ? "yes" : "no", "filter",
+		    filter, (char *)NULL);
+	ret = 0;
+out:
+	oidmap_free(&objs);
+	gitgate_oids_free(&list);
+	return ret;
+}
+
 int gitgate_upload_pack(struct gitgate_session *s, struct bb_err *e)
 {
-	struct oid_list wants = { NULL, 0, 0, WANTS_MAX }, common = { NULL, 0, 0, HAVES_MAX };
+	struct gitgate_fetch f;
 	enum ack_mode mode = ACK_SINGLE;
 	char hex[GITGATE_OID_HEX + 1], last[GITGATE_OID_HEX + 1] = "";
 	struct pkt p;
 	struct sv rest;
-	git_oid id;
-	int rc, ret = -1;
+	int rc, ret = -1, filter_ok = 0, first = 1;
 
-	/* Wants, up to a flush. */
+	gitgate_fetch_init(&f);
+	/* Wants, and the shallow, deepen and filter lines, up to a flush. */
 	for (;;) {
+		struct sv t;
+
 		rc = gitgate_io_read_pkt(s->io, &p, e);
 		if (rc < 0)
 			goto out;
@@ -290,18 +204,24 @@ int gitgate_upload_pack(struct gitgate_session *s, struct bb_err *e)
 			gitgate_fail(s, "upload-pack: unexpected packet in the want list", e);
 			goto out;
 		}
-		if (gitgate_oid_line_parse(pkt_text(&p), "want", hex, &rest, e) < 0) {
-			struct sv t = pkt_text(&p);
-
-			if (sv_starts_with(t, SV_LIT("shallow ")) || sv_starts_with(t, SV_LIT("deepen")))
-				gitgate_fail(s, "shallow clones and fetches are not supported by this gate; fetch without --depth", e);
-			else if (sv_starts_with(t, SV_LIT("filter ")))
-				gitgate_fail(s, "partial clone filters are not supported by this gate", e);
-			else
-				gitgate_fail(s, e->msg, e);
+		t = pkt_text(&p);
+		if (sv_starts_with(t, SV_LIT("filter ")) && !filter_ok) {
+			gitgate_fail(s, "git upload-pack: filtering capability not negotiated", e);
 			goto out;
 		}
-		if (wants.n == 0) {
+		rc = gitgate_fetch_line(s, &f, t, e);
+		if (rc < 0) {
+			gitgate_fail(s, e->msg, e);
+			goto out;
+		}
+		if (rc > 0)
+			continue;
+		if (gitgate_oid_line_parse(t, "want", hex, &rest, e) < 0) {
+			gitgate_fail(s, e->msg, e);
+			goto out;
+		}
+		if (first) {
+			first = 0;
 			if (gitgate_caps_has(rest, "side-band-64k"))
 				s->io->sideband = 2;
 			else if (gitgate_caps_has(rest, "side-band"))
@@ -310,24 +230,29 @@ int gitgate_upload_pack(struct gitgate_session *s, struct bb_err *e)
 				mode = ACK_DETAILED;
 			else if (gitgate_caps_has(rest, "multi_ack"))
 				mode = ACK_MULTI;
+			f.thin = gitgate_caps_has(rest, "thin-pack");
+			f.ofs_delta = gitgate_caps_has(rest, "ofs-delta");
+			f.include_tag = gitgate_caps_has(rest, "include-tag");
+			f.deepen_relative = gitgate_caps_has(rest, "deepen-relative");
+			filter_ok = gitgate_caps_has(rest, "filter");
 		}
-		git_oid_fromstr(&id, hex);
-		if (!wantable(s->mirror, &id)) {
-			char msg[128];
-
-			snprintf(msg, sizeof msg, "upload-pack: not our ref %s", hex);
-			gitgate_send_err(s->io, msg, NULL);
-			bb_errf(e, BB_EINVAL, "%s", msg);
-			goto out;
-		}
-		if (oid_list_add(&wants, &id, e) < 0) {
-			gitgate_fail(s, e->msg, e);
+		if (gitgate_fetch_want(s, &f, hex, e) < 0) {
+			gitgate_send_err(s->io, e->msg, NULL);
 			goto out;
 		}
 	}
-	if (wants.n == 0) {
+	if (f.wants.n == 0) {
 		ret = 0; /* an ls-remote, or the client is up to date */
 		goto out;
+	}
+	/* The shallow update: sent when the client deepens, its own shallow commits kept as boundaries either way. */
+	if (gitgate_fetch_is_shallow(&f)) {
+		if (gitgate_fetch_shallow_lines(s, &f, e) < 0) {
+			gitgate_fail(s, e->msg, e);
+			goto out;
+		}
+		if (gitgate_fetch_deepens(&f) && (gitgate_io_flush_pkt(s->io, e) < 0 || gitgate_io_flush(s->io, e) < 0))
+			goto out;
 	}
 	/* Haves, in rounds ended by a flush, until "done". */
 	for (;;) {
@@ -335,12 +260,12 @@ int gitgate_upload_pack(struct gitgate_session *s, struct bb_err *e)
 		if (rc < 0)
 			goto out;
 		if (rc == 0) {
-			/* A stateless request may end after its haves; a connection may not. */
+			/* A stateless request may end after its haves (or its shallow list); a connection may not. */
 			ret = s->stateless ? gitgate_io_flush(s->io, e) : bb_errf(e, BB_EINVAL, "the client hung up during negotiation");
 			goto out;
 		}
 		if (p.kind == PKT_FLUSH) {
-			if (common.n == 0 || mode != ACK_SINGLE)
+			if (f.common.n == 0 || mode != ACK_SINGLE)
 				if (gitgate_io_pktf(s->io, e, "NAK\n") < 0)
 					goto out;
 			if (gitgate_io_flush(s->io, e) < 0)
@@ -361,27 +286,19 @@ int gitgate_upload_pack(struct gitgate_session *s, struct bb_err *e)
 			gitgate_fail(s, e->msg, e);
 			goto out;
 		}
-		git_oid_fromstr(&id, hex);
-		if (!wantable(s->mirror, &id) || oid_list_has(&common, &id))
-			continue;
-		{
-			git_commit *c = NULL;
-
-			/* Only commits count as common ground for the walk. */
-			if (git_commit_lookup(&c, s->mirror, &id) < 0)
-				continue;
-			git_commit_free(c);
-		}
-		if (oid_list_add(&common, &id, e) < 0) {
+		rc = gitgate_fetch_have(s, &f, hex, e);
+		if (rc < 0) {
 			gitgate_fail(s, e->msg, e);
 			goto out;
 		}
+		if (rc == 0)
+			continue;
 		memcpy(last, hex, sizeof last);
 		if (mode == ACK_DETAILED)
 			rc = gitgate_io_pktf(s->io, e, "ACK %s common\n", hex);
 		else if (mode == ACK_MULTI)
 			rc = gitgate_io_pktf(s->io, e, "ACK %s continue\n", hex);
-		else if (common.n == 1)
+		else if (f.common.n == 1)
 			rc = gitgate_io_pktf(s->io, e, "ACK %s\n", hex);
 		else
 			rc = 0;
@@ -389,7 +306,7 @@ int gitgate_upload_pack(struct gitgate_session *s, struct bb_err *e)
 			goto out;
 	}
 	/* done: the final ACK (or NAK when nothing is common), then the pack. */
-	if (common.n == 0)
+	if (f.common.n == 0)
 		rc = gitgate_io_pktf(s->io, e, "NAK\n");
 	else if (mode != ACK_SINGLE)
 		rc = gitgate_io_pktf(s->io, e, "ACK %s\n", last);
@@ -397,9 +314,8 @@ int gitgate_upload_pack(struct gitgate_session *s, struct bb_err *e)
 		rc = 0;
 	if (rc < 0)
 		goto out;
-	ret = send_pack(s, &wants, &common, e);
+	ret = gitgate_fetch_send(s, &f, "v0", e);
 out:
-	free(wants.v);
-	free(common.v);
+	gitgate_fetch_free(&f);
 	return ret;
 }

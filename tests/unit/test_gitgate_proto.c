@@ -1,8 +1,9 @@
-/* test_gitgate_proto.c - unit tests of lib/gitgate_proto (request, want/have, commands, caps) and lib/gitgate_pack (pack end framer). */
+/* test_gitgate_proto.c - unit tests of lib/gitgate_proto (request, want/have, commands, caps, filter specs), the Git-Protocol header, and lib/gitgate_pack (pack end framer). */
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
+#include "gitgate_http.h"
 #include "gitgate_pack.h"
 #include "gitgate_proto.h"
 #include "t.h"
@@ -105,6 +106,45 @@ static void caps_values(void)
 	T_CHECK(gitgate_caps_value(caps, "ofs-delta", &v) == 1 && v.len == 0);
 	T_CHECK(gitgate_caps_value(caps, "multi_ack", &v) == 0);
 	T_CHECK(gitgate_caps_value(sv_from(""), "x", &v) == 0);
+}
+
+static void filter_specs(void)
+{
+	struct gitgate_filter f;
+	struct bb_err e = { 0 };
+	static const char *const bad[] = { "",	       "blob:nothing",	  "blob:limit=",     "blob:limit=-1", "blob:limit=1x",
+					   "tree:",    "tree:a",	  "object:type=foo", "combine:",      "combine:blob:none+",
+					   "combine:%zz", "combine:combine%3Ablob:none", "sparse:path=x", "blob:none\n" };
+	size_t i;
+
+	T_CHECK(gitgate_filter_parse(sv_from("blob:none"), &f, &e) == 0 && f.n == 1 && f.f[0].kind == GITGATE_FILTER_BLOB_NONE);
+	T_CHECK(gitgate_filter_parse(sv_from("blob:limit=1k"), &f, &e) == 0 && f.f[0].kind == GITGATE_FILTER_BLOB_LIMIT &&
+		f.f[0].value == 1024);
+	T_CHECK(gitgate_filter_parse(sv_from("blob:limit=2M"), &f, &e) == 0 && f.f[0].value == 2u << 20);
+	T_CHECK(gitgate_filter_parse(sv_from("blob:limit=0"), &f, &e) == 0 && f.f[0].value == 0);
+	T_CHECK(gitgate_filter_parse(sv_from("tree:0"), &f, &e) == 0 && f.f[0].kind == GITGATE_FILTER_TREE_DEPTH &&
+		f.f[0].value == 0);
+	T_CHECK(gitgate_filter_parse(sv_from("object:type=tag"), &f, &e) == 0 && f.f[0].kind == GITGATE_FILTER_OBJECT_TYPE &&
+		f.f[0].value == 4);
+	/* combine: each part %-encoded (git encodes the reserved characters, such as ':' in "tree:3" when it wants to). */
+	T_CHECK(gitgate_filter_parse(sv_from("combine:blob:none+tree%3A3+blob:limit=7"), &f, &e) == 0 && f.n == 3 &&
+		f.f[1].kind == GITGATE_FILTER_TREE_DEPTH && f.f[1].value == 3 && f.f[2].value == 7);
+	T_CHECK(gitgate_filter_parse(sv_from("sparse:oid=main:sparse"), &f, &e) == -1 && strstr(e.msg, "sparse:oid") &&
+		strstr(e.msg, "not supported"));
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		T_CHECK(gitgate_filter_parse(sv_from(bad[i]), &f, &e) == -1);
+	T_CHECK(gitgate_filter_parse(sv_from("combine:tree:1+tree:2+tree:3+tree:4+tree:5+tree:6+tree:7+tree:8+tree:9"), &f, &e) ==
+		-1);
+}
+
+static void git_protocol_header(void)
+{
+	T_CHECK(gitgate_http_wants_v2(sv_from("version=2")));
+	T_CHECK(gitgate_http_wants_v2(sv_from("object-format=sha1:version=2")));
+	T_CHECK(gitgate_http_wants_v2(sv_from(" version=2 ")));
+	T_CHECK(!gitgate_http_wants_v2(sv_from("version=1")));
+	T_CHECK(!gitgate_http_wants_v2(sv_from("version=20")));
+	T_CHECK(!gitgate_http_wants_v2(sv_from("")));
 }
 
 /* Append one object (type, raw content) to a pack under construction; deltas get a fake base. */
@@ -264,6 +304,8 @@ int main(void)
 	T_RUN(parses_want_have);
 	T_RUN(parses_push_commands);
 	T_RUN(caps_values);
+	T_RUN(filter_specs);
+	T_RUN(git_protocol_header);
 	T_RUN(pack_end_found_at_any_split);
 	T_RUN(pack_refusals);
 	T_RUN(empty_pack);
