@@ -617,10 +617,11 @@ static void parse_repo(struct mf_ctx *c, const char *name, const struct ynode *k
 
 		if (gitssh_hostkey_parse(sv_from(r->host_key), &parsed, &e) < 0)
 			mf_error(c, hk, "%s host_key is not an OpenSSH public key line: %s", bl, e.msg);
-		else if (strcmp(parsed.type, "ecdsa-sha2-nistp256") && strcmp(parsed.type, "ecdsa-sha2-nistp384") &&
-			 strcmp(parsed.type, "ssh-rsa"))
+		else if (strcmp(parsed.type, "ssh-ed25519") && strcmp(parsed.type, "ecdsa-sha2-nistp256") &&
+			 strcmp(parsed.type, "ecdsa-sha2-nistp384") && strcmp(parsed.type, "ssh-rsa"))
 			mf_error(c, hk,
-				 "%s host_key type %s cannot be verified by bb's SSH stack; pin the server's ecdsa-sha2-nistp256 (or ssh-rsa) key",
+				 "%s host_key type %s cannot be verified by bb's SSH stack; pin the server's ssh-ed25519, "
+				 "ecdsa-sha2-nistp256 or ssh-rsa key",
 				 bl, parsed.type);
 	}
 	r->url = dup(c, url->str);
