@@ -258,6 +258,132 @@ out:
 	return rc;
 }
 
+int dk_call_to_fd(const struct dk_client *d, const char *method, const char *path, int out_fd, uint64_t max,
+		  struct bb_err *e)
+{
+	struct buf in = BUF_INIT(DK_BODY_MAX + 65536);
+	struct http1_response *r = malloc(sizeof *r);
+	struct http1_error he;
+	struct http1_chunked ch;
+	uint64_t written = 0;
+	size_t used = 0;
+	long hl = 0;
+	int fd, rc = -1, eof = 0;
+
+	if (!r)
+		return bb_errno(e, ENOMEM, "docker: %s %s", method, path);
+	fd = dk_dial(d, e);
+	if (fd < 0) {
+		free(r);
+		return bb_err_wrap(e, "%s %s", method, path);
+	}
+	if (send_head(fd, d, method, path, NULL, -1, NULL, e) < 0)
+		goto out;
+	/* read(): more bytes into in; 0 at the end of the stream */
+#define DK_MORE()                                                                                            \
+	do {                                                                                                 \
+		char chunk_[65536];                                                                          \
+		ssize_t n_ = read(fd, chunk_, sizeof chunk_);                                                \
+		if (n_ < 0 && errno == EINTR)                                                                \
+			continue;                                                                            \
+		if (n_ < 0) {                                                                                \
+			bb_errno(e, errno, "docker: %s %s: read the response", method, path);                \
+			goto out;                                                                            \
+		}                                                                                            \
+		eof = n_ == 0;                                                                               \
+		if (n_ > 0 && buf_append(&in, chunk_, (size_t)n_, e) < 0)                                   \
+			goto out;                                                                            \
+	} while (0)
+	while ((hl = http1_response_parse(in.p ? in.p : "", in.len, NULL, sv_from(method), r, &he)) == 0) {
+		if (eof) {
+			bb_errf(e, BB_EINVAL, "docker: %s %s: the engine closed the connection before a whole response head",
+				method, path);
+			goto out;
+		}
+		DK_MORE();
+	}
+	if (hl < 0) {
+		bb_errf(e, BB_EINVAL, "docker: %s %s: malformed response: %s", method, path, he.reason);
+		goto out;
+	}
+	if (r->status < 200 || r->status > 299) {
+		/* An error: its body is small JSON; read it whole for the message. */
+		struct dk_reply rep = { 0 };
+		char msg[300];
+		while (!eof)
+			DK_MORE();
+		buf_init(&rep.body, DK_BODY_MAX);
+		if (dk_response_parse(in.p, in.len, method, &rep, e) == 0)
+			dk_error_text(rep.body.p, rep.body.len, msg, sizeof msg);
+		else
+			snprintf(msg, sizeof msg, "(no readable message)");
+		buf_free(&rep.body);
+		bb_errf(e, BB_ELIB, "docker: %s %s: %s (HTTP %d)", method, path, msg, r->status);
+		goto out;
+	}
+	used = (size_t)hl;
+	http1_chunked_init(&ch, 0, 0);
+	for (;;) {
+		struct sv data = { 0 };
+		int stuck;
+		if (r->body == HTTP1_BODY_NONE || (r->body == HTTP1_BODY_CHUNKED && ch.done) ||
+		    (r->body == HTTP1_BODY_LENGTH && written == r->content_length))
+			break;
+		if (r->body == HTTP1_BODY_CHUNKED) {
+			size_t n = 0;
+			if (http1_chunked_feed(&ch, in.p + used, in.len - used, &n, &data, &he) < 0) {
+				bb_errf(e, BB_EINVAL, "docker: %s %s: malformed chunked body: %s", method, path, he.reason);
+				goto out;
+			}
+			used += n;
+			stuck = !n && !data.len;
+		} else {
+			size_t take = in.len - used;
+			if (r->body == HTTP1_BODY_LENGTH && take > r->content_length - written)
+				take = (size_t)(r->content_length - written);
+			data.p = in.p + used;
+			data.len = take;
+			used += take;
+			stuck = !take;
+		}
+		if (data.len) {
+			if (max && written + data.len > max) {
+				bb_errf(e, BB_ETOOBIG, "docker: %s %s: the answer is larger than %llu bytes", method, path,
+					(unsigned long long)max);
+				goto out;
+			}
+			if (fd_write_all(out_fd, data.p, data.len) < 0) {
+				bb_errno(e, errno, "docker: %s %s: write", method, path);
+				goto out;
+			}
+			written += data.len;
+		}
+		if (stuck || used == in.len) {
+			/* what is held is used (or the decoder needs bytes past it): keep the rest, read more */
+			if (used)
+				memmove(in.p, in.p + used, in.len - used);
+			in.len -= used;
+			used = 0;
+			if (eof && stuck) {
+				if (r->body == HTTP1_BODY_CLOSE)
+					break;
+				bb_errf(e, BB_EINVAL, "docker: %s %s: the answer was cut short (%llu bytes)", method, path,
+					(unsigned long long)written);
+				goto out;
+			}
+			if (!eof)
+				DK_MORE();
+		}
+	}
+#undef DK_MORE
+	rc = 0;
+out:
+	close(fd);
+	buf_free(&in);
+	free(r);
+	return rc;
+}
+
 int dk_call_json(const struct dk_client *d, const char *method, const char *path, const char *json, struct dk_reply *r,
 		 struct bb_err *e)
 {

@@ -66,6 +66,14 @@ int dk_connect(struct dk_client *d, struct bb_err *e);
 int dk_call(const struct dk_client *d, const char *method, const char *path, const char *ctype, const void *body,
 	    size_t len, int body_fd, struct dk_reply *r, struct bb_err *e);
 
+/*
+ * A call without a body whose 2xx answer is streamed into out_fd (an image
+ * export: larger than any buffer), at most max bytes (0: no cap). Errors as
+ * dk_call. 0, or -1 with e set (out_fd then holds part of the answer).
+ */
+int dk_call_to_fd(const struct dk_client *d, const char *method, const char *path, int out_fd, uint64_t max,
+		  struct bb_err *e);
+
 /* Same, with a JSON body given as a C string (or NULL: no body). */
 int dk_call_json(const struct dk_client *d, const char *method, const char *path, const char *json, struct dk_reply *r,
 		 struct bb_err *e);

@@ -30,6 +30,7 @@
 #include "route.h"
 #include "runtime.h"
 #include "image.h"
+#include "agentimage.h"
 #include "manifest.h"
 #include "agentprog.h"
 #include "audit.h"
@@ -345,6 +346,51 @@ static void report_revoke(void *arg, int ok, const char *msg)
 		err_printf("%s: ERROR: %s", (const char *)arg, msg);
 }
 
+static void note_build(void *arg, const char *line)
+{
+	err_printf("%s: %s", (const char *)arg, line);
+}
+
+/*
+ * agent_provider.dockerfile: the imported image it builds (or built before from the same Dockerfile and
+ * context) into name; "" when the bottle names none. A relative path is taken from the bottle's manifest
+ * file's directory. 0, or an exit code after saying why.
+ */
+static int dockerfile_image(const struct manifest *m, const char *who, char name[IMG_NAME_MAX + 1])
+{
+	const struct mf_agent *a = manifest_agent(m, who);
+	const struct mf_bottle *b = manifest_bottle(m, a ? a->bottle : who);
+	const char *df = b ? b->provider.dockerfile : NULL, *slash;
+	char path[PATH_MAX];
+	struct bb_err e = { 0 };
+	int built, n;
+
+	name[0] = 0;
+	if (!df || !df[0])
+		return 0;
+	slash = b->file ? strrchr(b->file, '/') : NULL;
+	if (df[0] == '/' || !slash)
+		n = snprintf(path, sizeof path, "%s", df);
+	else
+		n = snprintf(path, sizeof path, "%.*s/%s", (int)(slash - b->file), b->file, df);
+	if (n < 0 || (size_t)n >= sizeof path) {
+		err_printf("%s: agent_provider.dockerfile: the path is too long", who);
+		return BB_EXIT_FAIL;
+	}
+	if (path[0] != '/') {
+		err_printf("%s: agent_provider.dockerfile %s: give an absolute path, or one relative to the manifest file", who,
+			   df);
+		return BB_EXIT_FAIL;
+	}
+	if (agentimage_ensure(path, getenv("DOCKER_HOST"), name, &built, note_build, (void *)who, &e) < 0) {
+		err_printf("%s: %s", who, e.msg);
+		return BB_EXIT_FAIL;
+	}
+	err_printf("%s: the agent's root is image %s, %s %s", who, name,
+		   built ? "built now from" : "built before from the same", built ? path : "Dockerfile and context");
+	return 0;
+}
+
 int bottle_session(const struct session *s)
 {
 	struct manifest m;
@@ -363,7 +409,7 @@ int bottle_session(const struct session *s)
 	struct buf js = BUF_INIT(4u << 20);
 	char state[PATH_MAX], plan_path[PATH_MAX + 16], sock[PATH_MAX + 16], log_path[PATH_MAX + 16], ca_dir[PATH_MAX],
 		self[PATH_MAX], egress_args[4 * PATH_MAX], home_dir[PATH_MAX + 16], ws_copy[PATH_MAX + 16], rootfs[PATH_MAX],
-		dialer_plan[PATH_MAX] = "";
+		dialer_plan[PATH_MAX] = "", df_image[IMG_NAME_MAX + 1] = "";
 	const char *fault, *workspace = s->workspace;
 	int supervise = 0, gated = 0;
 	/* Where the agent finds the sidecar (the backend says: its veth address, or with --bare ports on the host's loopback). */
@@ -407,6 +453,12 @@ int bottle_session(const struct session *s)
 		}
 	}
 
+	if (!s->resume && !s->image && !s->bare && (code = dockerfile_image(&m, s->name, df_image)) != 0) {
+		cJSON_Delete(plan);
+		manifest_free(&m);
+		return code;
+	}
+
 	/* State: $BB_HOME/.bb/state/SLUG, 0700; run removes it at the end, start keeps it for resume. */
 	if (s->resume) {
 		if (bottle_meta_read(s->resume, &meta, &e) < 0 || bottle_state_dir(s->resume, state, sizeof state, &e) < 0) {
@@ -436,7 +488,7 @@ int bottle_session(const struct session *s)
 		snprintf(meta.runtime, sizeof meta.runtime, "%s", bk.runtime ? bk.runtime : "");
 		snprintf(meta.kernel, sizeof meta.kernel, "%s", s->kernel ? s->kernel : "");
 		snprintf(meta.command, sizeof meta.command, "%s", s->keep_state ? "start" : "run");
-		snprintf(meta.image, sizeof meta.image, "%s", s->image ? s->image : "");
+		snprintf(meta.image, sizeof meta.image, "%s", s->image ? s->image : df_image);
 		meta.copy_cwd = s->copy_cwd;
 		meta.bare = s->bare;
 	}
