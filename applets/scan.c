@@ -22,13 +22,17 @@ BB_APPLET(scan, "scan files or stdin for secrets and prompt injection")
 static const char usage[] =
 	"usage: bb scan [OPTIONS] PATH...|-\n"
 	"Scans files (directories recursively, skipping .git) or stdin with the engine\n"
-	"egress and git-gate use. Prints each finding as PATH:LINE: RULE: EXCERPT (the\n"
-	"secret itself is never printed). Exit 1 on findings, 0 on none.\n"
+	"egress and git-gate use. Prints each finding as PATH:LINE: RULE: EXCERPT, or\n"
+	"PATH:LINE: RULE (in ENCODING): EXCERPT for one found decoded (the secret itself\n"
+	"is never printed). Exit 1 on findings, or when encodings nest deeper than the\n"
+	"scanner decodes (it says so), 0 on none.\n"
 	"  -r, --rules FILE     add rules and allowlists from a YAML file (docs/scanning.md)\n"
 	"  -k, --known VAR      treat the value of environment variable VAR as a known secret\n"
 	"                       (also finds its base64, hex and percent-encoded forms)\n"
 	"  -i, --injection      also look for prompt-injection patterns\n"
 	"  -n, --no-rules       skip the credential rules (known secrets / injection only)\n"
+	"  -D, --no-decode      do not look inside percent-escapes, base64 and hex runs,\n"
+	"                       and tokens split across two lines (on by default)\n"
 	"  -o, --only ID        run only this rule (repeatable)\n"
 	"  -l, --list-rules     print the rules (id and description) and exit\n"
 	"  -j, --json           one JSON document with every finding\n"
@@ -39,7 +43,7 @@ struct run {
 	const char *path;
 	int json, quiet;
 	cJSON *arr;
-	size_t findings, files;
+	size_t findings, files, incomplete;
 	uint64_t bytes;
 };
 
@@ -65,12 +69,15 @@ static int on_finding(const struct scan_finding *f, void *arg)
 		cJSON_AddStringToObject(o, "kind", kind_name(f->kind));
 		cJSON_AddStringToObject(o, "id", f->id);
 		cJSON_AddStringToObject(o, "description", f->description);
+		if (f->decoded)
+			cJSON_AddStringToObject(o, "decoded", f->decoded);
 		if (f->kind == SCAN_KIND_INJECTION)
 			cJSON_AddNumberToObject(o, "score", f->score);
 		cJSON_AddStringToObject(o, "excerpt", f->excerpt);
 		cJSON_AddItemToArray(r->arr, o);
 	} else {
-		out_printf("%s:%u: %s: %s\n", r->path, f->line, f->id, f->excerpt);
+		out_printf("%s:%u: %s%s%s%s: %s\n", r->path, f->line, f->id, f->decoded ? " (in " : "",
+			   f->decoded ? f->decoded : "", f->decoded ? ")" : "", f->excerpt);
 	}
 	return 0;
 }
@@ -97,6 +104,11 @@ static int scan_fd(struct run *r, int fd)
 	}
 	scan_end(r->st, on_finding, r);
 	r->files++;
+	if (scan_stream_incomplete(r->st)) {
+		/* What could not be read is not called clean. */
+		err_printf("%s: not scanned whole: %s", r->path, scan_stream_incomplete(r->st));
+		r->incomplete++;
+	}
 	return 0;
 }
 
@@ -160,12 +172,12 @@ int scan_main(int argc, char **argv)
 	struct opt o;
 	const char *rules = NULL, *known[32], *only[256];
 	int nonly = 0, list = 0;
-	unsigned detectors = SCAN_TOKEN_PATTERNS | SCAN_KNOWN_SECRETS;
+	unsigned detectors = SCAN_TOKEN_PATTERNS | SCAN_KNOWN_SECRETS | SCAN_DECODE;
 	int c, rc, i, nknown = 0, worst = 0;
 
 	memset(&r, 0, sizeof r);
 	opt_init(&o);
-	while ((c = applet_opt(&o, argc, argv, "h(help)r:(rules)k:(known)i(injection)n(no-rules)o:(only)l(list-rules)j(json)q(quiet)", usage,
+	while ((c = applet_opt(&o, argc, argv, "h(help)r:(rules)k:(known)i(injection)n(no-rules)D(no-decode)o:(only)l(list-rules)j(json)q(quiet)", usage,
 			       &rc)) != -1) {
 		switch (c) {
 		case APPLET_OPT_EXIT:
@@ -183,6 +195,9 @@ int scan_main(int argc, char **argv)
 			break;
 		case 'n':
 			detectors &= ~(unsigned)SCAN_TOKEN_PATTERNS;
+			break;
+		case 'D':
+			detectors &= ~(unsigned)SCAN_DECODE;
 			break;
 		case 'o':
 			if (nonly == 256)
@@ -309,5 +324,5 @@ int scan_main(int argc, char **argv)
 	scan_engine_free(eng);
 	if (worst)
 		return worst;
-	return r.findings ? BB_EXIT_FAIL : BB_EXIT_OK;
+	return r.findings || r.incomplete ? BB_EXIT_FAIL : BB_EXIT_OK;
 }

@@ -10,53 +10,10 @@
 #include "ac.h"
 #include "b64.h"
 #include "re.h"
+#include "scan_int.h"
 
-#define SCAN_BUF (64 * 1024)  /* bytes a stream holds */
-#define SCAN_BEFORE 256       /* context before a keyword that a match may start in */
-#define SCAN_SPAN 1024        /* default: bytes after a keyword a match may reach */
-#define SCAN_SPAN_MAX 16384   /* the most any rule may ask for (private key blocks) */
-#define SCAN_HOLD (SCAN_SPAN_MAX + SCAN_BEFORE)
 #define SCAN_KNOWN_MAX 4096
 #define SCAN_MAX_RULES 4096
-
-struct rule {
-	char *id, *desc, *regex, *keywords;
-	struct re *re;
-	unsigned group;
-	double entropy;
-	struct re *allow;       /* on the secret */
-	struct re *allow_match; /* on the whole match */
-	char **stop;
-	size_t nstop;
-	enum scan_kind kind;
-	int score;
-	unsigned span;
-	/*
-	 * kw_bound: every match starts at most this many bytes before a keyword
-	 * it contains (re_keyword_bound), so only those starts are tried: a few
-	 * bytes of DFA per keyword instead of a window. RE_NOPOS: not proved;
-	 * the window [keyword - SCAN_BEFORE, keyword + span) is searched.
-	 * max_len: the longest match (RE_NOPOS: unbounded), how much input a
-	 * keyword's search needs before it can run.
-	 */
-	size_t kw_bound, max_len;
-	int disabled;
-};
-
-struct scan_engine {
-	struct rule *rules;
-	size_t nrules, rule_cap;
-	struct ac *kw;  /* keywords of the credential rules */
-	struct ac *kwi; /* keywords of the injection patterns: a stream that does not look for injection never sees them */
-	struct ac *known;
-	char **known_labels;
-	size_t nknown;
-	struct re **allow;
-	size_t nallow;
-	struct re **paths;
-	size_t npaths;
-	int finished;
-};
 
 /* ---- prompt-injection patterns (docs/scanning.md lists them with their scores) ---- */
 
@@ -568,43 +525,49 @@ int scan_engine_rule_info(const struct scan_engine *eng, size_t i, struct scan_r
 
 /* ---- streams ------------------------------------------------------------ */
 
-/* A rule's search to come: matches starting in [start, last], in the input up to end. */
-struct pending {
-	uint64_t start, last, end;
-	int active;
-};
+/* Top stream with the decoding layer: bytes kept beyond SCAN_HOLD, for what the decoder has yet to look at. */
+#define SCAN_DEC_SLACK 1024
 
-struct scan_stream {
-	const struct scan_engine *eng;
-	unsigned detectors;
-	char *buf;
-	size_t len;
-	uint64_t base;           /* stream offset of buf[0] */
-	uint64_t lines_at_base;  /* newlines before buf[0] */
-	uint32_t kw_state, kwi_state, known_state;
-	struct pending *pend;    /* per rule */
-	uint64_t *reported_to;   /* per rule: end of the last match looked at */
-	uint64_t known_to;       /* end of the last known-secret finding */
-	scan_cb cb;
-	void *arg;
-	int stopped;
-};
-
-int scan_stream_new(struct scan_stream **out, const struct scan_engine *eng, unsigned detectors, struct bb_err *e)
+int scan_stream_make(struct scan_stream **out, const struct scan_engine *eng, unsigned detectors,
+		     enum scan_layer layer, size_t size, struct bb_err *e)
 {
 	struct scan_stream *s;
+	size_t n = eng->nrules + 1;
 
 	*out = NULL;
 	if (!eng->finished)
 		return bb_errf(e, BB_EINVAL, "scan engine used before scan_engine_finish");
 	s = calloc(1, sizeof *s);
-	if (!s || !(s->buf = malloc(SCAN_BUF)) || !(s->pend = calloc(eng->nrules + 1, sizeof *s->pend)) ||
-	    !(s->reported_to = calloc(eng->nrules + 1, sizeof *s->reported_to))) {
+	if (!s || !(s->buf = malloc(size)) || !(s->pend = calloc(n, sizeof *s->pend)) ||
+	    !(s->reported_to = calloc(n, sizeof *s->reported_to)) || !(s->active = malloc(n * sizeof *s->active)) ||
+	    !(s->touched = malloc(n * sizeof *s->touched)) || !(s->is_touched = calloc(n, 1)) ||
+	    (layer == LAYER_VIEW && !(s->own = malloc(size)))) {
 		scan_stream_free(s);
 		return bb_errno(e, ENOMEM, "creating a scan stream");
 	}
 	s->eng = eng;
 	s->detectors = detectors;
+	s->layer = layer;
+	s->top = s;
+	s->size = size;
+	s->hold = layer == LAYER_DEC ? size : SCAN_HOLD;
+	*out = s;
+	return 0;
+}
+
+int scan_stream_new(struct scan_stream **out, const struct scan_engine *eng, unsigned detectors, struct bb_err *e)
+{
+	struct scan_stream *s;
+
+	if (scan_stream_make(&s, eng, detectors, LAYER_TOP, SCAN_BUF, e) < 0)
+		return -1;
+	if ((detectors & SCAN_DECODE) && (detectors & (SCAN_TOKEN_PATTERNS | SCAN_KNOWN_SECRETS))) {
+		s->hold = SCAN_HOLD + SCAN_DEC_SLACK;
+		if (scan_decoder_new(s, e) < 0) {
+			scan_stream_free(s);
+			return -1;
+		}
+	}
 	*out = s;
 	return 0;
 }
@@ -613,21 +576,46 @@ void scan_stream_free(struct scan_stream *s)
 {
 	if (!s)
 		return;
+	scan_decoder_free(s->dec);
 	free(s->buf);
+	free(s->own);
 	free(s->pend);
 	free(s->reported_to);
+	free(s->active);
+	free(s->touched);
+	free(s->is_touched);
 	free(s);
+}
+
+/* Back to an empty stream: only the rules that were touched are cleared, so a small text costs a small reset. */
+void scan_stream_clear(struct scan_stream *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nactive; i++)
+		s->pend[s->active[i]].active = 0;
+	for (i = 0; i < s->ntouched; i++) {
+		s->reported_to[s->touched[i]] = 0;
+		s->is_touched[s->touched[i]] = 0;
+	}
+	s->nactive = s->ntouched = 0;
+	s->len = 0;
+	s->base = s->lines_at_base = s->raw_at_base = 0;
+	s->kw_state = s->kwi_state = s->known_state = 0;
+	s->known_to = 0;
+	s->stopped = 0;
 }
 
 void scan_stream_reset(struct scan_stream *s)
 {
-	s->len = 0;
-	s->base = s->lines_at_base = 0;
-	s->kw_state = s->kwi_state = s->known_state = 0;
-	memset(s->pend, 0, s->eng->nrules * sizeof *s->pend);
-	memset(s->reported_to, 0, s->eng->nrules * sizeof *s->reported_to);
-	s->known_to = 0;
-	s->stopped = 0;
+	scan_stream_clear(s);
+	if (s->dec)
+		scan_decoder_reset(s->dec);
+}
+
+const char *scan_stream_incomplete(const struct scan_stream *s)
+{
+	return s->dec ? scan_decoder_incomplete(s->dec) : NULL;
 }
 
 static int is_tokenish(unsigned char c)
@@ -641,7 +629,7 @@ static int is_tokenish(unsigned char c)
  * nothing away), and any other long token in the context shortened, since
  * it may be a secret this rule did not catch.
  */
-static void excerpt(const struct scan_stream *s, uint64_t off, size_t len, char *out)
+void scan_excerpt(const struct scan_stream *s, uint64_t off, size_t len, char *out)
 {
 	char tmp[SCAN_EXCERPT_MAX * 2];
 	size_t o = 0, a, b, i, cs, ce, keep = len >= 16 ? 4 : 0;
@@ -692,20 +680,41 @@ static void excerpt(const struct scan_stream *s, uint64_t off, size_t len, char 
 	out[o] = 0;
 }
 
-static unsigned line_of(const struct scan_stream *s, uint64_t off)
+/* Newlines in p[0..n). */
+static uint64_t count_lines(const char *p, size_t n)
 {
-	uint64_t n = s->lines_at_base;
-	size_t i, end = off > s->base ? (size_t)(off - s->base) : 0;
+	const char *end = p + n, *q;
+	uint64_t k = 0;
+
+	while (p < end && (q = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		k++;
+		p = q + 1;
+	}
+	return k;
+}
+
+/* Lines of a view's bytes: its own newlines, not decoded ones. */
+static uint64_t count_view_lines(const struct scan_stream *s, size_t from, size_t to)
+{
+	uint64_t k = 0;
+	size_t i;
+
+	for (i = from; i < to; i++)
+		k += s->buf[i] == '\n' && s->own[i] == 1;
+	return k;
+}
+
+unsigned scan_line_of(const struct scan_stream *s, uint64_t off)
+{
+	size_t end = off > s->base ? (size_t)(off - s->base) : 0;
 
 	if (end > s->len)
 		end = s->len;
-	for (i = 0; i < end; i++)
-		n += s->buf[i] == '\n';
-	return (unsigned)(n + 1);
+	return (unsigned)(s->lines_at_base + (s->own ? count_view_lines(s, 0, end) : count_lines(s->buf, end)) + 1);
 }
 
 static int report(struct scan_stream *s, enum scan_kind kind, const char *id, const char *desc, int score,
-		  uint64_t off, size_t len)
+		  uint64_t off, size_t len, uint64_t mstart, uint64_t mend)
 {
 	struct scan_finding f;
 
@@ -718,8 +727,10 @@ static int report(struct scan_stream *s, enum scan_kind kind, const char *id, co
 	f.offset = off;
 	f.length = len;
 	f.score = score;
-	f.line = line_of(s, off);
-	excerpt(s, off, len, f.excerpt);
+	f.line = scan_line_of(s, off);
+	scan_excerpt(s, off, len, f.excerpt);
+	if (s->layer != LAYER_TOP)
+		return scan_decode_report(s, &f, mstart, mend);
 	if (s->cb(&f, s->arg))
 		s->stopped = 1;
 	return s->stopped;
@@ -744,6 +755,14 @@ static int stopword(const struct rule *r, const char *p, size_t n)
 		}
 	}
 	return 0;
+}
+
+static void touch(struct scan_stream *s, size_t ri)
+{
+	if (!s->is_touched[ri]) {
+		s->is_touched[ri] = 1;
+		s->touched[s->ntouched++] = (uint32_t)ri;
+	}
 }
 
 /* Run rule ri over its pending search (clipped to what the buffer holds). */
@@ -774,6 +793,7 @@ static void run_rule(struct scan_stream *s, size_t ri)
 		if (g.start == RE_NOPOS)
 			g = m.group[0];
 		pos = m.group[0].end > m.group[0].start ? m.group[0].end : m.group[0].start + 1;
+		touch(s, ri);
 		s->reported_to[ri] = s->base + pos;
 		sec = s->buf + g.start;
 		slen = g.end - g.start;
@@ -790,7 +810,8 @@ static void run_rule(struct scan_stream *s, size_t ri)
 			allowed = re_search(s->eng->allow[k], sec, slen, 0, NULL);
 		if (allowed || stopword(r, sec, slen))
 			continue;
-		report(s, r->kind, r->id, r->desc, r->score, s->base + g.start, slen);
+		report(s, r->kind, r->id, r->desc, r->score, s->base + g.start, slen, s->base + m.group[0].start,
+		       s->base + m.group[0].end);
 	}
 }
 
@@ -822,16 +843,18 @@ static int on_keyword(uint32_t id, size_t len, uint64_t end, void *arg)
 		 * one still waits for input (it then covers every start between:
 		 * more work, the same matches). Else it can run now.
 		 */
-		int touch = r->kw_bound != RE_NOPOS ? ws <= p->last + 1 : ws <= p->end;
+		int near = r->kw_bound != RE_NOPOS ? ws <= p->last + 1 : ws <= p->end;
 
-		if (touch || p->end > s->base + s->len) {
+		if (near || p->end > s->base + s->len) {
 			if (last > p->last)
 				p->last = last;
 			if (we > p->end)
 				p->end = we;
 			return 0;
 		}
-		run_rule(s, id);
+		run_rule(s, id); /* it stays on the active list: its next search starts below */
+	} else {
+		s->active[s->nactive++] = id;
 	}
 	p->start = ws;
 	p->last = last;
@@ -849,49 +872,100 @@ static int on_known(uint32_t id, size_t len, uint64_t end, void *arg)
 		return 0; /* another form of the same occurrence */
 	s->known_to = end;
 	return report(s, SCAN_KIND_KNOWN, s->eng->known_labels[id], "a registered secret value (or its encoding)", 0, start,
-		      len);
+		      len, start, end);
 }
 
-/* Run every rule whose window is complete (all = at stream end: every pending one). */
-static void run_ready(struct scan_stream *s, int all)
+struct known_probe {
+	uint32_t id;
+	int found;
+};
+
+static int on_known_probe(uint32_t id, size_t len, uint64_t end, void *arg)
 {
-	size_t i;
+	struct known_probe *k = arg;
 
-	for (i = 0; i < s->eng->nrules && !s->stopped; i++)
-		if (s->pend[i].active && (all || s->pend[i].end <= s->base + s->len))
-			run_rule(s, i);
+	(void)len;
+	(void)end;
+	if (id != k->id)
+		return 0;
+	k->found = 1;
+	return 1;
 }
 
-/* Drop old bytes to make room, keeping the last SCAN_HOLD (windows that need them run first). */
+int scan_known_in(const struct scan_engine *eng, uint32_t id, const char *p, size_t n)
+{
+	struct known_probe k = { id, 0 };
+	uint32_t st = 0;
+
+	ac_scan(eng->known, &st, p, n, 0, on_known_probe, &k);
+	return k.found;
+}
+
+/*
+ * Run the pending searches that can run: all of them (the stream ended),
+ * those whose input is complete, and those starting before `before` (their
+ * bytes are about to be dropped). The active list keeps the rest.
+ */
+static void run_pending(struct scan_stream *s, int all, uint64_t before)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < s->nactive; i++) {
+		uint32_t r = s->active[i];
+		struct pending *p = &s->pend[r];
+
+		if (!s->stopped && p->active && (all || p->end <= s->base + s->len || p->start < before))
+			run_rule(s, r);
+		if (p->active)
+			s->active[k++] = r;
+	}
+	s->nactive = k;
+}
+
+/* Drop old bytes to make room, keeping the last `hold` (searches that need them run first). */
 static void make_room(struct scan_stream *s)
 {
-	size_t drop = s->len > SCAN_HOLD ? s->len - SCAN_HOLD : 0, i;
+	size_t drop = s->len > s->hold ? s->len - s->hold : 0, i;
 	uint64_t keep = s->base + drop;
 
-	for (i = 0; i < s->eng->nrules && !s->stopped; i++)
-		if (s->pend[i].active && s->pend[i].start < keep)
-			run_rule(s, i);
-	for (i = 0; i < drop; i++)
-		s->lines_at_base += s->buf[i] == '\n';
+	if (s->dec) {
+		/* The decoder's invariant keeps it within the slack; never drop what it has not read. */
+		uint64_t need = scan_decoder_keep_from(s);
+
+		if (need < keep && need >= s->base && need - s->base >= s->len / 4)
+			keep = need;
+		drop = (size_t)(keep - s->base);
+	}
+	run_pending(s, 0, keep);
+	if (s->own) {
+		s->lines_at_base += count_view_lines(s, 0, drop);
+		for (i = 0; i < drop; i++)
+			s->raw_at_base += s->own[i];
+		memmove(s->own, s->own + drop, s->len - drop);
+	} else {
+		s->lines_at_base += count_lines(s->buf, drop);
+	}
 	memmove(s->buf, s->buf + drop, s->len - drop);
 	s->len -= drop;
 	s->base = keep;
 }
 
-int scan_feed(struct scan_stream *s, const void *data, size_t n, scan_cb cb, void *arg)
+void scan_stream_put(struct scan_stream *s, const char *d, size_t n, const uint8_t *own)
 {
-	const char *d = data;
-
-	s->cb = cb;
-	s->arg = arg;
 	while (n && !s->stopped) {
 		size_t take, at;
 
-		if (s->len == SCAN_BUF)
+		if (s->len == s->size)
 			make_room(s);
-		take = SCAN_BUF - s->len < n ? SCAN_BUF - s->len : n;
+		take = s->size - s->len < n ? s->size - s->len : n;
 		at = s->len;
 		memcpy(s->buf + at, d, take);
+		if (s->own) {
+			if (own)
+				memcpy(s->own + at, own, take);
+			else
+				memset(s->own + at, 1, take);
+		}
 		s->len += take;
 		if (s->detectors & SCAN_TOKEN_PATTERNS)
 			ac_scan(s->eng->kw, &s->kw_state, s->buf + at, take, s->base + at, on_keyword, s);
@@ -899,10 +973,28 @@ int scan_feed(struct scan_stream *s, const void *data, size_t n, scan_cb cb, voi
 			ac_scan(s->eng->kwi, &s->kwi_state, s->buf + at, take, s->base + at, on_keyword, s);
 		if ((s->detectors & SCAN_KNOWN_SECRETS) && !s->stopped)
 			ac_scan(s->eng->known, &s->known_state, s->buf + at, take, s->base + at, on_known, s);
-		run_ready(s, 0);
+		run_pending(s, 0, 0);
+		if (s->dec && !s->stopped)
+			scan_decoder_advance(s, 0);
 		d += take;
 		n -= take;
+		if (own)
+			own += take;
 	}
+}
+
+void scan_stream_finish(struct scan_stream *s)
+{
+	run_pending(s, 1, 0);
+	if (s->dec && !s->stopped)
+		scan_decoder_advance(s, 1);
+}
+
+int scan_feed(struct scan_stream *s, const void *data, size_t n, scan_cb cb, void *arg)
+{
+	s->cb = cb;
+	s->arg = arg;
+	scan_stream_put(s, data, n, NULL);
 	return s->stopped;
 }
 
@@ -910,6 +1002,6 @@ int scan_end(struct scan_stream *s, scan_cb cb, void *arg)
 {
 	s->cb = cb;
 	s->arg = arg;
-	run_ready(s, 1);
+	scan_stream_finish(s);
 	return s->stopped;
 }

@@ -50,8 +50,16 @@ struct scan_finding {
 	unsigned line;           /* 1-based line of the secret in the stream */
 	int score;               /* injection patterns: their weight; else 0 */
 	/* The line around the secret with the secret itself replaced by a
-	 * marker that keeps only its first 4 bytes: "token = ghp_...[REDACTED 36 bytes]". */
+	 * marker that keeps only its first 4 bytes: "token = ghp_...[REDACTED 36 bytes]".
+	 * For a decoded finding, the decoded text around it. */
 	char excerpt[SCAN_EXCERPT_MAX + 1];
+	/*
+	 * NULL: found in the text as it is. Else the decodings that showed it,
+	 * outermost first ("base64", "percent,hex,base64", "split-lines"); offset
+	 * and length are then those of the encoded text in the stream (the
+	 * escaped span, the whole base64 run), line the line it starts on.
+	 */
+	const char *decoded;
 };
 
 /*
@@ -67,8 +75,19 @@ struct scan_engine;
 enum {
 	SCAN_TOKEN_PATTERNS = 1, /* the rules */
 	SCAN_KNOWN_SECRETS = 2,  /* exact values and their encodings */
-	SCAN_INJECTION = 4       /* prompt-injection patterns (inbound text) */
+	SCAN_INJECTION = 4,      /* prompt-injection patterns (inbound text) */
+	/*
+	 * Also look inside encodings (for the rules and known secrets): text
+	 * with percent-escapes decoded and tokens split across two lines
+	 * joined, and every base64 or hex run (SCAN_RUN_MIN bytes or more)
+	 * decoded, to SCAN_DECODE_DEPTH levels (docs/scanning.md, "Encoded
+	 * secrets").
+	 */
+	SCAN_DECODE = 8
 };
+
+#define SCAN_RUN_MIN 24     /* shorter base64/hex runs are not decoded (an 18-byte secret is 24 in base64) */
+#define SCAN_DECODE_DEPTH 3 /* decodings applied one inside another, at most */
 
 #define SCAN_KNOWN_MIN 8 /* shorter known secrets are refused: they would match ordinary text */
 
@@ -133,6 +152,12 @@ int scan_feed(struct scan_stream *s, const void *data, size_t n, scan_cb cb, voi
 int scan_end(struct scan_stream *s, scan_cb cb, void *arg);
 /* Start over on a new stream with the same engine and detectors. */
 void scan_stream_reset(struct scan_stream *s);
+/*
+ * NULL when everything fed so far was scanned; else why some of it could
+ * not be (encodings nested deeper than SCAN_DECODE_DEPTH). A gate that must
+ * fail closed refuses such input, naming the reason.
+ */
+const char *scan_stream_incomplete(const struct scan_stream *s);
 
 /* Shannon entropy of p[0..n) in bits per byte. */
 double scan_entropy(const void *p, size_t n);

@@ -438,8 +438,7 @@ static void streams_release(struct conn *c)
 {
 	stream_put(c->eg, c->scan_out, c->scan_out_mask);
 	stream_put(c->eg, c->scan_in, c->scan_in_mask);
-	stream_put(c->eg, c->scan_dec, c->scan_dec_mask);
-	c->scan_out = c->scan_in = c->scan_dec = NULL;
+	c->scan_out = c->scan_in = NULL;
 }
 
 struct hit {
@@ -460,233 +459,21 @@ static int on_finding(const struct scan_finding *f, void *arg)
 }
 
 /*
- * Outbound DLP scans bodies and heads percent-decoded: a secret sent as
- * %73%6b%2d... (every byte escaped, which no encoder needs to do and a
- * known-secret form list cannot enumerate) is a secret all the same, and
- * decoding leaves text without '%' unchanged. A decoded '%' starts a new
- * escape, so "%2573" (encoded twice) decodes to 's' too. Streaming: an
- * escape split across reads is carried in struct pct_dec.
+ * Outbound DLP also looks inside encodings (SCAN_DECODE: percent-escapes,
+ * base64 and hex runs, tokens split across lines, lib/scan_decode.c): a
+ * secret the agent encoded is a secret all the same.
  */
-struct pct_out {
-	struct conn *c; /* whose run decoder also sees the output; NULL: none */
-	struct scan_stream *st;
-	struct hit *h;
-	unsigned char buf[2048];
-	size_t n;
-};
-
-static void runs_feed(struct conn *c, const unsigned char *p, size_t n, struct hit *h);
-
-static int hexdigit(unsigned char b)
-{
-	if (b >= '0' && b <= '9')
-		return b - '0';
-	b |= 32;
-	return b >= 'a' && b <= 'f' ? b - 'a' + 10 : -1;
-}
-
-static void pct_flush(struct pct_out *o)
-{
-	if (!o->n)
-		return;
-	scan_feed(o->st, o->buf, o->n, on_finding, o->h);
-	if (o->c)
-		runs_feed(o->c, o->buf, o->n, o->h);
-	o->n = 0;
-}
-
-static void pct_emit(struct pct_out *o, unsigned char b)
-{
-	o->buf[o->n++] = b;
-	if (o->n == sizeof o->buf)
-		pct_flush(o);
-}
-
-static void pct_byte(struct pct_dec *d, struct pct_out *o, unsigned char b)
-{
-	for (;;) {
-		if (d->state == 0) {
-			if (b == '%')
-				d->state = 1;
-			else
-				pct_emit(o, b);
-			return;
-		}
-		if (hexdigit(b) >= 0) {
-			if (d->state == 1) {
-				d->hi = b;
-				d->state = 2;
-				return;
-			}
-			b = (unsigned char)(hexdigit(d->hi) * 16 + hexdigit(b));
-			d->state = 0;
-			if (b == '%')
-				d->state = 1; /* encoded twice: the next two bytes are an escape too */
-			else
-				pct_emit(o, b);
-			return;
-		}
-		/* Not an escape after all: the held bytes stand for themselves; b is looked at afresh. */
-		pct_emit(o, '%');
-		if (d->state == 2)
-			pct_emit(o, d->hi);
-		d->state = 0;
-	}
-}
-
-/* Scan n bytes through decoder d (and c's run decoder, c not NULL). */
-static void scan_pct(struct conn *c, struct scan_stream *st, struct pct_dec *d, const void *p, size_t n, struct hit *h)
-{
-	struct pct_out o = { c, st, h, { 0 }, 0 };
-	const unsigned char *b = p;
-	size_t i;
-	for (i = 0; i < n; i++)
-		pct_byte(d, &o, b[i]);
-	pct_flush(&o);
-}
-
-static void runs_end(struct conn *c, struct hit *h);
-
-/* The end of the text: an escape left open stands for itself. Then the stream's end. */
-static void scan_pct_end(struct conn *c, struct scan_stream *st, struct pct_dec *d, struct hit *h)
-{
-	struct pct_out o = { c, st, h, { 0 }, 0 };
-	if (d->state)
-		pct_emit(&o, '%');
-	if (d->state == 2)
-		pct_emit(&o, d->hi);
-	d->state = 0;
-	pct_flush(&o);
-	if (!h->n)
-		scan_end(st, on_finding, h);
-	if (c && !h->n)
-		runs_end(c, h);
-}
-
-/*
- * Base64 and hex runs, decoded and scanned again: a rule-shaped secret
- * (an AWS key id, a GitHub token) the agent encoded is not a known value
- * whose encodings were listed in advance. A run is a stretch of
- * [A-Za-z0-9+/_-] (both base64 alphabets; '=' ends it); runs of at least
- * EG_RUN_MIN bytes are decoded from their start, base64 and, when every
- * byte is a hex digit, hex too, and each decoding is scanned as its own
- * text. Runs longer than the buffer are decoded in windows that overlap by
- * EG_RUN_OVERLAP bytes (a multiple of 4, so base64 stays aligned).
- */
-static int b64val(unsigned char b)
-{
-	if (b >= 'A' && b <= 'Z')
-		return b - 'A';
-	if (b >= 'a' && b <= 'z')
-		return b - 'a' + 26;
-	if (b >= '0' && b <= '9')
-		return b - '0' + 52;
-	if (b == '+' || b == '-')
-		return 62;
-	if (b == '/' || b == '_')
-		return 63;
-	return -1;
-}
-
-static void scan_decoded_text(struct conn *c, const unsigned char *p, size_t n, struct hit *h)
-{
-	if (!n || h->n)
-		return;
-	scan_stream_reset(c->scan_dec);
-	scan_feed(c->scan_dec, p, n, on_finding, h);
-	if (!h->n)
-		scan_end(c->scan_dec, on_finding, h);
-}
-
-static void runs_in(struct conn *c, const unsigned char *p, size_t n, struct hit *h, int depth);
-
-/* Decode one run (base64, and hex when it is all hex digits) and scan each decoding; depth 1 looks for runs inside. */
-static void run_decode_one(struct conn *c, const unsigned char *run, size_t n, struct hit *h, int depth)
-{
-	unsigned char out[EG_RUN_MAX * 3 / 4 + 3];
-	size_t i, o = 0;
-	uint32_t acc = 0;
-	int bits = 0, hex = 1;
-
-	if (n < EG_RUN_MIN || h->n)
-		return;
-	if ((!c->scan_dec || c->scan_dec_mask != c->dlp_out) &&
-	    ensure_stream(c, &c->scan_dec, &c->scan_dec_mask, c->dlp_out) < 0)
-		return; /* no memory for the second look: the plain scan still ran */
-	for (i = 0; i < n; i++) {
-		acc = (acc << 6) | (uint32_t)b64val(run[i]);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(acc >> bits);
-		}
-		if (hexdigit(run[i]) < 0)
-			hex = 0;
-	}
-	scan_decoded_text(c, out, o, h);
-	if (depth < 2)
-		runs_in(c, out, o, h, depth + 1); /* base64 of base64, of hex, ... one level more */
-	if (hex) {
-		for (i = o = 0; i + 1 < n; i += 2)
-			out[o++] = (unsigned char)(hexdigit(run[i]) * 16 + hexdigit(run[i + 1]));
-		scan_decoded_text(c, out, o, h);
-		if (depth < 2)
-			runs_in(c, out, o, h, depth + 1);
-	}
-}
-
-/* The runs inside decoded text. */
-static void runs_in(struct conn *c, const unsigned char *p, size_t n, struct hit *h, int depth)
-{
-	size_t i = 0, s;
-	while (i < n && !h->n) {
-		while (i < n && b64val(p[i]) < 0)
-			i++;
-		for (s = i; i < n && b64val(p[i]) >= 0; i++)
-			;
-		run_decode_one(c, p + s, i - s, h, depth);
-	}
-}
-
-static void run_decode(struct conn *c, struct hit *h)
-{
-	run_decode_one(c, c->run, c->run_len, h, 1);
-}
-
-static void runs_feed(struct conn *c, const unsigned char *p, size_t n, struct hit *h)
-{
-	size_t i;
-	for (i = 0; i < n && !h->n; i++) {
-		if (b64val(p[i]) >= 0) {
-			if (c->run_len == EG_RUN_MAX) {
-				run_decode(c, h);
-				memmove(c->run, c->run + EG_RUN_MAX - EG_RUN_OVERLAP, EG_RUN_OVERLAP);
-				c->run_len = EG_RUN_OVERLAP;
-			}
-			c->run[c->run_len++] = p[i];
-			continue;
-		}
-		run_decode(c, h);
-		c->run_len = 0;
-	}
-}
-
-static void runs_end(struct conn *c, struct hit *h)
-{
-	run_decode(c, h);
-	c->run_len = 0;
-}
+#define OUT_SCAN(c) ((c)->dlp_out | SCAN_DECODE)
 
 struct zscan {
 	struct conn *c;
 	struct hit *h;
 };
 
-static int scan_decoded(const void *p, size_t n, void *arg)
+static int scan_inflated(const void *p, size_t n, void *arg)
 {
 	struct zscan *z = arg;
-	scan_pct(z->c, z->c->scan_out, &z->c->pct, p, n, z->h);
-	return z->h->n > 0;
+	return scan_feed(z->c->scan_out, p, n, on_finding, z->h);
 }
 
 /* Scan body bytes as sent, or decoded first when the body is gzip/deflate. 0, or -1 when the body could not be decoded (answered). */
@@ -696,10 +483,10 @@ static int scan_body(struct conn *c, const void *p, size_t n, struct hit *h)
 	struct bb_err e;
 	int rc;
 	if (!c->zin) {
-		scan_pct(c, c->scan_out, &c->pct, p, n, h);
+		scan_feed(c->scan_out, p, n, on_finding, h);
 		return 0;
 	}
-	rc = inflate_feed(c->zin, p, n, scan_decoded, &z, &e);
+	rc = inflate_feed(c->zin, p, n, scan_inflated, &z, &e);
 	if (rc < 0) {
 		up_close(c);
 		deny(c, e.code == BB_ETOOBIG ? 413 : e.code == ENOMEM ? 503 : 400, e.code == ENOMEM ? "memory" : "bad-request",
@@ -791,22 +578,13 @@ static int write_up_head(struct conn *c, const struct http1_request *rq, struct 
 	 */
 	if (c->dlp_out) {
 		struct hit h = { .c = c };
-		if (ensure_stream(c, &c->scan_out, &c->scan_out_mask, c->dlp_out) < 0) {
+		if (ensure_stream(c, &c->scan_out, &c->scan_out_mask, OUT_SCAN(c)) < 0) {
 			deny(c, 503, "memory", "out of memory");
 			return -1;
 		}
 		scan_feed(c->scan_out, c->uout, c->uout_len, on_finding, &h);
 		if (!h.n)
 			scan_end(c->scan_out, on_finding, &h);
-		if (!h.n) { /* and once more percent-decoded, with base64 and hex runs decoded */
-			struct pct_dec d = { 0, 0 };
-			scan_stream_reset(c->scan_out);
-			c->run_len = 0;
-			scan_pct(c, c->scan_out, &d, c->uout, c->uout_len, &h);
-			if (!h.n)
-				scan_pct_end(c, c->scan_out, &d, &h);
-			c->run_len = 0;
-		}
 		if (h.n) {
 			dlp_block(c, &h, "line or headers");
 			return -1;
@@ -1021,8 +799,6 @@ static void request_head(struct conn *c, size_t end)
 	c->body_left = rq->content_length == HTTP1_NO_LENGTH ? 0 : rq->content_length;
 	c->body_done = !rq->chunked && c->body_left == 0;
 	c->body_dec = 0;
-	c->pct.state = 0;
-	c->run_len = 0;
 	if (rq->chunked)
 		http1_chunked_init(&c->chunk, 0, 0);
 	inflate_end(c->zin);
@@ -1096,7 +872,7 @@ static int request_body(struct conn *c)
 			return 1;
 		}
 		if (c->body_done && c->dlp_out && !h.n)
-			scan_pct_end(c, c->scan_out, &c->pct, &h);
+			scan_end(c->scan_out, on_finding, &h);
 		if (h.n) {
 			dlp_block(c, &h, "body");
 			return 1;

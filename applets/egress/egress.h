@@ -24,9 +24,6 @@
 #define EG_POOL 16 /* idle scanner streams kept for reuse */
 #define EG_LINGER_MAX 64 /* refused connections draining at once; more are closed outright */
 #define EG_HOLD 2048      /* body bytes held back from upstream until the scanner has seen this much more */
-#define EG_RUN_MAX 4096   /* a base64/hex run is decoded for the scanner in windows of this size */
-#define EG_RUN_OVERLAP 256 /* bytes the windows of a longer run share (a multiple of 4) */
-#define EG_RUN_MIN 24     /* shorter runs are not decoded (an 18-byte secret is 24 in base64) */
 
 /* One end of a connection: a socket, optionally with a TLS engine on it. */
 struct side {
@@ -92,13 +89,6 @@ struct conn {
 	int req_keep_alive;
 	struct scan_stream *scan_out; /* outbound DLP on the request */
 	struct inflate_stream *zin;   /* decoding a gzip/deflate request body for the scanner */
-	struct pct_dec {
-		unsigned char state, hi; /* 0; 1 after '%'; 2 after '%' and one hex digit (hi) */
-	} pct;                        /* percent-decoding the request body for the scanner */
-	struct scan_stream *scan_dec; /* outbound DLP on decoded base64/hex runs */
-	unsigned scan_dec_mask;
-	unsigned char run[EG_RUN_MAX]; /* the base64/hex run being collected */
-	size_t run_len;
 	unsigned dlp_out, dlp_in;
 
 	/* The response. */

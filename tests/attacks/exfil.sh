@@ -15,6 +15,9 @@ pct_all() { printf %s "$1" | od -An -tx1 | tr -d '\n' | sed 's/ /%/g'; } # every
 pct_twice() { pct_all "$1" | sed 's/%/%25/g'; }                                # "%2573": encoded twice
 b64_pct() { printf %s "$1" | base64 -w0 | sed 's/+/%2B/g; s|/|%2F|g; s/=/%3D/g'; }  # base64, then URL-encoded
 b64_hex() { printf %s "$1" | base64 -w0 | od -An -tx1 | tr -d ' \n'; }          # base64 inside hex
+b64_b64_hex() { printf %s "$1" | base64 -w0 | base64 -w0 | od -An -tx1 | tr -d ' \n'; } # three levels deep
+b64_glued() { printf 'sha512-%s' "$(printf %s "$1" | base64 -w0 | tr -d =)"; }          # a prefix glued to the run
+hex_0x() { printf '0x%s' "$(printf %s "$1" | od -An -tx1 | tr -d ' \n' | tr a-f A-F)"; } # 0x and capitals
 
 # raw_chunked PATH PART1 PART2: one request whose chunked body carries PART1 and PART2 as two chunks, sent apart.
 raw_chunked() {
@@ -67,13 +70,18 @@ for who in token aws; do
 		refused "$who split between a header and the body" "/hb-$who" dlp "p2=$h2"
 	fi
 
-	for enc in b64 hex pct_all pct_twice b64_pct b64_hex; do
+	for enc in b64 hex pct_all pct_twice b64_pct b64_hex b64_b64_hex b64_glued hex_0x; do
 		form=$($enc "$SEC")
 		acurl --data-binary "v=$form" "$U/e-$enc-$who" >"$T/code"
 		refused "$who $enc-encoded in a body" "/e-$enc-$who" $rule "$form"
 		acurl "$U/eq-$enc-$who?v=$form" >"$T/code"
 		refused "$who $enc-encoded in the URL" "/eq-$enc-$who" $rule "$form"
 	done
+
+	# a token split across two lines of a body, as code concatenates strings
+	printf 'const k = "%s" +\n      "%s";\n' "$h1" "$h2" >"$T/split.js"
+	acurl --data-binary @"$T/split.js" "$U/sl-$who" >"$T/code"
+	refused "$who split across two lines of a body" "/sl-$who" $rule "$h2\";"
 
 	printf '{"key": "%s"}' "$SEC" | gzip -c >"$T/g.gz"
 	acurl -H 'Content-Encoding: gzip' --data-binary @"$T/g.gz" "$U/gz-$who" >"$T/code"

@@ -1,4 +1,4 @@
-/* fuzz_scan.c - fuzzer for the scanning engine (lib/scan): the input fed whole and in pieces of any size must give the same findings. */
+/* fuzz_scan.c - fuzzer for the scanning engine (lib/scan) with its decoders: the input fed whole and in pieces of any size must give the same findings. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct one {
 	char id[48];
+	char decoded[64];
 	uint64_t off;
 	size_t len;
 	unsigned line;
@@ -30,6 +31,7 @@ static int collect(const struct scan_finding *f, void *arg)
 		abort();
 	if (g->n < MAXF) {
 		snprintf(g->f[g->n].id, sizeof g->f[g->n].id, "%s", f->id);
+		snprintf(g->f[g->n].decoded, sizeof g->f[g->n].decoded, "%s", f->decoded ? f->decoded : "");
 		g->f[g->n].off = f->offset;
 		g->f[g->n].len = f->length;
 		g->f[g->n].line = f->line;
@@ -43,7 +45,7 @@ static int cmp(const void *a, const void *b)
 	const struct one *p = a, *q = b;
 	int c = strcmp(p->id, q->id);
 
-	if (c)
+	if (c || (c = strcmp(p->decoded, q->decoded)) != 0)
 		return c;
 	if (p->off != q->off)
 		return p->off < q->off ? -1 : 1;
@@ -63,8 +65,10 @@ static struct scan_engine *engine(void)
 
 /*
  * Input: the text. It is scanned whole, then in pieces whose sizes cycle
- * through its first bytes (1 to 97): the findings (rule, offset, length,
- * line) must be the same, and no excerpt may pass its cap.
+ * through its first bytes (1 to 97), with every detector and the decoders
+ * (percent-escapes, base64 and hex runs, split lines): the findings (rule,
+ * decoding, offset, length, line) must be the same, whether the stream
+ * could be scanned whole must be the same, and no excerpt may pass its cap.
  */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -73,7 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = size, off, k = 0, plen = size < 8 ? size : 8;
 	struct scan_engine *eng = engine();
 	struct scan_stream *st = NULL;
-	unsigned det = SCAN_TOKEN_PATTERNS | SCAN_KNOWN_SECRETS | SCAN_INJECTION;
+	unsigned det = SCAN_TOKEN_PATTERNS | SCAN_KNOWN_SECRETS | SCAN_INJECTION | SCAN_DECODE;
+	int whole;
 
 	if (scan_stream_new(&st, eng, det, NULL) < 0)
 		abort();
@@ -81,6 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&b, 0, sizeof b);
 	scan_feed(st, text, n, collect, &a);
 	scan_end(st, collect, &a);
+	whole = scan_stream_incomplete(st) == NULL;
 	scan_stream_reset(st);
 	for (off = 0; off < n;) {
 		size_t piece = 1 + (unsigned char)data[k++ % plen] % 97;
@@ -91,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += piece;
 	}
 	scan_end(st, collect, &b);
-	if (a.n != b.n)
+	if (a.n != b.n || whole != (scan_stream_incomplete(st) == NULL))
 		abort();
 	if (a.n <= MAXF) {
 		size_t i;

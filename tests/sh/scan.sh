@@ -83,6 +83,41 @@ out=$("$BB" scan "$T/missing-file" 2>&1); rc=$?
 out=$("$BB" scan 2>&1); rc=$?
 [ $rc -eq 2 ] && ok "no PATH: usage error" || fail "no PATH: usage error" "rc=$rc"
 
+# Encoded secrets: found decoded, named with their decoding and the line of the encoded text; never printed.
+aws="AKIA$(rand 16 'A-Z2-7')"
+gh="ghp_$(rand 36 'A-Za-z0-9')"
+printf 'one\ncreds: %s\n' "$(printf 'aws_access_key_id=%s\n' "$aws" | base64 -w0)" >"$T/enc-b64.txt"
+printf 'k = %s\n' "$(printf %s "$aws" | od -An -tx1 | tr -d ' \n')" >"$T/enc-hex.txt"
+printf 'GET /x?t=%s\n' "$(printf 'token=%s' "$gh" | od -An -tx1 | tr -d '\n' | sed 's/ /%/g')" >"$T/enc-pct.txt"
+printf 'v: %s\n' "$(printf 'token = %s\n' "$gh" | base64 -w0 | od -An -tx1 | tr -d ' \n')" >"$T/enc-hexb64.txt"
+printf 'const t = "%s" +\n  "%s";\n' "${gh:0:19}" "${gh:19}" >"$T/enc-split.txt"
+for f in b64:base64:2:aws-access-key-id hex:hex:1:aws-access-key-id pct:percent:1:github-pat hexb64:hex,base64:1:github-pat \
+	split:split-lines:1:github-pat; do
+	IFS=: read -r name chain line rule <<<"$f"
+	out=$("$BB" scan "$T/enc-$name.txt" 2>&1); rc=$?
+	if [ $rc -eq 1 ] && grep -qF "enc-$name.txt:$line: $rule (in $chain): " <<<"$out" && [[ $out != *"${aws:4}"* && $out != *"${gh:4}"* ]]; then
+		ok "encoded secret found: $chain"
+	else
+		fail "encoded secret found: $chain" "rc=$rc $out"
+	fi
+done
+out=$("$BB" scan --json "$T/enc-hex.txt" 2>&1)
+if command -v python3 >/dev/null; then
+	chk=$(python3 -c 'import json,sys; f=json.load(sys.stdin)["findings"][0]; print(f["decoded"], f["offset"], f["length"])' <<<"$out" 2>&1)
+	[ "$chk" = "hex 4 40" ] && ok "--json: decoded, with the encoded text's offset and length" || fail "--json: decoded, with the encoded text's offset and length" "$chk"
+else
+	skip "--json: decoded, with the encoded text's offset and length" "python3 is not installed"
+fi
+out=$("$BB" scan --no-decode "$T/enc-b64.txt" "$T/enc-hex.txt" "$T/enc-pct.txt" 2>&1); rc=$?
+[ $rc -eq 0 ] && ok "--no-decode: encoded text is not looked into" || fail "--no-decode: encoded text is not looked into" "rc=$rc $out"
+printf 'token = %s\n' "$gh" | base64 -w0 | base64 -w0 | base64 -w0 | base64 -w0 >"$T/enc-deep.txt"
+out=$("$BB" scan "$T/enc-deep.txt" 2>&1); rc=$?
+[ $rc -eq 1 ] && [[ $out == *"enc-deep.txt: not scanned whole: encodings nested deeper than 3 levels"* ]] &&
+	ok "encodings nested too deep: exit 1, said so" || fail "encodings nested too deep: exit 1, said so" "rc=$rc $out"
+{ head -c 30000 /dev/urandom | base64; printf 'sum %s\nprintf("%%02x%%2d", x);\n' "$(rand 64 a-f0-9)"; } >"$T/enc-clean.txt"
+out=$("$BB" scan "$T/enc-clean.txt" 2>&1); rc=$?
+[ $rc -eq 0 ] && ok "control: random base64, a hex digest and printf formats pass" || fail "control: random base64, a hex digest and printf formats pass" "rc=$rc $out"
+
 # Hostile input finishes (the time bound is in scripts/bench/scan.sh, not here).
 head -c 1048576 /dev/zero | tr '\0' a >"$T/aaaa"
 out=$(timeout 60 "$BB" scan "$T/aaaa" 2>&1); rc=$?

@@ -22,6 +22,7 @@ struct got {
 		int score;
 		char excerpt[SCAN_EXCERPT_MAX + 1];
 	} f[MAXF];
+	char dec[MAXF][64]; /* the finding's decoding chain, "" for none */
 	int stop_after;
 };
 
@@ -37,6 +38,7 @@ static int collect(const struct scan_finding *f, void *arg)
 		g->f[g->n].line = f->line;
 		g->f[g->n].score = f->score;
 		memcpy(g->f[g->n].excerpt, f->excerpt, sizeof f->excerpt);
+		snprintf(g->dec[g->n], sizeof g->dec[g->n], "%s", f->decoded ? f->decoded : "");
 	}
 	g->n++;
 	return g->stop_after && g->n >= (size_t)g->stop_after;
@@ -608,6 +610,264 @@ out:
 	scan_engine_free(ew);
 }
 
+
+/* ---- the decoders (SCAN_DECODE) ---- */
+
+static size_t enc_b64(const char *in, size_t n, char *out, size_t cap)
+{
+	size_t len = 0;
+
+	b64_encode(in, n, B64_PAD, out, cap, &len, NULL);
+	return len;
+}
+
+static size_t enc_hex(const char *in, size_t n, char *out, int upper)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, upper ? "%02X" : "%02x", (unsigned char)in[i]);
+	return 2 * n;
+}
+
+static size_t enc_pct_all(const char *in, size_t n, char *out, int twice)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++)
+		o += (size_t)snprintf(out + o, 8, twice ? "%%25%02X" : "%%%02X", (unsigned char)in[i]);
+	return o;
+}
+
+/*
+ * One text, scanned with the decoders at several cuts: exactly one finding
+ * of rule `id`, decoded as `chain`, at [off, off + len) on line `line`.
+ */
+static int decoded_once(struct scan_engine *eng, const char *what, const char *text, size_t n, const char *id,
+			const char *chain, uint64_t off, size_t len, unsigned line)
+{
+	static const size_t cuts[] = { 0, 1, 7, 64, 333, 4099 };
+	size_t c;
+
+	for (c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+		struct got g;
+		struct scan_stream *s;
+		size_t i, hits = 0, cut = cuts[c] ? cuts[c] : n / 2, at;
+
+		memset(&g, 0, sizeof g);
+		if (scan_stream_new(&s, eng, SCAN_TOKEN_PATTERNS | SCAN_KNOWN_SECRETS | SCAN_DECODE, NULL) < 0)
+			return 0;
+		/* fed in pieces of `cut` bytes */
+		for (at = 0; at < n; at += cut)
+			scan_feed(s, text + at, n - at < cut ? n - at : cut, collect, &g);
+		scan_end(s, collect, &g);
+		for (i = 0; i < g.n && i < MAXF; i++)
+			if (!strcmp(g.f[i].id, id))
+				hits++;
+		for (i = 0; i < g.n && i < MAXF && hits == 1; i++)
+			if (!strcmp(g.f[i].id, id) &&
+			    (strcmp(g.dec[i], chain) || g.f[i].off != off || g.f[i].len != len || g.f[i].line != line)) {
+				printf("#   %s (pieces of %zu): %s in '%s' at %llu+%zu line %u; want '%s' at %llu+%zu line %u\n", what,
+				       cut, id, g.dec[i], (unsigned long long)g.f[i].off, g.f[i].len, g.f[i].line, chain,
+				       (unsigned long long)off, len, line);
+				hits = 99;
+			}
+		if (hits != 1 || scan_stream_incomplete(s)) {
+			if (hits != 99)
+				printf("#   %s (pieces of %zu): %zu findings of %s (of %zu)%s\n", what, cut, hits, id, g.n,
+				       scan_stream_incomplete(s) ? ", incomplete" : "");
+			scan_stream_free(s);
+			return 0;
+		}
+		scan_stream_free(s);
+	}
+	return 1;
+}
+
+/* A rule-shaped secret in every encoding the decoders undo, alone and inside other text. */
+static void decoded_forms(void)
+{
+	struct scan_engine *eng;
+	char key[24], plain[128], enc[8192], inner[8192], text[16384];
+	size_t n, e, k, pre;
+
+	T_CHECK(scan_engine_new(&eng, NULL) == 0 && scan_engine_finish(eng, NULL) == 0);
+	if (!eng)
+		return;
+	memcpy(key, "AKIA", 4);
+	token(key + 4, 16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
+	n = (size_t)snprintf(plain, sizeof plain, "aws_access_key_id=%s", key);
+	/* base64, on line 2 after a prefix */
+	e = enc_b64(plain, n, enc, sizeof enc);
+	pre = 6;
+	k = (size_t)snprintf(text, sizeof text, "one\nblob: %.*s\nthree\n", (int)e, enc);
+	/* the run, up to the padding '=' that ends it */
+	T_CHECK(decoded_once(eng, "base64", text, k, "aws-access-key-id", "base64", 4 + pre, strcspn(enc, "="), 2));
+	/* base64url (no padding) after a separator glued to it */
+	e = enc_b64(plain, n, enc, sizeof enc);
+	for (size_t i = 0; i < e; i++)
+		enc[i] = enc[i] == '+' ? '-' : enc[i] == '/' ? '_' : enc[i];
+	while (e && enc[e - 1] == '=')
+		e--;
+	k = (size_t)snprintf(text, sizeof text, "id=tok_%.*s;\n", (int)e, enc);
+	T_CHECK(decoded_once(eng, "base64url after tok_", text, k, "aws-access-key-id", "base64", 3, e + 4, 1));
+	/* hex, both cases, and 0x */
+	e = enc_hex(key, 20, enc, 0);
+	k = (size_t)snprintf(text, sizeof text, "x %.*s y\n", (int)e, enc);
+	T_CHECK(decoded_once(eng, "hex", text, k, "aws-access-key-id", "hex", 2, e, 1));
+	e = enc_hex(key, 20, enc, 1);
+	k = (size_t)snprintf(text, sizeof text, "x 0x%.*s y\n", (int)e, enc);
+	T_CHECK(decoded_once(eng, "0xHEX", text, k, "aws-access-key-id", "hex", 2, e + 2, 1));
+	/* every byte percent-escaped, once and twice: the finding spans the escapes of the key */
+	e = enc_pct_all(key, 20, enc, 0);
+	k = (size_t)snprintf(text, sizeof text, "GET /q?k=%.*s&x=1\n", (int)e, enc);
+	T_CHECK(decoded_once(eng, "percent", text, k, "aws-access-key-id", "percent", 9, e, 1));
+	e = enc_pct_all(key, 20, enc, 1);
+	k = (size_t)snprintf(text, sizeof text, "GET /q?k=%.*s&x=1\n", (int)e, enc);
+	T_CHECK(decoded_once(eng, "percent twice", text, k, "aws-access-key-id", "percent", 9, e, 1));
+	/* base64 of base64; hex of base64; base64 of percent-escapes */
+	e = enc_b64(plain, n, inner, sizeof inner);
+	e = enc_b64(inner, e, enc, sizeof enc);
+	k = (size_t)snprintf(text, sizeof text, "%.*s\n", (int)e, enc);
+	T_CHECK(decoded_once(eng, "base64 of base64", text, k, "aws-access-key-id", "base64,base64", 0, strcspn(enc, "="), 1));
+	e = enc_b64(plain, n, inner, sizeof inner);
+	e = enc_hex(inner, e, enc, 0);
+	k = (size_t)snprintf(text, sizeof text, "%.*s\n", (int)e, enc);
+	T_CHECK(decoded_once(eng, "hex of base64", text, k, "aws-access-key-id", "hex,base64", 0, e, 1));
+	e = (size_t)snprintf(inner, sizeof inner, "k=");
+	e += enc_pct_all(key, 20, inner + e, 0);
+	e = enc_b64(inner, e, enc, sizeof enc);
+	k = (size_t)snprintf(text, sizeof text, "%.*s\n", (int)e, enc);
+	T_CHECK(decoded_once(eng, "base64 of escapes", text, k, "aws-access-key-id", "base64,percent", 0, strcspn(enc, "="), 1));
+	/* inside a long base64 text, in the overlap of two decoding windows and past it */
+	for (pre = 2860; pre <= 3000; pre += 140) {
+		char *big = malloc(9000), *b64 = malloc(12100);
+		size_t bn;
+
+		memset(big, ' ', pre);
+		bn = pre + (size_t)snprintf(big + pre, 200, "aws_access_key_id=%s ", key);
+		memset(big + bn, ' ', 5000);
+		bn += 5000;
+		e = enc_b64(big, bn, b64, 12100);
+		/* reported as the window of the run that holds it whole (the first 4 KiB here) */
+		T_CHECK(decoded_once(eng, "in a long run", b64, e, "aws-access-key-id", "base64", 0, 4096, 1));
+		free(big);
+		free(b64);
+	}
+	/* split across two lines, in the shapes code and config take */
+	k = (size_t)snprintf(text, sizeof text, "key = \"%.10s\" +\n      \"%s\"\n", key, key + 10);
+	/* from the key's first byte to its last: both halves and the 11 bytes between them */
+	T_CHECK(decoded_once(eng, "split: concatenated strings", text, k, "aws-access-key-id", "split-lines", 7, 10 + 11 + 10, 1));
+	k = (size_t)snprintf(text, sizeof text, "x\nkey: %.6s\\\n%s\n", key, key + 6);
+	T_CHECK(decoded_once(eng, "split: backslash", text, k, "aws-access-key-id", "split-lines", 7, 6 + 2 + 14, 2));
+	k = (size_t)snprintf(text, sizeof text, "aws_access_key_id:\r\n  %.12s\r\n  %s\r\n", key, key + 12);
+	T_CHECK(decoded_once(eng, "split: wrapped, CRLF", text, k, "aws-access-key-id", "split-lines", 22, 12 + 4 + 8, 2));
+	/* a base64 text split inside the key's encoding (chars 24 to 50): neither line holds it */
+	e = enc_b64(plain, n, enc, sizeof enc);
+	k = (size_t)snprintf(text, sizeof text, "data =\n  \"%.36s\"\n  \"%s\"\n", enc, enc + 36);
+	T_CHECK(decoded_once(eng, "split base64", text, k, "aws-access-key-id", "split-lines,base64", 10,
+			     36 + 5 + strcspn(enc + 36, "="), 2));
+	scan_engine_free(eng);
+}
+
+/* Text that merely looks encoded passes, and is read whole. */
+static void decoded_controls(void)
+{
+	struct scan_engine *eng;
+	struct scan_stream *s;
+	char *text = malloc(300000), b[64];
+	size_t n = 0, i;
+	struct got g;
+
+	T_CHECK(text && scan_engine_new(&eng, NULL) == 0 && scan_engine_finish(eng, NULL) == 0);
+	if (!text || !eng)
+		return;
+	/* random base64 and hex, printf formats, wrapped prose and code, URLs */
+	for (i = 0; i < 2000; i++) {
+		token(b, 60, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+		n += (size_t)snprintf(text + n, 300000 - n, "blob %s==\n", b);
+		token(b, 40, "0123456789abcdef");
+		n += (size_t)snprintf(text + n, 300000 - n, "commit %s printf(\"%%02x %%2d\", x);\n", b);
+		n += (size_t)snprintf(text + n, 300000 - n, "The configuration of the internationalization\nsubsystem "
+							"goes _GLIBCXX20_CONSTEXPR\n    void f(%%20)\n");
+	}
+	memset(&g, 0, sizeof g);
+	T_CHECK(scan_stream_new(&s, eng, SCAN_TOKEN_PATTERNS | SCAN_KNOWN_SECRETS | SCAN_DECODE, NULL) == 0);
+	scan_feed(s, text, n, collect, &g);
+	scan_end(s, collect, &g);
+	T_CHECK(g.n == 0 && scan_stream_incomplete(s) == NULL);
+	if (g.n)
+		printf("#   %zu findings, first %s (%s): %s\n", g.n, g.f[0].id, g.dec[0], g.f[0].excerpt);
+	scan_stream_free(s);
+	scan_engine_free(eng);
+	free(text);
+}
+
+/* Encodings deeper than SCAN_DECODE_DEPTH are not read, and the stream says so; depth 3 is read. */
+static void decoded_depth(void)
+{
+	struct scan_engine *eng;
+	struct scan_stream *s;
+	char key[24], a[4096], b[4096];
+	size_t n, depth;
+	struct got g;
+
+	T_CHECK(scan_engine_new(&eng, NULL) == 0 && scan_engine_finish(eng, NULL) == 0);
+	if (!eng)
+		return;
+	memcpy(key, "AKIA", 4);
+	token(key + 4, 16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
+	n = (size_t)snprintf(a, sizeof a, "aws_access_key_id = %.20s", key);
+	for (depth = 1; depth <= 4; depth++) {
+		n = enc_b64(a, n, b, sizeof b);
+		memcpy(a, b, n + 1);
+		memset(&g, 0, sizeof g);
+		T_CHECK(scan_stream_new(&s, eng, SCAN_TOKEN_PATTERNS | SCAN_DECODE, NULL) == 0);
+		scan_feed(s, a, n, collect, &g);
+		scan_end(s, collect, &g);
+		if (depth <= SCAN_DECODE_DEPTH)
+			T_CHECK(g.n >= 1 && scan_stream_incomplete(s) == NULL);
+		else
+			T_CHECK(g.n == 0 && scan_stream_incomplete(s) && strstr(scan_stream_incomplete(s), "deeper than 3"));
+		/* reset clears it */
+		scan_stream_reset(s);
+		scan_feed(s, "clean", 5, collect, &g);
+		scan_end(s, collect, &g);
+		T_CHECK(scan_stream_incomplete(s) == NULL);
+		scan_stream_free(s);
+	}
+	/* without SCAN_DECODE nothing of it is looked at */
+	n = (size_t)snprintf(a, sizeof a, "aws_access_key_id = %.20s", key);
+	n = enc_b64(a, n, b, sizeof b);
+	T_CHECK(scan_text(eng, SCAN_TOKEN_PATTERNS, b, n, 3, &g) == 0);
+	scan_engine_free(eng);
+}
+
+/* A known secret found encoded is reported once, whichever layer sees it first. */
+static void decoded_known_once(void)
+{
+	struct scan_engine *eng;
+	char value[33], enc[512], text[1024];
+	size_t e, k;
+
+	token(value, 32, "abcdefghijklmnopqrstuvwxyz0123456789");
+	T_CHECK(scan_engine_new(&eng, NULL) == 0 && scan_engine_add_known(eng, value, 32, "TOKEN_0", NULL) == 0 &&
+		scan_engine_finish(eng, NULL) == 0);
+	if (!eng)
+		return;
+	/* a listed form (base64 inside Basic) is the top stream's; the decoded run adds nothing */
+	k = (size_t)snprintf(text, sizeof text, "prefix-%s-suffix", value);
+	e = enc_b64(text, k, enc, sizeof enc);
+	k = (size_t)snprintf(text, sizeof text, "Authorization: Basic %.*s\n", (int)e, enc);
+	/* the listed form: the value's bits from base64 character 10 (the alignment after 7 bytes) to 52 */
+	T_CHECK(decoded_once(eng, "known in Basic", text, k, "TOKEN_0", "", 21 + 10, 42, 1));
+	/* every byte escaped: only the view finds it */
+	e = enc_pct_all(value, 32, enc, 0);
+	k = (size_t)snprintf(text, sizeof text, "v=%.*s\n", (int)e, enc);
+	T_CHECK(decoded_once(eng, "known, every byte escaped", text, k, "TOKEN_0", "percent", 2, e, 1));
+	scan_engine_free(eng);
+}
+
 /* test_scan --bench FILE BODY_BYTES NRULES: scan FILE cut into bodies, each its own stream; prints MB/s of CPU time (per core: a busy shared machine steals wall time, not this). */
 static int bench(const char *path, size_t body, size_t nrules)
 {
@@ -685,5 +945,9 @@ int main(int argc, char **argv)
 	T_RUN(rules_file);
 	T_RUN(ac_matches_naive);
 	T_RUN(bounded_equals_windowed);
+	T_RUN(decoded_forms);
+	T_RUN(decoded_controls);
+	T_RUN(decoded_depth);
+	T_RUN(decoded_known_once);
 	T_END();
 }
