@@ -22,6 +22,7 @@
 
 struct cmd {
 	char ref[REF_MAX];
+	char shown[REF_MAX];     /* ref as logs and messages show it: a secret in the name redacted (once scanned) */
 	char old_hex[GITGATE_OID_HEX + 1], new_hex[GITGATE_OID_HEX + 1];
 	git_oid old_id, new_id;
 	int create, del;
@@ -136,6 +137,7 @@ static int read_commands(struct gitgate_session *s, struct push *p, struct bb_er
 		memset(nc, 0, sizeof *nc);
 		if (sv_copy(c.ref, nc->ref, sizeof nc->ref) < 0)
 			return bb_errf(e, BB_ETOOBIG, "ref name longer than %d bytes", REF_MAX - 1);
+		snprintf(nc->shown, sizeof nc->shown, "[a ref not scanned yet]");
 		memcpy(nc->old_hex, c.old_oid, sizeof nc->old_hex);
 		memcpy(nc->new_hex, c.new_oid, sizeof nc->new_hex);
 		git_oid_fromstr(&nc->old_id, c.old_oid);
@@ -392,12 +394,13 @@ static int is_fast_forward(git_repository *repo, const struct cmd *c)
 	return ff;
 }
 
-static void say_findings(struct gitgate_session *s, const struct cmd *c, const struct gitgate_scan *sc)
+/* Tell the client what was found for `what` (a ref as it may be shown, or "a push option"). */
+static void say_findings(struct gitgate_session *s, const char *what, const struct gitgate_scan *sc)
 {
 	size_t i;
 
 	gitgate_io_say(s->io, NULL, "error: %s: %zu%s secret%s found in what this push adds; nothing was sent upstream:",
-		       c->ref, sc->nfindings, sc->truncated ? " (or more)" : "", sc->nfindings == 1 ? "" : "s");
+		       what, sc->nfindings, sc->truncated ? " (or more)" : "", sc->nfindings == 1 ? "" : "s");
 	for (i = 0; i < sc->nfindings; i++) {
 		const struct gitgate_finding *f = &sc->findings[i];
 
@@ -409,7 +412,7 @@ static void say_findings(struct gitgate_session *s, const struct cmd *c, const s
 		       "positive can be allowlisted by the operator");
 }
 
-static void log_findings(struct gitgate_session *s, const struct cmd *c, const struct gitgate_scan *sc)
+static void log_findings(struct gitgate_session *s, const char *what, const struct gitgate_scan *sc)
 {
 	size_t i;
 
@@ -418,7 +421,7 @@ static void log_findings(struct gitgate_session *s, const struct cmd *c, const s
 		char line[16];
 
 		snprintf(line, sizeof line, "%u", f->line);
-		gitgate_log(s, "secret-found", "ref", c->ref, "commit", f->object, "path", f->path, "line", line, "rule",
+		gitgate_log(s, "secret-found", "ref", what, "commit", f->object, "path", f->path, "line", line, "rule",
 			    f->rule, "excerpt", f->excerpt, (char *)NULL);
 	}
 }
@@ -433,6 +436,42 @@ static int scan_commands(struct gitgate_session *s, git_repository *staged, stru
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (gitgate_scan_init(&sc, staged, s->mirror, s->repo->scan, e) < 0)
 		return -1;
+	/* The names first, every one: the client chose them, upstream keeps them, and the logs show them. */
+	for (i = 0; i < p->ncmds; i++) {
+		struct cmd *c = &p->cmds[i];
+		struct bb_err se = { 0 };
+		int n = gitgate_scan_name(&sc, "ref name", c->ref, c->shown, sizeof c->shown, &se);
+
+		if (n < 0) {
+			reject(c, "could not be scanned: %s", se.msg);
+		} else if (n > 0) {
+			reject(c, "secret found");
+			c->secret = 1;
+			say_findings(s, c->shown, &sc);
+			log_findings(s, c->shown, &sc);
+		}
+	}
+	for (i = 0; i < p->noptions && p->noptions != (size_t)-1; i++) {
+		struct bb_err se = { 0 };
+		char shown[REF_MAX];
+		int n = gitgate_scan_name(&sc, "push option", p->options[i], shown, sizeof shown, &se);
+		size_t k;
+
+		if (n == 0)
+			continue;
+		if (n > 0) {
+			say_findings(s, "a push option", &sc);
+			log_findings(s, "(push option)", &sc);
+		}
+		for (k = 0; k < p->ncmds; k++)
+			if (!p->cmds[k].rejected) {
+				if (n > 0)
+					reject(&p->cmds[k], "secret found in a push option");
+				else
+					reject(&p->cmds[k], "a push option could not be scanned: %s", se.msg);
+				p->cmds[k].secret = n > 0;
+			}
+	}
 	for (i = 0; i < p->ncmds; i++) {
 		struct cmd *c = &p->cmds[i];
 		struct bb_err se = { 0 };
@@ -446,8 +485,8 @@ static int scan_commands(struct gitgate_session *s, git_repository *staged, stru
 		if (sc.nfindings) {
 			reject(c, "secret found");
 			c->secret = 1;
-			say_findings(s, c, &sc);
-			log_findings(s, c, &sc);
+			say_findings(s, c->shown, &sc);
+			log_findings(s, c->shown, &sc);
 		}
 	}
 	{
@@ -687,7 +726,7 @@ static void log_results(struct gitgate_session *s, const struct push *p)
 		const struct cmd *c = &p->cmds[i];
 		const char *kind = c->del ? "delete" : c->create ? "create" : "update";
 
-		gitgate_log(s, c->accepted ? "push-accepted" : "push-rejected", "ref", c->ref, "change", kind, "old",
+		gitgate_log(s, c->accepted ? "push-accepted" : "push-rejected", "ref", c->shown, "change", kind, "old",
 			    c->old_hex, "new", c->new_hex, "reason", c->accepted ? "" : c->why, (char *)NULL);
 	}
 }

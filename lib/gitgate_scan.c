@@ -2,6 +2,7 @@
 #include "gitgate_scan.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +24,14 @@ int gitgate_scan_init(struct gitgate_scan *s, git_repository *repo, git_reposito
 	rc = git_repository_odb(&s->known, mirror);
 	if (rc < 0)
 		return gitssh_git_error(e, rc, NULL, "the mirror's objects");
-	if (scan_stream_new(&s->st, eng, SCAN_TOKEN_PATTERNS | SCAN_KNOWN_SECRETS, e) < 0) {
-		git_odb_free(s->known);
-		s->known = NULL;
+	rc = git_repository_odb(&s->odb, repo);
+	if (rc < 0) {
+		gitssh_git_error(e, rc, NULL, "the pushed objects");
+		gitgate_scan_free(s);
+		return -1;
+	}
+	if (scan_stream_new(&s->st, eng, SCAN_TOKEN_PATTERNS | SCAN_KNOWN_SECRETS | SCAN_DECODE, e) < 0) {
+		gitgate_scan_free(s);
 		return -1;
 	}
 	return 0;
@@ -34,7 +40,9 @@ int gitgate_scan_init(struct gitgate_scan *s, git_repository *repo, git_reposito
 void gitgate_scan_free(struct gitgate_scan *s)
 {
 	git_odb_free(s->known);
+	git_odb_free(s->odb);
 	s->known = NULL;
+	s->odb = NULL;
 	scan_stream_free(s->st);
 	free(s->clean);
 	free(s->linemap);
@@ -52,6 +60,10 @@ static int on_finding(const struct scan_finding *f, void *arg)
 		s->truncated = 1;
 		return 1;
 	}
+	if (s->collect_spans && s->nspans < GITGATE_SPANS_MAX) {
+		s->spans[s->nspans].off = f->offset;
+		s->spans[s->nspans++].len = f->length;
+	}
 	g = &s->findings[s->nfindings++];
 	snprintf(g->object, sizeof g->object, "%s", s->cur_object_hex);
 	snprintf(g->path, sizeof g->path, "%s", s->cur_path);
@@ -61,13 +73,32 @@ static int on_finding(const struct scan_finding *f, void *arg)
 	return 0;
 }
 
-/* Finish the file being scanned: what the stream held back for context is scanned now. */
+/* The scan cannot go on: why, in s->err; stops the scan (gitgate_scan_ref then fails with it). */
+__attribute__((format(printf, 2, 3))) static int fail_scan(struct gitgate_scan *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!s->failed) {
+		va_start(ap, fmt);
+		vsnprintf(s->err.msg, sizeof s->err.msg, fmt, ap);
+		va_end(ap);
+		s->err.code = BB_EINVAL;
+	}
+	s->failed = 1;
+	return 1;
+}
+
+/* Finish the file being scanned: what the stream held back for context is scanned now; what it could not read fails the scan. */
 static int end_file(struct gitgate_scan *s)
 {
 	int stop = 0;
 
-	if (!s->cur_skip && s->cur_path[0])
+	if (!s->cur_skip && s->cur_path[0]) {
 		stop = scan_end(s->st, on_finding, s);
+		if (!stop && scan_stream_incomplete(s->st))
+			stop = fail_scan(s, "%s (%.12s): not scanned whole: %s", s->cur_path, s->cur_object_hex,
+					 scan_stream_incomplete(s->st));
+	}
 	scan_stream_reset(s->st);
 	s->cur_path[0] = 0;
 	s->nlines = 0;
@@ -75,14 +106,61 @@ static int end_file(struct gitgate_scan *s)
 	return stop;
 }
 
+static int scan_text(struct gitgate_scan *s, const char *hex, const char *label, const char *msg, size_t len);
+
+/*
+ * Scan a name (a path, a ref's or a tag's) as its own text, findings named
+ * label; shown gets it with every secret found replaced by [REDACTED], as
+ * it may be logged. 1 when the scan stopped (or failed), 0 done.
+ */
+static int scan_name(struct gitgate_scan *s, const char *hex, const char *label, const char *name, char *shown,
+		     size_t cap)
+{
+	size_t n = strlen(name), i, o = 0, k, lines = s->stats.lines;
+	uint64_t bytes = s->stats.bytes;
+	int stop;
+
+	s->collect_spans = 1;
+	s->nspans = 0;
+	stop = scan_text(s, hex, label, name, n);
+	s->collect_spans = 0;
+	s->stats.lines = lines; /* the stats count the files' added lines */
+	s->stats.bytes = bytes;
+	for (i = 0; i < n && o + 1 < cap;) {
+		for (k = 0; k < s->nspans; k++)
+			if (i >= s->spans[k].off && i < s->spans[k].off + s->spans[k].len)
+				break;
+		if (k == s->nspans) {
+			shown[o++] = name[i++];
+			continue;
+		}
+		o += (size_t)snprintf(shown + o, cap - o, "[REDACTED]");
+		if (o >= cap)
+			o = cap - 1;
+		i = (size_t)(s->spans[k].off + s->spans[k].len);
+	}
+	if (cap)
+		shown[o < cap ? o : cap - 1] = 0;
+	return stop;
+}
+
 static int begin_file(struct gitgate_scan *s, const char *path)
 {
+	char shown[GITGATE_PATH_SHOW];
+
 	if (end_file(s))
 		return 1;
-	snprintf(s->cur_path, sizeof s->cur_path, "%s", path);
-	s->cur_skip = scan_path_allowed(s->eng, path, strlen(path));
-	if (!s->cur_skip)
-		s->stats.files++;
+	if (scan_path_allowed(s->eng, path, strlen(path))) {
+		snprintf(s->cur_path, sizeof s->cur_path, "%s", path);
+		s->cur_skip = 1;
+		return 0;
+	}
+	/* the path is text the agent chose too: scanned, and shown only redacted */
+	if (scan_name(s, s->cur_object_hex, "path", path, shown, sizeof shown))
+		return 1;
+	snprintf(s->cur_path, sizeof s->cur_path, "%s", shown);
+	s->cur_skip = 0;
+	s->stats.files++;
 	return 0;
 }
 
@@ -144,7 +222,23 @@ static int lib_error(struct bb_err *e, int rc, const char *what)
 	return gitssh_git_error(e, rc, NULL, what);
 }
 
-/* A file added whole: its blob is the stream, so stream lines are file lines. 1 when stopped. */
+/* Whether a blob is within what the scan reads (else the scan fails, naming it). 1 when it is too big. */
+static int blob_too_big(struct gitgate_scan *s, const git_oid *id)
+{
+	size_t size = 0;
+	git_object_t type;
+
+	if (git_odb_read_header(&size, &type, s->odb, id) < 0 || size <= GITGATE_BLOB_MAX)
+		return 0; /* a missing object fails its lookup with the reason */
+	return fail_scan(s, "%s (%.12s): %zu bytes, more than the %u MiB the gate scans in one file", s->cur_path,
+			 s->cur_object_hex, size, GITGATE_BLOB_MAX >> 20);
+}
+
+/*
+ * A file scanned whole (added, or binary): its blob is the stream, so
+ * stream lines are file lines. A binary blob is scanned as bytes: the
+ * rules run on whatever text it holds. 1 when stopped.
+ */
 static int scan_added_blob(struct gitgate_scan *s, const git_oid *id, struct bb_err *e)
 {
 	git_blob *blob = NULL;
@@ -152,14 +246,11 @@ static int scan_added_blob(struct gitgate_scan *s, const git_oid *id, struct bb_
 	size_t n, i;
 	int rc, stop;
 
+	if (blob_too_big(s, id))
+		return 1;
 	rc = git_blob_lookup(&blob, s->repo, id);
 	if (rc < 0)
 		return lib_error(e, rc, s->cur_path);
-	if (git_blob_is_binary(blob)) {
-		s->cur_skip = 1;
-		git_blob_free(blob);
-		return 0;
-	}
 	p = git_blob_rawcontent(blob);
 	n = (size_t)git_blob_rawsize(blob);
 	for (i = 0; i < n; i++)
@@ -172,20 +263,26 @@ static int scan_added_blob(struct gitgate_scan *s, const git_oid *id, struct bb_
 	return stop;
 }
 
-/* The lines a modified file adds, from its patch. 1 when stopped. */
-static int scan_patch_additions(struct gitgate_scan *s, git_diff *diff, size_t idx, struct bb_err *e)
+/*
+ * The lines a modified file adds, from its patch; a binary one is scanned
+ * whole. Added lines that are not next to each other in the file are kept
+ * apart by an empty line, so no token is joined across a gap. 1 when stopped.
+ */
+static int scan_patch_additions(struct gitgate_scan *s, git_diff *diff, size_t idx, const git_oid *new_id,
+				struct bb_err *e)
 {
 	git_patch *patch = NULL;
 	size_t h, nh;
-	int rc, stop = 0;
+	int rc, stop = 0, prev = -1;
 
+	if (blob_too_big(s, new_id))
+		return 1;
 	rc = git_patch_from_diff(&patch, diff, idx);
 	if (rc < 0)
 		return lib_error(e, rc, s->cur_path);
 	if (!patch || (git_patch_get_delta(patch)->flags & GIT_DIFF_FLAG_BINARY)) {
-		s->cur_skip = 1;
 		git_patch_free(patch);
-		return 0;
+		return scan_added_blob(s, new_id, e);
 	}
 	nh = git_patch_num_hunks(patch);
 	for (h = 0; h < nh && !stop; h++) {
@@ -196,8 +293,12 @@ static int scan_patch_additions(struct gitgate_scan *s, git_diff *diff, size_t i
 
 			if (git_patch_get_line_in_hunk(&line, patch, h, (size_t)l) < 0 || line->origin != GIT_DIFF_LINE_ADDITION)
 				continue;
-			stop = feed_line(s, line->content, line->content_len,
-					 line->new_lineno > 0 ? (uint32_t)line->new_lineno : 0);
+			if (prev >= 0 && line->new_lineno != prev + 1)
+				stop = feed_line(s, "\n", 1, 0);
+			prev = line->new_lineno;
+			if (!stop)
+				stop = feed_line(s, line->content, line->content_len,
+						 line->new_lineno > 0 ? (uint32_t)line->new_lineno : 0);
 		}
 	}
 	git_patch_free(patch);
@@ -229,7 +330,7 @@ static int scan_diff(struct gitgate_scan *s, git_diff *diff, git_tree **others, 
 		if (d->status == GIT_DELTA_ADDED || git_oid_is_zero(&d->old_file.id))
 			stop = scan_added_blob(s, &d->new_file.id, e);
 		else
-			stop = scan_patch_additions(s, diff, i, e);
+			stop = scan_patch_additions(s, diff, i, &d->new_file.id, e);
 		if (stop < 0 || s->failed)
 			return -1;
 		if (stop)
@@ -351,14 +452,16 @@ static int scan_text(struct gitgate_scan *s, const char *hex, const char *label,
 	return end_file(s);
 }
 
-/* An annotated tag's message. 1 stop, 0 done. */
+/* An annotated tag's name, then its message. 1 stop, 0 done. */
 static int scan_tag_message(struct gitgate_scan *s, git_tag *tag, const char *hex)
 {
-	const char *msg = git_tag_message(tag);
-	char label[GITGATE_PATH_SHOW];
+	const char *msg = git_tag_message(tag), *name = git_tag_name(tag);
+	char label[GITGATE_PATH_SHOW], shown[GITGATE_PATH_SHOW - 8];
 
-	snprintf(label, sizeof label, "tag %s", git_tag_name(tag));
 	s->stats.tags++;
+	if (scan_name(s, hex, "tag name", name ? name : "", shown, sizeof shown))
+		return 1;
+	snprintf(label, sizeof label, "tag %s", shown);
 	return scan_text(s, hex, label, msg ? msg : "", msg ? strlen(msg) : 0);
 }
 
@@ -446,6 +549,7 @@ int gitgate_scan_ref(struct gitgate_scan *s, const char *refname, const git_oid 
 	s->truncated = 0;
 	s->failed = 0;
 	git_oid_cpy(&cur, new_oid);
+	(void)refname; /* scanned by gitgate_scan_name, before anything shows it */
 	/* Down the tag chain to the commit; new tag objects' messages are scanned on the way. */
 	for (;;) {
 		git_object_free(obj);
@@ -462,8 +566,13 @@ int gitgate_scan_ref(struct gitgate_scan *s, const char *refname, const git_oid 
 			bb_errf(e, BB_EINVAL, "%s: tags nested more than 16 deep", refname);
 			goto out;
 		}
-		if (!git_odb_exists(s->known, &cur) && scan_tag_message(s, (git_tag *)obj, hex))
+		if (!git_odb_exists(s->known, &cur) && scan_tag_message(s, (git_tag *)obj, hex)) {
+			if (s->failed) {
+				bb_errf(e, s->err.code, "%s", s->err.msg);
+				goto out;
+			}
 			goto done;
+		}
 		git_oid_cpy(&cur, git_tag_target_id((git_tag *)obj));
 	}
 	if (git_object_type(obj) != GIT_OBJECT_COMMIT) {
@@ -518,6 +627,18 @@ out:
 	git_revwalk_free(walk);
 	git_object_free(obj);
 	return ret;
+}
+
+int gitgate_scan_name(struct gitgate_scan *s, const char *label, const char *name, char *shown, size_t cap,
+		      struct bb_err *e)
+{
+	s->nfindings = 0;
+	s->truncated = 0;
+	s->failed = 0;
+	scan_name(s, "", label, name, shown, cap);
+	if (s->failed)
+		return bb_errf(e, s->err.code, "%s", s->err.msg);
+	return (int)s->nfindings;
 }
 
 int gitgate_scan_engine_build(const char *rules_path, const char *repo_rules_path, struct scan_engine **out,

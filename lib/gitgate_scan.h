@@ -11,26 +11,35 @@
 #include "scan.h"
 
 /*
- * What is scanned for one pushed ref (old -> new):
+ * What is scanned for one pushed ref (old -> new), with the engine's
+ * decoders on (percent-escapes, base64 and hex runs, tokens split across
+ * two adjacent lines; lib/scan.h SCAN_DECODE):
+ *   - the ref's name (gitgate_scan_refname, for every pushed ref);
  *   - the commits reachable from new and not from old (an update), or not
  *     from any ref the gate has (a new ref), nor from the tip of a ref
  *     found clean earlier in the same push;
- *   - of each such commit, the lines it adds against its first parent (a
- *     root commit: all its lines), with the file's path; binary files and
+ *   - of each such commit, the path of each file it adds or changes and
+ *     the lines it adds against its first parent (a root commit: all its
+ *     lines); a binary file (added or changed) is scanned whole, as bytes;
  *     paths on the engine's path allowlist are skipped, exact renames add
  *     nothing. For a merge, a file whose new content is exactly the other
  *     parent's is skipped (those lines were scanned, or were already on
  *     the gate, with that parent's commits);
  *   - the message, author and committer of each such commit (findings
  *     name the path "commit message");
- *   - the message of each annotated tag object new to the gate on the way
- *     from new to the commit it names.
+ *   - the name and message of each annotated tag object new to the gate
+ *     on the way from new to the commit it names.
  * A secret added and removed in the same push is still found: the commit
  * that added it is scanned.
+ * Fail closed: what cannot be scanned whole (a blob over
+ * GITGATE_BLOB_MAX, encodings nested deeper than the decoders go, more
+ * lines than the line map holds) makes gitgate_scan_ref fail, naming it.
  */
 
 #define GITGATE_FINDINGS_MAX 50
 #define GITGATE_PATH_SHOW 256
+#define GITGATE_BLOB_MAX (100u << 20) /* bytes of one file the scan reads; a larger one is refused */
+#define GITGATE_SPANS_MAX 16          /* secrets in one name that are redacted when it is shown */
 
 struct gitgate_finding {
 	char object[GITGATE_OID_HEX + 1]; /* the commit (or tag object) that adds it */
@@ -59,9 +68,17 @@ struct gitgate_scan {
 	/* Tips of refs found clean earlier in this push: hidden from later walks. */
 	git_oid *clean;
 	size_t nclean, clean_cap;
-	/* The file being scanned. */
+	git_odb *odb;               /* repo's object database: blob sizes before reading them */
+	/* The file being scanned (its path as it may be shown: secrets in it redacted). */
 	const char *cur_object_hex;
 	char cur_path[GITGATE_PATH_SHOW];
+	/* A name being scanned: where its secrets are, to redact them when it is shown. */
+	int collect_spans;
+	size_t nspans;
+	struct {
+		uint64_t off;
+		size_t len;
+	} spans[GITGATE_SPANS_MAX];
 	int cur_skip;
 	uint32_t *linemap;          /* stream line (0-based) -> line in the new file */
 	int identity_lines;         /* the stream is the whole file: its lines are the file's */
@@ -74,6 +91,17 @@ struct gitgate_scan {
 int gitgate_scan_init(struct gitgate_scan *s, git_repository *repo, git_repository *mirror,
 		      const struct scan_engine *eng, struct bb_err *e);
 void gitgate_scan_free(struct gitgate_scan *s);
+
+/*
+ * Scan a name the client sends besides objects: a pushed ref's name (every
+ * ref of a push, before anything logs it, label "ref name"), a push option
+ * ("push option"). Fills s->findings (reset first; their path is label);
+ * shown (cap bytes) gets the name with each secret in it replaced by
+ * [REDACTED], the form logs and messages may show. Returns the number of
+ * findings (0: clean), or -1 with e when it could not be scanned whole.
+ */
+int gitgate_scan_name(struct gitgate_scan *s, const char *label, const char *name, char *shown, size_t cap,
+		      struct bb_err *e);
 
 /*
  * Scan ref refname moving from old (NULL: a new ref) to new_oid. Fills

@@ -6,6 +6,7 @@ cases=(
 	"clone over smart HTTP gives upstream's refs"
 	"a clean push over HTTP reaches upstream"
 	"a push adding a secret over HTTP is refused, redacted; upstream unchanged"
+	"a push adding a base64-wrapped secret over HTTP is refused too"
 	"a fetch whose negotiation body is gzip-compressed works"
 	"an 8 MB push (chunked request body) lands"
 	"POST without Content-Length, or with a bad one, is 400; other transfer codings 501"
@@ -62,6 +63,19 @@ else
 fi
 git -C "$T/c" reset -q --hard HEAD~1
 
+# 3b. the same through the decoders: the token base64-wrapped
+SECRET2=$(token)
+(cd "$T/c" && printf 'token: %s\n' "$SECRET2" | base64 -w0 >ci.b64 && git add ci.b64 && git commit -qm ci2) >/dev/null
+git -C "$T/c" push origin main >"$T/o" 2>&1
+rc=$?
+if [ "$rc" -ne 0 ] && grep -q "main -> main (secret found)" "$T/o" && grep -q "ci.b64:1 github-pat" "$T/o" &&
+	[ "$(up rev-parse main)" = "$before" ]; then
+	ok "${cases[3]}"
+else
+	fail "${cases[3]}" "exit $rc: $(out "$T/o")"
+fi
+git -C "$T/c" reset -q --hard HEAD~1
+
 # 4. many local commits make negotiation bodies over 1 KiB, which git gzips
 {
 	for i in $(seq 1 300); do
@@ -75,9 +89,9 @@ git -C "$T/c" reset -q --hard HEAD~1
 if GIT_TRACE_CURL=1 GIT_TRACE_CURL_NO_DATA=1 git -C "$T/c" -c protocol.version=0 fetch origin >"$T/o" 2>&1 &&
 	grep -q "Send header: Content-Encoding: gzip" "$T/o" &&
 	[ "$(git -C "$T/c" rev-parse origin/main)" = "$(up rev-parse main)" ]; then
-	ok "${cases[3]}"
+	ok "${cases[4]}"
 else
-	fail "${cases[3]}" "$(grep -c 'Content-Encoding: gzip' "$T/o") gzip requests; $(grep -v '=> Send\|<= Recv\|== Info' "$T/o" | tail -n 4 | tr '\n' ' ')"
+	fail "${cases[4]}" "$(grep -c 'Content-Encoding: gzip' "$T/o") gzip requests; $(grep -v '=> Send\|<= Recv\|== Info' "$T/o" | tail -n 4 | tr '\n' ' ')"
 fi
 git -C "$T/c" reset -q --hard origin/main
 
@@ -86,9 +100,9 @@ head -c 8000000 /dev/urandom >"$T/c/big.bin"
 (cd "$T/c" && git add big.bin && git commit -qm big) >/dev/null
 if GIT_TRACE_CURL=1 GIT_TRACE_CURL_NO_DATA=1 git -C "$T/c" push origin main >"$T/o" 2>&1 &&
 	grep -q "Send header: Transfer-Encoding: chunked" "$T/o" && [ "$(up rev-parse main)" = "$(git -C "$T/c" rev-parse HEAD)" ]; then
-	ok "${cases[4]}"
+	ok "${cases[5]}"
 else
-	fail "${cases[4]}" "$(grep -v '=> Send\|<= Recv\|== Info' "$T/o" | tail -n 4 | tr '\n' ' ')"
+	fail "${cases[5]}" "$(grep -v '=> Send\|<= Recv\|== Info' "$T/o" | tail -n 4 | tr '\n' ' ')"
 fi
 
 # status CURL-ARGS...: the HTTP status of one request
@@ -106,9 +120,9 @@ s4=$(exec 3<>"/dev/tcp/$HA/$HP" && printf 'POST /app.git/git-upload-pack HTTP/1.
 s5=$(status -X POST "$RPC" -H "$CT" -H 'Transfer-Encoding: gzip, chunked' --data-binary 0000)
 s6=$(printf '0000' | status -X POST "$RPC" -H "$CT" --data-binary @-)
 if [ "$s1$s2$s3$s4$s5$s6" = "400400400400501200" ]; then
-	ok "${cases[5]}"
+	ok "${cases[6]}"
 else
-	fail "${cases[5]}" "empty CL $s1, bad CL $s2, two CL $s3, none $s4, gzip TE $s5, valid $s6"
+	fail "${cases[6]}" "empty CL $s1, bad CL $s2, two CL $s3, none $s4, gzip TE $s5, valid $s6"
 fi
 
 # 7. caps: 1 MiB for upload-pack, declared and chunked. A valid want, then haves the gate does not
@@ -124,9 +138,9 @@ s2=$(status -X POST "$RPC" -H "$CT" -H 'Transfer-Encoding: chunked' --data-binar
 gzip -c "$T/big" >"$T/big.gz"
 s3=$(status -X POST "$RPC" -H "$CT" -H 'Content-Encoding: gzip' --data-binary @"$T/big.gz")
 if [ "$s1$s2$s3" = "413413413" ]; then
-	ok "${cases[6]}"
+	ok "${cases[7]}"
 else
-	fail "${cases[6]}" "declared $s1, chunked $s2, gzip $s3"
+	fail "${cases[7]}" "declared $s1, chunked $s2, gzip $s3"
 fi
 
 # 8. routing
@@ -135,9 +149,9 @@ s2=$(status "http://$HA:$HP/nope.git/info/refs?service=git-upload-pack")
 s3=$(status "$RPC")
 s4=$(status "$URL/HEAD")
 if [ "$s1$s2$s3$s4" = "403404405404" ]; then
-	ok "${cases[7]}"
+	ok "${cases[8]}"
 else
-	fail "${cases[7]}" "dumb $s1, unknown repo $s2, GET rpc $s3, other path $s4"
+	fail "${cases[8]}" "dumb $s1, unknown repo $s2, GET rpc $s3, other path $s4"
 fi
 
 # 10. stalled inside the head
@@ -148,18 +162,18 @@ if exec 7<>"/dev/tcp/$HA/$HP"; then
 	rc=$?
 	exec 7<&-
 	ms=$((($(date +%s%N) - start) / 1000000))
-	if [ "$rc" -eq 0 ] && [ "$ms" -ge 2800 ] && [ "$ms" -lt 8000 ]; then ok "${cases[9]}"; else fail "${cases[9]}" "closed after $ms ms (exit $rc)"; fi
+	if [ "$rc" -eq 0 ] && [ "$ms" -ge 2800 ] && [ "$ms" -lt 8000 ]; then ok "${cases[10]}"; else fail "${cases[10]}" "closed after $ms ms (exit $rc)"; fi
 else
-	fail "${cases[9]}" "cannot connect"
+	fail "${cases[10]}" "cannot connect"
 fi
 
 # 9. upstream down
 gitsshd_stop
 if ! git clone -q "$URL" "$T/c-down" >"$T/o" 2>&1 && grep -q "remote error: bb git-gate: cannot refresh 'app' from upstream.*fail closed" "$T/o"; then
-	ok "${cases[8]}"
+	ok "${cases[9]}"
 else
-	fail "${cases[8]}" "$(out "$T/o")"
+	fail "${cases[9]}" "$(out "$T/o")"
 fi
-if grep -qF "$SECRET" "$T/http.log" "$T/http.err" || grep -q Sanitizer "$T/http.err"; then
+if grep -qF -e "$SECRET" -e "$SECRET2" "$T/http.log" "$T/http.err" || grep -q Sanitizer "$T/http.err"; then
 	fail "log check" "a secret or a sanitizer report in git-http's output: $(grep -m1 -A3 Sanitizer "$T/http.err" | tr '\n' ' ')"
 fi

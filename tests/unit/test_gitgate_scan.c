@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "b64.h"
 #include "gitgate_scan.h"
 #include "t.h"
 
@@ -273,17 +274,17 @@ static void modified_file_reports_its_line(void)
 	gitgate_scan_free(&sc);
 }
 
-static void binary_rename_and_allowlist_skipped(void)
+static void binary_scanned_rename_and_allowlist_skipped(void)
 {
 	struct gitgate_scan sc;
 	struct bb_err e = { 0 };
 	struct scan_engine *allow = NULL;
 	char legacy[200], bin[200];
-	size_t bl;
+	size_t bl, i;
 	git_oid c;
 
 	snprintf(legacy, sizeof legacy, "old = \"%s\"\n", secret);
-	/* Binary: a NUL byte before the secret. */
+	/* Binary: a NUL byte before the secret. It is scanned as bytes. */
 	bl = (size_t)snprintf(bin, sizeof bin, "X%ctoken = \"%s\"\n", 0, secret);
 	{
 		/* legacy.conf renamed (exactly), a binary file, and a secret under testdata/. */
@@ -296,19 +297,141 @@ static void binary_rename_and_allowlist_skipped(void)
 		c = commit(staged, &base2, NULL, f, 4);
 	}
 	T_CHECK(gitgate_scan_init(&sc, staged, mirror, eng, &e) == 0);
-	/* Without a path allowlist only testdata/x.env is found. */
-	T_CHECK(scan("refs/heads/main", &base2, &c, &sc) >= 1);
-	T_STREQ(sc.findings[0].path, "testdata/x.env");
-	T_CHECK(sc.findings[sc.nfindings - 1].path[0] == 't');
+	/* Without a path allowlist: the binary file and testdata/x.env; the exact rename adds nothing. */
+	T_CHECK(scan("refs/heads/main", &base2, &c, &sc) >= 2);
+	T_STREQ(sc.findings[0].path, "blob.bin");
+	T_STREQ(sc.findings[sc.nfindings - 1].path, "testdata/x.env");
+	for (i = 0; i < sc.nfindings; i++)
+		T_CHECK(strcmp(sc.findings[i].path, "moved.conf") != 0);
 	gitgate_scan_free(&sc);
-	/* With one, nothing. */
+	/* With one, only the binary file. */
 	T_CHECK(scan_engine_new(&allow, &e) == 0);
 	T_CHECK(scan_engine_allow_path(allow, "(^|/)testdata/", &e) == 0);
 	T_CHECK(scan_engine_finish(allow, &e) == 0);
 	T_CHECK(gitgate_scan_init(&sc, staged, mirror, allow, &e) == 0);
-	T_CHECK(scan("refs/heads/main", &base2, &c, &sc) == 0);
+	T_CHECK(scan("refs/heads/main", &base2, &c, &sc) >= 1);
+	for (i = 0; i < sc.nfindings; i++)
+		T_STREQ(sc.findings[i].path, "blob.bin");
 	gitgate_scan_free(&sc);
 	scan_engine_free(allow);
+}
+
+/* A binary file changed to hold a secret is scanned whole (there is no line diff of it). */
+static void binary_change_scanned_whole(void)
+{
+	struct gitgate_scan sc;
+	struct bb_err e = { 0 };
+	char legacy[200], bin1[200], bin2[300];
+	size_t l1, l2;
+	git_oid a, b;
+
+	snprintf(legacy, sizeof legacy, "old = \"%s\"\n", secret);
+	l1 = (size_t)snprintf(bin1, sizeof bin1, "BIN%c%cclean payload\n", 0, 1);
+	l2 = (size_t)snprintf(bin2, sizeof bin2, "BIN%c%cclean payload\ntoken = \"%s\"\n", 0, 1, secret);
+	{
+		struct file fa[] = { { "README", "hello\nworld\n", 0 }, { "legacy.conf", legacy, 0 }, { "app.bin", bin1, l1 } };
+		struct file fb[] = { { "README", "hello\nworld\n", 0 }, { "legacy.conf", legacy, 0 }, { "app.bin", bin2, l2 } };
+
+		a = commit(staged, &base2, NULL, fa, 3);
+		b = commit(staged, &a, NULL, fb, 3);
+	}
+	T_CHECK(gitgate_scan_init(&sc, staged, mirror, eng, &e) == 0);
+	T_CHECK(scan("refs/heads/main", &a, &b, &sc) >= 1);
+	T_STREQ(sc.findings[0].path, "app.bin");
+	T_CHECK(sc.findings[0].line == 2);
+	gitgate_scan_free(&sc);
+}
+
+/* Names the agent chooses are scanned and shown only redacted: a ref's, a path's, a tag's. */
+static void names_scanned_and_redacted(void)
+{
+	struct gitgate_scan sc;
+	struct bb_err e = { 0 };
+	char ref[200], shown[200], path[120], legacy[200], tagname[100], label[160];
+	git_object *target = NULL;
+	git_oid c, tag;
+	size_t i;
+
+	T_CHECK(gitgate_scan_init(&sc, staged, mirror, eng, &e) == 0);
+	snprintf(ref, sizeof ref, "refs/heads/x-%s", secret);
+	T_CHECK(gitgate_scan_name(&sc, "ref name", ref, shown, sizeof shown, &e) >= 1);
+	T_STREQ(sc.findings[0].path, "ref name");
+	T_STREQ(shown, "refs/heads/x-[REDACTED]");
+	T_CHECK(gitgate_scan_name(&sc, "ref name", "refs/heads/feature-42", shown, sizeof shown, &e) == 0);
+	T_STREQ(shown, "refs/heads/feature-42");
+	/* a path holding a secret: found, and every finding shows the path redacted */
+	snprintf(legacy, sizeof legacy, "old = \"%s\"\n", secret);
+	snprintf(path, sizeof path, "keys/%s.txt", secret);
+	{
+		struct file f[] = { { "README", "hello\nworld\n", 0 }, { "legacy.conf", legacy, 0 }, { path, NULL, 0 } };
+
+		f[2].content = with_secret("");
+		c = commit(staged, &base2, NULL, f, 3);
+	}
+	T_CHECK(scan("refs/heads/p", &base2, &c, &sc) >= 2);
+	T_STREQ(sc.findings[0].path, "path");
+	for (i = 0; i < sc.nfindings; i++)
+		T_CHECK(strstr(sc.findings[i].path, secret) == NULL && strstr(sc.findings[i].excerpt, secret) == NULL);
+	T_STREQ(sc.findings[sc.nfindings - 1].path, "keys/[REDACTED].txt");
+	/* a tag object's own name */
+	snprintf(tagname, sizeof tagname, "v-%s", secret);
+	git_object_lookup(&target, staged, &base2, GIT_OBJECT_COMMIT);
+	git_tag_create(&tag, staged, tagname, target, sig, "release\n", 0);
+	git_object_free(target);
+	T_CHECK(scan("refs/tags/v1", NULL, &tag, &sc) >= 1);
+	T_STREQ(sc.findings[0].path, "tag name");
+	snprintf(label, sizeof label, "tag v-%s", secret);
+	for (i = 0; i < sc.nfindings; i++)
+		T_CHECK(strcmp(sc.findings[i].path, label) != 0);
+	gitgate_scan_free(&sc);
+}
+
+/* What the decoders add to a push: encoded secrets, split lines; and what they cannot read fails the scan. */
+static void decoded_in_pushes(void)
+{
+	struct gitgate_scan sc;
+	struct bb_err e = { 0 };
+	char legacy[200], b64[2100], line[200], nested[2048], tmp[2048], split[300], apart[300];
+	size_t n, k, d;
+	git_oid c1, c2, c3, c4;
+
+	snprintf(legacy, sizeof legacy, "old = \"%s\"\n", secret);
+	n = (size_t)snprintf(line, sizeof line, "api_token = \"%s\"", secret);
+	b64_encode(line, n, B64_PAD, tmp, sizeof tmp, &k, NULL);
+	snprintf(b64, sizeof b64, "data: %s\n", tmp);
+	/* split across two added lines; and the same halves in two hunks apart (not joined) */
+	snprintf(split, sizeof split, "hello\nworld\nkey = \"%.20s\" +\n  \"%s\"\n", secret, secret + 20);
+	snprintf(apart, sizeof apart, "%.20s\nworld\n%s\n", secret, secret + 20);
+	{
+		struct file f1[] = { { "README", "hello\nworld\n", 0 }, { "legacy.conf", legacy, 0 }, { "enc.yaml", b64, 0 } };
+		struct file f2[] = { { "README", split, 0 }, { "legacy.conf", legacy, 0 } };
+		struct file f3[] = { { "README", apart, 0 }, { "legacy.conf", legacy, 0 } };
+
+		c1 = commit(staged, &base2, NULL, f1, 3);
+		c2 = commit(staged, &base2, NULL, f2, 2);
+		c3 = commit(staged, &base2, NULL, f3, 2);
+	}
+	T_CHECK(gitgate_scan_init(&sc, staged, mirror, eng, &e) == 0);
+	T_CHECK(scan("refs/heads/b64", &base2, &c1, &sc) >= 1);
+	T_STREQ(sc.findings[0].path, "enc.yaml");
+	T_CHECK(scan("refs/heads/split", &base2, &c2, &sc) >= 1);
+	T_STREQ(sc.findings[0].path, "README");
+	T_CHECK(sc.findings[0].line == 3);
+	T_CHECK(scan("refs/heads/apart", &base2, &c3, &sc) == 0);
+	/* base64 four deep: not read, and the ref is refused for it */
+	memcpy(nested, line, n + 1);
+	for (d = 0; d < 4; d++) {
+		b64_encode(nested, n, B64_PAD, tmp, sizeof tmp, &n, NULL);
+		memcpy(nested, tmp, n + 1);
+	}
+	{
+		struct file f4[] = { { "README", "hello\nworld\n", 0 }, { "legacy.conf", legacy, 0 }, { "deep.txt", nested, 0 } };
+
+		c4 = commit(staged, &base2, NULL, f4, 3);
+	}
+	T_CHECK(gitgate_scan_ref(&sc, "refs/heads/deep", &base2, &c4, &e) == -1);
+	T_CHECK(strstr(e.msg, "deep.txt") && strstr(e.msg, "not scanned whole"));
+	gitgate_scan_free(&sc);
 }
 
 static void merges_skip_what_the_other_side_brought(void)
@@ -404,7 +527,10 @@ int main(void)
 	T_RUN(old_history_is_not_rescanned);
 	T_RUN(added_then_removed_is_found);
 	T_RUN(modified_file_reports_its_line);
-	T_RUN(binary_rename_and_allowlist_skipped);
+	T_RUN(binary_scanned_rename_and_allowlist_skipped);
+	T_RUN(binary_change_scanned_whole);
+	T_RUN(names_scanned_and_redacted);
+	T_RUN(decoded_in_pushes);
 	T_RUN(merges_skip_what_the_other_side_brought);
 	T_RUN(tags_messages_and_refusals);
 	T_RUN(clean_tips_are_not_scanned_twice);
