@@ -775,7 +775,7 @@ static void decoded_controls(void)
 {
 	struct scan_engine *eng;
 	struct scan_stream *s;
-	char *text = malloc(300000), b[64];
+	char *text = malloc(400000), b[64];
 	size_t n = 0, i;
 	struct got g;
 
@@ -783,12 +783,12 @@ static void decoded_controls(void)
 	if (!text || !eng)
 		return;
 	/* random base64 and hex, printf formats, wrapped prose and code, URLs */
-	for (i = 0; i < 2000; i++) {
+	for (i = 0; i < 1200; i++) { /* about 300 KB */
 		token(b, 60, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
-		n += (size_t)snprintf(text + n, 300000 - n, "blob %s==\n", b);
+		n += (size_t)snprintf(text + n, 400000 - n, "blob %s==\n", b);
 		token(b, 40, "0123456789abcdef");
-		n += (size_t)snprintf(text + n, 300000 - n, "commit %s printf(\"%%02x %%2d\", x);\n", b);
-		n += (size_t)snprintf(text + n, 300000 - n, "The configuration of the internationalization\nsubsystem "
+		n += (size_t)snprintf(text + n, 400000 - n, "commit %s printf(\"%%02x %%2d\", x);\n", b);
+		n += (size_t)snprintf(text + n, 400000 - n, "The configuration of the internationalization\nsubsystem "
 							"goes _GLIBCXX20_CONSTEXPR\n    void f(%%20)\n");
 	}
 	memset(&g, 0, sizeof g);
