@@ -7,6 +7,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "hex.h"
 #include "scan_int.h"
 
 /*
@@ -103,14 +104,6 @@ struct scan_decoder {
 };
 
 /* ---- byte classes ---- */
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 32;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
 
 /* base64 values of both alphabets, -1 elsewhere */
 static const signed char b64v[256] = {
@@ -234,13 +227,13 @@ static size_t pct_decode(const unsigned char *p, size_t n, unsigned char *out)
 	int any = 0;
 
 	while (i < n) {
-		if (p[i] == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
-			unsigned char c = (unsigned char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+		if (p[i] == '%' && i + 2 < n && hex_val(p[i + 1]) >= 0 && hex_val(p[i + 2]) >= 0) {
+			unsigned char c = (unsigned char)(hex_val(p[i + 1]) * 16 + hex_val(p[i + 2]));
 			int depth = 1;
 
 			i += 3;
-			while (c == '%' && depth++ < PCT_CHAIN && i + 1 < n && hexval(p[i]) >= 0 && hexval(p[i + 1]) >= 0) {
-				c = (unsigned char)(hexval(p[i]) * 16 + hexval(p[i + 1]));
+			while (c == '%' && depth++ < PCT_CHAIN && i + 1 < n && hex_val(p[i]) >= 0 && hex_val(p[i + 1]) >= 0) {
+				c = (unsigned char)(hex_val(p[i]) * 16 + hex_val(p[i + 1]));
 				i += 2;
 			}
 			out[o++] = c;
@@ -273,12 +266,12 @@ static void decode_run(struct scan_decoder *d, const unsigned char *r, size_t n,
 	}
 	out = d->work[depth - 1];
 	for (i = hx; i < n && hex; i++)
-		hex = hexval(r[i]) >= 0;
+		hex = hex_val(r[i]) >= 0;
 	if (hex) {
 		if (n - hx < SCAN_RUN_MIN)
 			return;
 		for (i = hx, o = 0; i + 1 < n; i += 2)
-			out[o++] = (unsigned char)(hexval(r[i]) * 16 + hexval(r[i + 1]));
+			out[o++] = (unsigned char)(hex_val(r[i]) * 16 + hex_val(r[i + 1]));
 		d->kinds[depth - 1] = "hex";
 		scan_decoded(d, out, o, depth);
 		return;
@@ -819,18 +812,18 @@ static int pct_at(const struct scan_stream *top, uint64_t x, uint64_t end, int f
 
 	if (x + 3 > end)
 		return final ? 0 : -1;
-	if (hexval(TB(x + 1)) < 0 || hexval(TB(x + 2)) < 0)
+	if (hex_val(TB(x + 1)) < 0 || hex_val(TB(x + 2)) < 0)
 		return 0;
-	c = (unsigned char)(hexval(TB(x + 1)) * 16 + hexval(TB(x + 2)));
+	c = (unsigned char)(hex_val(TB(x + 1)) * 16 + hex_val(TB(x + 2)));
 	while (c == '%' && depth++ < PCT_CHAIN) {
 		if (x + len + 2 > end) {
 			if (!final)
 				return -1;
 			break;
 		}
-		if (hexval(TB(x + len)) < 0 || hexval(TB(x + len + 1)) < 0)
+		if (hex_val(TB(x + len)) < 0 || hex_val(TB(x + len + 1)) < 0)
 			break;
-		c = (unsigned char)(hexval(TB(x + len)) * 16 + hexval(TB(x + len + 1)));
+		c = (unsigned char)(hex_val(TB(x + len)) * 16 + hex_val(TB(x + len + 1)));
 		len += 2;
 	}
 	*v = c;
