@@ -8,6 +8,7 @@
 #include <ifaddrs.h>
 #include <limits.h>
 #include <linux/netlink.h>
+#include <linux/openat2.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -246,7 +248,7 @@ int dk_call(const struct dk_client *d, const char *method, const char *path, con
 		goto out;
 	}
 	if (r->status < 200 || r->status > 299) {
-		char msg[300];
+		char msg[1024];
 		dk_error_text(r->body.p, r->body.len, msg, sizeof msg);
 		bb_errf(e, BB_ELIB, "docker: %s %s: %s (HTTP %d)", method, path, msg, r->status);
 		goto out;
@@ -309,7 +311,7 @@ int dk_call_to_fd(const struct dk_client *d, const char *method, const char *pat
 	if (r->status < 200 || r->status > 299) {
 		/* An error: its body is small JSON; read it whole for the message. */
 		struct dk_reply rep = { 0 };
-		char msg[300];
+		char msg[1024];
 		while (!eof)
 			DK_MORE();
 		buf_init(&rep.body, DK_BODY_MAX);
@@ -626,24 +628,70 @@ static cJSON *str_array(const char *const *v)
 	return a;
 }
 
+/* What docker_entry binds into: the Mounts array, and the image's rootfs (NULL: the host's root). */
+struct dk_walk {
+	cJSON *mounts;
+	const char *image_root;
+};
+
 /*
- * The Docker backend's action for one top-level entry of the host's root
+ * A top-level symlink of an image's root resolved as the agent would see it: inside the root
+ * (openat2 RESOLVE_IN_ROOT: absolute targets and ".." stay in it), into out as the directory's
+ * real path on the host. 0, or -1 (not a directory in the image, or no openat2).
+ */
+static int image_link_dir(const char *root, const char *name, char *out, size_t cap)
+{
+	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	char proc[64], real[PATH_MAX];
+	int rfd, fd;
+	size_t rl;
+	ssize_t n;
+	if (!realpath(root, real))
+		return -1;
+	rl = strlen(real);
+	rfd = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0)
+		return -1;
+	fd = (int)syscall(SYS_openat2, rfd, name, &how, sizeof how);
+	close(rfd);
+	if (fd < 0)
+		return -1;
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	n = readlink(proc, out, cap - 1);
+	close(fd);
+	if (n <= 0 || (size_t)n >= cap - 1)
+		return -1;
+	out[n] = 0;
+	if ((size_t)n <= rl || strncmp(out, real, rl) || out[rl] != '/')
+		return -1; /* the root itself, or not under it: never bound */
+	return 0;
+}
+
+/*
+ * The Docker backend's action for one top-level entry of the agent's root
  * (host/rootfs.h): directories bound read-only at the same place; a
  * symlink to a directory (/bin -> usr/bin) bound as the directory it
- * names (the engine follows it; an image of one file has nowhere to copy
- * the link); files and names the container provides (hidden ones get a
+ * names (an image of one file has nowhere to copy the link): on the host's
+ * root as the host resolves it, in an imported image resolved inside the
+ * image (the engine would follow an absolute link out of it onto the
+ * host's); files and names the container provides (hidden ones get a
  * tmpfs below) left out, and /bb, which is bb in the image.
  */
 static int docker_entry(void *arg, const struct rootfs_entry *en)
 {
-	cJSON *mounts = arg;
-	char at[NAME_MAX + 2];
+	const struct dk_walk *w = arg;
+	char at[NAME_MAX + 2], src[PATH_MAX];
 	struct stat st;
 	if (!strcmp(en->name, "bb") || (en->kind != ROOTFS_DIR && en->kind != ROOTFS_LINK))
 		return 0;
 	snprintf(at, sizeof at, "/%s", en->name);
+	if (w->image_root && en->kind == ROOTFS_LINK) {
+		if (image_link_dir(w->image_root, en->name, src, sizeof src) == 0)
+			add_bind(w->mounts, src, at, 1);
+		return 0;
+	}
 	if (stat(en->src, &st) == 0 && S_ISDIR(st.st_mode))
-		add_bind(mounts, en->src, at, 1);
+		add_bind(w->mounts, en->src, at, 1);
 	return 0;
 }
 
@@ -795,7 +843,7 @@ static int attach_open(const struct dk_client *d, const char *id, struct buf *ea
 	r = malloc(sizeof *r);
 	if (!r || http1_response_parse(head, end, NULL, sv_from("POST"), r, &he) <= 0 ||
 	    (r->status != 101 && r->status != 200)) {
-		char msg[300];
+		char msg[1024];
 		dk_error_text(head + end, have - end, msg, sizeof msg);
 		bb_errf(e, BB_ELIB, "docker: POST %s: %s (HTTP %d)", path, msg, r ? r->status : 0);
 		free(r);
@@ -937,9 +985,6 @@ int docker_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 	snprintf(pid, sizeof pid, "%d", (int)getpid());
 	snprintf(slog, sizeof slog, "%s/init.log", c->state_dir);
 	snprintf(rundir, sizeof rundir, "%s/agent-run", c->state_dir);
-	if (c->rootfs)
-		return bb_errf(e, BB_ENOTIMPL, "docker: an imported image as the agent's root is not supported by this "
-					       "backend yet (use --backend embedded or oci)");
 	if (rt_agent_limits(c, &mem, &pids, e) < 0)
 		return -1;
 	aargv = rt_agent_argv(c, "/bb", uid, gid);
@@ -975,7 +1020,7 @@ int docker_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 		close(img);
 		/* The engine may answer 200 and put the failure in the progress stream. */
 		if (n == 0 && r.body.p && strstr(r.body.p, "\"error")) {
-			char msg[300];
+			char msg[1024];
 			dk_error_text(r.body.p, r.body.len, msg, sizeof msg);
 			bb_errf(e, BB_ELIB, "docker: POST /images/load: %s", msg);
 			n = -1;
@@ -1160,7 +1205,29 @@ int docker_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 	cJSON_AddStringToObject(host, "NetworkMode", m.net_int);
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(host, "Sysctls"), "net.ipv6.conf.all.disable_ipv6", "1");
 	mounts = cJSON_AddArrayToObject(host, "Mounts");
-	rootfs_walk("/", ROOTFS_AGENT_HOST, docker_entry, mounts);
+	if (c->rootfs) {
+		/*
+		 * The engine binds its own /etc/hosts, hostname, resolv.conf (and podman passwd, group) over files that must
+		 * exist: the image's /etc is bound read-only, so they are made (empty) in the imported root
+		 * first, beneath it without following a link.
+		 */
+		static const char *const mp[] = { "etc/hosts", "etc/hostname", "etc/resolv.conf", "etc/passwd", "etc/group" };
+		int rfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		for (n = 0; rfd >= 0 && n < (int)(sizeof mp / sizeof *mp); n++) {
+			struct bb_err e2 = { 0 };
+			int f = fd_open_beneath(rfd, mp[n], O_WRONLY | O_CREAT | O_NOCTTY | O_NONBLOCK, 0644, &e2);
+			fd_close(f);
+		}
+		fd_close(rfd);
+	}
+	{
+		struct dk_walk w = { mounts, c->rootfs };
+		if (rootfs_walk(c->rootfs ? c->rootfs : "/", c->rootfs ? ROOTFS_AGENT_IMAGE : ROOTFS_AGENT_HOST, docker_entry,
+				&w) < 0) {
+			bb_errno(e, errno, "docker: the agent's root %s", c->rootfs ? c->rootfs : "/");
+			goto out;
+		}
+	}
 	{
 		/*
 		 * Scratch space of its own. Podman fills a tmpfs with what lies
@@ -1175,7 +1242,8 @@ int docker_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 		snprintf(path, sizeof path, "rw,nosuid,nodev,size=16m,mode=755%s", nocopy);
 		cJSON_AddStringToObject(t, "/run", path);
 		snprintf(path, sizeof path, "rw,nosuid,nodev,noexec,size=64k,mode=755%s", nocopy);
-		for (n = 0; (hidden = rootfs_hidden(ROOTFS_AGENT_HOST, (size_t)n)) != NULL; n++) {
+		for (n = 0; (hidden = rootfs_hidden(c->rootfs ? ROOTFS_AGENT_IMAGE : ROOTFS_AGENT_HOST, (size_t)n)) != NULL;
+		     n++) {
 			char at[64];
 			snprintf(at, sizeof at, "/%s", hidden);
 			cJSON_AddStringToObject(t, at, path);

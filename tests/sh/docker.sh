@@ -309,4 +309,27 @@ if grep -q "removed .*$SLUG" "$T/clean.out" && grep -q "docker object" "$T/clean
 else
 	fail "docker: cleanup after kill -9" "$(cat "$T/clean.out") left: $(leftovers | tr '\n' ' ')"
 fi
+
+# --- agent_provider.dockerfile on this backend: built by the same engine, imported, bound as the agent's root.
+# The image's top-level links resolve inside the image: /hostetc -> /etc is the image's /etc, never the host's.
+mkdir -p "$T/ictx/root/etc" "$T/ictx/root/usr/bin"
+cp "$BB" "$T/ictx/bb"
+echo '{"from":"image-etc"}' >"$T/ictx/root/etc/marker.json"
+echo '{"from":"image-usr-bin"}' >"$T/ictx/root/usr/bin/m.json"
+ln -s usr/bin "$T/ictx/root/bin"
+ln -s /etc "$T/ictx/root/hostetc"
+printf 'FROM scratch\nCOPY bb /bb\nCOPY root/ /\n' >"$T/ictx/Dockerfile"
+printf -- '---\nagent_provider: {dockerfile: %s}\n---\n' "$T/ictx/Dockerfile" >"$BB_HOME/.bb/bottles/img.md"
+irun() { (cd "$T/ws" && timeout 120 "$BB" bottle run img --backend docker -- "$@") 2>&1 </dev/null; }
+o1=$(irun /bb probe json /hostetc/marker.json)
+o2=$(irun /bb probe json /bin/m.json)
+o3=$(irun /bb probe json /hostetc/os-release)
+if grep -q '"from":"image-etc"' <<<"$o1" && grep -q "built now from" <<<"$o1" && grep -q '"from":"image-usr-bin"' <<<"$o2" &&
+	grep -qi "no such file" <<<"$o3"; then
+	ok "docker: agent_provider.dockerfile is built and is the agent's root; its links resolve inside the image (not the host's /etc)"
+else
+	fail "docker: dockerfile image" "$(printf "%s | " "$o1" "$o2" "$o3" | tr "\n" " ")"
+fi
+o4=$(irun /bin/sh -c true)
+[ $? = 127 ] && ok "docker: the host's /bin/sh is not in the image's root" || fail "docker: image root holds the host" "$(tr "\n" " " <<<"$o4")"
 exit 0
