@@ -64,6 +64,7 @@ struct resolve_lookup {
 	int queued;
 	uint64_t q_seq;
 	int ready;              /* res holds the answer to deliver */
+	int own;                /* an answer known at start, allocated on its own (not a slot) */
 	struct resolve_result res;
 	/* The servers and timing as they were when the lookup started. */
 	struct resolve_server servers[RESOLVE_MAX_SERVERS];
@@ -527,7 +528,10 @@ static void lookup_release(struct resolver *r, struct resolve_lookup *lk)
 	}
 	queue_remove(r, lk);
 	lk->in_use = 0;
-	r->in_flight--;
+	if (lk->own)
+		free(lk);
+	else
+		r->in_flight--;
 }
 
 static void server_text(const struct resolve_server *s, char *dst, size_t n)
@@ -996,6 +1000,8 @@ void resolver_free(struct resolver *r)
 	for (i = 0; r->lookups && i < r->cfg.max_lookups; i++)
 		if (r->lookups[i].in_use)
 			lookup_release(r, &r->lookups[i]);
+	while (r->q_head) /* answers known at start, not yet delivered */
+		lookup_release(r, r->q_head);
 	if (r->wake_fd >= 0) {
 		loop_io_del(r->loop, &r->wake_io);
 		r->wake_fd = fd_close(r->wake_fd);
@@ -1033,6 +1039,23 @@ static int check_host_name(const char *s, size_t len, struct bb_err *e)
 	return 0;
 }
 
+/*
+ * A lookup whose answer is known at start (hosts file, cache, literal) sends nothing and lives only
+ * until the next loop turn: it takes no slot and does not count against max_lookups, which bounds
+ * the queries on the wire (a burst of connections to a host in the hosts file is not refused).
+ */
+static struct resolve_lookup *lookup_alloc_ready(struct bb_err *e)
+{
+	struct resolve_lookup *lk = calloc(1, sizeof *lk);
+
+	if (!lk) {
+		bb_errno(e, ENOMEM, "name lookup");
+		return NULL;
+	}
+	lk->in_use = lk->own = lk->ready = 1;
+	return lk;
+}
+
 static struct resolve_lookup *lookup_alloc(struct resolver *r, struct bb_err *e)
 {
 	size_t i;
@@ -1062,6 +1085,7 @@ int resolve_start(struct resolver *r, const char *name, size_t len, resolve_fn f
 	struct resolve_lookup *lk;
 	struct resolve_result res;
 	struct netaddr lit;
+	char lname[RESOLVE_NAME_MAX + 1];
 	size_t i;
 	int found;
 
@@ -1083,36 +1107,34 @@ int resolve_start(struct resolver *r, const char *name, size_t len, resolve_fn f
 		len--;
 	if (check_host_name(name, len, e) < 0)
 		return -1;
-	lk = lookup_alloc(r, e);
+	for (i = 0; i < len; i++)
+		lname[i] = ascii_lower(name[i]);
+	lname[len] = '\0';
+	memset(&res, 0, sizeof res);
+	hosts_refresh(r);
+	found = hosts_search(r->hosts_text.p ? r->hosts_text.p : "", r->hosts_text.len, lname, len, r->cfg.want_ipv6,
+			     &res);
+	if (found <= 0) {
+		struct cache_entry *c = r->cfg.no_cache ? NULL : cache_find(r, lname, len);
+		uint64_t now = loop_now(r->loop);
+
+		found = c && c->expires_ms > now;
+		if (found) {
+			c->used_ms = now;
+			res.naddrs = c->naddrs;
+			memcpy(res.addrs, c->addrs, c->naddrs * sizeof c->addrs[0]);
+			res.ttl_s = (uint32_t)((c->expires_ms - now) / 1000);
+			res.source = RESOLVE_FROM_CACHE;
+		}
+	}
+	lk = found > 0 ? lookup_alloc_ready(e) : lookup_alloc(r, e);
 	if (!lk)
 		return -1;
-	for (i = 0; i < len; i++)
-		lk->name[i] = ascii_lower(name[i]);
-	lk->name[len] = '\0';
+	memcpy(lk->name, lname, len + 1);
 	lk->name_len = len;
 	lk->fn = fn;
 	lk->arg = arg;
-	memset(&lk->res, 0, sizeof lk->res);
-
-	hosts_refresh(r);
-	found = hosts_search(r->hosts_text.p ? r->hosts_text.p : "", r->hosts_text.len, lk->name, len,
-			     r->cfg.want_ipv6, &res);
-	if (found > 0) {
-		lk->res = res;
-		lk->ready = 1;
-	} else {
-		struct cache_entry *c = r->cfg.no_cache ? NULL : cache_find(r, lk->name, len);
-		uint64_t now = loop_now(r->loop);
-
-		if (c && c->expires_ms > now) {
-			c->used_ms = now;
-			lk->res.naddrs = c->naddrs;
-			memcpy(lk->res.addrs, c->addrs, c->naddrs * sizeof c->addrs[0]);
-			lk->res.ttl_s = (uint32_t)((c->expires_ms - now) / 1000);
-			lk->res.source = RESOLVE_FROM_CACHE;
-			lk->ready = 1;
-		}
-	}
+	lk->res = res;
 	if (!lk->ready) {
 		conf_refresh(r);
 		if (r->cfg.nservers) {
@@ -1151,7 +1173,7 @@ int resolve_start(struct resolver *r, const char *name, size_t len, resolve_fn f
 	return 0;
 
 literal:
-	lk = lookup_alloc(r, e);
+	lk = lookup_alloc_ready(e);
 	if (!lk)
 		return -1;
 	snprintf(lk->name, sizeof lk->name, "%.*s", (int)(len > RESOLVE_NAME_MAX ? RESOLVE_NAME_MAX : len), name);

@@ -97,7 +97,7 @@ struct resolve_config {
 	unsigned timeout_ms;      /* per try; 0: resolv.conf's (default 5000) */
 	unsigned attempts;        /* rounds over the server list; 0: resolv.conf's (default 2) */
 	int want_ipv6;            /* also ask AAAA (in parallel with A) */
-	unsigned max_lookups;     /* lookups in flight; 0: 256. More fail at once with BB_ETOOBIG */
+	unsigned max_lookups;     /* lookups querying nameservers at once; 0: 256. More fail at once with BB_ETOOBIG */
 	unsigned cache_entries;   /* 0: 256; the least recently used entry is dropped */
 	unsigned cache_ttl_max_s; /* cap on a cached answer's life; 0: 300. Zero-TTL answers are not cached */
 	int no_cache;             /* 1: never cache */
@@ -139,7 +139,8 @@ void resolver_free(struct resolver *r);
  * NULL) identifies the lookup for resolve_cancel and is valid until fn
  * runs or resolve_cancel returns. Returns -1 without calling fn when name
  * is not a valid host name, is a non-canonical IPv4 form, or
- * max_lookups are in flight (BB_ETOOBIG).
+ * max_lookups are querying nameservers (BB_ETOOBIG; answers from the hosts
+ * file, the cache or a literal send nothing and are never refused so).
  */
 int resolve_start(struct resolver *r, const char *name, size_t len, resolve_fn fn, void *arg,
 		  struct resolve_lookup **handle, struct bb_err *e);
