@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -798,6 +799,7 @@ static void request_head(struct conn *c, size_t end)
 	c->body_chunked = rq->chunked;
 	c->body_left = rq->content_length == HTTP1_NO_LENGTH ? 0 : rq->content_length;
 	c->body_done = !rq->chunked && c->body_left == 0;
+	c->body_due_ms = loop_now(&c->eg->loop) + c->eg->head_ms;
 	c->body_dec = 0;
 	if (rq->chunked)
 		http1_chunked_init(&c->chunk, 0, 0);
@@ -1200,6 +1202,17 @@ static int write_from(struct side *s, unsigned char *buf, size_t *len)
 	return moved;
 }
 
+/*
+ * A request body still coming from the agent. It must keep up EG_BODY_MIN_RATE after a grace of the
+ * head timeout (a body dribbled a byte at a time would otherwise hold its slot forever, never idle
+ * long enough for the idle timeout); time egress spends not reading (the upstream is slow to take
+ * the body) is not the agent's and does not count.
+ */
+static int body_pending(const struct conn *c)
+{
+	return c->mode != MODE_TUNNEL && !c->body_done && (c->rq == RQ_BODY || c->rq == RQ_CONNECTING);
+}
+
 static int want_client_bytes(const struct conn *c)
 {
 	if (c->closing || c->rq == RQ_CLOSE)
@@ -1222,7 +1235,10 @@ static void conn_run(struct conn *c)
 			moved |= read_into(&c->cl, c->uout, &c->uout_len, sizeof c->uout, &c->bytes.up);
 			moved |= read_into(&c->up, c->cout, &c->cout_len, sizeof c->cout, &c->bytes.down);
 		} else if (want_client_bytes(c) && (c->mode != MODE_MITM || side_ready(&c->cl))) {
+			size_t had = c->cin_len;
 			moved |= read_into(&c->cl, c->cin, &c->cin_len, sizeof c->cin, NULL);
+			if (body_pending(c))
+				c->body_due_ms += (uint64_t)(c->cin_len - had) * 1000 / EG_BODY_MIN_RATE;
 		}
 		moved |= request_step(c);
 		if (c->up.fd >= 0 && c->rq >= RQ_BODY && c->rq != RQ_CLOSE && side_ready(&c->up))
@@ -1350,6 +1366,10 @@ static void timer_cb(struct loop *l, struct loop_timer *t)
 	if (c->rq == RQ_HEAD && c->cin_len && now >= c->req_started_ms + c->eg->head_ms) {
 		deny(c, 408, "timeout", "the request head did not arrive in time");
 		c->cl.failed = 0;
+	} else if (body_pending(c) && want_client_bytes(c) && now >= c->body_due_ms && c->rs <= RS_HEAD) {
+		up_close(c);
+		deny(c, 408, "timeout", "the request body did not arrive in time (slower than " EG_BODY_MIN_RATE_TEXT " bytes/s)");
+		c->cl.failed = 0;
 	} else if (c->rq == RQ_CONNECTING && now >= c->req_started_ms + c->eg->connect_ms) {
 		up_close(c);
 		deny(c, 504, "upstream-timeout", "the upstream did not answer the connection in time");
@@ -1375,6 +1395,12 @@ static void update_timer(struct conn *c)
 		due = c->req_started_ms + c->eg->head_ms;
 	if (c->rq == RQ_CONNECTING && c->req_started_ms + c->eg->connect_ms < due)
 		due = c->req_started_ms + c->eg->connect_ms;
+	if (body_pending(c)) {
+		if (!want_client_bytes(c) && c->body_due_ms < now + c->eg->head_ms)
+			c->body_due_ms = now + c->eg->head_ms; /* egress is not reading: not the agent's time */
+		if (c->body_due_ms < due)
+			due = c->body_due_ms;
+	}
 	loop_timer_set(&c->eg->loop, &c->timer, due > now ? due - now : 0, &e);
 }
 
@@ -1422,12 +1448,23 @@ static void refuse_busy(struct egress *eg, int fd)
 	}
 }
 
+/*
+ * A connection's state is mapped, not calloc'd: it is mostly buffers (about 46 KiB), and the kernel's
+ * zero pages cost memory only once a buffer is used, so a held idle connection stays small. calloc
+ * would clear every byte of a reused heap slot, making all of it resident (tests/sh/load.sh).
+ */
+static struct conn *conn_map(void)
+{
+	void *p = mmap(NULL, sizeof(struct conn), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
 void conn_accept(struct egress *eg, int fd)
 {
 	struct conn *c;
 	struct bb_err e;
 
-	if (eg->nconns >= eg->max_conns || !(c = calloc(1, sizeof *c))) {
+	if (eg->nconns >= eg->max_conns || !(c = conn_map())) {
 		refuse_busy(eg, fd);
 		return;
 	}
@@ -1446,7 +1483,7 @@ void conn_accept(struct egress *eg, int fd)
 		log_event(LOG_ERROR, "accept", "error", e.msg, (char *)NULL);
 		policy_unref(c->pol);
 		close(fd);
-		free(c);
+		munmap(c, sizeof *c);
 		return;
 	}
 	c->next = eg->conns;
@@ -1481,7 +1518,7 @@ static void conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	eg->nconns--;
-	free(c);
+	munmap(c, sizeof *c);
 }
 
 void conn_close_all(struct egress *eg)

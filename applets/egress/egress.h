@@ -24,6 +24,8 @@
 #define EG_POOL 16 /* idle scanner streams kept for reuse */
 #define EG_LINGER_MAX 64 /* refused connections draining at once; more are closed outright */
 #define EG_HOLD 2048      /* body bytes held back from upstream until the scanner has seen this much more */
+#define EG_BODY_MIN_RATE 500 /* bytes/s a request body must average after the head timeout's grace */
+#define EG_BODY_MIN_RATE_TEXT "500"
 
 /* One end of a connection: a socket, optionally with a TLS engine on it. */
 struct side {
@@ -86,6 +88,7 @@ struct conn {
 	struct http1_chunked chunk;
 	size_t body_dec;  /* raw body bytes at the front of cin that were scanned */
 	int body_done;
+	uint64_t body_due_ms; /* the rest of the body must have come by then (EG_BODY_MIN_RATE) */
 	int req_keep_alive;
 	struct scan_stream *scan_out; /* outbound DLP on the request */
 	struct inflate_stream *zin;   /* decoding a gzip/deflate request body for the scanner */
