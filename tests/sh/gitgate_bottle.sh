@@ -133,7 +133,7 @@ else
 		fail "${cases[5]}" "could not check from the sidecar's namespace: $(cat "$T/ns.err" "$T/ns.addr")"
 	fi
 	sock=$(ls -d "$BB_HOME"/.bb/state/*/dial.sock 2>/dev/null | head -n 1)
-	dial() { nsenter -t "$gpid" -n python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.argv[2].encode()+b"\n"); print(s.recv(300).decode().strip())' "$sock" "$1"; }
+	dial() { nsenter -t "$gpid" -n python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.argv[2].encode()+b"\n"); print(s.recv(300).decode().strip())' "$sock" "$1" 2>&1 | paste -sd ' '; }
 	other=$((UP_PORT == 65535 ? 1 : UP_PORT + 1))
 	a=$(dial "DIAL $UP_ADDR $other")
 	b=$(dial "DIAL $UP_ADDR 22")
