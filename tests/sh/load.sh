@@ -48,7 +48,8 @@ for _ in range(3):  # fill the accept queue (backlog 0 holds one); later SYNs ar
     except BlockingIOError: pass
     held.append(c)
 print("full", flush=True)
-time.sleep(120)
+while True:  # until the test ends (on_exit kills it): a run slower than any fixed time must still find it full
+    time.sleep(3600)
 EOF
 on_exit "kill_tree $!"
 
