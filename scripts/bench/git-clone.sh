@@ -8,32 +8,9 @@
 # nothing changed); git daemon serves the upstream repository directly.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BB=${BB:-$top/bb}
-MB=${BENCH_MB:-100}
-RUNS=${BENCH_RUNS:-3}
 PACKS=${BENCH_PACKS:-10}
-[ -x "$BB" ] || { echo "build first: make (or set BB)" >&2; exit 1; }
-[ "$(id -u)" -eq 0 ] || { echo "needs root (runs a test sshd)" >&2; exit 1; }
-export BB
-source "$top/tests/sh/lib.sh"
-source "$top/tests/sh/gitsshd.inc"
-cases=("benchmark")
-gitsshd_start cases >/dev/null
-
-ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1; e=$(date +%s%N); echo $(((e - s) / 1000000)); }
-median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-ratio() { python3 -c "print(round($1/max($2,1),2))"; }
-
-echo "== generating a ${MB} MB repository" >&2
-git init -q -b main "$T/src"
-per=$((MB * 1000000 / 100))
-(
-	cd "$T/src"
-	for i in $(seq 1 100); do
-		head -c $((per * 3 / 4)) /dev/urandom | base64 -w 76 >"f$((i % 20)).txt.$i"
-		git add -A && git commit -qm "commit $i"
-	done
-)
+source "$top/scripts/bench/gitbench.inc"
+bench_repo
 git init -q --bare -b main "$T/up.git"
 git -C "$T/src" push -q "$T/up.git" main
 git -C "$T/up.git" config uploadpack.allowFilter true
