@@ -1,6 +1,7 @@
 /* test_docker.c - unit tests of host/docker: response parsing, API error text, the attach stream demuxer, DOCKER_HOST, env rewriting, calls to a fake engine. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,6 +328,94 @@ static void calls_to_a_fake_engine(void)
 	rmdir(dir);
 }
 
+/* The file's whole content into b (reset first); 0 or -1. */
+static int file_content(int fd, struct buf *b)
+{
+	struct bb_err e = { 0 };
+	buf_reset(b);
+	return lseek(fd, 0, SEEK_SET) < 0 ? -1 : fd_read_all(fd, b, &e);
+}
+
+/* dk_call_to_fd: an export streamed to a file whatever its framing, chunk size lines split across reads included. */
+static void calls_streamed_to_a_file(void)
+{
+	char dir[] = "/tmp/bb-test-docker.XXXXXX", sock[128], log[128], path[160], host[160];
+	static char payload[200000], chunked[260000];
+	char lenans[256], closeans[256];
+	const char *answers[8];
+	struct dk_client d;
+	struct bb_err e = { 0 };
+	struct buf got = BUF_INIT(1u << 20);
+	size_t i, o = 0, at = 0, step = 1;
+	pid_t pid;
+	int fd, wst;
+
+	for (i = 0; i < sizeof payload; i++)
+		payload[i] = (char)('a' + (i * 7) % 26);
+	o = (size_t)snprintf(chunked, sizeof chunked,
+			     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: application/x-tar\r\n\r\n");
+	{
+		/* The first chunk ends where the client's first 64 KiB read does, minus 2: the next size line is split. */
+		size_t first = 65536 - 2 - o - 6 - 2;
+		o += (size_t)snprintf(chunked + o, sizeof chunked - o, "%zx\r\n", first);
+		memcpy(chunked + o, payload, first);
+		o += first;
+		memcpy(chunked + o, "\r\n", 2);
+		o += 2;
+		at = first;
+	}
+	while (at < sizeof payload) { /* chunks of 1, 4, 13 ... bytes: size lines land anywhere */
+		size_t n = step < sizeof payload - at ? step : sizeof payload - at;
+		o += (size_t)snprintf(chunked + o, sizeof chunked - o, "%zx\r\n", n);
+		memcpy(chunked + o, payload + at, n);
+		o += n;
+		memcpy(chunked + o, "\r\n", 2);
+		o += 2;
+		at += n;
+		step = step * 3 + 1;
+	}
+	o += (size_t)snprintf(chunked + o, sizeof chunked - o, "0\r\n\r\n");
+	chunked[o] = 0;
+	snprintf(lenans, sizeof lenans, "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello worldEXTRA");
+	snprintf(closeans, sizeof closeans, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end");
+	answers[0] = chunked;
+	answers[1] = lenans;
+	answers[2] = closeans;
+	answers[3] = "HTTP/1.1 404 Not Found\r\nContent-Length: 33\r\n\r\n{\"message\":\"no such image: nope\"}";
+	answers[4] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"; /* cut short */
+	answers[5] = chunked; /* over the cap */
+	answers[6] = NULL;
+	T_CHECK(mkdtemp(dir) != NULL);
+	snprintf(sock, sizeof sock, "%s/engine.sock", dir);
+	snprintf(log, sizeof log, "%s/requests", dir);
+	snprintf(path, sizeof path, "%s/out", dir);
+	pid = fake_engine(sock, log, answers);
+	T_CHECK(pid > 0);
+	snprintf(host, sizeof host, "unix://%s", sock);
+	T_CHECK(dk_client_init(&d, host, &e) == 0);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	T_CHECK(fd >= 0);
+	T_CHECK(dk_call_to_fd(&d, "GET", "/images/x/get", fd, 0, &e) == 0);
+	T_CHECK(file_content(fd, &got) == 0 && got.len == sizeof payload && !memcmp(got.p, payload, sizeof payload));
+	T_CHECK(ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0);
+	T_CHECK(dk_call_to_fd(&d, "GET", "/images/x/get", fd, 0, &e) == 0);
+	T_CHECK(file_content(fd, &got) == 0 && got.len == 11 && !memcmp(got.p, "hello world", 11));
+	T_CHECK(ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0);
+	T_CHECK(dk_call_to_fd(&d, "GET", "/images/x/get", fd, 0, &e) == 0);
+	T_CHECK(file_content(fd, &got) == 0 && got.len == 13 && !memcmp(got.p, "until the end", 13));
+	T_CHECK(dk_call_to_fd(&d, "GET", "/images/nope/get", fd, 0, &e) < 0);
+	T_STREQ(e.msg, "docker: GET /images/nope/get: no such image: nope (HTTP 404)");
+	T_CHECK(dk_call_to_fd(&d, "GET", "/images/x/get", fd, 0, &e) < 0 && strstr(e.msg, "cut short"));
+	T_CHECK(dk_call_to_fd(&d, "GET", "/images/x/get", fd, 1000, &e) < 0 && strstr(e.msg, "larger than 1000 bytes"));
+	waitpid(pid, &wst, 0);
+	close(fd);
+	buf_free(&got);
+	unlink(path);
+	unlink(sock);
+	unlink(log);
+	rmdir(dir);
+}
+
 /* docker_cleanup removes what belongs to dead host processes only, and reports how much. */
 static void cleanup_removes_orphans_only(void)
 {
@@ -415,6 +504,7 @@ int main(void)
 	T_RUN(docker_host_parsing);
 	T_RUN(env_rewriting);
 	T_RUN(calls_to_a_fake_engine);
+	T_RUN(calls_streamed_to_a_file);
 	T_RUN(cleanup_removes_orphans_only);
 	buf_free(&rep.body);
 	T_END();
