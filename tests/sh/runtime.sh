@@ -252,10 +252,11 @@ else
 fi
 
 # --- the sidecar itself has no way out ---
-bbrun sh -c 'sleep 3' &
+rm -f "$T/ws/release"
+bbrun sh -c 'while [ ! -e release ]; do sleep 0.05; done' & # the bottle lives until the checks are done
 runpid=$!
 spid=""
-for _ in $(seq 60); do
+for _ in $(seq 600); do
 	spid=$(pgrep -f "bb egress --policy $BB_HOME/.bb/state/" | head -n 1)
 	[ -n "$spid" ] && break
 	sleep 0.05
@@ -278,7 +279,9 @@ if [ -n "$spid" ]; then
 else
 	fail "sidecar isolation" "could not find the sidecar's egress"
 fi
+touch "$T/ws/release"
 wait "$runpid"
+rm -f "$T/ws/release"
 
 # --- nothing left behind; failures fail closed ---
 sleep 0.2
