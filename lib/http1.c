@@ -978,6 +978,15 @@ static int chunk_fail(struct http1_chunked *c, struct http1_error *err, const ch
 	return fail(err, 400, why, at);
 }
 
+void http1_chunked_unread(struct http1_chunked *c, size_t n)
+{
+	if (!n || c->state == CH_FAILED)
+		return;
+	c->remaining += n;
+	c->total -= n;
+	c->state = CH_DATA;
+}
+
 int http1_chunked_feed(struct http1_chunked *c, const char *in, size_t len, size_t *consumed,
 		       struct sv *data, struct http1_error *err)
 {

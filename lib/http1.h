@@ -212,6 +212,15 @@ int http1_chunked_feed(struct http1_chunked *c, const char *in, size_t len, size
 		       struct sv *data, struct http1_error *err);
 
 /*
+ * Give back the last n bytes of the payload span the previous
+ * http1_chunked_feed returned (n <= its length): the caller could not take
+ * them, and the next feed must start with them (the caller consumed only
+ * *consumed - n bytes of its input). Lets a consumer with bounded room
+ * (a decoder writing into a fixed window) take part of a span.
+ */
+void http1_chunked_unread(struct http1_chunked *c, size_t n);
+
+/*
  * Write the chunk-size line for a chunk of n bytes ("1a2b\r\n", lowercase
  * hex, no extension) into out (cap bytes, no NUL written). Returns its
  * length, or 0 when cap is too small (HTTP1_CHUNK_LINE_MAX always fits).

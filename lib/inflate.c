@@ -347,7 +347,10 @@ static int br_step(struct inflate_stream *s, const unsigned char *in, size_t n, 
 int inflate_step(struct inflate_stream *s, const void *in, size_t n, size_t *used, void *out, size_t cap,
 		 size_t *produced, struct bb_err *e)
 {
+	static const unsigned char none[1];
 	*used = *produced = 0;
+	if (!in) /* nothing to give (draining what the decoder holds): a valid pointer all the same */
+		in = none;
 	switch (s->fmt) {
 	case F_ZSTD:
 		return zstd_step(s, in, n, used, out, cap, produced, e);

@@ -348,18 +348,19 @@ int scan_path_allowed(const struct scan_engine *eng, const char *path, size_t le
 	return 0;
 }
 
-/* One encoded form of a known secret. */
-static int add_known_form(struct scan_engine *eng, const char *p, size_t n, uint32_t id, struct bb_err *e)
+/* One form, if it is long enough to tell from ordinary text. */
+static int known_form(const char *p, size_t n, scan_form_cb cb, void *arg, struct bb_err *e)
 {
-	return n >= SCAN_KNOWN_MIN ? ac_add(eng->known, p, n, id, e) : 0;
+	return n >= SCAN_KNOWN_MIN ? cb(p, n, arg, e) : 0;
 }
 
 /* base64 of value as it appears at each of the three alignments inside a longer base64 text. */
-static int add_known_b64(struct scan_engine *eng, const char *v, size_t n, uint32_t id, int url, struct bb_err *e)
+static int known_b64(const char *v, size_t n, int url, scan_form_cb cb, void *arg, struct bb_err *e)
 {
 	unsigned char tmp[SCAN_KNOWN_MAX + 2];
 	char enc[B64_ENCODED_LEN(SCAN_KNOWN_MAX + 2) + 1];
 	size_t k, elen, i;
+	int rc;
 
 	for (k = 0; k < 3; k++) {
 		size_t from = (8 * k + 5) / 6, to = (8 * (k + n)) / 6;
@@ -371,20 +372,79 @@ static int add_known_b64(struct scan_engine *eng, const char *v, size_t n, uint3
 		if (url)
 			for (i = 0; i < elen; i++)
 				enc[i] = enc[i] == '+' ? '-' : enc[i] == '/' ? '_' : enc[i];
-		if (to > from && add_known_form(eng, enc + from, to - from, id, e) < 0)
-			return -1;
+		if (to > from && (rc = known_form(enc + from, to - from, cb, arg, e)) != 0)
+			return rc;
 	}
 	return 0;
+}
+
+int scan_known_forms(const char *value, size_t len, scan_form_cb cb, void *arg, struct bb_err *e)
+{
+	static const char lhex[] = "0123456789abcdef", uhex[] = "0123456789ABCDEF";
+	static const char unreserved[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~";
+	char *buf;
+	size_t i, o;
+	int pct = 0, rc, pass;
+
+	if (len > SCAN_KNOWN_MAX)
+		return bb_errf(e, BB_ETOOBIG, "a known secret is longer than %d bytes", SCAN_KNOWN_MAX);
+	buf = malloc(len * 3 + 1);
+	if (!buf)
+		return bb_errno(e, ENOMEM, "encoding a known secret");
+	if ((rc = known_form(value, len, cb, arg, e)) != 0 || (rc = known_b64(value, len, 0, cb, arg, e)) != 0 ||
+	    (rc = known_b64(value, len, 1, cb, arg, e)) != 0)
+		goto out;
+	for (pass = 0; pass < 2; pass++) { /* hex, both cases */
+		const char *hx = pass ? uhex : lhex;
+		for (i = 0; i < len; i++) {
+			buf[2 * i] = hx[(unsigned char)value[i] >> 4];
+			buf[2 * i + 1] = hx[(unsigned char)value[i] & 15];
+		}
+		if ((rc = known_form(buf, 2 * len, cb, arg, e)) != 0)
+			goto out;
+	}
+	/* Percent-encoding, as encodeURIComponent would: both hex cases. */
+	for (i = 0; i < len; i++)
+		if (!value[i] || !strchr(unreserved, value[i]))
+			pct = 1;
+	for (pass = 0; pct && pass < 2; pass++) {
+		const char *hx = pass ? uhex : lhex;
+
+		for (i = o = 0; i < len; i++) {
+			unsigned char c = (unsigned char)value[i];
+
+			if (c && strchr(unreserved, c)) {
+				buf[o++] = (char)c;
+			} else {
+				buf[o++] = '%';
+				buf[o++] = hx[c >> 4];
+				buf[o++] = hx[c & 15];
+			}
+		}
+		if ((rc = known_form(buf, o, cb, arg, e)) != 0)
+			goto out;
+	}
+out:
+	free(buf);
+	return rc;
+}
+
+struct add_known {
+	struct ac *ac;
+	uint32_t id;
+};
+
+static int add_known_form(const char *p, size_t n, void *arg, struct bb_err *e)
+{
+	struct add_known *k = arg;
+	return ac_add(k->ac, p, n, k->id, e);
 }
 
 int scan_engine_add_known(struct scan_engine *eng, const char *value, size_t len, const char *label,
 			  struct bb_err *e)
 {
-	static const char lhex[] = "0123456789abcdef", uhex[] = "0123456789ABCDEF";
-	char *buf, **nl;
-	size_t i, o;
-	uint32_t id;
-	int pct = 0;
+	struct add_known k;
+	char **nl;
 
 	if (eng->finished)
 		return bb_errf(e, BB_EINVAL, "known secret '%s' added after the engine was compiled", label);
@@ -400,53 +460,9 @@ int scan_engine_add_known(struct scan_engine *eng, const char *value, size_t len
 	eng->known_labels = nl;
 	if (!(nl[eng->nknown] = strdup(label)))
 		return bb_errno(e, ENOMEM, "adding a known secret");
-	id = (uint32_t)eng->nknown++;
-	buf = malloc(len * 3 + 1);
-	if (!buf)
-		return bb_errno(e, ENOMEM, "adding a known secret");
-	if (add_known_form(eng, value, len, id, e) < 0 || add_known_b64(eng, value, len, id, 0, e) < 0 ||
-	    add_known_b64(eng, value, len, id, 1, e) < 0)
-		goto fail;
-	for (i = 0; i < len; i++) {
-		buf[2 * i] = lhex[(unsigned char)value[i] >> 4];
-		buf[2 * i + 1] = lhex[(unsigned char)value[i] & 15];
-	}
-	if (add_known_form(eng, buf, 2 * len, id, e) < 0)
-		goto fail;
-	for (i = 0; i < 2 * len; i++)
-		buf[i] = buf[i] >= 'a' ? (char)(buf[i] - 32) : buf[i];
-	if (add_known_form(eng, buf, 2 * len, id, e) < 0)
-		goto fail;
-	/* Percent-encoding, as encodeURIComponent would: both hex cases. */
-	for (i = 0; i < len; i++)
-		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~", value[i]))
-			pct = 1;
-	if (pct) {
-		int pass;
-
-		for (pass = 0; pass < 2; pass++) {
-			const char *hx = pass ? uhex : lhex;
-
-			for (i = o = 0; i < len; i++) {
-				unsigned char c = (unsigned char)value[i];
-
-				if (c && strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~", c)) {
-					buf[o++] = (char)c;
-				} else {
-					buf[o++] = '%';
-					buf[o++] = hx[c >> 4];
-					buf[o++] = hx[c & 15];
-				}
-			}
-			if (add_known_form(eng, buf, o, id, e) < 0)
-				goto fail;
-		}
-	}
-	free(buf);
-	return 0;
-fail:
-	free(buf);
-	return -1;
+	k.ac = eng->known;
+	k.id = (uint32_t)eng->nknown++;
+	return scan_known_forms(value, len, add_known_form, &k, e) < 0 ? -1 : 0;
 }
 
 int scan_engine_finish(struct scan_engine *eng, struct bb_err *e)

@@ -115,6 +115,17 @@ int scan_path_allowed(const struct scan_engine *eng, const char *path, size_t le
 int scan_engine_add_known(struct scan_engine *eng, const char *value, size_t len, const char *label,
 			  struct bb_err *e);
 /*
+ * The forms a known secret is found under, the one list DLP and response
+ * scrubbing share: its bytes, base64 and base64url as they appear at each
+ * of the three alignments inside a longer text, hex in both cases, and
+ * percent-encoding in both cases (when the value has a byte outside the
+ * unreserved set); forms shorter than SCAN_KNOWN_MIN are left out. cb
+ * gets each form (a temporary view); a nonzero return stops the walk and
+ * is returned. -1 with e when the value is too long or memory runs out.
+ */
+typedef int (*scan_form_cb)(const char *form, size_t n, void *arg, struct bb_err *e);
+int scan_known_forms(const char *value, size_t len, scan_form_cb cb, void *arg, struct bb_err *e);
+/*
  * Keep only the rules whose ids are listed (n of them); the rest stay
  * loaded but never run. Every id must exist. Before scan_engine_finish.
  */

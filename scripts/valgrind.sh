@@ -142,18 +142,24 @@ run_egress() {
 	EGP=$(free_port "$A")
 	export BB_HOME=$T/home
 	mkdir -p "$BB_HOME"
-	upstream_cert api.test plain.test
+	upstream_cert api.test plain.test reflect.test
 	python3 "$TESTS/peers/http_upstream.py" "$A" "$UPT" "$T/up-tls.log" "$T/up.crt" "$T/up.key" 2>"$T/up-tls.err" &
 	on_exit "kill_tree $!"
 	python3 "$TESTS/peers/http_upstream.py" "$A" "$UPP" "$T/up-plain.log" 2>"$T/up-plain.err" &
 	on_exit "kill_tree $!"
-	wait_port "$A" "$UPT" && wait_port "$A" "$UPP" || { bad "egress under valgrind: upstreams start" "$(cat "$T"/up-*.err)"; return; }
-	printf '%s api.test plain.test\n' "$A" >"$T/hosts"
+	UPR=$(free_port "$A")
+	python3 "$TESTS/peers/reflect_upstream.py" "$A" "$UPR" "$T/up.crt" "$T/up.key" 2>"$T/up-reflect.err" &
+	on_exit "kill_tree $!"
+	wait_port "$A" "$UPT" && wait_port "$A" "$UPP" && wait_port "$A" "$UPR" ||
+		{ bad "egress under valgrind: upstreams start" "$(cat "$T"/up-*.err)"; return; }
+	printf '%s api.test plain.test reflect.test\n' "$A" >"$T/hosts"
 	cat >"$T/egress.json" <<EOF
 {"schema":"bb.plan/1","egress":{"routes":[
  {"host":"api.test","auth":{"scheme":"Bearer","token_slot":"BB_EGRESS_TOKEN_0","token_ref":"T"},
   "path_allowlist":["/v1/"],"ssrf_ip_allowlist":["127.0.0.0/8"]},
- {"host":"plain.test","ssrf_ip_allowlist":["127.0.0.0/8"]}]}}
+ {"host":"plain.test","ssrf_ip_allowlist":["127.0.0.0/8"]},
+ {"host":"reflect.test","auth":{"scheme":"Bearer","token_slot":"BB_EGRESS_TOKEN_0","token_ref":"T"},
+  "ssrf_ip_allowlist":["127.0.0.0/8"]}]}}
 EOF
 	"$BB" bottle ca init >/dev/null 2>&1 || { bad "egress under valgrind: bottle ca init" "no CA"; return; }
 	CA=$BB_HOME/.bb/ca/ca.crt
@@ -178,10 +184,16 @@ EOF
 		c "https://api.test:$UPT/v1/zstd" -H 'Content-Encoding: zstd' --data-binary @"$T/body.zst"
 		c "https://api.test:$UPT/v1/br" -H 'Content-Encoding: br' --data-binary @"$T/body.br"
 	fi
+	# The upstream sends the injected token back: scrubbed in heads and in every coding and framing.
+	for q in "coding=gzip&frame=chunked&chunk=7" "coding=zstd" "coding=br&frame=close" "where=location&form=b64" \
+		"where=sse&events=3&gap=20" "coding=deflate&frame=chunked&chunk=3"; do
+		c --compressed "https://reflect.test:$UPR/echo?$q"
+	done
+	grep -q 'sk-live-valgrindtoken' "$T/c.out" && bad "egress under valgrind: a reflected token is scrubbed" "$(head -c 200 "$T/c.out")"
 	kill -HUP "$pid"
 	sleep 1
 	c "http://plain.test:$UPP/after-reload"
-	vg_stop egress "$pid" "$n requests (MITM, plain, path and host denials, DLP, chunked, zstd and br bodies, after a reload)"
+	vg_stop egress "$pid" "$n requests (MITM, plain, path and host denials, DLP, chunked, zstd and br bodies, reflected tokens scrubbed in every coding, after a reload)"
 }
 
 # --- supervise: MCP initialize, tools/list, a proposal that times out as pending, a bad request ---

@@ -18,6 +18,7 @@
 #include "egress.h"
 #include "inflate.h"
 #include "log.h"
+#include "scrub.h"
 
 struct eg_tls_server {
 	br_ssl_server_context sc;
@@ -442,6 +443,18 @@ static void streams_release(struct conn *c)
 	c->scan_out = c->scan_in = NULL;
 }
 
+/* Between exchanges a connection holds no decoder and no body buffer either. */
+static void response_release(struct conn *c)
+{
+	inflate_end(c->zin);
+	c->zin = NULL;
+	inflate_end(c->rdec);
+	c->rdec = NULL;
+	free(c->rbuf);
+	c->rbuf = NULL;
+	c->rbuf_len = 0;
+}
+
 struct hit {
 	struct conn *c;
 	char rule[64];
@@ -795,6 +808,7 @@ static void request_head(struct conn *c, size_t end)
 		return;
 	}
 	c->head_method = http1_eq_nocase(rq->method, "HEAD");
+	c->req_minor = rq->version_minor;
 	c->req_keep_alive = rq->keep_alive;
 	c->body_chunked = rq->chunked;
 	c->body_left = rq->content_length == HTTP1_NO_LENGTH ? 0 : rq->content_length;
@@ -931,12 +945,72 @@ static int text_type(const struct http1_response *rs)
 				       memmem(ct->value.p, ct->value.len, "event-stream", 12));
 }
 
+/* Replace registered secrets in a block that leaves whole (a response head), counting them with the body's. */
+static void scrub_block(struct conn *c, unsigned char *p, size_t n)
+{
+	struct scrub_stream t;
+	scrub_stream_init(&t);
+	scrub_feed(c->eg->scrub, &t, p, 0, n);
+	if (t.hits && !c->scrub.hits)
+		c->scrub.first = t.first;
+	c->scrub.hits += t.hits;
+}
+
+/*
+ * How the body reaches the agent. Every body goes through rbuf, where
+ * registered secrets are replaced (lib/scrub: same length, so a
+ * Content-Length stays true); a compressed one is decoded first, since a
+ * secret inside it could not be replaced, and reaches the agent decoded;
+ * a chunked or decoded one is framed again as chunked (close-delimited
+ * for an HTTP/1.0 agent). 0, or -1 when the response was refused.
+ */
+static int response_plan(struct conn *c, const struct http1_response *rs, int *decode)
+{
+	const struct http1_header *ce = http1_header_get(rs->headers, rs->n_headers, "content-encoding");
+	struct inflate_limits lim = { UINT64_MAX, &c->eg->dec_mem, EG_DECODER_MEM };
+	struct bb_err e;
+	char why[300];
+
+	*decode = 0;
+	if (rs->body == HTTP1_BODY_NONE)
+		return 0;
+	if (scrub_set_count(c->eg->scrub) && ce && !http1_eq_nocase(ce->value, "identity")) {
+		if (http1_header_next(rs->headers, rs->n_headers, (size_t)(ce - rs->headers) + 1, "content-encoding") >= 0 ||
+		    !inflate_format_known(ce->value.p, ce->value.len)) {
+			snprintf(why, sizeof why,
+				 "the upstream's response is encoded as '%.*s', which egress cannot decode to keep the bottle's "
+				 "credentials out of it", (int)(ce->value.len > 60 ? 60 : ce->value.len), ce->value.p);
+			up_close(c);
+			deny(c, 502, "scrub", why);
+			return -1;
+		}
+		if (inflate_begin_limits(&c->rdec, ce->value.p, ce->value.len, &lim, &e) < 0) {
+			up_close(c);
+			deny(c, 503, "memory", e.msg);
+			return -1;
+		}
+		*decode = 1;
+	}
+	if (!c->rbuf && !(c->rbuf = malloc(EG_BUF))) {
+		up_close(c);
+		deny(c, 503, "memory", "out of memory");
+		return -1;
+	}
+	c->rbuf_len = 0;
+	/* Framed as the upstream framed it when the bytes keep their length; else chunked (HTTP/1.0: until close). */
+	c->rout = rs->body == HTTP1_BODY_LENGTH && !*decode ? ROUT_RAW
+		: rs->body == HTTP1_BODY_CLOSE && !*decode ? ROUT_RAW
+		: c->req_minor ? ROUT_CHUNKED : ROUT_CLOSE;
+	return 0;
+}
+
 static void response_head(struct conn *c, size_t end)
 {
 	struct http1_response *rs = &c->eg->scratch_resp;
 	struct http1_error err;
 	struct sv method = c->head_method ? SV_LIT("HEAD") : sv_of("", 0);
-	size_t i;
+	size_t i, head_at;
+	int decode;
 
 	if (http1_response_parse((const char *)c->uin, end, NULL, method, rs, &err) < 0) {
 		up_close(c);
@@ -955,19 +1029,34 @@ static void response_head(struct conn *c, size_t end)
 	c->rbody_chunked = rs->body == HTTP1_BODY_CHUNKED;
 	c->rbody_close = rs->body == HTTP1_BODY_CLOSE;
 	c->rbody_left = rs->body == HTTP1_BODY_LENGTH ? rs->content_length : 0;
+	c->rbody_in_done = 0;
 	if (c->rbody_chunked)
 		http1_chunked_init(&c->rchunk, 0, 0);
-	c->resp_keep_alive = rs->keep_alive && !c->rbody_close;
+	scrub_stream_init(&c->scrub);
+	inflate_end(c->rdec);
+	c->rdec = NULL;
+	c->rout = ROUT_RAW;
+	if (response_plan(c, rs, &decode) < 0)
+		return;
+	c->resp_keep_alive = rs->keep_alive && !c->rbody_close && c->rout != ROUT_CLOSE;
+	head_at = c->cout_len;
 	putf(c->cout, &c->cout_len, sizeof c->cout, "HTTP/1.1 %d %.*s\r\n", rs->status, (int)rs->reason.len, rs->reason.p);
 	for (i = 0; i < rs->n_headers; i++) {
 		const struct http1_header *h = &rs->headers[i];
 		if (hop_by_hop(h->name, NULL))
+			continue;
+		/* A body egress frames (or decodes) itself goes out with its own framing headers. */
+		if (rs->body != HTTP1_BODY_NONE && (http1_eq_nocase(h->name, "transfer-encoding") ||
+						    (decode && (http1_eq_nocase(h->name, "content-encoding") ||
+								http1_eq_nocase(h->name, "content-length")))))
 			continue;
 		put(c->cout, &c->cout_len, sizeof c->cout, h->name.p, h->name.len);
 		put(c->cout, &c->cout_len, sizeof c->cout, ": ", 2);
 		put(c->cout, &c->cout_len, sizeof c->cout, h->value.p, h->value.len);
 		put(c->cout, &c->cout_len, sizeof c->cout, "\r\n", 2);
 	}
+	if (rs->body != HTTP1_BODY_NONE && c->rout == ROUT_CHUNKED)
+		putf(c->cout, &c->cout_len, sizeof c->cout, "Transfer-Encoding: chunked\r\n");
 	if (!c->req_keep_alive || !c->resp_keep_alive)
 		putf(c->cout, &c->cout_len, sizeof c->cout, "Connection: close\r\n");
 	if (putf(c->cout, &c->cout_len, sizeof c->cout, "\r\n") < 0) {
@@ -975,6 +1064,8 @@ static void response_head(struct conn *c, size_t end)
 		deny(c, 502, "bad-response", "response head too large");
 		return;
 	}
+	/* The head leaves whole, so it is scrubbed whole: reflected headers, a Location, the reason phrase. */
+	scrub_block(c, c->cout + head_at, c->cout_len - head_at);
 	consume(c->uin, &c->uin_len, end);
 	c->injection_hits = 0;
 	if ((c->dlp_in & SCAN_INJECTION) && rs->body != HTTP1_BODY_NONE && text_type(rs) &&
@@ -997,54 +1088,151 @@ static int on_injection(const struct scan_finding *f, void *arg)
 	return c->eg->inbound_block;
 }
 
+/* The response cannot be passed on whole: what the agent has is scrubbed; the rest never comes. */
+static void response_cut(struct conn *c, const char *verdict, const char *rule, const char *why)
+{
+	eg_audit(c, verdict, rule, why);
+	up_close(c);
+	c->closing = 1;
+	c->rs = RS_DONE;
+	c->rout = ROUT_RAW; /* no final chunk: the agent sees the body end early */
+}
+
+/*
+ * Body bytes from uin into rbuf after its rbuf_len bytes, at most want:
+ * the upstream's framing undone, its coding decoded. Returns the bytes
+ * added, or -1 when the response was cut; *moved says whether anything
+ * was consumed or produced; c->rbody_in_done when the upstream's body is
+ * complete.
+ */
+static long body_pull(struct conn *c, size_t want, int *moved)
+{
+	size_t produced = 0;
+	struct bb_err e;
+
+	while (produced < want) {
+		const unsigned char *p = NULL;
+		size_t len = 0, consumed = 0, take, got = 0;
+
+		if (!c->rbody_in_done && c->uin_len) {
+			if (c->rbody_chunked) {
+				struct sv data = { 0 };
+				struct http1_error err;
+				if (http1_chunked_feed(&c->rchunk, (const char *)c->uin, c->uin_len, &consumed, &data, &err) < 0) {
+					response_cut(c, "error", "bad-response", err.reason);
+					return -1;
+				}
+				p = (const unsigned char *)data.p;
+				len = data.len;
+				if (c->rchunk.done)
+					c->rbody_in_done = 1;
+			} else {
+				p = c->uin;
+				len = c->rbody_close || c->uin_len < c->rbody_left ? c->uin_len : (size_t)c->rbody_left;
+				consumed = len;
+			}
+		}
+		if (c->rdec) {
+			int rc = inflate_step(c->rdec, p, len, &take, c->rbuf + c->rbuf_len + produced, want - produced, &got, &e);
+			if (rc < 0) {
+				char why[600];
+				snprintf(why, sizeof why, "response cut: %s", e.msg);
+				response_cut(c, "cut", "scrub", why);
+				return -1;
+			}
+		} else {
+			take = len < want - produced ? len : want - produced;
+			if (take)
+				memcpy(c->rbuf + c->rbuf_len + produced, p, take);
+			got = take;
+		}
+		/* What the decoder or rbuf could not take stays in uin for the next round. */
+		if (take < len) {
+			if (c->rbody_chunked)
+				http1_chunked_unread(&c->rchunk, len - take);
+			consumed -= len - take;
+		}
+		if (!c->rbody_chunked && !c->rbody_close) {
+			c->rbody_left -= take;
+			if (!c->rbody_left)
+				c->rbody_in_done = 1;
+		}
+		consume(c->uin, &c->uin_len, consumed);
+		c->bytes.down += consumed;
+		produced += got;
+		if (consumed || got)
+			*moved = 1;
+		else
+			break;
+	}
+	if (c->rbody_close && c->up.eof && !c->uin_len)
+		c->rbody_in_done = 1;
+	return (long)produced;
+}
+
+/* Send rbuf[0..n) to the agent in the response's framing. */
+static void body_emit(struct conn *c, size_t n)
+{
+	char line[HTTP1_CHUNK_LINE_MAX];
+	if (!n)
+		return;
+	if (c->rout == ROUT_CHUNKED) {
+		size_t ll = http1_chunk_size_line(n, line, sizeof line);
+		put(c->cout, &c->cout_len, sizeof c->cout, line, ll);
+	}
+	put(c->cout, &c->cout_len, sizeof c->cout, c->rbuf, n);
+	if (c->rout == ROUT_CHUNKED)
+		put(c->cout, &c->cout_len, sizeof c->cout, "\r\n", 2);
+	consume(c->rbuf, &c->rbuf_len, n);
+}
+
 static int response_body(struct conn *c)
 {
 	int moved = 0;
-	while (c->rs == RS_BODY && c->uin_len) {
-		size_t avail = c->uin_len, n;
-		size_t space = room(c->cout_len, sizeof c->cout);
-		if (!space)
-			break;
-		if (avail > space)
-			avail = space;
-		if (c->rbody_chunked) {
-			size_t used = 0;
-			struct sv data = { 0 };
-			struct http1_error err;
-			if (http1_chunked_feed(&c->rchunk, (const char *)c->uin, avail, &used, &data, &err) < 0) {
-				eg_audit(c, "error", "bad-response", err.reason);
-				c->closing = 1;
-				up_close(c);
+
+	while (c->rs == RS_BODY) {
+		size_t over = c->rout == ROUT_CHUNKED ? HTTP1_CHUNK_LINE_MAX + 2 + 5 : 0; /* a chunk's framing, and the last chunk */
+		size_t room_out = room(c->cout_len, sizeof c->cout), want, before = c->rbuf_len, rel;
+		int pulled = 0;
+		long got;
+
+		if (room_out <= over + c->rbuf_len)
+			break; /* nothing more fits until the agent reads */
+		want = EG_BUF - c->rbuf_len;
+		if (want > room_out - over - c->rbuf_len)
+			want = room_out - over - c->rbuf_len;
+		got = body_pull(c, want, &pulled);
+		if (got < 0)
+			return 1;
+		if (got) {
+			if (c->scan_inbound && scan_feed(c->scan_in, c->rbuf + before, (size_t)got, on_injection, c))
+				goto blocked;
+			rel = scrub_feed(c->eg->scrub, &c->scrub, c->rbuf, before, before + (size_t)got);
+			c->rbuf_len = before + (size_t)got;
+			body_emit(c, rel);
+		}
+		if (c->rbody_in_done && !got) {
+			/* The upstream's body is complete and the decoder has nothing more to give. */
+			if (c->rdec && !inflate_complete(c->rdec)) {
+				char why[120];
+				snprintf(why, sizeof why, "response cut: the %s body ends before its compressed stream does",
+					 inflate_format(c->rdec));
+				response_cut(c, "cut", "scrub", why);
 				return 1;
 			}
-			if (data.len && c->scan_inbound && scan_feed(c->scan_in, data.p, data.len, on_injection, c))
+			if (c->scan_inbound && scan_end(c->scan_in, on_injection, c))
 				goto blocked;
-			n = used;
-			if (c->rchunk.done)
-				c->rs = RS_DONE;
-			if (!n)
-				break;
-		} else {
-			if (!c->rbody_close && avail > c->rbody_left)
-				avail = (size_t)c->rbody_left;
-			if (c->scan_inbound && scan_feed(c->scan_in, c->uin, avail, on_injection, c))
-				goto blocked;
-			n = avail;
-			if (!c->rbody_close) {
-				c->rbody_left -= n;
-				if (!c->rbody_left)
-					c->rs = RS_DONE;
-			}
+			scrub_end(&c->scrub);
+			body_emit(c, c->rbuf_len);
+			if (c->rout == ROUT_CHUNKED)
+				put(c->cout, &c->cout_len, sizeof c->cout, "0\r\n\r\n", 5);
+			c->rs = RS_DONE;
+			return 1;
 		}
-		put(c->cout, &c->cout_len, sizeof c->cout, c->uin, n);
-		consume(c->uin, &c->uin_len, n);
-		c->bytes.down += n;
+		if (!pulled)
+			break;
 		moved = 1;
 	}
-	if (c->rs == RS_BODY && c->rbody_close && c->up.eof && !c->uin_len)
-		c->rs = RS_DONE;
-	if (c->rs == RS_DONE && c->scan_inbound && scan_end(c->scan_in, on_injection, c))
-		goto blocked;
 	return moved;
 blocked:
 	/* The head is out already: cutting the connection is the only way to keep the rest from the agent. */
@@ -1261,13 +1449,12 @@ static void conn_run(struct conn *c)
 			c->rs = RS_IDLE;
 			/* Between requests a connection holds no scanner state (64 KiB each): idle ones stay small. */
 			streams_release(c);
-			inflate_end(c->zin);
-			c->zin = NULL;
+			response_release(c);
 			moved = 1;
 		}
 		/* The upstream died mid-response. */
 		if (c->mode != MODE_TUNNEL && c->rs >= RS_HEAD && c->rs != RS_DONE && c->up.fd >= 0 && c->up.eof &&
-		    !c->uin_len && !(c->rs == RS_BODY && c->rbody_close)) {
+		    !c->uin_len && !(c->rs == RS_BODY && (c->rbody_close || c->rbody_in_done))) {
 			if (c->rs == RS_HEAD && c->rq != RQ_CLOSE) {
 				char why[800];
 				if (c->up.tls_err)
@@ -1296,6 +1483,13 @@ static void conn_run(struct conn *c)
 			break;
 		c->last_io_ms = loop_now(&c->eg->loop);
 	}
+	/*
+	 * Still moving after the last round (a long body: each round moves a
+	 * buffer's worth): come back on the next loop turn. epoll cannot be
+	 * relied on to call: bytes already inside a TLS engine (a record read
+	 * but not yet taken out) make no socket readable.
+	 */
+	c->again = iter == 256;
 
 	/*
 	 * Closing after an answer: send FIN, then read and drop what the agent
@@ -1326,8 +1520,8 @@ static void conn_run(struct conn *c)
 	if (c->closing && !c->cout_len && !c->cl.failed)
 		return; /* close_notify still on its way out */
 
-	/* Done with this connection? */
-	if (c->cl.failed ||
+	/* Done with this connection? (An agent whose TLS is closed can be sent nothing more: it gave up mid-answer.) */
+	if (c->cl.failed || (c->cl.eng && (br_ssl_engine_current_state(c->cl.eng) & BR_SSL_CLOSED)) ||
 	    (c->cl.eof && c->rq == RQ_HEAD && !c->cin_len) || (c->cl.eof && c->mode == MODE_TUNNEL && c->up.fd < 0)) {
 		if (c->closing && !c->cl.failed && c->mode == MODE_MITM)
 			side_close_write(&c->cl);
@@ -1401,6 +1595,8 @@ static void update_timer(struct conn *c)
 		if (c->body_due_ms < due)
 			due = c->body_due_ms;
 	}
+	if (c->again)
+		due = now;
 	loop_timer_set(&c->eg->loop, &c->timer, due > now ? due - now : 0, &e);
 }
 
@@ -1508,8 +1704,8 @@ static void conn_free(struct conn *c)
 	if (c->leaf)
 		ca_leaf_release(&eg->ca, c->leaf);
 	free(c->tsrv);
-	inflate_end(c->zin);
 	streams_release(c);
+	response_release(c);
 	policy_unref(c->pol);
 	if (c->prev)
 		c->prev->next = c->next;

@@ -13,6 +13,7 @@
 #include "resolve.h"
 #include "route.h"
 #include "scan.h"
+#include "scrub.h"
 #include "tls.h"
 
 #define EG_HEAD_BUF 16384 /* the agent's input: a request head must fit (else 431) */
@@ -105,6 +106,14 @@ struct conn {
 	int status;
 	struct scan_stream *scan_in; /* inbound injection scan */
 	int injection_hits;
+	int req_minor;      /* the agent's HTTP version: 0 for HTTP/1.0 */
+	int rbody_in_done;  /* the upstream's body framing is complete */
+	/* The body on its way to the agent: decoded, scrubbed of registered secrets, framed again. */
+	struct inflate_stream *rdec; /* the response's Content-Encoding, decoded so secrets in it can be replaced */
+	unsigned char *rbuf;         /* EG_BUF while a body flows: [0..rbuf_len) not yet sent (held back by the scrubber) */
+	size_t rbuf_len;
+	struct scrub_stream scrub;   /* registered secrets replaced in this response so far */
+	enum { ROUT_RAW, ROUT_CHUNKED, ROUT_CLOSE } rout; /* how the body is framed for the agent */
 
 	/* Upstream connect. */
 	struct resolve_lookup *lookup;
@@ -121,6 +130,7 @@ struct conn {
 
 	struct eg_counts bytes;
 	int closing; /* close once cout is flushed */
+	int again;   /* conn_run stopped at its round limit with work left: run again on the next loop turn */
 	int lingering; /* FIN sent; dropping the agent's last bytes until EOF or linger_until_ms */
 	uint64_t linger_until_ms;
 	int sni_checked;
@@ -139,6 +149,7 @@ struct egress {
 	struct policy *pol;
 	const char *policy_path;
 	struct scan_engine *scan; /* the engine for the current policy's known secrets */
+	struct scrub_set *scrub;  /* the same secrets (tokens, --known values), replaced in what flows back to the agent */
 	size_t dec_mem;           /* bytes the body decoders of every connection hold (at most EG_DECODER_MEM) */
 	struct tls_trust trust;
 	struct ca ca;

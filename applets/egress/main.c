@@ -130,19 +130,25 @@ static int build_engine(struct egress *eg, const char *rules, char **known, size
 		return -1;
 	if (rules && scan_engine_load_rules(eg->scan, rules, e) < 0)
 		return -1;
+	if (scrub_set_new(&eg->scrub, e) < 0)
+		return -1;
 	for (i = 0; i < eg->ntokens; i++) {
 		const char *v = eg->token_values[i];
 		if (redact_add(v, strlen(v), e) < 0 ||
-		    scan_engine_add_known(eg->scan, v, strlen(v), eg->token_names[i], e) < 0)
+		    scan_engine_add_known(eg->scan, v, strlen(v), eg->token_names[i], e) < 0 ||
+		    scrub_set_add(eg->scrub, v, strlen(v), eg->token_names[i], e) < 0)
 			return bb_err_wrap(e, "token %s", eg->token_names[i]);
 	}
 	for (i = 0; i < nknown; i++) {
 		const char *v = getenv(known[i]);
 		if (!v || !*v)
 			return bb_errf(e, BB_EINVAL, "--known %s: the variable is not set", known[i]);
-		if (redact_add(v, strlen(v), e) < 0 || scan_engine_add_known(eg->scan, v, strlen(v), known[i], e) < 0)
+		if (redact_add(v, strlen(v), e) < 0 || scan_engine_add_known(eg->scan, v, strlen(v), known[i], e) < 0 ||
+		    scrub_set_add(eg->scrub, v, strlen(v), known[i], e) < 0)
 			return bb_err_wrap(e, "--known %s", known[i]);
 	}
+	if (scrub_set_finish(eg->scrub, e) < 0)
+		return -1;
 	return scan_engine_finish(eg->scan, e);
 }
 
@@ -233,8 +239,17 @@ void eg_audit(struct conn *c, const char *verdict, const char *rule, const char 
 
 void eg_audit_done(struct conn *c)
 {
+	char why[300];
 	if (c->audited)
 		return;
+	if (c->scrub.hits) {
+		/* The upstream sent a registered secret back (an echo, an error page, a redirect): replaced, and said so. */
+		snprintf(why, sizeof why, "response scrubbed: %llu occurrence%s of %s (or an encoding of it) replaced%s",
+			 (unsigned long long)c->scrub.hits, c->scrub.hits == 1 ? "" : "s",
+			 scrub_set_label(c->eg->scrub, c->scrub.first), c->injection_hits ? "; injection pattern seen" : "");
+		eg_audit(c, "allow", "scrub", why);
+		return;
+	}
 	eg_audit(c, "allow", c->mode == MODE_MITM ? "mitm" : "proxy", c->injection_hits ? "injection pattern seen" : NULL);
 }
 
@@ -364,6 +379,7 @@ int egress_main(int argc, char **argv)
 	loop_fini(&eg->loop);
 	policy_unref(eg->pol);
 	scan_engine_free(eg->scan);
+	scrub_set_free(eg->scrub);
 	tls_trust_free(&eg->trust);
 	ca_free(&eg->ca);
 	for (size_t i = 0; i < eg->ntokens; i++) {

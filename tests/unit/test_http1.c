@@ -842,6 +842,33 @@ static void chunked_stops_at_the_end_of_the_body(void)
 	T_CHECK(http1_chunked_feed(&c, s + 12, 4, &used, &d, &e) == 0 && used == 0);
 }
 
+/* A consumer that takes k bytes of each span and gives the rest back gets the same payload. */
+static void chunked_unread_gives_back_part_of_a_span(void)
+{
+	static const char s[] = "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+	for (size_t k = 1; k <= 6; k++) {
+		struct http1_chunked c;
+		struct http1_error e;
+		struct sv d;
+		char out[32];
+		size_t used, pos = 0, n = 0, spins = 0;
+
+		http1_chunked_init(&c, 0, 0);
+		while (!c.done && spins++ < 100) {
+			T_CHECK(http1_chunked_feed(&c, s + pos, sizeof s - 1 - pos, &used, &d, &e) == 0);
+			if (d.len > k) {
+				http1_chunked_unread(&c, d.len - k);
+				used -= d.len - k;
+				d.len = k;
+			}
+			memcpy(out + n, d.p, d.len);
+			n += d.len;
+			pos += used;
+		}
+		T_CHECK(c.done && pos == sizeof s - 1 && n == 11 && !memcmp(out, "hello world", 11) && c.total == 11);
+	}
+}
+
 /* Expect body to be refused at some point of a byte-by-byte feed, and in one piece. */
 static int chunked_refused(const char *body, size_t len, struct http1_chunked *cfg)
 {
@@ -1204,6 +1231,7 @@ int main(int argc, char **argv)
 	T_RUN(chunked_decodes_whole);
 	T_RUN(chunked_every_split_point);
 	T_RUN(chunked_stops_at_the_end_of_the_body);
+	T_RUN(chunked_unread_gives_back_part_of_a_span);
 	T_RUN(chunked_refusals);
 	T_RUN(chunked_accepts_max_sizes);
 	T_RUN(chunk_size_lines);
