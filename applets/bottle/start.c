@@ -56,6 +56,7 @@ static int preflight(const struct session *s, const char *slug)
 	struct manifest m;
 	struct bb_err e = { 0 };
 	cJSON *plan, *r, *x;
+	const char *df;
 	int code, first;
 	char buf[1024];
 
@@ -97,9 +98,13 @@ static int preflight(const struct session *s, const char *slug)
 				line("", "run by %s", p.interp);
 		}
 	}
+	df = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "provider"), "dockerfile"));
 	line("workspace", "%s (%s)", s->workspace, s->copy_cwd ? "a copy, kept with the bottle" : "read-write");
 	if (s->image && *s->image)
 		line("mounts", "image %s read-only, the workspace at /workspace; /tmp, /run fresh; home kept", s->image);
+	else if (!s->bare && df && *df)
+		line("mounts", "an image built from %s (agent_provider.dockerfile; reused while unchanged) read-only; "
+			       "/tmp, /run fresh; home kept", df);
 	else
 		line("mounts", "host filesystem read-only; /tmp, /run fresh; home kept with the bottle");
 	first = 1;

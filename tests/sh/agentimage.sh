@@ -49,6 +49,12 @@ else
 	fail "no engine" "rc $rc: $out / images: $(images)"
 fi
 
+printf -- '---\nagent_provider: {template: command, command: [/bb, --list], dockerfile: %s}\n---\n' "$T/ctx/Dockerfile" \
+	>"$BB_HOME/.bb/bottles/cmd.md"
+out=$(cd "$T/ws" && "$BB" bottle start cmd -n 2>&1)
+grep -q "mounts .*an image built from .*ctx/Dockerfile (agent_provider.dockerfile" <<<"$out" &&
+	ok "start's summary says the root is the image built from the Dockerfile" || fail "summary" "$out"
+
 engine_start || { fail "agentimage" "podman system service did not answer: $(tail -5 "$T/podman.log")"; exit 0; }
 
 # --- built through POST /build, imported, the agent runs in it ---
