@@ -9,11 +9,13 @@
 #include <string.h>
 #include <stdarg.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 #include "applet.h"
 #include "bottle.h"
@@ -346,6 +348,32 @@ static void report_revoke(void *arg, int ok, const char *msg)
 		err_printf("%s: ERROR: %s", (const char *)arg, msg);
 }
 
+/*
+ * The image root holds an executable NAME in one of the usual PATH directories, resolved inside it
+ * (openat2 RESOLVE_IN_ROOT: its links cannot point at the host's files): then the image's own program
+ * runs, not the host's. 1 or 0.
+ */
+static int image_has_program(const char *rootfs, const char *name)
+{
+	static const char *const dirs[] = { "usr/local/sbin", "usr/local/bin", "usr/sbin", "usr/bin", "sbin", "bin" };
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	int rfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC), found = 0;
+	size_t i;
+	if (rfd < 0)
+		return 0;
+	for (i = 0; i < sizeof dirs / sizeof *dirs && !found; i++) {
+		char rel[PATH_MAX];
+		struct stat st;
+		int fd;
+		snprintf(rel, sizeof rel, "%s/%s", dirs[i], name);
+		fd = (int)syscall(SYS_openat2, rfd, rel, &how, sizeof how);
+		found = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+		fd_close(fd);
+	}
+	close(rfd);
+	return found;
+}
+
 static void note_build(void *arg, const char *line)
 {
 	err_printf("%s: %s", (const char *)arg, line);
@@ -572,7 +600,9 @@ int bottle_session(const struct session *s)
 		 * Its program as the operator's PATH (or the manifest) finds it, reachable inside: required to
 		 * start it; for run, when the command is that program (another command may not need it).
 		 */
-		if (b && provider_program(b, &prog, &e) < 0) {
+		if (b && rc.rootfs && !b->provider.program[0] && image_has_program(rc.rootfs, b->provider.template_)) {
+			/* the image brings its own program (a Dockerfile that installs it): found on its PATH inside */
+		} else if (b && provider_program(b, &prog, &e) < 0) {
 			if (!argv || !strcmp(argv[0], b->provider.template_)) {
 				err_printf("%s: %s", meta.slug, e.msg);
 				exit_code = BB_EXIT_FAIL;

@@ -84,11 +84,17 @@ static int preflight(const struct session *s, const char *slug)
 		const struct mf_agent *a = manifest_agent(&m, s->name);
 		const struct mf_bottle *b = manifest_bottle(&m, a ? a->bottle : s->name);
 		struct agentprog p;
+		int own_root = !s->bare && ((s->image && *s->image) || (b && b->provider.dockerfile[0]));
 		if (b && provider_program(b, &p, &e) < 0) {
-			err_printf("%s: %s", s->name, e.msg);
-			cJSON_Delete(plan);
-			manifest_free(&m);
-			return BB_EXIT_FAIL;
+			if (!own_root || b->provider.program[0]) {
+				err_printf("%s: %s", s->name, e.msg);
+				cJSON_Delete(plan);
+				manifest_free(&m);
+				return BB_EXIT_FAIL;
+			}
+			/* The agent's root is an image: it may bring the program (looked for there first at the start). */
+			line("program", "%s, from the image (not on this host)", b->provider.template_);
+			p.nneed = 0;
 		}
 		if (b && p.nneed) {
 			snprintf(buf, sizeof buf, "%s%s%s", p.found, strcmp(p.found, p.real) ? " -> " : "",

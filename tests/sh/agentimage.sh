@@ -138,4 +138,27 @@ rm "$T/ctx/Dockerfile" && ln -s /etc/hostname "$T/ctx/Dockerfile"
 out=$(run -- /bb --list)
 rc=$?
 [ $rc != 0 ] && grep -q "not a regular file" <<<"$out" && ok "a Dockerfile that is a symlink is refused" || fail "Dockerfile link" "rc $rc: $out"
+
+# --- the provider's program comes from the image when it has one: a claude bottle whose Dockerfile installs a
+# stand-in claude (a script, with dash and its libraries so it runs), on a host without claude, then with one ---
+mkdir -p "$T/clctx/root/bin" "$T/clctx/root/usr/local/bin" "$T/hostbin"
+for l in $(ldd /bin/dash | grep -o '/[^ ]*'); do mkdir -p "$T/clctx/root$(dirname "$l")" && cp -L "$l" "$T/clctx/root$l"; done
+cp /bin/dash "$T/clctx/root/bin/sh" && cp "$BB" "$T/clctx/bb"
+printf '#!/bin/sh\necho "claude from the image: $*"\n' >"$T/clctx/root/usr/local/bin/claude"
+printf '#!/bin/sh\necho "claude from the host: $*"\n' >"$T/hostbin/claude"
+chmod 755 "$T/clctx/root/usr/local/bin/claude" "$T/hostbin/claude"
+printf 'FROM scratch\nCOPY bb /bb\nCOPY root/ /\n' >"$T/clctx/Dockerfile"
+printf -- '---\nagent_provider: {template: claude, dockerfile: %s}\n---\n' "$T/clctx/Dockerfile" >"$BB_HOME/.bb/bottles/cl.md"
+nocl=$(printf '%s' "$PATH" | tr ':' '\n' | while read -r d; do [ -x "$d/claude" ] || printf '%s:' "$d"; done)
+out=$(cd "$T/ws" && PATH=${nocl%:} "$BB" bottle start cl -n 2>&1)
+grep -q "program    claude, from the image (not on this host)" <<<"$out" &&
+	ok "start's summary: a claude the host lacks is expected from the image" || fail "summary program" "$out"
+out=$(cd "$T/ws" && PATH=${nocl%:} DOCKER_HOST=unix://$SOCK "$BB" bottle run cl -- claude -p hi 2>&1)
+rc=$?
+[ $rc = 0 ] && grep -q "claude from the image: -p hi" <<<"$out" &&
+	ok "the image's own claude runs (the host has none)" || fail "image program" "rc $rc: $out"
+out=$(cd "$T/ws" && PATH=$T/hostbin:$PATH DOCKER_HOST=unix://$SOCK "$BB" bottle run cl -- claude -p hi 2>&1)
+rc=$?
+[ $rc = 0 ] && grep -q "claude from the image: -p hi" <<<"$out" &&
+	ok "the image's claude wins over one on the host's PATH" || fail "image program first" "rc $rc: $out"
 engine_stop
