@@ -8,7 +8,6 @@
 #include <ifaddrs.h>
 #include <limits.h>
 #include <linux/netlink.h>
-#include <linux/openat2.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -19,7 +18,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -641,19 +639,14 @@ struct dk_walk {
  */
 static int image_link_dir(const char *root, const char *name, char *out, size_t cap)
 {
-	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
 	char proc[64], real[PATH_MAX];
-	int rfd, fd;
+	int fd;
 	size_t rl;
 	ssize_t n;
 	if (!realpath(root, real))
 		return -1;
 	rl = strlen(real);
-	rfd = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rfd < 0)
-		return -1;
-	fd = (int)syscall(SYS_openat2, rfd, name, &how, sizeof how);
-	close(rfd);
+	fd = fd_open_in_root(real, name, O_PATH | O_DIRECTORY);
 	if (fd < 0)
 		return -1;
 	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);

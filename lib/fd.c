@@ -557,3 +557,16 @@ int fd_copy_tree(const char *src, const char *dst, uid_t uid, gid_t gid, unsigne
 	close(dfd);
 	return rc;
 }
+
+int fd_open_in_root(const char *root, const char *rel, int flags)
+{
+	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC), fd, saved;
+	if (rfd < 0)
+		return -1;
+	fd = (int)syscall(SYS_openat2, rfd, rel, &how, sizeof how);
+	saved = errno;
+	close(rfd);
+	errno = saved;
+	return fd;
+}

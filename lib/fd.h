@@ -44,6 +44,13 @@ void fd_remove_tree_at(int dirfd, const char *name);
  */
 int fd_open_beneath(int dirfd, const char *rel, int flags, mode_t mode, struct bb_err *e);
 /*
+ * Open rel inside the directory root as if root were "/": openat2 with
+ * RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, so absolute links and ".." in
+ * an image's tree stay in it (never the host's files). flags as for open
+ * (O_CLOEXEC added). The fd, or -1 with errno (ENOSYS: no openat2).
+ */
+int fd_open_in_root(const char *root, const char *rel, int flags);
+/*
  * mkdir -p rel beneath dirfd: each component created with mode or found,
  * none of them a link (an error naming the component that is). When uid is
  * not (uid_t)-1, each directory on the way is fchown'd to uid:gid (on its

@@ -9,13 +9,11 @@
 #include <string.h>
 #include <stdarg.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/openat2.h>
 
 #include "applet.h"
 #include "bottle.h"
@@ -356,21 +354,17 @@ static void report_revoke(void *arg, int ok, const char *msg)
 static int image_has_program(const char *rootfs, const char *name)
 {
 	static const char *const dirs[] = { "usr/local/sbin", "usr/local/bin", "usr/sbin", "usr/bin", "sbin", "bin" };
-	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-	int rfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC), found = 0;
+	int found = 0;
 	size_t i;
-	if (rfd < 0)
-		return 0;
 	for (i = 0; i < sizeof dirs / sizeof *dirs && !found; i++) {
 		char rel[PATH_MAX];
 		struct stat st;
 		int fd;
 		snprintf(rel, sizeof rel, "%s/%s", dirs[i], name);
-		fd = (int)syscall(SYS_openat2, rfd, rel, &how, sizeof how);
+		fd = fd_open_in_root(rootfs, rel, O_PATH);
 		found = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
 		fd_close(fd);
 	}
-	close(rfd);
 	return found;
 }
 

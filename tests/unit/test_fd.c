@@ -1,6 +1,7 @@
 /* test_fd.c - unit tests of lib/fd: bounded reads, atomic replacement, flags, opening beneath a directory without following links. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -231,6 +232,36 @@ static void remove_and_copy_at_stay_inside(void)
 	close(hfd);
 }
 
+/* fd_open_in_root: an image's absolute and climbing links resolve inside the image, never to the host's files. */
+static void open_in_root_stays_in_it(void)
+{
+	char root[] = "/tmp/bb-test-fd.XXXXXX", p[256];
+	struct stat want, got;
+	int fd;
+	T_CHECK(mkdtemp(root) != NULL);
+	snprintf(p, sizeof p, "%s/etc", root);
+	T_CHECK(mkdir(p, 0755) == 0);
+	snprintf(p, sizeof p, "%s/etc/hostname", root);
+	fd = open(p, O_WRONLY | O_CREAT, 0644);
+	T_CHECK(fd >= 0 && fstat(fd, &want) == 0);
+	close(fd);
+	snprintf(p, sizeof p, "%s/abs", root);
+	T_CHECK(symlink("/etc", p) == 0);
+	snprintf(p, sizeof p, "%s/up", root);
+	T_CHECK(symlink("../../../../etc", p) == 0);
+	fd = fd_open_in_root(root, "abs/hostname", O_RDONLY);
+	T_CHECK(fd >= 0 && fstat(fd, &got) == 0 && got.st_ino == want.st_ino && got.st_dev == want.st_dev);
+	if (fd >= 0)
+		close(fd);
+	fd = fd_open_in_root(root, "up/hostname", O_RDONLY);
+	T_CHECK(fd >= 0 && fstat(fd, &got) == 0 && got.st_ino == want.st_ino);
+	if (fd >= 0)
+		close(fd);
+	fd = fd_open_in_root(root, "abs/passwd", O_RDONLY); /* the host's /etc/passwd exists; the image's does not */
+	T_CHECK(fd < 0 && errno == ENOENT);
+	fd_remove_tree(root);
+}
+
 int main(void)
 {
 	char cmd[64];
@@ -246,6 +277,7 @@ int main(void)
 	T_RUN(mkdirs_beneath_stops_at_links);
 	T_RUN(write_at_replaces_links);
 	T_RUN(remove_and_copy_at_stay_inside);
+	T_RUN(open_in_root_stays_in_it);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return 1;
