@@ -699,14 +699,7 @@ void scan_excerpt(const struct scan_stream *s, uint64_t off, size_t len, char *o
 /* Newlines in p[0..n). */
 static uint64_t count_lines(const char *p, size_t n)
 {
-	const char *end = p + n, *q;
-	uint64_t k = 0;
-
-	while (p < end && (q = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		k++;
-		p = q + 1;
-	}
-	return k;
+	return scan_count_byte(p, n, '\n');
 }
 
 /* Lines of a view's bytes: its own newlines, not decoded ones. */

@@ -693,7 +693,7 @@ static void joins_advance(struct scan_decoder *d, uint64_t end, int final)
 	uint64_t x = d->jcur, g0, g1, e2;
 
 	while (x < end && !stopped(d)) {
-		const char *p = memchr(top->buf + (x - top->base), '\n', (size_t)(end - x));
+		const char *p = scan_find_byte(top->buf + (x - top->base), (size_t)(end - x), '\n');
 		uint64_t nl;
 		int r;
 
@@ -834,7 +834,7 @@ static int pct_at(const struct scan_stream *top, uint64_t x, uint64_t end, int f
 /* The next '%' in the top stream's [from, end), or end. */
 static uint64_t next_pct(const struct scan_stream *top, uint64_t from, uint64_t end)
 {
-	const char *p = memchr(top->buf + (from - top->base), '%', (size_t)(end - from));
+	const char *p = scan_find_byte(top->buf + (from - top->base), (size_t)(end - from), '%');
 
 	return p ? top->base + (uint64_t)(p - top->buf) : end;
 }

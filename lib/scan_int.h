@@ -4,6 +4,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "scan.h"
 
@@ -131,5 +134,51 @@ uint64_t scan_decoder_keep_from(const struct scan_stream *top);
 /* A finding of a view or dec stream, whose match is [mstart, mend): report it to the caller, or drop it. */
 int scan_decode_report(struct scan_stream *s, struct scan_finding *f, uint64_t mstart, uint64_t mend);
 const char *scan_decoder_incomplete(const struct scan_decoder *d);
+
+/*
+ * The byte searches of the hot paths (newlines for line numbers and split
+ * tokens, '%' for escapes): 16 bytes a step, no call for a short span.
+ */
+static inline const char *scan_find_byte(const char *p, size_t n, char c)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i want = _mm_set1_epi8(c);
+
+	for (; i + 16 <= n; i += 16) {
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + i)), want));
+
+		if (m)
+			return p + i + __builtin_ctz(m);
+	}
+#endif
+	for (; i < n; i++)
+		if (p[i] == c)
+			return p + i;
+	return NULL;
+}
+
+static inline uint64_t scan_count_byte(const char *p, size_t n, char c)
+{
+	uint64_t k = 0;
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i want = _mm_set1_epi8(c), zero = _mm_setzero_si128();
+
+	while (i + 16 <= n) {
+		__m128i acc = zero;
+		size_t j;
+
+		/* each lane counts down by one per match: at most 255 steps before the sum */
+		for (j = 0; j < 255 && i + 16 <= n; j++, i += 16)
+			acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + i)), want));
+		acc = _mm_sad_epu8(acc, zero);
+		k += (uint64_t)_mm_cvtsi128_si32(acc) + (uint64_t)_mm_cvtsi128_si32(_mm_srli_si128(acc, 8));
+	}
+#endif
+	for (; i < n; i++)
+		k += p[i] == c;
+	return k;
+}
 
 #endif

@@ -1104,6 +1104,118 @@ static size_t put(char *buf, size_t n, size_t cap, const char *s)
 	return n + l;
 }
 
+/* ---- the same findings however the text is cut ---- */
+
+struct flist {
+	size_t n, cap;
+	char (*line)[SCAN_EXCERPT_MAX + 200];
+};
+
+static int collect_line(const struct scan_finding *f, void *arg)
+{
+	struct flist *l = arg;
+
+	if (l->n < l->cap)
+		snprintf(l->line[l->n], sizeof l->line[0], "%012llu %s %zu %u %s [%s]", (unsigned long long)f->offset,
+			 f->id, f->length, f->line, f->excerpt, f->decoded ? f->decoded : "");
+	l->n++;
+	return 0;
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Scan text with every rule and the decoders, fed in pieces of `piece` bytes; the findings sorted. */
+static void findings_of(struct scan_engine *eng, const char *text, size_t n, size_t piece, struct flist *l)
+{
+	struct scan_stream *st = NULL;
+	size_t off;
+
+	l->n = 0;
+	if (scan_stream_new(&st, eng, SCAN_TOKEN_PATTERNS | SCAN_KNOWN_SECRETS | SCAN_DECODE, NULL) < 0)
+		return;
+	for (off = 0; off < n; off += piece)
+		scan_feed(st, text + off, n - off < piece ? n - off : piece, collect_line, l);
+	scan_end(st, collect_line, l);
+	scan_stream_free(st);
+	qsort(l->line, l->n < l->cap ? l->n : l->cap, sizeof l->line[0], cmp_line);
+}
+
+/*
+ * A corpus of keyword-dense prose and code with every true positive and
+ * near miss of the tables in it (each also base64-wrapped): the findings
+ * are the same, in full (offset, rule, length, line, excerpt, decoding),
+ * fed whole (long inputs: the keyword automaton's interleaved lanes) and
+ * in 3000-byte pieces (short inputs: the automaton byte after byte, as it
+ * ran before the lanes).
+ */
+static void same_findings_however_fed(void)
+{
+	const struct rule_case *sets[2] = { cases, extra_cases };
+	size_t nsets[2] = { sizeof cases / sizeof cases[0], sizeof extra_cases / sizeof extra_cases[0] };
+	enum { CAP = 2 * 1024 * 1024 };
+	char *buf = malloc(CAP), one[8192], wrapped[12000];
+	struct flist whole = { 0, 4096, NULL }, cut = { 0, 4096, NULL };
+	struct scan_engine *eng = NULL;
+	size_t n = 0, k, i, j, tps = 0, diff = 0;
+
+	whole.line = calloc(whole.cap, sizeof whole.line[0]);
+	cut.line = calloc(cut.cap, sizeof cut.line[0]);
+	T_CHECK(buf && whole.line && cut.line && scan_engine_new(&eng, NULL) == 0 && scan_engine_finish(eng, NULL) == 0);
+	if (!buf || !whole.line || !cut.line || !eng)
+		goto out;
+	buf[0] = 0;
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < nsets[k]; i++) {
+			const char *tpl[2] = { sets[k][i].tp, sets[k][i].tn };
+			size_t pass, ss, se, m;
+
+			for (pass = 0; pass < 2; pass++) {
+				if (!tpl[pass] || (m = expand(tpl[pass], one, sizeof one, &ss, &se)) == (size_t)-1)
+					continue;
+				tps += !pass;
+				for (j = 0; j < 40; j++) { /* a keyword every few words, code between */
+					n = put(buf, n, CAP, words[rng() % (sizeof words / sizeof words[0])]);
+					n = put(buf, n, CAP, j % 9 == 8 ? "\n" : " ");
+					if (j % 13 == 12) {
+						n = put(buf, n, CAP, code_lines[rng() % (sizeof code_lines / sizeof code_lines[0])]);
+						n = put(buf, n, CAP, "\n");
+					}
+				}
+				one[m] = 0;
+				n = put(buf, n, CAP, one);
+				n = put(buf, n, CAP, "\n");
+				if (i % 3 == 0 && b64_encode(one, m, 0, wrapped, sizeof wrapped, NULL, NULL) == 0) {
+					n = put(buf, n, CAP, "blob: ");
+					n = put(buf, n, CAP, wrapped);
+					n = put(buf, n, CAP, "\n");
+				}
+			}
+		}
+	findings_of(eng, buf, n, n, &whole);
+	findings_of(eng, buf, n, 3000, &cut);
+	T_CHECK(whole.n < whole.cap && n > 128 * 1024);
+	/* the corpus holds the true positives: at least one finding for most of them */
+	T_CHECK(whole.n >= tps / 2);
+	for (i = 0; i < whole.n && i < cut.n && i < whole.cap; i++)
+		if (strcmp(whole.line[i], cut.line[i])) {
+			if (!diff)
+				printf("#   %zu: whole: %s\n#   %zu: cut:   %s\n", i, whole.line[i], i, cut.line[i]);
+			diff++;
+		}
+	if (whole.n != cut.n)
+		printf("#   %zu findings whole, %zu in pieces\n", whole.n, cut.n);
+	printf("#   %zu bytes, %zu true positives in the tables, %zu findings\n", n, tps, whole.n);
+	T_CHECK(diff == 0 && whole.n == cut.n);
+out:
+	free(whole.line);
+	free(cut.line);
+	free(buf);
+	scan_engine_free(eng);
+}
+
 /* Rules allowed to fire on the ordinary text below, with the reason (none today). */
 static const char *const expected_on_prose[] = { NULL };
 
@@ -1197,6 +1309,7 @@ int main(void)
 	T_RUN(engine_reports_cases);
 	T_RUN(categories_covered);
 	T_RUN(quiet_on_ordinary_text);
+	T_RUN(same_findings_however_fed);
 	free_all();
 	T_END();
 }
