@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # setup.sh - installs the Debian packages bb needs for a purpose, only those missing.
-# Usage: scripts/setup.sh build|test|asan...
+# Usage: scripts/setup.sh build|test|asan|bench...
 #   build  compilers and tools for scripts/deps.sh and the static build
 #   test   the real peers the tests drive (openssl, sshd, git, curl, ...), and the agent CLIs
 #          (scripts/agent-clis.txt) from npm into $BB_AGENTS_DIR (cached; skipped, with a
 #          message, when the registry is unreachable: the tests that drive them then skip)
 #   asan   clang and the -dev libraries for the sanitizer build
+#   bench  what scripts/bench/ measures with or against (GNU time, ripgrep for scan-speed.sh)
 # As root it runs apt-get; otherwise it prints the command to run and fails.
 set -euo pipefail
 
 pkgs_build="make gcc libc6-dev linux-libc-dev musl-tools cmake pkg-config dpkg-dev file binutils ca-certificates patch autoconf automake libtool"
 pkgs_test="git openssl openssh-server openssh-client curl python3 python3-requests procps iproute2 dnsmasq-base bind9-dnsutils nodejs npm util-linux runc crun podman netavark aardvark-dns iptables tmux valgrind zstd brotli"
+pkgs_bench="time ripgrep"
 pkgs_asan="clang libbearssl-dev libyaml-dev libcjson-dev libgit2-dev libssh2-1-dev libsodium-dev zlib1g-dev libzstd-dev libbrotli-dev pkg-config"
 
 # The agent CLIs (Claude Code, Codex) at the versions scripts/agent-clis.txt pins, each in a prefix of
@@ -44,7 +46,8 @@ for purpose in "$@"; do
 	build) want="$want $pkgs_build" ;;
 	test) want="$want $pkgs_test"; agents=1 ;;
 	asan) want="$want $pkgs_asan" ;;
-	*) echo "setup: unknown purpose '$purpose' (build, test or asan)" >&2; exit 2 ;;
+	bench) want="$want $pkgs_bench" ;;
+	*) echo "setup: unknown purpose '$purpose' (build, test, asan or bench)" >&2; exit 2 ;;
 	esac
 done
 
