@@ -14,6 +14,12 @@ cases=(
 	"git-gate, Ed25519 pin and RSA deploy key: fetch refreshes the mirror, push lands"
 )
 gitsshd_start cases
+# rsa-sha2 (RSA signatures OpenSSH 8.8 and later accept) needs libssh2 1.11: the static bb links 1.11.1
+# (scripts/deps.sh); the sanitizer build links Debian 12's 1.10, which signs and verifies RSA only as ssh-rsa
+# (SHA-1). The RSA cases are skipped there, naming the version, and run everywhere else.
+ssh2v=$("$BB" --version 2>/dev/null | awk '$1 == "libssh2" {print $2}')
+no_rsa_sha2=""
+case "$ssh2v" in 1.[0-9].* | 1.10.* | "") no_rsa_sha2="this build links libssh2 ${ssh2v:-(unknown)}, without rsa-sha2 (1.11 has it; the static bb links 1.11.1)" ;; esac
 
 kg() { ssh-keygen -q -t "$1" ${3:+-b "$3"} -N '' -C "bb-test-$2" -f "$T/$2" </dev/null; }
 kg ed25519 host_ed && kg rsa host_rsa 3072 && kg ed25519 other_ed && kg ed25519 client_ed && kg rsa client_rsa 3072 &&
@@ -42,13 +48,18 @@ ls_remote host_ed.pub client_ed
 rc=$?
 if [ "$rc" -eq 0 ] && [ "$(sort "$T/got")" = "$want" ]; then ok "${cases[0]}"; else fail "${cases[0]}" "$(why "$rc")"; fi
 
-ls_remote hostkey.pub client_rsa
-rc=$?
-if [ "$rc" -eq 0 ] && [ "$(sort "$T/got")" = "$want" ]; then ok "${cases[1]}"; else fail "${cases[1]}" "$(why "$rc")"; fi
+if [ -n "$no_rsa_sha2" ]; then
+	skip "${cases[1]}" "$no_rsa_sha2"
+	skip "${cases[2]}" "$no_rsa_sha2"
+else
+	ls_remote hostkey.pub client_rsa
+	rc=$?
+	if [ "$rc" -eq 0 ] && [ "$(sort "$T/got")" = "$want" ]; then ok "${cases[1]}"; else fail "${cases[1]}" "$(why "$rc")"; fi
 
-ls_remote host_rsa.pub client_ed
-rc=$?
-if [ "$rc" -eq 0 ] && [ "$(sort "$T/got")" = "$want" ]; then ok "${cases[2]}"; else fail "${cases[2]}" "$(why "$rc")"; fi
+	ls_remote host_rsa.pub client_ed
+	rc=$?
+	if [ "$rc" -eq 0 ] && [ "$(sort "$T/got")" = "$want" ]; then ok "${cases[2]}"; else fail "${cases[2]}" "$(why "$rc")"; fi
+fi
 
 ls_remote other_ed.pub client_ed
 rc=$?
@@ -115,7 +126,9 @@ else
 fi
 
 (cd "$T/seed" && git pull -q "$T/up.git" main && echo three >>f && git commit -qam three && git push -q "$T/up.git" main) >/dev/null 2>&1
-if gate_with host_ed.pub client_rsa && git clone -q "$GURL" "$T/c2" >"$T/o" 2>&1 &&
+if [ -n "$no_rsa_sha2" ]; then
+	skip "${cases[6]}" "$no_rsa_sha2"
+elif gate_with host_ed.pub client_rsa && git clone -q "$GURL" "$T/c2" >"$T/o" 2>&1 &&
 	[ "$(git -C "$T/c2" rev-parse HEAD)" = "$(up rev-parse main)" ] &&
 	(cd "$T/c2" && echo four >>f && git commit -qam four && git push -q origin main) >>"$T/o" 2>&1 &&
 	[ "$(up rev-parse main)" = "$(git -C "$T/c2" rev-parse HEAD)" ]; then
