@@ -10,6 +10,7 @@
 #include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/random.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -518,6 +519,22 @@ static void dlp_block(struct conn *c, struct hit *h, const char *where)
 	deny(c, 403, "dlp", why);
 }
 
+/*
+ * Outbound DLP on a text that is whole (a request head, a WebSocket
+ * message), with the scanner's decoders. 0 (h says what was found), or -1
+ * when no scanner was to be had.
+ */
+static int dlp_text(struct conn *c, const unsigned char *p, size_t n, struct hit *h)
+{
+	if (ensure_stream(c, &c->scan_out, &c->scan_out_mask, OUT_SCAN(c)) < 0)
+		return -1;
+	scan_feed(c->scan_out, p, n, on_finding, h);
+	if (!h->n)
+		scan_end(c->scan_out, on_finding, h);
+	scan_stream_reset(c->scan_out);
+	return 0;
+}
+
 /* ---------- the request ---------- */
 
 static int hop_by_hop(struct sv name, const struct http1_request *rq)
@@ -567,6 +584,10 @@ static int write_up_head(struct conn *c, const struct http1_request *rq, struct 
 		const struct http1_header *h = &rq->headers[i];
 		if (hop_by_hop(h->name, rq) || credential_header(h->name))
 			continue;
+		/* No extension is offered: permessage-deflate would hide the payloads from the scanner. */
+		if (c->ws_req && (http1_eq_nocase(h->name, "sec-websocket-extensions") ||
+				  http1_eq_nocase(h->name, "sec-websocket-key")))
+			continue;
 		if (http1_eq_nocase(h->name, "host")) {
 			has_host = 1;
 			if (rq->form == HTTP1_FORM_ABSOLUTE) { /* the target's authority wins (RFC 9112 §3.2.2) */
@@ -585,6 +606,8 @@ static int write_up_head(struct conn *c, const struct http1_request *rq, struct 
 	}
 	if (!has_host && putf(c->uout, &c->uout_len, sizeof c->uout, "Host: %s\r\n", c->host) < 0)
 		return -1;
+	if (c->ws_req && putf(c->uout, &c->uout_len, sizeof c->uout, "Connection: Upgrade\r\nUpgrade: websocket\r\n") < 0)
+		return -1;
 	/*
 	 * Outbound DLP on the request line and headers exactly as they will
 	 * leave, before a byte does: the agent's own credentials were dropped
@@ -592,19 +615,18 @@ static int write_up_head(struct conn *c, const struct http1_request *rq, struct 
 	 */
 	if (c->dlp_out) {
 		struct hit h = { .c = c };
-		if (ensure_stream(c, &c->scan_out, &c->scan_out_mask, OUT_SCAN(c)) < 0) {
+		if (dlp_text(c, c->uout, c->uout_len, &h) < 0) {
 			deny(c, 503, "memory", "out of memory");
 			return -1;
 		}
-		scan_feed(c->scan_out, c->uout, c->uout_len, on_finding, &h);
-		if (!h.n)
-			scan_end(c->scan_out, on_finding, &h);
 		if (h.n) {
 			dlp_block(c, &h, "line or headers");
 			return -1;
 		}
-		scan_stream_reset(c->scan_out);
 	}
+	if (c->ws_req && (ws_key_new(c->ws_key_up) < 0 ||
+			  putf(c->uout, &c->uout_len, sizeof c->uout, "Sec-WebSocket-Key: %s\r\n", c->ws_key_up) < 0))
+		return -1;
 	if (r->auth != ROUTE_AUTH_NONE) {
 		const char *tok = eg_token(c->eg, r->token_slot);
 		int rc = r->auth == ROUTE_AUTH_API_KEY
@@ -684,9 +706,33 @@ static void request_head(struct conn *c, size_t end)
 	}
 	sv_to(rq->method, c->method, sizeof c->method);
 	is_connect = sv_eq_str(rq->method, "CONNECT");
+	c->ws_req = 0;
 	if (rq->upgrade) {
-		deny(c, 501, "upgrade", "protocol upgrades (WebSocket, h2c) are not proxied");
-		return;
+		const struct http1_header *up = http1_header_get(rq->headers, rq->n_headers, "upgrade");
+		/* WebSocket only, and as RFC 6455 asks: one GET over HTTP/1.1, no body; h2c and the rest stay refused. */
+		if (is_connect || !up || !http1_token_list_has(up->value, "websocket") ||
+		    http1_header_next(rq->headers, rq->n_headers, (size_t)(up - rq->headers) + 1, "upgrade") >= 0 ||
+		    memchr(up->value.p, ',', up->value.len)) {
+			deny(c, 501, "upgrade", "protocol upgrades other than WebSocket (h2c, ...) are not proxied");
+			return;
+		}
+		if (!sv_eq_str(rq->method, "GET") || rq->version_minor != 1 || rq->chunked ||
+		    (rq->content_length != HTTP1_NO_LENGTH && rq->content_length)) {
+			deny(c, 400, "upgrade", "a WebSocket upgrade is a GET over HTTP/1.1 without a body");
+			return;
+		}
+		/*
+		 * The agent's nonce stays here: the upstream gets egress's own, so the
+		 * key is no channel out (16 bytes of the agent's choosing a connection).
+		 */
+		up = http1_header_get(rq->headers, rq->n_headers, "sec-websocket-key");
+		if (!up || http1_header_next(rq->headers, rq->n_headers, (size_t)(up - rq->headers) + 1, "sec-websocket-key") >= 0 ||
+		    ws_key_valid(up->value.p, up->value.len) < 0) {
+			deny(c, 400, "upgrade", "a WebSocket upgrade needs one Sec-WebSocket-Key: base64 of 16 bytes");
+			return;
+		}
+		sv_to(up->value, c->ws_key_agent, sizeof c->ws_key_agent);
+		c->ws_req = 1;
 	}
 
 	/*
@@ -910,6 +956,8 @@ static int request_body(struct conn *c)
 	return moved;
 }
 
+static int ws_step(struct conn *c);
+
 static int request_step(struct conn *c)
 {
 	size_t end;
@@ -928,6 +976,8 @@ static int request_step(struct conn *c)
 		request_head(c, end);
 		return 1;
 	}
+	if (c->rq == RQ_WS)
+		return ws_step(c);
 	if (c->rq == RQ_BODY || (c->rq == RQ_CONNECTING && !c->body_done))
 		return c->mode == MODE_TUNNEL ? 0 : request_body(c);
 	return 0;
@@ -1004,6 +1054,8 @@ static int response_plan(struct conn *c, const struct http1_response *rs, int *d
 	return 0;
 }
 
+static void ws_accept(struct conn *c, const struct http1_response *rs, size_t end);
+
 static void response_head(struct conn *c, size_t end)
 {
 	struct http1_response *rs = &c->eg->scratch_resp;
@@ -1015,6 +1067,10 @@ static void response_head(struct conn *c, size_t end)
 	if (http1_response_parse((const char *)c->uin, end, NULL, method, rs, &err) < 0) {
 		up_close(c);
 		deny(c, 502, "bad-response", err.reason);
+		return;
+	}
+	if (rs->status == 101 && c->ws_req) {
+		ws_accept(c, rs, end);
 		return;
 	}
 	if (rs->status >= 100 && rs->status < 200) { /* interim: we answered 100 ourselves; drop */
@@ -1264,7 +1320,391 @@ static int response_step(struct conn *c)
 	}
 	if (c->rs == RS_BODY)
 		return response_body(c);
+	if (c->rs == RS_WS)
+		return ws_step(c);
 	return 0;
+}
+
+/* ---------- WebSocket (RFC 6455) after an upgrade ---------- */
+
+static void ws_release(struct conn *c)
+{
+	if (!c->ws)
+		return;
+	free(c->ws->up.msg);
+	free(c->ws->down.msg);
+	free(c->ws);
+	c->ws = NULL;
+}
+
+/* "N messages in N frames, N bytes" each way, for the audit line. */
+static void ws_counts(const struct conn *c, char *out, size_t cap)
+{
+	const struct eg_ws *w = c->ws;
+	snprintf(out, cap,
+		 "agent to upstream %llu message%s in %llu frame%s (%llu bytes); upstream to agent %llu message%s in %llu "
+		 "frame%s (%llu bytes)",
+		 (unsigned long long)w->up.messages, w->up.messages == 1 ? "" : "s", (unsigned long long)w->up.frames,
+		 w->up.frames == 1 ? "" : "s", (unsigned long long)w->up.bytes, (unsigned long long)w->down.messages,
+		 w->down.messages == 1 ? "" : "s", (unsigned long long)w->down.frames, w->down.frames == 1 ? "" : "s",
+		 (unsigned long long)w->down.bytes);
+}
+
+/* One audit line for the end of the connection (refused, cut or closed), with the counts. */
+static void ws_audit_end(struct conn *c, const char *verdict, const char *rule, const char *why)
+{
+	char counts[400], line[1400];
+	if (c->ws->ended)
+		return;
+	c->ws->ended = 1;
+	ws_counts(c, counts, sizeof counts);
+	if (c->scrub.hits && !strcmp(verdict, "allow"))
+		snprintf(line, sizeof line, "%s; %s; %llu occurrence%s of %s (or an encoding of it) scrubbed", why, counts,
+			 (unsigned long long)c->scrub.hits, c->scrub.hits == 1 ? "" : "s",
+			 scrub_set_label(c->eg->scrub, c->scrub.first));
+	else
+		snprintf(line, sizeof line, "%s; %s", why, counts);
+	c->bytes.up = c->ws->up.bytes;
+	c->bytes.down = c->ws->down.bytes;
+	eg_audit(c, verdict, c->scrub.hits && !strcmp(verdict, "allow") ? "scrub" : rule, line);
+}
+
+static void ws_close_to(struct ws_dir *d, unsigned code, const char *reason)
+{
+	if (d->closed || d->close_pending)
+		return;
+	d->close_len = ws_close_payload(d->close, code, reason);
+	d->close_pending = 1;
+}
+
+/*
+ * End the connection on egress's terms: the agent gets a close frame with
+ * code and reason, the upstream a plain "going away"; messages not yet
+ * inspected never leave (one already going out is finished first, so the
+ * close frame follows whole frames). Nothing more is read either way.
+ */
+static void ws_fail(struct conn *c, unsigned code, const char *reason, const char *verdict, const char *rule,
+		    const char *why)
+{
+	struct eg_ws *w = c->ws;
+	ws_audit_end(c, verdict, rule, why);
+	w->failed = 1;
+	ws_close_to(&w->down, code, reason);
+	ws_close_to(&w->up, 1001, "going away");
+}
+
+static int ws_grow(struct ws_dir *d, size_t need)
+{
+	unsigned char *p;
+	size_t cap = d->msg_cap ? d->msg_cap : 4096;
+	if (need <= d->msg_cap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	if (!(p = realloc(d->msg, cap)))
+		return -1;
+	d->msg = p;
+	d->msg_cap = cap;
+	return 0;
+}
+
+/* Write a frame egress composes whole (a control frame) into out, masked toward the upstream. -1: no room yet. */
+static int ws_put_frame(struct conn *c, int to_up, unsigned op, const unsigned char *p, size_t n)
+{
+	unsigned char hdr[WS_HDR_MAX], key[4], tmp[WS_CONTROL_MAX];
+	unsigned char *out = to_up ? c->uout : c->cout;
+	size_t *len = to_up ? &c->uout_len : &c->cout_len, hl;
+	if (to_up && getrandom(key, sizeof key, 0) != (ssize_t)sizeof key)
+		memset(key, 0x5a, sizeof key);
+	hl = ws_hdr_write(hdr, 1, op, n, to_up ? key : NULL);
+	if (room(*len, EG_BUF) < hl + n)
+		return -1;
+	memcpy(tmp, p, n);
+	if (to_up)
+		ws_mask(tmp, n, key, 0);
+	put(out, len, EG_BUF, hdr, hl);
+	put(out, len, EG_BUF, tmp, n);
+	return 0;
+}
+
+/* The message in d->msg is inspected and goes out as one frame. */
+static void ws_emit_start(struct ws_dir *d, int to_up, unsigned op)
+{
+	if (to_up && getrandom(d->key, sizeof d->key, 0) != (ssize_t)sizeof d->key)
+		memset(d->key, 0x5a, sizeof d->key);
+	d->emit_hdr_len = ws_hdr_write(d->emit_hdr, 1, op, d->msg_len, to_up ? d->key : NULL);
+	d->emit_off = 0;
+	d->emitting = 1;
+	d->messages++;
+}
+
+static int ws_emit(struct conn *c, struct ws_dir *d, int to_up)
+{
+	unsigned char *out = to_up ? c->uout : c->cout;
+	size_t *len = to_up ? &c->uout_len : &c->cout_len, n;
+	int moved = 0;
+	if (d->emit_hdr_len) {
+		if (room(*len, EG_BUF) < d->emit_hdr_len)
+			return 0;
+		put(out, len, EG_BUF, d->emit_hdr, d->emit_hdr_len);
+		d->emit_hdr_len = 0;
+		moved = 1;
+	}
+	n = d->msg_len - d->emit_off;
+	if (n > room(*len, EG_BUF))
+		n = room(*len, EG_BUF);
+	if (n) {
+		memcpy(out + *len, d->msg + d->emit_off, n);
+		if (to_up)
+			ws_mask(out + *len, n, d->key, d->emit_off);
+		*len += n;
+		d->emit_off += n;
+		d->bytes += n;
+		moved = 1;
+	}
+	if (d->emit_off == d->msg_len) {
+		d->emitting = 0;
+		d->msg_len = 0;
+		if (d->msg_cap > (1u << 20)) { /* a big message's buffer is not kept for the small ones */
+			free(d->msg);
+			d->msg = NULL;
+			d->msg_cap = 0;
+		}
+	}
+	return moved;
+}
+
+/*
+ * Inspect a payload that is whole: toward the upstream, DLP (a finding
+ * ends the connection: 1008 to the agent, and the payload never leaves);
+ * toward the agent, the bottle's credentials replaced. 0, or -1 when the
+ * connection was refused.
+ */
+static int ws_inspect(struct conn *c, int to_up, unsigned char *p, size_t n, const char *what)
+{
+	struct hit h = { .c = c };
+	char why[800], reason[WS_CONTROL_MAX];
+	if (!to_up) {
+		scrub_block(c, p, n);
+		return 0;
+	}
+	if (!c->dlp_out)
+		return 0;
+	if (dlp_text(c, p, n, &h) < 0) {
+		ws_fail(c, 1011, "bb egress: out of memory", "error", "memory", "out of memory");
+		return -1;
+	}
+	if (!h.n)
+		return 0;
+	snprintf(why, sizeof why, "the WebSocket %s carries a secret (%s): %s; connection closed (1008)", what, h.rule,
+		 h.excerpt);
+	snprintf(reason, sizeof reason, "bb egress: a secret (%s) in a message; rule dlp", h.rule);
+	ws_fail(c, 1008, reason, "deny", "dlp", why);
+	return -1;
+}
+
+/* Frames from one side, inspected, to the other. 1 if anything moved. */
+static int ws_dir_step(struct conn *c, int to_up)
+{
+	struct eg_ws *w = c->ws;
+	struct ws_dir *d = to_up ? &w->up : &w->down;
+	unsigned char *in = to_up ? c->cin : c->uin;
+	size_t *in_len = to_up ? &c->cin_len : &c->uin_len;
+	int moved = 0;
+
+	for (;;) {
+		struct ws_hdr h;
+		const char *why = NULL;
+		char text[200];
+		size_t take;
+		int r;
+
+		if (d->emitting) {
+			moved |= ws_emit(c, d, to_up);
+			if (d->emitting)
+				break;
+		}
+		if (d->close_pending) {
+			if (ws_put_frame(c, to_up, WS_CLOSE, d->close, d->close_len) < 0)
+				break;
+			d->close_pending = 0;
+			d->closed = 1;
+			moved = 1;
+		}
+		if (d->closed || w->failed)
+			break;
+		if (!d->in_frame) {
+			r = ws_hdr_parse(in, *in_len, &h, &why);
+			if (r == 0)
+				break;
+			if (r > 0 && h.masked != (unsigned)to_up)
+				why = to_up ? "the agent sent an unmasked frame" : "the upstream sent a masked frame";
+			else if (r > 0 && h.rsv)
+				why = "a frame has RSV bits set, and no extension was negotiated";
+			else if (r > 0 && h.opcode == WS_CONT && !d->msg_op)
+				why = "a continuation frame with no message to continue";
+			else if (r > 0 && (h.opcode == WS_TEXT || h.opcode == WS_BINARY) && d->msg_op)
+				why = "a new message before the last one ended";
+			else if (r > 0 && h.opcode < WS_CLOSE && h.len > EG_WS_MSG_MAX - d->msg_len)
+				why = "message too big";
+			if (why) {
+				int big = !strcmp(why, "message too big");
+				snprintf(text, sizeof text, "WebSocket protocol error from the %s: %s%s", to_up ? "agent" : "upstream",
+					 why, big ? " (egress holds messages of at most 16 MiB whole to inspect them)" : "");
+				ws_fail(c, big ? 1009 : to_up ? 1002 : 1011,
+					big ? "bb egress: message too big" : to_up ? "bb egress: protocol error" : "bb egress: the upstream broke the protocol",
+					"deny", "websocket", text);
+				return 1;
+			}
+			if (h.opcode >= WS_CLOSE) {
+				unsigned char p[WS_CONTROL_MAX];
+				if (*in_len < h.size + h.len)
+					break;
+				/* Room for it on the other side first: a control frame is passed on as it is read. */
+				if (room(to_up ? c->uout_len : c->cout_len, EG_BUF) < WS_HDR_MAX + h.len)
+					break;
+				memcpy(p, in + h.size, (size_t)h.len);
+				ws_mask(p, (size_t)h.len, h.key, 0);
+				consume(in, in_len, h.size + (size_t)h.len);
+				d->frames++;
+				moved = 1;
+				if (ws_inspect(c, to_up, p, (size_t)h.len, h.opcode == WS_CLOSE ? "close frame" : "ping or pong") < 0)
+					return 1;
+				ws_put_frame(c, to_up, h.opcode, p, (size_t)h.len);
+				d->bytes += h.len;
+				if (h.opcode == WS_CLOSE)
+					d->closed = 1;
+				continue;
+			}
+			consume(in, in_len, h.size);
+			d->fh = h;
+			d->in_frame = 1;
+			d->left = h.len;
+			d->off = 0;
+			if (h.opcode != WS_CONT)
+				d->msg_op = h.opcode;
+			moved = 1;
+		}
+		take = *in_len < d->left ? *in_len : (size_t)d->left;
+		if (take) {
+			if (ws_grow(d, d->msg_len + take) < 0) {
+				ws_fail(c, 1011, "bb egress: out of memory", "error", "memory", "out of memory");
+				return 1;
+			}
+			memcpy(d->msg + d->msg_len, in, take);
+			ws_mask(d->msg + d->msg_len, take, d->fh.key, d->off);
+			consume(in, in_len, take);
+			d->msg_len += take;
+			d->left -= take;
+			d->off += take;
+			moved = 1;
+		}
+		if (d->left)
+			break;
+		d->in_frame = 0;
+		d->frames++;
+		if (!d->fh.fin)
+			continue;
+		if (ws_inspect(c, to_up, d->msg, d->msg_len, "message") < 0)
+			return 1;
+		ws_emit_start(d, to_up, d->msg_op);
+		d->msg_op = 0;
+	}
+	return moved;
+}
+
+static int ws_step(struct conn *c)
+{
+	struct eg_ws *w = c->ws;
+	int moved = ws_dir_step(c, 1) | ws_dir_step(c, 0);
+	int up_dead = c->up.fd < 0 || c->up.failed || (c->up.eof && !c->uin_len);
+
+	/* A side that went away without a close frame: the other side is told, with one. */
+	if (!w->failed && !w->down.closed && up_dead && !w->down.emitting) {
+		ws_fail(c, 1001, "bb egress: the upstream closed the connection", "allow", "websocket",
+			"closed: the upstream ended the connection");
+		moved = 1;
+	}
+	if (!w->failed && !w->up.closed && (c->cl.failed || (c->cl.eof && !c->cin_len)) && !w->up.emitting) {
+		ws_fail(c, 1001, "going away", "allow", "websocket", "closed: the agent ended the connection");
+		w->down.closed = 1; /* nothing more can reach it */
+		w->down.close_pending = 0;
+		moved = 1;
+	}
+	if (up_dead && !w->up.closed) {
+		w->up.closed = 1; /* nothing more can reach it */
+		w->up.close_pending = w->up.emitting = 0;
+	}
+	/* Both ways closed (a close frame sent, or the side gone): the line, the upstream, then the agent's FIN. */
+	if (w->up.closed && w->down.closed && (!c->uout_len || up_dead)) {
+		ws_audit_end(c, "allow", "websocket", "closed");
+		up_close(c);
+		c->closing = 1;
+		c->rq = RQ_CLOSE;
+		c->rs = RS_DONE;
+		moved = 1;
+	}
+	return moved;
+}
+
+/* The upstream answered 101 to a WebSocket upgrade: checked, passed on, and the connection relays frames from now on. */
+static void ws_accept(struct conn *c, const struct http1_response *rs, size_t end)
+{
+	const struct http1_header *up = http1_header_get(rs->headers, rs->n_headers, "upgrade"), *acc;
+	char want[29];
+	size_t i, head_at;
+
+	if (!up || !http1_token_list_has(up->value, "websocket")) {
+		up_close(c);
+		deny(c, 502, "bad-response", "the upstream switched to another protocol than WebSocket");
+		return;
+	}
+	acc = http1_header_get(rs->headers, rs->n_headers, "sec-websocket-accept");
+	ws_accept_for(c->ws_key_up, strlen(c->ws_key_up), want);
+	if (!acc || !sv_eq_str(acc->value, want)) {
+		up_close(c);
+		deny(c, 502, "bad-response", "the upstream's Sec-WebSocket-Accept does not answer the key egress sent");
+		return;
+	}
+	if (http1_header_get(rs->headers, rs->n_headers, "sec-websocket-extensions")) {
+		up_close(c);
+		deny(c, 502, "bad-response", "the upstream chose a WebSocket extension egress did not offer");
+		return;
+	}
+	if (!(c->ws = calloc(1, sizeof *c->ws))) {
+		up_close(c);
+		deny(c, 503, "memory", "out of memory");
+		return;
+	}
+	scrub_stream_init(&c->scrub);
+	head_at = c->cout_len;
+	putf(c->cout, &c->cout_len, sizeof c->cout, "HTTP/1.1 101 %.*s\r\n", (int)rs->reason.len, rs->reason.p);
+	for (i = 0; i < rs->n_headers; i++) {
+		const struct http1_header *h = &rs->headers[i];
+		if (hop_by_hop(h->name, NULL) || http1_eq_nocase(h->name, "sec-websocket-accept"))
+			continue;
+		put(c->cout, &c->cout_len, sizeof c->cout, h->name.p, h->name.len);
+		put(c->cout, &c->cout_len, sizeof c->cout, ": ", 2);
+		put(c->cout, &c->cout_len, sizeof c->cout, h->value.p, h->value.len);
+		put(c->cout, &c->cout_len, sizeof c->cout, "\r\n", 2);
+	}
+	ws_accept_for(c->ws_key_agent, strlen(c->ws_key_agent), want);
+	if (putf(c->cout, &c->cout_len, sizeof c->cout, "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+		 want) < 0) {
+		ws_release(c);
+		up_close(c);
+		deny(c, 502, "bad-response", "response head too large");
+		return;
+	}
+	scrub_block(c, c->cout + head_at, c->cout_len - head_at);
+	consume(c->uin, &c->uin_len, end);
+	c->status = 101;
+	c->rq = RQ_WS;
+	c->rs = RS_WS;
+	eg_audit(c, "allow", "websocket", c->dlp_out ? "upgraded: messages to the upstream are scanned, messages back scrubbed"
+						    : "upgraded: messages back are scrubbed");
+	c->audited = 0; /* the connection's end has a line of its own */
+	c->req_started_ms = loop_now(&c->eg->loop);
 }
 
 /* ---------- CONNECT ---------- */
@@ -1453,7 +1893,7 @@ static void conn_run(struct conn *c)
 			moved = 1;
 		}
 		/* The upstream died mid-response. */
-		if (c->mode != MODE_TUNNEL && c->rs >= RS_HEAD && c->rs != RS_DONE && c->up.fd >= 0 && c->up.eof &&
+		if (c->mode != MODE_TUNNEL && c->rs >= RS_HEAD && c->rs != RS_DONE && c->rs != RS_WS && c->up.fd >= 0 && c->up.eof &&
 		    !c->uin_len && !(c->rs == RS_BODY && (c->rbody_close || c->rbody_in_done))) {
 			if (c->rs == RS_HEAD && c->rq != RQ_CLOSE) {
 				char why[800];
@@ -1568,6 +2008,12 @@ static void timer_cb(struct loop *l, struct loop_timer *t)
 		up_close(c);
 		deny(c, 504, "upstream-timeout", "the upstream did not answer the connection in time");
 	} else if (now >= c->last_io_ms + c->eg->idle_ms) {
+		if (c->rq == RQ_WS && !c->ws->failed) {
+			c->last_io_ms = now; /* the close handshake gets an idle period of its own */
+			ws_fail(c, 1001, "bb egress: the connection was idle too long", "allow", "websocket", "closed: idle");
+			conn_run(c);
+			return;
+		}
 		if (c->rq == RQ_HEAD && !c->cin_len) {
 			conn_free(c);
 			return;
@@ -1706,6 +2152,7 @@ static void conn_free(struct conn *c)
 	free(c->tsrv);
 	streams_release(c);
 	response_release(c);
+	ws_release(c);
 	policy_unref(c->pol);
 	if (c->prev)
 		c->prev->next = c->next;

@@ -15,6 +15,7 @@
 #include "scan.h"
 #include "scrub.h"
 #include "tls.h"
+#include "ws.h"
 
 #define EG_HEAD_BUF 16384 /* the agent's input: a request head must fit (else 431) */
 #define EG_BUF 8192       /* the other plaintext buffers */
@@ -27,6 +28,7 @@
 #define EG_HOLD 2048      /* body bytes held back from upstream until the scanner has seen this much more */
 #define EG_BODY_MIN_RATE 500 /* bytes/s a request body must average after the head timeout's grace */
 #define EG_BODY_MIN_RATE_TEXT "500"
+#define EG_WS_MSG_MAX (16u << 20) /* a WebSocket message (all its fragments) is held whole up to this (else 1009) */
 
 /* One end of a connection: a socket, optionally with a TLS engine on it. */
 struct side {
@@ -51,8 +53,37 @@ enum conn_mode {
 	MODE_TUNNEL  /* inside a CONNECT with tls_passthrough: bytes copied both ways */
 };
 
-enum rq_state { RQ_HEAD, RQ_CONNECTING, RQ_BODY, RQ_WAIT, RQ_CLOSE };
-enum rs_state { RS_IDLE, RS_HEAD, RS_BODY, RS_DONE };
+enum rq_state { RQ_HEAD, RQ_CONNECTING, RQ_BODY, RQ_WAIT, RQ_WS, RQ_CLOSE };
+enum rs_state { RS_IDLE, RS_HEAD, RS_BODY, RS_WS, RS_DONE };
+
+/*
+ * One direction of an upgraded WebSocket connection: frames read from the
+ * sender, each message (fragments joined, unmasked) held whole until it is
+ * inspected (agent to upstream: DLP; upstream to agent: scrubbed), then sent
+ * on as one frame; control frames pass at once, inspected the same way.
+ */
+struct ws_dir {
+	struct ws_hdr fh;   /* the data frame being read */
+	int in_frame;
+	uint64_t left, off; /* its payload bytes still to come, and read so far */
+	unsigned msg_op;    /* the message being collected: WS_TEXT or WS_BINARY; 0: none */
+	unsigned char *msg; /* its payload so far, unmasked */
+	size_t msg_len, msg_cap;
+	int emitting;       /* msg goes out: header, then payload from emit_off */
+	unsigned char emit_hdr[WS_HDR_MAX], key[4];
+	size_t emit_hdr_len, emit_off;
+	int close_pending;  /* a close frame of egress's own goes out next */
+	unsigned char close[WS_CONTROL_MAX];
+	size_t close_len;
+	int closed;         /* a close frame went out this way: nothing more is sent */
+	uint64_t frames, messages, bytes;
+};
+
+struct eg_ws {
+	struct ws_dir up, down; /* agent to upstream, upstream to agent */
+	int failed;             /* refused or cut: nothing more is read either way */
+	int ended;              /* the closing audit line is written */
+};
 
 struct egress;
 
@@ -114,6 +145,9 @@ struct conn {
 	size_t rbuf_len;
 	struct scrub_stream scrub;   /* registered secrets replaced in this response so far */
 	enum { ROUT_RAW, ROUT_CHUNKED, ROUT_CLOSE } rout; /* how the body is framed for the agent */
+	int ws_req;         /* the request asks for a WebSocket upgrade */
+	char ws_key_agent[25], ws_key_up[25]; /* its Sec-WebSocket-Key, and egress's own toward the upstream */
+	struct eg_ws *ws;   /* after the upgrade (RQ_WS, RS_WS) */
 
 	/* Upstream connect. */
 	struct resolve_lookup *lookup;

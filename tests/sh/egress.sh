@@ -294,7 +294,7 @@ raw_check "chunked not the final coding" 400 "POST $U/ HTTP/1.1\r\n$H\r\nTransfe
 raw_check "a transfer coding egress does not know: 501" 501 "POST $U/ HTTP/1.1\r\n$H\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
 raw_check "oversized head: 431" 431 "GET $U/ HTTP/1.1\r\n$H\r\nX-Big: $(head -c 17000 /dev/zero | tr '\0' a)\r\n\r\n"
 raw_check "Host differing from the absolute URI" 400 "GET $U/ HTTP/1.1\r\nHost: other.test\r\n\r\n"
-raw_check "WebSocket upgrade refused" 501 "GET $U/ HTTP/1.1\r\n$H\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+raw_check "h2c upgrade refused" 501 "GET $U/ HTTP/1.1\r\n$H\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
 got=$(python3 - "$A" "$EGP" "$U" <<'PY'
 import socket, sys
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
