@@ -22,7 +22,7 @@ Otherwise a short text answer. Each delta sent is logged with its time ("sent" l
 """
 import base64, gzip, hashlib, http.server, json, os, ssl, struct, subprocess, sys, threading, time, zlib
 
-from peerlib import read_body
+from peerlib import read_body, ws_accept, ws_frame
 
 ADDR, PORT, LOG, CERT, KEY, CONTROL = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
 TOOL_FILE = "tool-out.txt"
@@ -287,18 +287,6 @@ def ws_read(f):
             return (opcode, b"".join(parts))
 
 
-def ws_frame(op, payload):
-    n = len(payload)
-    head = bytes([0x80 | op])
-    if n < 126:
-        head += bytes([n])
-    elif n < 65536:
-        head += bytes([126]) + struct.pack(">H", n)
-    else:
-        head += bytes([127]) + struct.pack(">Q", n)
-    return head + payload
-
-
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -419,7 +407,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.record(b"", {"ws": "upgrade"})
         cred = credential(self.headers)
         key = self.headers.get("Sec-WebSocket-Key", "")
-        accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        accept = ws_accept(key)
         self.send_response(101)
         self.send_header("Upgrade", "websocket")
         self.send_header("Connection", "Upgrade")

@@ -10,7 +10,10 @@ LOG gets one JSON line per upgrade (path, the credential, Sec-WebSocket-Extensio
   drop             the TCP connection closed with no close frame
 A ping is answered with a pong; a close with a close.
 """
-import base64, hashlib, json, socket, ssl, struct, sys, threading
+import json, os, socket, ssl, struct, sys, threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peerlib import ws_accept, ws_frame
 
 ADDR, PORT, LOG = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 TLS = sys.argv[4:6] if len(sys.argv) > 5 else None
@@ -30,18 +33,6 @@ def read_exact(f, n):
             raise EOFError
         b += c
     return b
-
-
-def frame(op, payload, fin=True):
-    n = len(payload)
-    head = bytes([(0x80 if fin else 0) | op])
-    if n < 126:
-        head += bytes([n])
-    elif n < 65536:
-        head += bytes([126]) + struct.pack(">H", n)
-    else:
-        head += bytes([127]) + struct.pack(">Q", n)
-    return head + payload
 
 
 def serve(conn):
@@ -65,8 +56,7 @@ def serve(conn):
     if hdrs.get("upgrade", "").lower() != "websocket":
         conn.sendall(b"HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         return
-    accept = base64.b64encode(hashlib.sha1((hdrs.get("sec-websocket-key", "") +
-                                            "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+    accept = ws_accept(hdrs.get("sec-websocket-key", ""))
     conn.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                   "Sec-WebSocket-Accept: %s\r\n\r\n" % accept).encode())
     parts, mop = [], None
@@ -84,10 +74,10 @@ def serve(conn):
                 data[i] ^= key[i % 4]
             log({"frame": op, "fin": bool(fin), "masked": bool(masked), "rsv": (h[0] >> 4) & 7, "hex": data.hex()})
             if op == 8:
-                conn.sendall(frame(8, bytes(data[:2]) if len(data) >= 2 else b""))
+                conn.sendall(ws_frame(8, bytes(data[:2]) if len(data) >= 2 else b""))
                 return
             if op == 9:
-                conn.sendall(frame(10, bytes(data)))
+                conn.sendall(ws_frame(10, bytes(data)))
                 continue
             if op == 10:
                 continue
@@ -98,18 +88,18 @@ def serve(conn):
                 continue
             msg, parts = b"".join(parts), []
             if mop == 2:
-                conn.sendall(frame(2, msg))
+                conn.sendall(ws_frame(2, msg))
                 continue
             text = msg.decode("utf-8", "replace")
             if text.startswith("echo:"):
-                conn.sendall(frame(1, text[5:].encode()))
+                conn.sendall(ws_frame(1, text[5:].encode()))
             elif text.startswith("auth:"):
                 k, body = int(text[5:]), ("reflected: " + auth + " end").encode()
                 cut = [len(body) * i // k for i in range(k + 1)]
                 for i in range(k):
-                    conn.sendall(frame(1 if i == 0 else 0, body[cut[i]:cut[i + 1]], fin=i == k - 1))
+                    conn.sendall(ws_frame(1 if i == 0 else 0, body[cut[i]:cut[i + 1]], fin=i == k - 1))
             elif text == "close":
-                conn.sendall(frame(8, struct.pack(">H", 1000) + b"bye"))
+                conn.sendall(ws_frame(8, struct.pack(">H", 1000) + b"bye"))
             elif text == "drop":
                 conn.shutdown(socket.SHUT_RDWR)
                 return
