@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""client.py - WebSocket echo round trips for scripts/bench/ws.sh (Python's websockets).
+
+Usage: client.py MODE ADDR PORT HOST UPPORT CAFILE N SIZE
+MODE direct: wss://HOST:UPPORT straight to the upstream at ADDR:PORT (CAFILE: the upstream's CA);
+     mitm: CONNECT HOST:UPPORT through egress at ADDR:PORT, TLS with CAFILE (the bottle CA).
+N sequential round trips of a SIZE-byte text message (the upstream's echo:); prints one JSON line:
+messages per second and the round-trip latency's p50 and p99 in microseconds.
+"""
+import asyncio, json, socket, ssl, sys, time
+
+mode, addr, port, host, upport, cafile, n, size = sys.argv[1:9]
+n, size = int(n), int(size)
+
+
+def sock():
+    s = socket.create_connection((addr, int(port)), timeout=10)
+    if mode == "mitm":
+        s.sendall(("CONNECT %s:%s HTTP/1.1\r\nHost: %s:%s\r\n\r\n" % (host, upport, host, upport)).encode())
+        resp = b""
+        while b"\r\n\r\n" not in resp:
+            c = s.recv(1)
+            if not c:
+                sys.exit("egress closed the CONNECT")
+            resp += c
+        if b" 200 " not in resp.split(b"\r\n")[0]:
+            sys.exit("CONNECT refused: %r" % resp[:80])
+    s.setblocking(False)
+    return s
+
+
+async def main():
+    import websockets
+    ctx = ssl.create_default_context(cafile=cafile)
+    ws = await websockets.connect("wss://%s:%s/ws" % (host, upport), sock=sock(), ssl=ctx, server_hostname=host,
+                                  open_timeout=10, ping_interval=None, compression=None)
+    msg = "echo:" + "x" * size
+    for _ in range(20):  # warm-up
+        await ws.send(msg)
+        await ws.recv()
+    lat = []
+    t0 = time.perf_counter()
+    for _ in range(n):
+        a = time.perf_counter()
+        await ws.send(msg)
+        got = await ws.recv()
+        lat.append(time.perf_counter() - a)
+        if len(got) != size:
+            sys.exit("echo came back with %d bytes, not %d" % (len(got), size))
+    dt = time.perf_counter() - t0
+    await ws.close()
+    lat.sort()
+    print(json.dumps({"mode": mode, "n": n, "size": size, "msgs_per_s": round(n / dt),
+                      "p50_us": round(lat[n // 2] * 1e6), "p99_us": round(lat[int(n * 0.99)] * 1e6)}))
+
+
+asyncio.run(main())
