@@ -25,8 +25,8 @@ CFLAGS := -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=undefined $(WARN)
 LDFLAGS := -fsanitize=address,undefined
 CPPFLAGS += -I/usr/include/bearssl -DBB_BEARSSL_VERSION=\"$(shell dpkg-query -W -f='$${Version}' libbearssl-dev 2>/dev/null)\" \
-	$(shell pkg-config --cflags libgit2 yaml-0.1 libcjson libssh2 libsodium 2>/dev/null)
-LIBS := $(shell pkg-config --libs libgit2 yaml-0.1 libcjson libssh2 libsodium zlib libzstd libbrotlidec 2>/dev/null) -lbearssl -lm
+	$(shell pkg-config --cflags libgit2 yaml-0.1 libcjson libssh2 libsodium liblzma 2>/dev/null)
+LIBS := $(shell pkg-config --libs libgit2 yaml-0.1 libcjson libssh2 libsodium zlib libzstd libbrotlidec liblzma 2>/dev/null) -lbearssl -lm
 BB := $(O)/bb
 DEPS_STAMP :=
 else
@@ -128,8 +128,8 @@ check: $(BB) $(UNIT_BIN) $(REPLAY_BIN) | setup-test
 #   make fuzz FUZZ_SECONDS=N   also runs every target N seconds, one after another (docs/fuzzing.md)
 FUZZ_SECONDS ?= 0
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -D_GNU_SOURCE -Ilib -Ihost -Iimage \
-	-I/usr/include/bearssl $(shell pkg-config --cflags libgit2 yaml-0.1 libcjson libsodium 2>/dev/null)
-FUZZ_LIBS := $(shell pkg-config --libs libgit2 yaml-0.1 libcjson libssh2 libsodium zlib libzstd libbrotlidec 2>/dev/null) -lbearssl -lm
+	-I/usr/include/bearssl $(shell pkg-config --cflags libgit2 yaml-0.1 libcjson libsodium liblzma 2>/dev/null)
+FUZZ_LIBS := $(shell pkg-config --libs libgit2 yaml-0.1 libcjson libssh2 libsodium zlib libzstd libbrotlidec liblzma 2>/dev/null) -lbearssl -lm
 FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 fuzz: $(FUZZ_BIN)

@@ -29,6 +29,7 @@ PKGS=(
 	"cjson       cjson        1.7.15-1+deb12u4       bookworm"
 	"zstd        libzstd      1.5.4+dfsg2-5          bookworm"
 	"brotli      brotli       1.0.9-2                bookworm"
+	"xz          xz-utils     5.4.1-1+deb12u1        bookworm"
 )
 
 # Run from bb's Makefile, make passes its own command-line variables (O=..., MODE=...) down through
@@ -73,7 +74,7 @@ print_flags() {
 	local bv
 	for line in "${PKGS[@]}"; do read -r name src ver suite <<<"$line"; [ "$name" = bearssl ] && bv=$ver; done
 	printf 'DEPS_DEFS := -DBB_HAVE_MBEDTLS -DBB_HAVE_SODIUM -DBB_BEARSSL_VERSION=\\"%s\\"\n' "$bv"
-	printf 'DEPS_LIBS := -lgit2 -lssh2 -lsodium -lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lz -lbearssl -lyaml -lcjson -lzstd -lbrotlidec -lbrotlicommon -lpthread\n'
+	printf 'DEPS_LIBS := -lgit2 -lssh2 -lsodium -lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lz -lbearssl -lyaml -lcjson -lzstd -lbrotlidec -lbrotlicommon -llzma -lpthread\n'
 }
 
 need_tools() {
@@ -241,6 +242,15 @@ build_one() { # NAME SRCDIR PREFIX LOG
 		run "$log" ar rcs "$p/lib/libbrotlicommon.a" _bb/constants.o _bb/context.o _bb/dictionary.o _bb/platform.o _bb/transform.o
 		run "$log" ar rcs "$p/lib/libbrotlidec.a" _bb/bit_reader.o _bb/decode.o _bb/huffman.o _bb/state.o
 		cp c/include/brotli/*.h "$p/include/brotli/"
+		;;
+	xz)
+		# liblzma's decoder only: the vm backend unpacks a Debian kernel (bzImage, xz) into the ELF it boots.
+		CC=$CC_MUSL CFLAGS="$DEP_CFLAGS" run "$log" ./configure --prefix="$p" --disable-shared --enable-static \
+			--disable-xz --disable-xzdec --disable-lzmadec --disable-lzmainfo --disable-lzma-links \
+			--disable-scripts --disable-doc --disable-nls --enable-threads=no --disable-encoders \
+			--enable-decoders=lzma1,lzma2,x86,delta --enable-checks=crc32,crc64
+		run "$log" make -j "$jobs"
+		run "$log" make install
 		;;
 	*) die "internal: no recipe for $name" ;;
 	esac
