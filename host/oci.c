@@ -111,10 +111,11 @@ static cJSON *seccomp_json(void)
 struct oci_walk {
 	cJSON *mounts;
 	const char *rootfs;
+	int gvisor; /* runsc knows no "rro": its "ro" covers what lies below (the Sentry serves the whole tree) */
 };
 
 /*
- * The OCI backend's action for one top-level entry (host/rootfs.h): a
+ * The OCI backend's action for one top-level entry (lib/rootfs.h): a
  * runtime cannot pivot_root into "/" itself, so the root is an empty
  * staged directory with each directory bind-mounted recursively read-only
  * ("rro"), each file bound read-only onto an empty one, each symlink
@@ -123,6 +124,7 @@ struct oci_walk {
 static int oci_entry(void *arg, const struct rootfs_entry *en)
 {
 	static const char *const rro[] = { "rbind", "rro", "nosuid", NULL };
+	static const char *const rbind_ro[] = { "rbind", "ro", "nosuid", NULL };
 	static const char *const ro_file[] = { "bind", "ro", "nosuid", NULL };
 	const struct oci_walk *w = arg;
 	char dst[PATH_MAX + NAME_MAX + 2], at[NAME_MAX + 2];
@@ -135,7 +137,7 @@ static int oci_entry(void *arg, const struct rootfs_entry *en)
 		break;
 	case ROOTFS_DIR:
 		mkdir(dst, 0755);
-		add_mount(w->mounts, at, "bind", en->src, rro);
+		add_mount(w->mounts, at, "bind", en->src, w->gvisor ? rbind_ro : rro);
 		break;
 	case ROOTFS_FILE:
 		fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -160,7 +162,7 @@ static int oci_entry(void *arg, const struct rootfs_entry *en)
  * state and CA directories hidden.
  */
 static cJSON *config(const struct rt_config *c, int agent, char *const argv[], char **envp, const char *run_dir,
-		     const char *rootfs, long long mem, long pids, int cgroups)
+		     const char *rootfs, long long mem, long pids, int cgroups, const char *netns, int gvisor)
 {
 	static const char *const ns[] = { "pid", "network", "ipc", "uts", "mount" };
 	/* init needs these to drop privileges; it ends with none (the agent) or keeps them for its daemons. */
@@ -217,7 +219,7 @@ static cJSON *config(const struct rt_config *c, int agent, char *const argv[], c
 	cJSON_AddStringToObject(cfg, "hostname", agent ? "bb-agent" : "bb-sidecar");
 	mounts = cJSON_AddArrayToObject(cfg, "mounts");
 	{
-		struct oci_walk w = { mounts, rootfs };
+		struct oci_walk w = { mounts, rootfs, gvisor };
 		const char *src = agent && c->rootfs ? c->rootfs : "/";
 		rootfs_walk(src, !agent ? ROOTFS_SIDECAR_HOST : c->rootfs ? ROOTFS_AGENT_IMAGE : ROOTFS_AGENT_HOST, oci_entry,
 			    &w);
@@ -274,6 +276,8 @@ static cJSON *config(const struct rt_config *c, int agent, char *const argv[], c
 	for (i = 0; i < sizeof ns / sizeof ns[0]; i++) {
 		cJSON *n = cJSON_CreateObject();
 		cJSON_AddStringToObject(n, "type", ns[i]);
+		if (netns && !strcmp(ns[i], "network")) /* made and wired before the runtime starts (runsc reads it at once) */
+			cJSON_AddStringToObject(n, "path", netns);
 		cJSON_AddItemToArray(nsa, n);
 	}
 	cJSON_AddItemToObject(linux, "maskedPaths", strs(masked));
@@ -330,16 +334,19 @@ static int write_bundle(const char *dir, cJSON *cfg, struct bb_err *e)
 
 #define HYBRID_V2_MOUNT "/sys/fs/cgroup/unified"
 
-/* Is the program (the first word of prog) crun? */
-static int is_crun(const char *prog)
+/* Is the program (the first word of prog, a path or a name) name ("crun", "runsc")? */
+static int prog_is(const char *prog, const char *name)
 {
 	size_t n = strcspn(prog, " "), i;
 	const char *base = prog;
 	for (i = 0; i < n; i++)
 		if (prog[i] == '/')
 			base = prog + i + 1;
-	return (size_t)(prog + n - base) == 4 && !strncmp(base, "crun", 4);
+	return (size_t)(prog + n - base) == strlen(name) && !strncmp(base, name, strlen(name));
 }
+
+#define is_crun(prog) prog_is(prog, "crun")
+#define is_runsc(prog) prog_is(prog, "runsc")
 
 /* systemd's hybrid layout: v1 controllers and a cgroup2 mount at HYBRID_V2_MOUNT that offers some controller. */
 static int hybrid_cgroups(void)
@@ -356,7 +363,7 @@ static int hybrid_cgroups(void)
  * may carry global options after the program ("crun --cgroup-manager=disabled").
  */
 /* Run RUNTIME ARGS...; pass_fd >= 0 becomes the child's fd 3 (for --preserve-fds 1). The exit code, or -1. */
-static int runtime_cmd_fd(const char *runtime, const char *const args[], int pass_fd, struct bb_err *e)
+static int runtime_run(const char *runtime, const char *const args[], int pass_fd, int reap, struct bb_err *e)
 {
 	char copy[512], *argv[24], *save = NULL, *w;
 	size_t n = 0, i;
@@ -368,6 +375,9 @@ static int runtime_cmd_fd(const char *runtime, const char *const args[], int pas
 	/* crun picks its cgroup paths from the hierarchy's root, not its own cgroup: bb does not let it make any. */
 	if (n && is_crun(argv[0]))
 		argv[n++] = "--cgroup-manager=disabled";
+	/* runsc applies a bundle's seccomp filter in the Sentry only when told to. */
+	if (n && is_runsc(argv[0]))
+		argv[n++] = "--oci-seccomp";
 	for (i = 0; args[i] && n < 23; i++)
 		argv[n++] = (char *)args[i];
 	argv[n] = NULL;
@@ -383,6 +393,18 @@ static int runtime_cmd_fd(const char *runtime, const char *const args[], int pas
 		    (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 		     umount2(HYBRID_V2_MOUNT, MNT_DETACH) < 0))
 			_exit(126);
+		/*
+		 * runsc (up to 2023) takes a network namespace in which
+		 * /proc/sys/net/core/rmem_default exists for the host's own and
+		 * refuses it; since Linux made that sysctl per namespace, every
+		 * namespace has it. In a mount namespace of its own /proc/sys/net
+		 * (whose entries follow the reader's network namespace) is covered
+		 * while `runsc start` reads the namespace's interfaces; the sandbox,
+		 * made by `create`, keeps the real one.
+		 */
+		if (is_runsc(argv[0]) && !strcmp(args[0], "start") && unshare(CLONE_NEWNS) == 0 &&
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0)
+			(void)mount("tmpfs", "/proc/sys/net", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k");
 		if (pass_fd >= 0 && (dup2(pass_fd, 3) < 0 || (pass_fd == 3 && fcntl(3, F_SETFD, 0) < 0)))
 			_exit(126);
 		execvp(argv[0], argv);
@@ -390,10 +412,27 @@ static int runtime_cmd_fd(const char *runtime, const char *const args[], int pas
 	}
 	if (pid < 0)
 		return bb_errno(e, errno, "oci: fork %s", runtime);
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
+	for (;;) {
+		/* Tearing down, the containers' processes (ours: a subreaper) are reaped as they end: a runtime that
+		 * waits for them to be gone (runsc) would otherwise wait for zombies. */
+		pid_t got = waitpid(reap ? -1 : pid, &st, 0);
+		if (got == pid)
+			break;
+		if (got < 0 && errno != EINTR)
 			return bb_errno(e, errno, "oci: wait for %s", runtime);
+	}
 	return proc_exit_code(st);
+}
+
+static int runtime_cmd_fd(const char *runtime, const char *const args[], int pass_fd, struct bb_err *e)
+{
+	return runtime_run(runtime, args, pass_fd, 0, e);
+}
+
+/* A teardown's command (kill, delete): every container process that ends meanwhile is reaped. */
+static int runtime_teardown(const char *runtime, const char *const args[])
+{
+	return runtime_run(runtime, args, -1, 1, NULL);
 }
 
 static int runtime_cmd(const char *runtime, const char *const args[], struct bb_err *e)
@@ -457,6 +496,50 @@ static pid_t container_pid(const char *runtime, const char *id, struct bb_err *e
 	return cpid;
 }
 
+/*
+ * A network namespace of its own, held by a child (it dies with this
+ * process) until a runtime has joined it: runsc reads the namespace's
+ * interfaces once, when it creates the sandbox, so the veth must be there
+ * before. The child's pid (its /proc/PID/ns/net), or -1 with e.
+ */
+static pid_t netns_holder(struct bb_err *e)
+{
+	int p[2];
+	char b = 0;
+	pid_t pid;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return bb_errno(e, errno, "oci: pipe");
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (unshare(CLONE_NEWNET) < 0 || write(p[1], "R", 1) != 1)
+			_exit(111);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	if (pid < 0 || read(p[0], &b, 1) != 1 || b != 'R') {
+		close(p[0]);
+		if (pid > 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+		return bb_errno(e, pid < 0 ? errno : EPERM, "oci: a network namespace for the agent");
+	}
+	close(p[0]);
+	return pid;
+}
+
+static void holder_end(pid_t *holder)
+{
+	if (*holder > 0) {
+		kill(*holder, SIGKILL);
+		waitpid(*holder, NULL, 0);
+	}
+	*holder = -1;
+}
+
 int oci_run(const struct rt_config *c, const char *runtime, int *exit_code, struct bb_err *e)
 {
 	char sdir[PATH_MAX + 16], adir[PATH_MAX + 16], rundir[PATH_MAX + 16], sid[64], aid[64], p[PATH_MAX + 32];
@@ -465,8 +548,12 @@ int oci_run(const struct rt_config *c, const char *runtime, int *exit_code, stru
 	char **aargv = NULL;
 	struct buf bundle = BUF_INIT(RT_CA_BUNDLE_MAX);
 	cJSON *scfg = NULL, *acfg = NULL;
-	pid_t spid, apid;
-	int self_ns = -1, s_ns = -1, a_ns = -1, created_s = 0, created_a = 0, rc = -1, st;
+	pid_t spid, apid, holder = -1;
+	int self_ns = -1, s_ns = -1, a_ns = -1, created_s = 0, created_a = 0, rc = -1, st, gvisor = is_runsc(runtime);
+	/* Under gVisor the agent only: the sidecar runs bb's own daemons and takes its tokens on an inherited
+	 * descriptor, which runsc cannot pass (no --preserve-fds), so it runs under runc. */
+	const char *srt = gvisor ? "runc" : runtime;
+	char netns[64] = "";
 
 	snprintf(sdir, sizeof sdir, "%s/sidecar", c->state_dir);
 	snprintf(adir, sizeof adir, "%s/agent", c->state_dir);
@@ -530,8 +617,13 @@ int oci_run(const struct rt_config *c, const char *runtime, int *exit_code, stru
 					    "(docs/runtime.md); use runc or the embedded runtime");
 			goto out;
 		}
-		scfg = config(c, 0, sargv, c->sidecar_env, rundir, p, 0, 0, cgroups);
-		acfg = config(c, 1, aargv, c->agent_env, rundir, aroot, mem, pids, cgroups);
+		if (gvisor) {
+			if ((holder = netns_holder(e)) < 0)
+				goto out;
+			snprintf(netns, sizeof netns, "/proc/%d/ns/net", (int)holder);
+		}
+		scfg = config(c, 0, sargv, c->sidecar_env, rundir, p, 0, 0, cgroups, NULL, 0);
+		acfg = config(c, 1, aargv, c->agent_env, rundir, aroot, mem, pids, cgroups, netns[0] ? netns : NULL, gvisor);
 	}
 	if (!scfg || !acfg || write_bundle(sdir, scfg, e) < 0 || write_bundle(adir, acfg, e) < 0)
 		goto out;
@@ -543,37 +635,50 @@ int oci_run(const struct rt_config *c, const char *runtime, int *exit_code, stru
 		int sfd = secrets_memfd(c->sidecar_env, e), r;
 		if (sfd < 0)
 			goto out;
-		r = runtime_cmd_fd(runtime, cs, sfd, e);
+		r = runtime_cmd_fd(srt, cs, sfd, e);
 		close(sfd);
 		if (r != 0) {
-			bb_errf(e, BB_ELIB, "oci: %s create (sidecar) failed", runtime);
+			bb_errf(e, BB_ELIB, "oci: %s create (sidecar) failed", srt);
 			goto out;
 		}
 		created_s = 1;
+		if ((spid = container_pid(srt, sid, e)) < 0)
+			goto out;
+		self_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		snprintf(p, sizeof p, "/proc/%d/ns/net", (int)spid);
+		s_ns = open(p, O_RDONLY | O_CLOEXEC);
+		if (gvisor) { /* the agent's namespace is wired before runsc reads it */
+			a_ns = open(netns, O_RDONLY | O_CLOEXEC);
+			if (self_ns < 0 || s_ns < 0 || a_ns < 0) {
+				bb_errno(e, errno, "oci: open the network namespaces");
+				goto out;
+			}
+			if (rt_wire(self_ns, s_ns, a_ns, e) < 0)
+				goto out;
+		}
 		if (runtime_cmd(runtime, ca, e) != 0) {
 			bb_errf(e, BB_ELIB, "oci: %s create (agent) failed", runtime);
 			goto out;
 		}
 		created_a = 1;
 	}
-	if ((spid = container_pid(runtime, sid, e)) < 0 || (apid = container_pid(runtime, aid, e)) < 0)
+	if ((apid = container_pid(runtime, aid, e)) < 0)
 		goto out;
-	self_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	snprintf(p, sizeof p, "/proc/%d/ns/net", (int)spid);
-	s_ns = open(p, O_RDONLY | O_CLOEXEC);
-	snprintf(p, sizeof p, "/proc/%d/ns/net", (int)apid);
-	a_ns = open(p, O_RDONLY | O_CLOEXEC);
-	if (self_ns < 0 || s_ns < 0 || a_ns < 0) {
-		bb_errno(e, errno, "oci: open the containers' network namespaces");
-		goto out;
+	if (!gvisor) {
+		snprintf(p, sizeof p, "/proc/%d/ns/net", (int)apid);
+		a_ns = open(p, O_RDONLY | O_CLOEXEC);
+		if (self_ns < 0 || s_ns < 0 || a_ns < 0) {
+			bb_errno(e, errno, "oci: open the containers' network namespaces");
+			goto out;
+		}
+		if (rt_wire(self_ns, s_ns, a_ns, e) < 0)
+			goto out;
 	}
-	if (rt_wire(self_ns, s_ns, a_ns, e) < 0)
-		goto out;
 	{
 		const char *ss[] = { "start", sid, NULL };
 		const char *sa[] = { "start", aid, NULL };
-		if (runtime_cmd(runtime, ss, e) != 0) {
-			bb_errf(e, BB_ELIB, "oci: %s start (sidecar) failed", runtime);
+		if (runtime_cmd(srt, ss, e) != 0) {
+			bb_errf(e, BB_ELIB, "oci: %s start (sidecar) failed", srt);
 			goto out;
 		}
 		if (rt_wait_egress(self_ns, s_ns, 10000, e) < 0)
@@ -582,6 +687,7 @@ int oci_run(const struct rt_config *c, const char *runtime, int *exit_code, stru
 			bb_errf(e, BB_ELIB, "oci: %s start (agent) failed", runtime);
 			goto out;
 		}
+		holder_end(&holder); /* runsc has read the namespace (at start): its sandbox holds it now */
 	}
 	/* The container's process is ours to wait for: this process is a child subreaper. */
 	if (c->agent_pid)
@@ -598,15 +704,16 @@ int oci_run(const struct rt_config *c, const char *runtime, int *exit_code, stru
 out:
 	if (created_a) {
 		const char *d[] = { "delete", "--force", aid, NULL };
-		runtime_cmd(runtime, d, NULL);
+		runtime_teardown(runtime, d);
 	}
 	if (created_s) {
 		const char *k[] = { "kill", sid, "TERM", NULL };
 		const char *d[] = { "delete", "--force", sid, NULL };
-		runtime_cmd(runtime, k, NULL);
+		runtime_teardown(srt, k);
 		usleep(200000);
-		runtime_cmd(runtime, d, NULL);
+		runtime_teardown(srt, d);
 	}
+	holder_end(&holder);
 	while (waitpid(-1, &st, WNOHANG) > 0) /* adopted container processes */
 		;
 	if (self_ns >= 0)
@@ -654,7 +761,9 @@ static int oci_prepare(struct bk_run *r, struct bb_err *e)
 		r->runtime = "runc";
 	if (!runnable(r->runtime))
 		return bb_errf(e, BB_ELIB, "oci: runtime '%s' is not installed (apt-get install %s)", r->runtime,
-			       is_crun(r->runtime) ? "crun" : strncmp(r->runtime, "runsc", 5) ? "runc" : "runsc");
+			       is_crun(r->runtime) ? "crun" : is_runsc(r->runtime) ? "runsc" : "runc");
+	if (is_runsc(r->runtime) && !runnable("runc")) /* the sidecar's, under gVisor (oci_run) */
+		return bb_errf(e, BB_ELIB, "oci: with runsc the sidecar runs under runc, which is not installed (apt-get install runc)");
 	return 0;
 }
 

@@ -11,7 +11,7 @@
 set -euo pipefail
 
 pkgs_build="make gcc libc6-dev linux-libc-dev musl-tools cmake pkg-config dpkg-dev file binutils ca-certificates patch autoconf automake libtool"
-pkgs_test="git openssl openssh-server openssh-client curl python3 python3-requests python3-websockets procps iproute2 dnsmasq-base bind9-dnsutils nodejs npm util-linux runc crun podman netavark aardvark-dns iptables tmux valgrind zstd brotli"
+pkgs_test="git openssl openssh-server openssh-client curl python3 python3-requests python3-websockets procps iproute2 dnsmasq-base bind9-dnsutils nodejs npm util-linux runc crun podman netavark aardvark-dns iptables tmux valgrind zstd brotli runsc"
 pkgs_bench="time ripgrep"
 pkgs_asan="clang libbearssl-dev libyaml-dev libcjson-dev libgit2-dev libssh2-1-dev libsodium-dev zlib1g-dev libzstd-dev libbrotli-dev liblzma-dev pkg-config"
 

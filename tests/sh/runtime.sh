@@ -9,42 +9,8 @@ for tool in curl openssl python3 ip; do
 	command -v $tool >/dev/null || { skip "runtime" "$tool not installed"; exit 0; }
 done
 
-A=$(test_addr)
-UP=$(free_port "$A")
-TOKEN="sk-run-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export BB_HOME=$T/home
-mkdir -p "$BB_HOME/.bb/bottles" "$T/ws"
-chown 65534:65534 "$T/ws" # the agent runs as the workspace's owner
-
-upstream_cert api.test
-python3 "$TESTS/peers/http_upstream.py" "$A" "$UP" "$T/up.log" "$T/up.crt" "$T/up.key" 2>"$T/up.err" &
-on_exit "kill_tree $!"
-wait_port "$A" "$UP" || { fail "upstream starts" "$(cat "$T/up.err")"; exit 0; }
-printf '%s api.test\n' "$A" >"$T/hosts"
-
-cat >"$BB_HOME/.bb/bottles/dev.md" <<'EOF'
----
-egress:
-  routes:
-    - host: api.test
-      auth: {scheme: Bearer, token_ref: RUN_TEST_TOKEN}
-      pipelock: {ssrf_ip_allowlist: ["127.0.0.0/8"]}
----
-EOF
-
-# A host that exists but that nothing in the bottle may reach: a listener in a namespace of the test's own.
-OUTNS=bbtest-out-$$
-ip netns add "$OUTNS" && on_exit "ip netns del $OUTNS"
-ip -n "$OUTNS" link add out0 type veth peer name out1 && ip -n "$OUTNS" addr add 198.51.100.7/24 dev out0 &&
-	ip -n "$OUTNS" link set out0 up && ip -n "$OUTNS" link set out1 up && ip -n "$OUTNS" link set lo up
-ip netns exec "$OUTNS" python3 -m http.server 8080 --bind 198.51.100.7 >/dev/null 2>&1 &
-on_exit "kill_tree $!"
-for _ in $(seq 40); do ip netns exec "$OUTNS" curl -s -o /dev/null --max-time 1 http://198.51.100.7:8080/ && break; sleep 0.1; done
-if ip netns exec "$OUTNS" curl -s -o /dev/null --max-time 2 http://198.51.100.7:8080/; then
-	ok "the outside test host answers in its own namespace"
-else
-	fail "outside test host" "not answering; the escape tests below would prove nothing"
-fi
+. "$(dirname "$0")/escapes.inc"
+escapes_setup || exit 0
 
 bbrun() { # run CMD in the bottle; output in $T/out, status returned
 	(cd "$T/ws" && RUN_TEST_TOKEN=$TOKEN SSL_CERT_FILE=$T/upca.crt timeout 60 "$BB" bottle run dev \
@@ -72,41 +38,7 @@ else
 fi
 
 # --- escape attempts, each must fail inside the bottle ---
-escape() { # NAME SHELL-CODE: the code must exit 0 when the escape was refused
-	local name=$1
-	bbrun sh -c "$2"
-	if [ $? = 0 ]; then ok "escape refused: $name"; else fail "escape: $name" "$(tail -n 5 "$T/out" "$T/err")"; fi
-}
-escape "a host outside (198.51.100.7, in a namespace of its own)" \
-	'! curl -sS --noproxy "*" --max-time 3 http://198.51.100.7:8080/'
-escape "the same host through the proxy (no route, raw IP)" \
-	'out=$(curl -sS --max-time 5 http://198.51.100.7:8080/ 2>&1); echo "$out" | grep -q "rule: raw-ip"'
-escape "a host name without a route" \
-	'out=$(curl -sS --max-time 5 -o /dev/null -w "%{http_code}" http://example.com/ 2>&1); [ "$out" = 403 ]'
-escape "the host's loopback" "! curl -sS --noproxy '*' --max-time 3 http://$A:$UP/"
-escape "IPv6" '! curl -sS -6 --noproxy "*" --max-time 3 "http://[2001:db8::1]/"'
-escape "UDP DNS to another resolver" \
-	'! python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); s.sendto(b\"x\"*12, (\"9.9.9.9\", 53)); s.recv(512)"'
-escape "a raw socket" \
-	'! python3 -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)" 2>/dev/null'
-escape "writing outside the workspace" '! touch /etc/bb-escape 2>/dev/null && ! touch /usr/bb-escape 2>/dev/null'
-escape "reading the bottle state (tokens, plan)" "! ls '$BB_HOME/.bb/state'/* 2>/dev/null | grep -q plan"
-escape "reading people's homes (/root, /home: keys, cloud credentials)" \
-	'[ -z "$(ls -A /root 2>/dev/null)$(ls -A /home 2>/dev/null)" ] && ! cat /root/.bashrc 2>/dev/null'
-escape "reading the CA key" "! cat '$BB_HOME/.bb/ca/ca.key' 2>/dev/null"
-escape "the sidecar's environment through /proc" \
-	"! grep -a -r '$TOKEN' /proc/[0-9]*/environ 2>/dev/null"
-escape "ptrace of PID 1" '! python3 -c "import ctypes,sys; l=ctypes.CDLL(None); sys.exit(0 if l.ptrace(16, 1, 0, 0) == 0 else 1)"'
-escape "mount" '! mount -t tmpfs x /tmp 2>/dev/null'
-escape "entering PID 1's namespaces" '! nsenter -t 1 -n -m true 2>/dev/null'
-escape "no_new_privs and no capabilities" \
-	'grep -q "^NoNewPrivs:[[:space:]]*1" /proc/self/status && grep -q "^CapEff:[[:space:]]*0000000000000000" /proc/self/status && grep -q "^CapBnd:[[:space:]]*0000000000000000" /proc/self/status'
-escape "a seccomp filter is on" 'grep -q "^Seccomp:[[:space:]]*2" /proc/self/status'
-escape "a new user namespace (unshare -U)" '! unshare -U true 2>/dev/null'
-escape "bpf, keyctl and perf_event_open" \
-	'python3 -c "import ctypes,os,sys; l=ctypes.CDLL(None, use_errno=True); bad=[n for n in (321, 250, 298) if l.syscall(n, 0, 0, 0, 0, 0) != -1 or ctypes.get_errno() != 1]; sys.exit(1 if bad else 0)"'
-escape "git push over HTTPS" \
-	'out=$(curl -sS --max-time 5 -o /dev/null -w "%{http_code}" -X POST https://api.test:'"$UP"'/r.git/git-receive-pack 2>&1); [ "$out" = 403 ]'
+escapes_each
 
 # --- user namespace, pivot_root, /dev (docs/runtime.md) ---
 bbrun sh -c 'cat /proc/self/uid_map; echo gid; cat /proc/self/gid_map'
@@ -117,19 +49,8 @@ if awk 'NR==1 && $1==0 && $2>=2147483648 && $3==1 {a=1} NR==2 && $1==65534 && $2
 else
 	fail "agent uid_map" "$(cat "$T/out" "$T/err")"
 fi
-escape "the host's root through pivot_root: / is a staged tmpfs, /.. is /, /proc/1/root is closed" \
-	'[ "$(awk '"'"'$5=="/" {print $(NF-2)}'"'"' /proc/self/mountinfo)" = tmpfs ] && [ "$(cd /.. && pwd -P)" = / ] &&
-	[ "$(stat -c %i /..)" = "$(stat -c %i /)" ] && ! ls /proc/1/root/ >/dev/null 2>&1 && ! grep -q " / / .* - ext4" /proc/self/mountinfo &&
-	! ls /proc/*/root/proc/1/root >/dev/null 2>&1'
-escape "the host's PID 1 and processes are not in the agent's /proc" '[ "$(cat /proc/1/comm)" = bb ] && [ "$(ls -d /proc/[0-9]* | wc -l)" -lt 10 ]'
-bbrun sh -c 'ls -A /dev | tr "\n" " "; echo; echo x >/dev/null && head -c 8 /dev/urandom | wc -c && head -c 4 /dev/zero | od -An -tx1 && ! echo x >/dev/full 2>/dev/null && echo devok;
-	! mknod /tmp/sda b 8 0 2>/dev/null && ! touch /dev/newfile 2>/dev/null && [ -L /dev/fd ] && [ -d /dev/pts ] && [ -d /dev/shm ] && echo x >/dev/shm/x && echo devok2'
-if grep -qx 'fd full null ptmx pts random shm stderr stdin stdout tty urandom zero ' "$T/out" && grep -q '^devok$' "$T/out" &&
-	grep -q '^devok2$' "$T/out"; then
-	ok "/dev is minimal: null zero full random urandom tty pts shm ptmx fd stdin stdout stderr, each working, nothing else, read-only"
-else
-	fail "/dev" "$(cat "$T/out" "$T/err")"
-fi
+check_dev_minimal
+check_root_staged
 
 # --- an image's rootfs instead of the host's: read-only, the workspace at /workspace ---
 IMG=$T/img/rootfs
