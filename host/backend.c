@@ -8,7 +8,7 @@
 
 #include "plan.h"
 
-const struct backend *const backends[] = { &backend_embedded, &backend_oci, &backend_docker, &backend_bare, NULL };
+const struct backend *const backends[] = { &backend_embedded, &backend_oci, &backend_docker, &backend_vm, &backend_bare, NULL };
 
 const struct backend *backend_find(const char *name)
 {

@@ -662,7 +662,7 @@ static int image_link_dir(const char *root, const char *name, char *out, size_t 
 
 /*
  * The Docker backend's action for one top-level entry of the agent's root
- * (host/rootfs.h): directories bound read-only at the same place; a
+ * (lib/rootfs.h): directories bound read-only at the same place; a
  * symlink to a directory (/bin -> usr/bin) bound as the directory it
  * names (an image of one file has nowhere to copy the link): on the host's
  * root as the host resolves it, in an imported image resolved inside the

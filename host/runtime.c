@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/ioctl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -34,22 +37,6 @@
 #include "seccomp.h"
 #include "tls.h"
 
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
-#ifndef MOUNT_ATTR_RDONLY
-#define MOUNT_ATTR_RDONLY 0x00000001
-struct mount_attr {
-	unsigned long long attr_set, attr_clr, propagation, userns_fd;
-};
-#endif
-#ifndef MOUNT_ATTR_NOSUID
-#define MOUNT_ATTR_NOSUID 0x00000002
-#endif
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
-
 #define NS_FLAGS (CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID)
 
 /* A shim: the child that enters the namespaces and becomes the parent of PID 1 there. */
@@ -66,12 +53,6 @@ static void __attribute__((noreturn)) shim_fail(int ready_wr, const char *step, 
 	int n = snprintf(msg, sizeof msg, "E%s: %s", step, strerror(err));
 	(void)!write(ready_wr, msg, (size_t)(n > 0 ? n : 1));
 	_exit(111);
-}
-
-static int mount_attr(const char *path, unsigned flags, unsigned long long set, unsigned long long clr)
-{
-	struct mount_attr a = { set, clr, 0, 0 };
-	return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, flags, &a, sizeof a);
 }
 
 static int write_file(const char *path, const void *p, size_t n, mode_t mode)
@@ -144,8 +125,8 @@ static int bind_back(int fd, const char *path, int writable)
 		return -1;
 	if (mount(src, path, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return -1;
-	return writable ? mount_attr(path, AT_RECURSIVE, 0, MOUNT_ATTR_RDONLY)
-			: mount_attr(path, AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0);
+	return writable ? rootfs_mount_attr(path, AT_RECURSIVE, 0, MOUNT_ATTR_RDONLY)
+			: rootfs_mount_attr(path, AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0);
 }
 
 /* Cover a directory with an empty read-only tmpfs, unless it is not there (a tmpfs above hid it already). */
@@ -159,74 +140,13 @@ static int hide(const char *path)
 	return mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k");
 }
 
-/* Where a walk puts its entries: the stage, and whether the host's /sys is bound (the agent on the host's root). */
-struct stage_walk {
-	const char *stage;
-	int host_sys;
-};
-
-/*
- * The embedded runtime's action for one top-level entry (host/rootfs.h):
- * a directory bind-mounted recursively, read-only and nosuid; a symlink
- * copied (merged /usr: /bin -> usr/bin); a regular file bound; a hidden
- * name covered by an empty tmpfs (writable until the workspace, which may
- * live there, is bound back; the caller makes it read-only then). The
- * names the stage provides itself are left to the caller, except the
- * host's /sys for the agent on the host's root (read-only, as a directory).
- */
-static int stage_entry(void *arg, const struct rootfs_entry *en)
-{
-	const struct stage_walk *w = arg;
-	char to[4096];
-	int fd;
-	if ((size_t)snprintf(to, sizeof to, "%s/%s", w->stage, en->name) >= sizeof to) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	switch (en->kind) {
-	case ROOTFS_OWN:
-		if (!(w->host_sys && !strcmp(en->name, "sys")))
-			return 0;
-		/* fall through */ /* the host's /sys, read-only, as a directory */
-	case ROOTFS_DIR:
-		return mkdir(to, 0755) < 0 || mount(en->src, to, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-				       mount_attr(to, AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0) < 0
-			       ? -1
-			       : 0;
-	case ROOTFS_LINK:
-		return symlink(en->link, to);
-	case ROOTFS_FILE:
-		fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (fd < 0)
-			return -1;
-		close(fd);
-		return mount(en->src, to, NULL, MS_BIND, NULL) < 0 ||
-				       mount_attr(to, 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0) < 0
-			       ? -1
-			       : 0;
-	case ROOTFS_HIDDEN:
-		return mkdir(to, 0755) < 0 ||
-				       mount("tmpfs", to, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") < 0
-			       ? -1
-			       : 0;
-	}
-	return 0;
-}
-
-/* The staged root's top level from src ("/" or an image's rootfs), as view keeps it. */
-static int populate(const char *stage, const char *src, enum rootfs_view view)
-{
-	struct stage_walk w = { stage, view == ROOTFS_AGENT_HOST };
-	return rootfs_walk(src, view, stage_entry, &w);
-}
-
 /*
  * A minimal /dev: a tmpfs (read-only once filled) with the host's null,
  * zero, full, random, urandom and tty bound onto empty files (a user
  * namespace cannot mknod), a private devpts, a tmpfs /dev/shm and the
  * fd/stdin/stdout/stderr links.
  */
-static int make_dev(const char *stage)
+static int make_dev(const char *stage, int kvm)
 {
 	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty", NULL };
 	static const char *const links[][2] = { { "fd", "/proc/self/fd" },     { "stdin", "/proc/self/fd/0" },
@@ -260,7 +180,17 @@ static int make_dev(const char *stage)
 	snprintf(p, sizeof p, "%s/shm", dev);
 	if (mkdir(p, 01777) < 0 || mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m") < 0)
 		return -1;
-	return mount_attr(dev, 0, MOUNT_ATTR_RDONLY, 0);
+	if (kvm) { /* the vm backend's VMM: the hypervisor, nothing else added */
+		int fd;
+		snprintf(p, sizeof p, "%s/kvm", dev);
+		fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd < 0)
+			return -1;
+		close(fd);
+		if (mount("/dev/kvm", p, NULL, MS_BIND, NULL) < 0)
+			return -1;
+	}
+	return rootfs_mount_attr(dev, 0, MOUNT_ATTR_RDONLY, 0);
 }
 
 int rt_path_hidden(const struct rt_config *c, const char *real)
@@ -302,27 +232,13 @@ int rt_make_bin_links(const struct rt_config *c, const char *dir)
 	return 0;
 }
 
-/* The names view hides (host/rootfs.h), covered in stage by populate: made read-only. */
-static int hidden_readonly(const char *stage, enum rootfs_view view)
-{
-	const char *name;
-	char p[4200];
-	struct stat st;
-	size_t k;
-	for (k = 0; (name = rootfs_hidden(view, k)) != NULL; k++) {
-		snprintf(p, sizeof p, "%s/%s", stage, name);
-		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && mount_attr(p, 0, MOUNT_ATTR_RDONLY, 0) < 0)
-			return -1;
-	}
-	return 0;
-}
 
 static int bind_host_ro(const char *stage, const char *path);
 
 /* The stage's mount point: a directory in the state dir, made by the host. */
 static void stage_path(const struct rt_config *c, int agent, char *out, size_t cap)
 {
-	snprintf(out, cap, "%s/root.%s", c->state_dir, agent ? "agent" : "sidecar");
+	snprintf(out, cap, "%s/root.%s", c->state_dir, agent == 2 ? "vm" : agent ? "agent" : "sidecar");
 }
 
 /*
@@ -355,10 +271,10 @@ static void agent_mounts(const struct rt_config *c, int ready_wr)
 	stage_path(c, 1, stage, sizeof stage);
 	if (mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
 		shim_fail(ready_wr, "tmpfs for the staged root", errno);
-	if (populate(stage, c->rootfs ? c->rootfs : "/", c->rootfs ? ROOTFS_AGENT_IMAGE : ROOTFS_AGENT_HOST) < 0)
+	if (rootfs_stage(stage, c->rootfs ? c->rootfs : "/", c->rootfs ? ROOTFS_AGENT_IMAGE : ROOTFS_AGENT_HOST, !c->rootfs) < 0)
 		shim_fail(ready_wr, c->rootfs ? "bind the image's rootfs read-only" : "bind the host filesystem read-only",
 			  errno);
-	if (c->fault == 8 || make_dev(stage) < 0)
+	if (c->fault == 8 || make_dev(stage, 0) < 0)
 		shim_fail(ready_wr, c->fault == 8 ? "minimal /dev (fault injected)" : "minimal /dev", c->fault == 8 ? EPERM : errno);
 	snprintf(p, sizeof p, "%s/proc", stage);
 	if (mkdir(p, 0555) < 0)
@@ -390,7 +306,7 @@ static void agent_mounts(const struct rt_config *c, int ready_wr)
 		snprintf(dst, sizeof dst, "%s/etc/resolv.conf", stage);
 		/* A symlink would be followed from the host's root: only a file is covered. */
 		if (lstat(dst, &st) == 0 && S_ISREG(st.st_mode) &&
-		    (mount(p, dst, NULL, MS_BIND, NULL) < 0 || mount_attr(dst, 0, MOUNT_ATTR_RDONLY, 0) < 0))
+		    (mount(p, dst, NULL, MS_BIND, NULL) < 0 || rootfs_mount_attr(dst, 0, MOUNT_ATTR_RDONLY, 0) < 0))
 			shim_fail(ready_wr, "bind /etc/resolv.conf", errno);
 	}
 	snprintf(p, sizeof p, "%s/tmp/home", stage);
@@ -424,9 +340,85 @@ static void agent_mounts(const struct rt_config *c, int ready_wr)
 	 * People's homes (keys, cloud credentials, shell history), hidden by the walk under an empty
 	 * tmpfs, writable until the workspace (which may live there) was bound back: read-only now.
 	 */
-	if (hidden_readonly(stage, c->rootfs ? ROOTFS_AGENT_IMAGE : ROOTFS_AGENT_HOST) < 0)
+	if (rootfs_hidden_readonly(stage, c->rootfs ? ROOTFS_AGENT_IMAGE : ROOTFS_AGENT_HOST) < 0)
 		shim_fail(ready_wr, "make the hidden home directories read-only", errno);
-	if (mount_attr(stage, 0, MOUNT_ATTR_RDONLY, 0) < 0)
+	if (rootfs_mount_attr(stage, 0, MOUNT_ATTR_RDONLY, 0) < 0)
+		shim_fail(ready_wr, "make the staged root read-only", errno);
+}
+
+/*
+ * The vm backend's agent side: PID 1 is the VMM, which needs two roots.
+ * The guest's root (root.vm), exported to the guest read-only over 9p: the
+ * same walk as the agent's (the host's filesystem or the image's), people's
+ * homes, the bottle state and the CA hidden, but none of the agent side's
+ * own mounts (the guest makes its /proc, /dev, /tmp, /run): a /proc of the
+ * VMM's in an export would hand the guest the VMM's memory. The VMM's own
+ * root (root.agent): the host's filesystem read-only for its binary and
+ * libraries, a minimal /dev with /dev/kvm, its /proc, and under /run/bb
+ * the guest's root (export), the workspace (ws) and the agent's home (home).
+ */
+static void vmm_mounts(const struct rt_config *c, int ready_wr)
+{
+	enum rootfs_view view = c->rootfs ? ROOTFS_AGENT_IMAGE : ROOTFS_AGENT_HOST;
+	char guest[4096], stage[4096], p[4200], real_state[PATH_MAX], real_ca[PATH_MAX], real_ws[PATH_MAX];
+	int ws, home;
+
+	ws = open(c->workspace, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	home = open(c->home_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (ws < 0 || home < 0)
+		shim_fail(ready_wr, "open the workspace and the agent's home", errno);
+	if (!realpath(c->state_dir, real_state) || !realpath(c->workspace, real_ws))
+		shim_fail(ready_wr, "resolve the state and workspace paths", errno);
+	if (!realpath(c->ca_dir, real_ca))
+		real_ca[0] = 0;
+	stage_path(c, 2, guest, sizeof guest);
+	if (mount("tmpfs", guest, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
+		shim_fail(ready_wr, "tmpfs for the guest's root", errno);
+	if (rootfs_stage(guest, c->rootfs ? c->rootfs : "/", view, 0) < 0)
+		shim_fail(ready_wr, c->rootfs ? "bind the image's rootfs read-only" : "bind the host filesystem read-only", errno);
+	if (!c->rootfs && ((in_root(p, sizeof p, guest, real_state) < 0 || hide(p) < 0) ||
+			   (real_ca[0] && (in_root(p, sizeof p, guest, real_ca) < 0 || hide(p) < 0))))
+		shim_fail(ready_wr, "hide the bottle state and the CA key", errno ? errno : ENAMETOOLONG);
+	/* The workspace's mount point, where the guest cannot make it (under a hidden home): best effort elsewhere. */
+	if (in_root(p, sizeof p, guest, c->rootfs ? RT_WORKSPACE_IN_IMAGE : real_ws) == 0)
+		mkdir_p(p);
+	if (rootfs_hidden_readonly(guest, view) < 0 || rootfs_mount_attr(guest, 0, MOUNT_ATTR_RDONLY, 0) < 0)
+		shim_fail(ready_wr, "make the guest's root read-only", errno);
+
+	stage_path(c, 1, stage, sizeof stage);
+	if (mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
+		shim_fail(ready_wr, "tmpfs for the staged root", errno);
+	if (rootfs_stage(stage, "/", ROOTFS_AGENT_HOST, 1) < 0)
+		shim_fail(ready_wr, "bind the host filesystem read-only", errno);
+	if (c->fault == 8 || make_dev(stage, c->vmm->kvm) < 0)
+		shim_fail(ready_wr, c->fault == 8 ? "minimal /dev (fault injected)" : "minimal /dev with /dev/kvm",
+			  c->fault == 8 ? EPERM : errno);
+	snprintf(p, sizeof p, "%s/proc", stage);
+	if (mkdir(p, 0555) < 0)
+		shim_fail(ready_wr, "mkdir /proc", errno);
+	snprintf(p, sizeof p, "%s/tmp", stage);
+	if (mkdir(p, 01777) < 0 || mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=16m") < 0)
+		shim_fail(ready_wr, "tmpfs on /tmp", errno);
+	snprintf(p, sizeof p, "%s/run", stage);
+	if (mkdir(p, 0755) < 0 || mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
+		shim_fail(ready_wr, "tmpfs on /run", errno);
+	snprintf(p, sizeof p, "%s" RT_VMM_EXPORT, stage);
+	if (mkdir_p(p) < 0 || mount(guest, p, NULL, MS_BIND | MS_REC, NULL) < 0)
+		shim_fail(ready_wr, "the guest's root for the VMM", errno);
+	snprintf(p, sizeof p, "%s" RT_VMM_WORKSPACE, stage);
+	if (bind_back(ws, p, 1) < 0)
+		shim_fail(ready_wr, "mount the workspace read-write", errno);
+	snprintf(p, sizeof p, "%s" RT_VMM_HOME, stage);
+	if (bind_back(home, p, 1) < 0)
+		shim_fail(ready_wr, "mount the agent's home", errno);
+	close(ws);
+	close(home);
+	if ((in_root(p, sizeof p, stage, real_state) < 0 || hide(p) < 0) ||
+	    (real_ca[0] && (in_root(p, sizeof p, stage, real_ca) < 0 || hide(p) < 0)))
+		shim_fail(ready_wr, "hide the bottle state and the CA key", errno ? errno : ENAMETOOLONG);
+	if (rootfs_hidden_readonly(stage, ROOTFS_AGENT_HOST) < 0)
+		shim_fail(ready_wr, "make the hidden home directories read-only", errno);
+	if (rootfs_mount_attr(stage, 0, MOUNT_ATTR_RDONLY, 0) < 0)
 		shim_fail(ready_wr, "make the staged root read-only", errno);
 }
 
@@ -476,7 +468,7 @@ static int bind_host_ro(const char *stage, const char *path)
 	}
 	if (mount(real, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return -1;
-	return mount_attr(dst, AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0);
+	return rootfs_mount_attr(dst, AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0);
 }
 
 /*
@@ -494,7 +486,7 @@ static void sidecar_mounts(const struct rt_config *c, int ready_wr)
 		shim_fail(ready_wr, "tmpfs for the staged root", errno);
 	if (getauxval(AT_BASE)) {
 		/* A dynamically linked bb (the sanitizer build) needs the host's libraries: the host, read-only. */
-		if (populate(stage, "/", ROOTFS_SIDECAR_HOST) < 0)
+		if (rootfs_stage(stage, "/", ROOTFS_SIDECAR_HOST, 0) < 0)
 			shim_fail(ready_wr, "bind the host filesystem read-only", errno);
 	} else {
 		/*
@@ -515,7 +507,7 @@ static void sidecar_mounts(const struct rt_config *c, int ready_wr)
 				shim_fail(ready_wr, k ? "bind SSL_CERT_FILE/SSL_CERT_DIR read-only" : "bind the bottle CA read-only",
 					  errno);
 	}
-	if (c->fault == 8 || make_dev(stage) < 0)
+	if (c->fault == 8 || make_dev(stage, 0) < 0)
 		shim_fail(ready_wr, c->fault == 8 ? "minimal /dev (fault injected)" : "minimal /dev", c->fault == 8 ? EPERM : errno);
 	snprintf(p, sizeof p, "%s/proc", stage);
 	if (mkdir(p, 0555) < 0)
@@ -526,11 +518,11 @@ static void sidecar_mounts(const struct rt_config *c, int ready_wr)
 	{
 		char src[64];
 		snprintf(src, sizeof src, "/proc/self/fd/%d", sd);
-		if (mkdir_p(p) < 0 || mount(src, p, NULL, MS_BIND, NULL) < 0 || mount_attr(p, 0, 0, MOUNT_ATTR_RDONLY) < 0)
+		if (mkdir_p(p) < 0 || mount(src, p, NULL, MS_BIND, NULL) < 0 || rootfs_mount_attr(p, 0, 0, MOUNT_ATTR_RDONLY) < 0)
 			shim_fail(ready_wr, "mount the state directory writable", errno);
 	}
 	close(sd);
-	if (mount_attr(stage, 0, MOUNT_ATTR_RDONLY, 0) < 0)
+	if (rootfs_mount_attr(stage, 0, MOUNT_ATTR_RDONLY, 0) < 0)
 		shim_fail(ready_wr, "make the staged root read-only", errno);
 }
 
@@ -661,12 +653,116 @@ static void sidecar_sockets(char ***env, int fds[4], int ready_wr)
 	*env = out;
 }
 
+/* Descriptors the shim received with its go ('G'): handed to the VMM at RT_VMM_FD_FIRST on. */
+static int vmm_fds[RT_VMM_FDS_MAX + 1];
+static size_t vmm_nfds;
+
+/* The go byte, with the descriptors that came with it (the VMM's) into vmm_fds. 1, or 0/-1 when the host went away. */
+static int recv_go(int sock, char *g)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * (RT_VMM_FDS_MAX + 1))];
+	} u;
+	struct iovec iov = { g, 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof u.b };
+	struct cmsghdr *h;
+	ssize_t n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+	if (n != 1)
+		return (int)n;
+	for (h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+		if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
+			vmm_nfds = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			if (vmm_nfds > RT_VMM_FDS_MAX + 1)
+				vmm_nfds = RT_VMM_FDS_MAX + 1;
+			memcpy(vmm_fds, CMSG_DATA(h), vmm_nfds * sizeof(int));
+		}
+	return 1;
+}
+
+/* The go to a shim, with fds[0..n) attached (the VMM's). 0, or -1 with errno. */
+static int send_go(int sock, const int *fds, size_t n)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * (RT_VMM_FDS_MAX + 1))];
+	} u;
+	char g = 'G';
+	struct iovec iov = { &g, 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (n) {
+		struct cmsghdr *h;
+		memset(&u, 0, sizeof u);
+		m.msg_control = u.b;
+		m.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+		h = CMSG_FIRSTHDR(&m);
+		h->cmsg_level = SOL_SOCKET;
+		h->cmsg_type = SCM_RIGHTS;
+		h->cmsg_len = CMSG_LEN(sizeof(int) * n);
+		memcpy(CMSG_DATA(h), fds, sizeof(int) * n);
+	}
+	return sendmsg(sock, &m, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+/*
+ * In a shim: close what it inherited from the host process but the
+ * standard three and keep[0..n): a shim lives as long as its side and
+ * never execs, and a copy of (say) the VMM's end of a stream held here
+ * would keep the host from ever seeing that stream end.
+ */
+static void close_inherited(const int *keep, size_t n)
+{
+	int fds[1024];
+	size_t nf = 0, i, k;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL && nf < sizeof fds / sizeof fds[0]) {
+		int fd = (int)strtol(de->d_name, NULL, 10);
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' || fd <= 2 || fd == dirfd(d))
+			continue;
+		for (k = 0; k < n && keep[k] != fd; k++)
+			;
+		if (k == n)
+			fds[nf++] = fd;
+	}
+	if (d)
+		closedir(d);
+	for (i = 0; i < nf; i++)
+		close(fds[i]);
+}
+
 static volatile sig_atomic_t shim_child;
 
 static void shim_forward(int sig)
 {
 	if (shim_child > 0)
 		kill(shim_child, sig);
+}
+
+/*
+ * PID 1 of the VMM's namespaces, root of its user namespace with the
+ * seccomp filter on: its descriptors at their numbers, then the agent's
+ * uid and gid (and the kvm device's group), no capability left, and exec.
+ */
+static void __attribute__((noreturn)) vmm_exec(const struct rt_config *c, char *const argv[], char **envp, int ready_wr)
+{
+	gid_t kvm_gid = (gid_t)c->vmm->kvm_gid;
+	int high[RT_VMM_FDS_MAX + 1];
+	size_t i;
+	/* Out of the way first (the error pipe included), then down to their numbers; dup2 clears close-on-exec. */
+	ready_wr = fcntl(ready_wr, F_DUPFD_CLOEXEC, 100);
+	for (i = 0; i < vmm_nfds; i++)
+		if ((high[i] = fcntl(vmm_fds[i], F_DUPFD_CLOEXEC, 100)) < 0)
+			shim_fail(ready_wr, "the VMM's descriptors", errno);
+	for (i = 0; i < vmm_nfds; i++)
+		if (dup2(high[i], RT_VMM_FD_FIRST + (int)i) < 0)
+			shim_fail(ready_wr, "the VMM's descriptors", errno);
+	if (setgroups(c->vmm->kvm && kvm_gid ? 1 : 0, &kvm_gid) < 0 || setresgid(c->gid, c->gid, c->gid) < 0 ||
+	    setresuid(c->uid, c->uid, c->uid) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		shim_fail(ready_wr, "switch the VMM to the agent's uid", errno);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	execve(argv[0], argv, envp);
+	shim_fail(ready_wr, "exec the VMM", errno);
 }
 
 /* In PID 1 of the new namespaces: its /proc, pivot_root into the stage, its ids, then bb init. */
@@ -684,7 +780,7 @@ static void __attribute__((noreturn)) pid1_exec(const struct rt_config *c, int a
 	if (mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		shim_fail(ready_wr, "mount /proc", errno);
 	snprintf(p, sizeof p, "%s/proc/sys", stage);
-	if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0 || mount_attr(p, AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0) < 0)
+	if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0 || rootfs_mount_attr(p, AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0) < 0)
 		shim_fail(ready_wr, "make /proc/sys read-only", errno);
 	/* pivot_root(".", "."): the old root ends up on top of the new one, then is detached; no put_old dir needed. */
 	if (c->fault == 7)
@@ -692,7 +788,7 @@ static void __attribute__((noreturn)) pid1_exec(const struct rt_config *c, int a
 	if (chdir(stage) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
 		shim_fail(ready_wr, "pivot_root into the staged root", errno);
 	/* Start in the workspace as mounted. */
-	if (chdir(agent ? rt_agent_workdir(c) : c->state_dir) < 0)
+	if (chdir(agent && c->vmm ? "/" : agent ? rt_agent_workdir(c) : c->state_dir) < 0)
 		shim_fail(ready_wr, "enter the workspace", errno);
 	if (agent) {
 		struct bb_err se;
@@ -703,6 +799,8 @@ static void __attribute__((noreturn)) pid1_exec(const struct rt_config *c, int a
 	/* Become root of the namespace (an unprivileged host uid for the agent): exec keeps the capabilities. */
 	if ((setgroups(0, NULL) < 0 && !(rootless && errno == EPERM)) || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		shim_fail(ready_wr, "switch to the namespace's root", errno);
+	if (agent && c->vmm)
+		vmm_exec(c, argv, envp, ready_wr);
 	/* Again: a change of ids clears the parent-death signal, and the bottle must not outlive its host. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	syscall(SYS_execveat, exe, "", argv, envp, AT_EMPTY_PATH);
@@ -721,7 +819,8 @@ static int shim_start(const struct rt_config *c, int agent, int rootless, char *
 	int ready[2], go[2], exe;
 	pid_t pid;
 
-	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0)
+	/* go: a socket, so the VMM's descriptors can come with the go */
+	if (pipe2(ready, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) < 0)
 		return bb_errno(e, errno, "pipe");
 	/* This binary, held open: the agent's new root may not hold where it lives (a checkout under /tmp). */
 	exe = open(c->bb_path, O_PATH | O_CLOEXEC);
@@ -734,8 +833,8 @@ static int shim_start(const struct rt_config *c, int agent, int rootless, char *
 		struct sigaction sa = { .sa_handler = shim_forward };
 		char g = 0;
 		int st, fds[4] = { -1, -1, -1, -1 }, k;
-		close(ready[0]);
-		close(go[1]);
+		int keep[3] = { ready[1], go[0], exe };
+		close_inherited(keep, 3);
 		prctl(PR_SET_PDEATHSIG, SIGKILL); /* the host went away: nothing of the bottle may outlive it */
 		if (c->fault == (agent ? 2 : 1))
 			shim_fail(ready[1], agent ? "agent namespaces (fault injected)" : "sidecar namespaces (fault injected)",
@@ -750,7 +849,9 @@ static int shim_start(const struct rt_config *c, int agent, int rootless, char *
 			shim_fail(ready[1], "unshare the mount namespace", errno);
 		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 			shim_fail(ready[1], "make mounts private", errno);
-		if (agent)
+		if (agent && c->vmm)
+			vmm_mounts(c, ready[1]);
+		else if (agent)
 			agent_mounts(c, ready[1]);
 		else
 			sidecar_mounts(c, ready[1]);
@@ -766,7 +867,7 @@ static int shim_start(const struct rt_config *c, int agent, int rootless, char *
 			sidecar_sockets(&envp, fds, ready[1]);
 		}
 		(void)!write(ready[1], "R", 1);
-		if (read(go[0], &g, 1) != 1 || g != 'G')
+		if (recv_go(go[0], &g) != 1 || g != 'G')
 			_exit(111);
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGINT, &sa, NULL);
@@ -909,6 +1010,55 @@ out:
 	return rc;
 }
 
+/*
+ * The vm backend's link: a tap device in the sidecar's namespace with the
+ * sidecar's address (the VMM holds the other end, the guest's eth0), its
+ * IPv6 off; nothing else in that namespace changes (no route out, no
+ * forwarding). The tap's descriptor, or -1 with e.
+ */
+int rt_tap(int self_ns, int s_ns, struct bb_err *e)
+{
+	struct ifreq ifr;
+	uint32_t sa;
+	int fd = -1, i, six;
+	inet_pton(AF_INET, RT_SIDECAR_ADDR, &sa);
+	if (setns(s_ns, CLONE_NEWNET) < 0)
+		return bb_errno(e, errno, "network: enter the sidecar's namespace");
+	/* Opened in the sidecar's namespace: the device is made where its descriptor was opened. */
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		bb_errno(e, errno, "network: open /dev/net/tun");
+		goto out;
+	}
+	memset(&ifr, 0, sizeof ifr);
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, RT_VMM_TAP);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		bb_errno(e, errno, "network: make the tap device");
+		goto fail;
+	}
+	six = open("/proc/sys/net/ipv6/conf/" RT_VMM_TAP "/disable_ipv6", O_WRONLY | O_CLOEXEC);
+	if (six >= 0) {
+		(void)!write(six, "1", 1);
+		close(six);
+	}
+	if (lo_up(e) < 0 || (i = nl_ifindex(RT_VMM_TAP, e)) < 0 || nl_addr4_add(i, sa, RT_PREFIX, e) < 0 || nl_link_up(i, e) < 0)
+		goto fail;
+	goto out;
+fail:
+	close(fd);
+	fd = -1;
+out:
+	if (setns(self_ns, CLONE_NEWNET) < 0 && fd >= 0) {
+		bb_errno(e, errno, "network: back to the host namespace");
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		bb_err_wrap(e, "network");
+	return fd;
+}
+
 /* Until a daemon accepts on port of the sidecar's address (a socket made inside its namespace), or timeout. */
 static int wait_port(int self_ns, int s_ns, int port, const char *who, int timeout_ms, struct bb_err *e)
 {
@@ -1035,7 +1185,9 @@ static int write_maps(const struct rt_config *c, pid_t pid, int agent, int rootl
 			snprintf(um + n, sizeof um - (size_t)n, "%u %u 1\n", (unsigned)c->uid, (unsigned)c->uid);
 		n = snprintf(gm, sizeof gm, "0 %u 1\n", root);
 		if (c->gid)
-			snprintf(gm + n, sizeof gm - (size_t)n, "%u %u 1\n", (unsigned)c->gid, (unsigned)c->gid);
+			n += snprintf(gm + n, sizeof gm - (size_t)n, "%u %u 1\n", (unsigned)c->gid, (unsigned)c->gid);
+		if (c->vmm && c->vmm->kvm && c->vmm->kvm_gid && c->vmm->kvm_gid != c->gid) /* the VMM opens /dev/kvm by group */
+			snprintf(gm + n, sizeof gm - (size_t)n, "%u %u 1\n", c->vmm->kvm_gid, c->vmm->kvm_gid);
 	}
 	if (write_proc(pid, "uid_map", um, e) < 0 || write_proc(pid, "gid_map", gm, e) < 0)
 		return -1;
@@ -1131,7 +1283,7 @@ static int run_bottle(const struct rt_config *c, int rootless, int *exit_code, s
 	char uid[16], gid[16];
 	long long mem;
 	long pids;
-	int self_ns = -1, s_ns = -1, a_ns = -1, st, rc = -1, activated;
+	int self_ns = -1, s_ns = -1, a_ns = -1, st, rc = -1, activated, tap = -1;
 	struct rt_config cc = *c;
 
 	memset(&scg, 0, sizeof scg);
@@ -1147,10 +1299,19 @@ static int run_bottle(const struct rt_config *c, int rootless, int *exit_code, s
 				       cc.rootfs);
 	}
 	c = &cc;
+	if (c->vmm) /* the VMM's side: its memory is the guest's */
+		mem = c->vmm->memory_max;
 	snprintf(slog, sizeof slog, "%s/init.log", c->state_dir);
 	aargv = rt_agent_argv(c, "bb", uid, gid);
 	if (!aargv)
 		return bb_errno(e, ENOMEM, "runtime");
+	if (c->vmm) {
+		stage_path(c, 2, stage, sizeof stage);
+		if (mkdir(stage, 0700) < 0 && errno != EEXIST) {
+			bb_errno(e, errno, "create %s", stage);
+			goto out;
+		}
+	}
 	stage_path(c, 0, stage, sizeof stage);
 	if (mkdir(stage, 0700) < 0 && errno != EEXIST) {
 		bb_errno(e, errno, "create %s", stage);
@@ -1168,7 +1329,7 @@ static int run_bottle(const struct rt_config *c, int rootless, int *exit_code, s
 	}
 	/* Both sides set up at once; each waits for its go. */
 	if (shim_start(c, 0, rootless, sargv, c->sidecar_env, &s, e) < 0 ||
-	    shim_start(c, 1, rootless, aargv, c->agent_env, &a, e) < 0)
+	    shim_start(c, 1, rootless, c->vmm ? c->vmm->argv : aargv, c->vmm ? c->vmm->env : c->agent_env, &a, e) < 0)
 		goto out;
 	if (shim_admit(c, &s, 0, rootless, &scg, 0, 0, e) < 0 || shim_admit(c, &a, 1, rootless, &acg, mem, pids, e) < 0)
 		goto out;
@@ -1180,7 +1341,7 @@ static int run_bottle(const struct rt_config *c, int rootless, int *exit_code, s
 		bb_errf(e, BB_ELIB, "network: fault injected");
 		goto out;
 	}
-	if (rt_wire(self_ns, s_ns, a_ns, e) < 0)
+	if (c->vmm ? (tap = rt_tap(self_ns, s_ns, e)) < 0 : rt_wire(self_ns, s_ns, a_ns, e) < 0)
 		goto out;
 	if (write(s.go_wr, "G", 1) != 1) {
 		bb_errno(e, errno, "start the sidecar");
@@ -1198,6 +1359,27 @@ static int run_bottle(const struct rt_config *c, int rootless, int *exit_code, s
 	    (sidecar_runs(c->sidecar_env, "git-http", "BB_GIT_HTTP_ARGS") &&
 	     wait_port(self_ns, s_ns, PORT_GIT_HTTP, "git-http", 10000, e) < 0))
 		goto out;
+	if (c->vmm) {
+		/* The VMM's descriptors come with its go: the tap, then the backend's (its streams, kernel, initramfs). */
+		int fds[RT_VMM_FDS_MAX + 1];
+		fds[0] = tap;
+		memcpy(fds + 1, c->vmm->fds, c->vmm->nfds * sizeof *fds);
+		if (send_go(a.go_wr, fds, c->vmm->nfds + 1) < 0) {
+			bb_errno(e, errno, "start the VMM");
+			goto out;
+		}
+		close(tap);
+		tap = -1;
+		if (c->agent_pid)
+			*c->agent_pid = a.pid;
+		rc = c->vmm->serve(c->vmm, a.pid, exit_code, e);
+		if (c->agent_pid)
+			*c->agent_pid = 0;
+		a.pid = 0; /* serve waited for it */
+		if (rc == 0 && (shim_late_error(&a, "VMM", e) < 0 || shim_late_error(&s, "sidecar", e) < 0))
+			rc = -1;
+		goto out;
+	}
 	if (write(a.go_wr, "G", 1) != 1) {
 		bb_errno(e, errno, "start the agent");
 		goto out;
@@ -1233,6 +1415,8 @@ out:
 		close(a_ns);
 	if (self_ns >= 0)
 		close(self_ns);
+	if (tap >= 0)
+		close(tap);
 	free(aargv);
 	return rc;
 }

@@ -45,6 +45,39 @@
 #define RT_SIDECAR_MEMORY_DEFAULT (1LL << 30)
 #define RT_SIDECAR_PIDS_DEFAULT 256L
 
+/*
+ * The vm backend (host/vm.c) runs its VMM as the agent side: the same
+ * shim, namespaces, user namespace (the VMM runs as the agent's uid, with
+ * the kvm device's group), cgroup and seccomp filter as the agent's bb
+ * init gets; a root of its own (the host's filesystem read-only, /dev/kvm)
+ * holding the guest's exports under /run/bb; no network but a tap device
+ * the runtime makes in the sidecar's namespace (the sidecar's address on
+ * it, RT_SIDECAR_ADDR) and hands over. The VMM finds its descriptors open
+ * at RT_VMM_FD_FIRST: the tap first, then fds[0..nfds).
+ */
+#define RT_VMM_FD_FIRST 3
+#define RT_VMM_FDS_MAX 8
+#define RT_VMM_EXPORT "/run/bb/export"   /* the guest's root, read-only (in the VMM's root) */
+#define RT_VMM_WORKSPACE "/run/bb/ws"    /* the workspace, read-write */
+#define RT_VMM_HOME "/run/bb/home"       /* the agent's home, read-write */
+#define RT_VMM_TAP "bb-s0"               /* the tap's name in the sidecar's namespace */
+struct rt_vmm {
+	char *const *argv;        /* the VMM's command: argv[0] an absolute path the host's filesystem holds */
+	char **env;
+	int fds[RT_VMM_FDS_MAX];  /* handed over at RT_VMM_FD_FIRST + 1 + i (the caller closes its copies after rt_run) */
+	size_t nfds;
+	int kvm;                  /* bind /dev/kvm into the VMM's /dev */
+	unsigned kvm_gid;         /* its group, mapped and given to the VMM (0: none needed) */
+	long long memory_max;     /* the VMM side's memory limit: the guest's RAM and the VMM's own */
+	/*
+	 * While the VM runs (vmm is the VMM side's shim): serve its streams
+	 * until the shim has ended and been waited for; the agent's status in
+	 * *exit_code. 0, or -1 with e.
+	 */
+	int (*serve)(struct rt_vmm *v, pid_t vmm, int *exit_code, struct bb_err *e);
+	void *arg;
+};
+
 struct rt_config {
 	const char *bb_path;   /* this binary (re-executed as init and daemons) */
 	const char *state_dir; /* private (0700) directory of this bottle: plan, sockets, logs */
@@ -68,6 +101,7 @@ struct rt_config {
 				  > 0 = this, and the start fails if it cannot be applied */
 	long pids_max;         /* the agent's process limit, same rules */
 	int fault;             /* test hook: fail at step N (BB_RT_FAULT, docs/runtime.md); 0 = never */
+	struct rt_vmm *vmm;    /* the vm backend: the agent side runs this VMM instead of bb init (NULL: bb init) */
 };
 
 /*
@@ -89,6 +123,8 @@ int rt_run(const struct rt_config *c, int *exit_code, struct bb_err *e);
  * caller returns. Shared with the OCI backend. 0, or -1 with e set.
  */
 int rt_wire(int self_ns, int s_ns, int a_ns, struct bb_err *e);
+/* The vm backend's link: a tap in the sidecar's namespace (s_ns), addressed, its descriptor; or -1 with e. */
+int rt_tap(int self_ns, int s_ns, struct bb_err *e);
 /* The agent's resolv.conf: the sidecar answers (bb dns). */
 #define RT_AGENT_RESOLV "nameserver " RT_SIDECAR_ADDR "\noptions timeout:2 attempts:2\n"
 

@@ -5,13 +5,16 @@
 #   test   the real peers the tests drive (openssl, sshd, git, curl, ...), and the agent CLIs
 #          (scripts/agent-clis.txt) from npm into $BB_AGENTS_DIR (cached; skipped, with a
 #          message, when the registry is unreachable: the tests that drive them then skip)
+#          and Debian's kernel for the vm backend's guests: its linux-image package downloaded
+#          and unpacked (never installed) into $BB_VM_KERNEL_CACHE (default /var/cache/bb/vm-kernel
+#          as root, where bb finds it)
 #   asan   clang and the -dev libraries for the sanitizer build
 #   bench  what scripts/bench/ measures with or against (GNU time, ripgrep for scan-speed.sh)
 # As root it runs apt-get; otherwise it prints the command to run and fails.
 set -euo pipefail
 
 pkgs_build="make gcc libc6-dev linux-libc-dev musl-tools cmake pkg-config dpkg-dev file binutils ca-certificates patch autoconf automake libtool"
-pkgs_test="git openssl openssh-server openssh-client curl python3 python3-requests python3-websockets procps iproute2 dnsmasq-base bind9-dnsutils nodejs npm util-linux runc crun podman netavark aardvark-dns iptables tmux valgrind zstd brotli runsc"
+pkgs_test="git openssl openssh-server openssh-client curl python3 python3-requests python3-websockets procps iproute2 dnsmasq-base bind9-dnsutils nodejs npm util-linux runc crun podman netavark aardvark-dns iptables tmux valgrind zstd brotli qemu-system-x86 runsc"
 pkgs_bench="time ripgrep"
 pkgs_asan="clang libbearssl-dev libyaml-dev libcjson-dev libgit2-dev libssh2-1-dev libsodium-dev zlib1g-dev libzstd-dev libbrotli-dev liblzma-dev pkg-config"
 
@@ -39,6 +42,30 @@ install_agents() {
 	return 0
 }
 
+# The vm backend's tests boot Debian's own kernel: linux-image-amd64's current package, unpacked into
+# a directory of its own (boot/vmlinuz-V, lib/modules/V), never installed on this host.
+vm_kernel() {
+	local dir pkg work
+	dir=${BB_VM_KERNEL_CACHE:-/var/cache/bb/vm-kernel}
+	[ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ] || return 0
+	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1)
+	if [ -z "$pkg" ]; then
+		echo "setup: apt knows no linux-image-amd64: the vm backend's tests will skip" >&2
+		return 0
+	fi
+	ls "$dir/$pkg/boot/"vmlinuz-* >/dev/null 2>&1 && return 0
+	echo "setup: unpacking $pkg into $dir/$pkg (for the vm backend's guests; not installed)" >&2
+	work=$(mktemp -d)
+	if (cd "$work" && apt-get download -q "$pkg" >/dev/null 2>&1) && mkdir -p "$dir" &&
+		rm -rf "$dir/$pkg.tmp" && dpkg-deb -x "$work/$pkg"_*.deb "$dir/$pkg.tmp" && mv "$dir/$pkg.tmp" "$dir/$pkg"; then
+		rm -rf "$work"
+	else
+		rm -rf "$work" "$dir/$pkg.tmp"
+		echo "setup: could not fetch $pkg: the vm backend's tests will skip" >&2
+	fi
+	return 0
+}
+
 want=""
 agents=0
 for purpose in "$@"; do
@@ -52,7 +79,7 @@ for purpose in "$@"; do
 done
 
 # Debian packages first (npm among them), then the agent CLIs; neither may stop the other's report.
-trap '[ "$agents" = 1 ] && install_agents' EXIT
+trap '[ "$agents" = 1 ] && { install_agents; [ "$(id -u)" = 0 ] && vm_kernel; }; true' EXIT
 
 missing=""
 for p in $want; do

@@ -57,8 +57,10 @@ static const char usage[] =
 	"  -C, --cwd DIR        the workspace mounted read-write (default: current directory)\n"
 	"  -L, --log FILE       keep egress's audit log (JSON lines) in FILE\n"
 	"  -H, --hosts FILE     hosts file the host-side dialer resolves with first (tests)\n"
-	"  -b, --backend NAME   embedded (default: bb's own runtime), oci or docker\n"
-	"  -r, --runtime PROG   with --backend oci: runc (default) or crun\n"
+	"  -b, --backend NAME   embedded (default: bb's own runtime), oci, docker or vm\n"
+	"  -r, --runtime PROG   with --backend oci: runc (default), crun or runsc (gVisor)\n"
+	"  -k, --kernel FILE    with --backend vm: the guest's kernel (default: the newest\n"
+	"                       /boot/vmlinuz-*; docs/runtime.md)\n"
 	"  -i, --image NAME     the agent's root is this imported image (bb bottle image\n"
 	"                       import), the workspace at /workspace; default: the host's\n"
 	"      --bare           NO isolation: the command runs on this host, only its proxied\n"
@@ -508,7 +510,7 @@ int bottle_session(const struct session *s)
 		now_iso(meta.started_at, sizeof meta.started_at);
 		snprintf(meta.backend, sizeof meta.backend, "%s", s->backend);
 		snprintf(meta.runtime, sizeof meta.runtime, "%s", bk.runtime ? bk.runtime : "");
-		snprintf(meta.kernel, sizeof meta.kernel, "%s", s->kernel ? s->kernel : "");
+		snprintf(meta.kernel, sizeof meta.kernel, "%s", bk.kernel ? bk.kernel : "");
 		snprintf(meta.command, sizeof meta.command, "%s", s->keep_state ? "start" : "run");
 		snprintf(meta.image, sizeof meta.image, "%s", s->image ? s->image : df_image);
 		meta.copy_cwd = s->copy_cwd;
@@ -877,7 +879,7 @@ int bottle_run(int argc, char **argv)
 	int c, code;
 
 	opt_init(&o);
-	while ((c = applet_opt(&o, argc, argv, "h(help)C:(cwd)L:(log)H:(hosts)b:(backend)r:(runtime)B(bare)i:(image)P(no-provider)", usage,
+	while ((c = applet_opt(&o, argc, argv, "h(help)C:(cwd)L:(log)H:(hosts)b:(backend)r:(runtime)k:(kernel)B(bare)i:(image)P(no-provider)", usage,
 				   &code)) != -1) {
 		switch (c) {
 		case APPLET_OPT_EXIT:
@@ -891,6 +893,7 @@ int bottle_run(int argc, char **argv)
 			s.backend = o.arg;
 			break;
 		case 'r': s.runtime = o.arg; break;
+		case 'k': s.kernel = o.arg; break;
 		case 'B': s.bare = 1; break;
 		case 'i': s.image = o.arg; break;
 		case 'P': s.no_provider = 1; break;

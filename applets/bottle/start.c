@@ -25,8 +25,10 @@ static const char start_usage[] =
 	"  -C, --cwd DIR        the workspace (default: the current directory)\n"
 	"      --copy-cwd       the agent works on a copy of it kept with the bottle\n"
 	"  -n, --dry-run        print the summary and stop\n"
-	"  -b, --backend NAME   embedded (default), oci or docker\n"
-	"  -r, --runtime PROG   with --backend oci: runc (default) or crun\n"
+	"  -b, --backend NAME   embedded (default), oci, docker or vm\n"
+	"  -r, --runtime PROG   with --backend oci: runc (default), crun or runsc (gVisor)\n"
+	"  -k, --kernel FILE    with --backend vm: the guest's kernel (default: the newest\n"
+	"                       /boot/vmlinuz-*; docs/runtime.md)\n"
 	"  -i, --image NAME     the agent's root is this imported image ('bb bottle image')\n"
 	"      --bare           NO isolation (explicit opt-out; also BB_BARE=1)\n"
 	"  -y, --yes            do not ask\n"
@@ -176,7 +178,7 @@ int bottle_start(int argc, char **argv)
 	int c, code, dry = 0, yes = 0, bare = 0;
 
 	opt_init(&o);
-	while ((c = applet_opt(&o, argc, argv, "h(help)C:(cwd)c(copy-cwd)n(dry-run)b:(backend)r:(runtime)B(bare)y(yes)H:(hosts)i:(image)",
+	while ((c = applet_opt(&o, argc, argv, "h(help)C:(cwd)c(copy-cwd)n(dry-run)b:(backend)r:(runtime)k:(kernel)B(bare)y(yes)H:(hosts)i:(image)",
 			       start_usage, &code)) != -1) {
 		switch (c) {
 		case APPLET_OPT_EXIT:
@@ -190,6 +192,7 @@ int bottle_start(int argc, char **argv)
 			s.backend = o.arg;
 			break;
 		case 'r': s.runtime = o.arg; break;
+		case 'k': s.kernel = o.arg; break;
 		case 'B': bare = 1; break;
 		case 'y': yes = 1; break;
 		case 'H': s.hosts = o.arg; break;

@@ -84,6 +84,10 @@ struct init_agent {
 /* Every agent step in order; the error names the step that failed. Fail closed: the caller exits. */
 int init_agent_setup(const struct init_agent *a, struct bb_err *e);
 
+/* vm.c: PID 1 of a vm bottle's guest (`bb init --vm CONF`): sets the guest up, then runs init_main as --agent. Never returns when it is PID 1. */
+int init_vm_main(const char *conf_path);
+int init_main(int argc, char **argv);
+
 /* route.c: the default route over rtnetlink (no `ip` binary in the bottle). */
 
 /* Add or replace the main table's default route via gw (IPv4 or IPv6 literal). */

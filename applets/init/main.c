@@ -18,6 +18,7 @@ static const char usage[] =
 	"usage: bb init [OPTIONS] [--] CMD [ARGS...]\n"
 	"       bb init --sidecar [OPTIONS]\n"
 	"       bb init --agent [--uid N [--gid N]] [--gateway IP] [--dns IP] [OPTIONS] -- CMD [ARGS...]\n"
+	"       bb init --vm CONF     (PID 1 of a vm bottle's guest: docs/runtime.md)\n"
 	"PID 1 of a bottle's containers (also correct when not PID 1: it becomes a child\n"
 	"subreaper). Reaps every zombie; forwards SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1\n"
 	"and SIGUSR2 to the process group of each child it started; after SIGTERM waits\n"
@@ -114,6 +115,8 @@ int init_main(int argc, char **argv)
 	uint64_t v;
 	int c, code, rc, have_gid = 0;
 
+	if (argc == 3 && !strcmp(argv[1], "--vm")) /* the guest's setup, then this again as --agent */
+		return init_vm_main(argv[2]);
 	in.mode = INIT_PLAIN;
 	in.sfd = -1;
 	in.grace_ms = 10000;

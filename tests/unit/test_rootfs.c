@@ -1,4 +1,4 @@
-/* test_rootfs.c - the one walk over a bottle root's top level (host/rootfs): what each view keeps, provides itself, hides. */
+/* test_rootfs.c - the one walk over a bottle root's top level (lib/rootfs): what each view keeps, provides itself, hides. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

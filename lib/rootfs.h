@@ -1,10 +1,25 @@
 /* rootfs.h - the one walk over the top level of a bottle's root (the host's or an image's), with each backend's own action per entry. */
-#ifndef BB_HOST_ROOTFS_H
-#define BB_HOST_ROOTFS_H
+#ifndef BB_ROOTFS_H
+#define BB_ROOTFS_H
 
 #include <stddef.h>
+#include <sys/syscall.h>
 
 #include "err.h"
+
+/* mount_setattr(2), for a libc or kernel headers that predate it. */
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#endif
+#ifndef MOUNT_ATTR_NOSUID
+#define MOUNT_ATTR_NOSUID 0x00000002
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
 
 /*
  * Every backend builds the agent's root the same way: the top-level
@@ -50,6 +65,25 @@ typedef int (*rootfs_action)(void *arg, const struct rootfs_entry *en);
  * by the action that stopped the walk).
  */
 int rootfs_walk(const char *src, enum rootfs_view view, rootfs_action act, void *arg);
+
+/*
+ * The staged-root action the embedded runtime and the vm backend's guest
+ * share: into the directory stage (a fresh tmpfs), each directory
+ * bind-mounted recursively, read-only and nosuid; each symlink copied
+ * (merged /usr: /bin -> usr/bin); each regular file bound read-only; each
+ * hidden name covered by an empty tmpfs (left writable: a workspace that
+ * lives there is bound back later; rootfs_hidden_readonly seals them);
+ * the names the stage provides itself left out, except /sys when
+ * host_sys is set (the host's, read-only, for the agent on the host's
+ * root). 0, or -1 with errno set.
+ */
+int rootfs_stage(const char *stage, const char *src, enum rootfs_view view, int host_sys);
+
+/* The hidden names' tmpfs under stage, read-only now (those that exist as directories). 0, or -1 with errno. */
+int rootfs_hidden_readonly(const char *stage, enum rootfs_view view);
+
+/* mount_setattr(2) on path (flags: AT_RECURSIVE or 0): set and clear MOUNT_ATTR_* bits. 0, or -1 with errno. */
+int rootfs_mount_attr(const char *path, unsigned flags, unsigned long long set, unsigned long long clr);
 
 /* How view treats name, whatever the file is: ROOTFS_OWN, ROOTFS_HIDDEN, -1 (never shown), or ROOTFS_DIR (by type). */
 int rootfs_name_kind(enum rootfs_view view, const char *name);

@@ -1,11 +1,14 @@
-/* rootfs.c - the top-level walk of a bottle's root: which names each view keeps, provides itself or hides. */
+/* rootfs.c - the top-level walk of a bottle's root: which names each view keeps, provides itself or hides; the staged-root action. */
 #include "rootfs.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* The names a view treats specially; anything else is what its file type says. */
@@ -87,4 +90,77 @@ int rootfs_walk(const char *src, enum rootfs_view view, rootfs_action act, void 
 	if (rc < 0)
 		errno = err;
 	return rc;
+}
+
+int rootfs_mount_attr(const char *path, unsigned flags, unsigned long long set, unsigned long long clr)
+{
+	struct { /* struct mount_attr, which not every libc's headers have */
+		unsigned long long attr_set, attr_clr, propagation, userns_fd;
+	} a = { set, clr, 0, 0 };
+	return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, flags, &a, sizeof a);
+}
+
+/* Where a walk puts its entries: the stage, and whether the host's /sys is bound. */
+struct stage_walk {
+	const char *stage;
+	int host_sys;
+};
+
+static int stage_entry(void *arg, const struct rootfs_entry *en)
+{
+	const struct stage_walk *w = arg;
+	char to[4096];
+	int fd;
+	if ((size_t)snprintf(to, sizeof to, "%s/%s", w->stage, en->name) >= sizeof to) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	switch (en->kind) {
+	case ROOTFS_OWN:
+		if (!(w->host_sys && !strcmp(en->name, "sys")))
+			return 0;
+		/* fall through */ /* the host's /sys, read-only, as a directory */
+	case ROOTFS_DIR:
+		return mkdir(to, 0755) < 0 || mount(en->src, to, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+				       rootfs_mount_attr(to, AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0) < 0
+			       ? -1
+			       : 0;
+	case ROOTFS_LINK:
+		return symlink(en->link, to);
+	case ROOTFS_FILE:
+		fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return -1;
+		close(fd);
+		return mount(en->src, to, NULL, MS_BIND, NULL) < 0 ||
+				       rootfs_mount_attr(to, 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0) < 0
+			       ? -1
+			       : 0;
+	case ROOTFS_HIDDEN:
+		return mkdir(to, 0755) < 0 ||
+				       mount("tmpfs", to, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") < 0
+			       ? -1
+			       : 0;
+	}
+	return 0;
+}
+
+int rootfs_stage(const char *stage, const char *src, enum rootfs_view view, int host_sys)
+{
+	struct stage_walk w = { stage, host_sys };
+	return rootfs_walk(src, view, stage_entry, &w);
+}
+
+int rootfs_hidden_readonly(const char *stage, enum rootfs_view view)
+{
+	const char *name;
+	char p[4200];
+	struct stat st;
+	size_t k;
+	for (k = 0; (name = rootfs_hidden(view, k)) != NULL; k++) {
+		snprintf(p, sizeof p, "%s/%s", stage, name);
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && rootfs_mount_attr(p, 0, MOUNT_ATTR_RDONLY, 0) < 0)
+			return -1;
+	}
+	return 0;
 }
