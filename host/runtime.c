@@ -247,6 +247,28 @@ static void stage_path(const struct rt_config *c, int agent, char *out, size_t c
  * /tmp and /run (its CA bundle and resolv.conf live there), a minimal
  * /dev, the bottle state and the CA key hidden under empty tmpfs.
  */
+/*
+ * The staged root's own entries, each side's: a minimal /dev (with /dev/kvm for the VMM), the
+ * mount point of /proc, fresh tmpfs /tmp and /run of the given options. Fails the shim, named.
+ */
+static void stage_own(const struct rt_config *c, int ready_wr, const char *stage, int kvm, const char *tmp_opts,
+		      const char *run_opts)
+{
+	char p[4200];
+	if (c->fault == 8 || make_dev(stage, kvm) < 0)
+		shim_fail(ready_wr, c->fault == 8 ? "minimal /dev (fault injected)" : kvm ? "minimal /dev with /dev/kvm" : "minimal /dev",
+			  c->fault == 8 ? EPERM : errno);
+	snprintf(p, sizeof p, "%s/proc", stage);
+	if (mkdir(p, 0555) < 0)
+		shim_fail(ready_wr, "mkdir /proc", errno);
+	snprintf(p, sizeof p, "%s/tmp", stage);
+	if (mkdir(p, 01777) < 0 || mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, tmp_opts) < 0)
+		shim_fail(ready_wr, "tmpfs on /tmp", errno);
+	snprintf(p, sizeof p, "%s/run", stage);
+	if (mkdir(p, 0755) < 0 || mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, run_opts) < 0)
+		shim_fail(ready_wr, "tmpfs on /run", errno);
+}
+
 static void agent_mounts(const struct rt_config *c, int ready_wr)
 {
 	static const char resolv[] = RT_AGENT_RESOLV;
@@ -274,17 +296,7 @@ static void agent_mounts(const struct rt_config *c, int ready_wr)
 	if (rootfs_stage(stage, c->rootfs ? c->rootfs : "/", c->rootfs ? ROOTFS_AGENT_IMAGE : ROOTFS_AGENT_HOST, !c->rootfs) < 0)
 		shim_fail(ready_wr, c->rootfs ? "bind the image's rootfs read-only" : "bind the host filesystem read-only",
 			  errno);
-	if (c->fault == 8 || make_dev(stage, 0) < 0)
-		shim_fail(ready_wr, c->fault == 8 ? "minimal /dev (fault injected)" : "minimal /dev", c->fault == 8 ? EPERM : errno);
-	snprintf(p, sizeof p, "%s/proc", stage);
-	if (mkdir(p, 0555) < 0)
-		shim_fail(ready_wr, "mkdir /proc", errno);
-	snprintf(p, sizeof p, "%s/tmp", stage);
-	if (mkdir(p, 01777) < 0 || mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=512m") < 0)
-		shim_fail(ready_wr, "tmpfs on /tmp", errno);
-	snprintf(p, sizeof p, "%s/run", stage);
-	if (mkdir(p, 0755) < 0 || mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m") < 0)
-		shim_fail(ready_wr, "tmpfs on /run", errno);
+	stage_own(c, ready_wr, stage, 0, "mode=1777,size=512m", "mode=0755,size=16m");
 	snprintf(p, sizeof p, "%s/run/bb", stage);
 	if (mkdir(p, 0755) < 0)
 		shim_fail(ready_wr, "write /run/bb", errno);
@@ -390,18 +402,7 @@ static void vmm_mounts(const struct rt_config *c, int ready_wr)
 		shim_fail(ready_wr, "tmpfs for the staged root", errno);
 	if (rootfs_stage(stage, "/", ROOTFS_AGENT_HOST, 1) < 0)
 		shim_fail(ready_wr, "bind the host filesystem read-only", errno);
-	if (c->fault == 8 || make_dev(stage, c->vmm->kvm) < 0)
-		shim_fail(ready_wr, c->fault == 8 ? "minimal /dev (fault injected)" : "minimal /dev with /dev/kvm",
-			  c->fault == 8 ? EPERM : errno);
-	snprintf(p, sizeof p, "%s/proc", stage);
-	if (mkdir(p, 0555) < 0)
-		shim_fail(ready_wr, "mkdir /proc", errno);
-	snprintf(p, sizeof p, "%s/tmp", stage);
-	if (mkdir(p, 01777) < 0 || mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=16m") < 0)
-		shim_fail(ready_wr, "tmpfs on /tmp", errno);
-	snprintf(p, sizeof p, "%s/run", stage);
-	if (mkdir(p, 0755) < 0 || mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
-		shim_fail(ready_wr, "tmpfs on /run", errno);
+	stage_own(c, ready_wr, stage, c->vmm->kvm, "mode=1777,size=16m", "mode=0755,size=1m");
 	snprintf(p, sizeof p, "%s" RT_VMM_EXPORT, stage);
 	if (mkdir_p(p) < 0 || mount(guest, p, NULL, MS_BIND | MS_REC, NULL) < 0)
 		shim_fail(ready_wr, "the guest's root for the VMM", errno);

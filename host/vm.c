@@ -445,6 +445,19 @@ static void console_last(const struct vm_live *l, char *out, size_t cap)
 	out[o] = 0;
 }
 
+/* Read what is readable on *fd into eat (the control line, the console); at its end or on an error, close it (-1). */
+static void take(struct vm_live *l, int *fd, void (*eat)(struct vm_live *, const char *, size_t))
+{
+	char b[4096];
+	ssize_t n = read(*fd, b, sizeof b);
+	if (n > 0) {
+		eat(l, b, (size_t)n);
+	} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
 /* Copy what is readable on from to fd to (the host's stdout/stderr); 0 at the stream's end. */
 static int relay(int from, int to)
 {
@@ -535,26 +548,10 @@ static int vm_serve(struct rt_vmm *v, pid_t vmm, int *exit_code, struct bb_err *
 			close(l->err);
 			l->err = -1;
 		}
-		if (ix_ctl >= 0 && p[ix_ctl].revents) {
-			char b[512];
-			ssize_t n = read(l->ctl, b, sizeof b);
-			if (n > 0)
-				ctl_bytes(l, b, (size_t)n);
-			else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-				close(l->ctl);
-				l->ctl = -1;
-			}
-		}
-		if (ix_con >= 0 && p[ix_con].revents) {
-			char b[4096];
-			ssize_t n = read(l->con, b, sizeof b);
-			if (n > 0)
-				console_bytes(l, b, (size_t)n);
-			else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-				close(l->con);
-				l->con = -1;
-			}
-		}
+		if (ix_ctl >= 0 && p[ix_ctl].revents)
+			take(l, &l->ctl, ctl_bytes);
+		if (ix_con >= 0 && p[ix_con].revents)
+			take(l, &l->con, console_bytes);
 		/* Over when the VMM is gone and its streams are drained (they end when it does). */
 		w = waitpid(vmm, &st, WNOHANG);
 		if (w == vmm) {
