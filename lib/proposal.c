@@ -565,8 +565,25 @@ static int set_str(cJSON *doc, const char *key, const char *val, struct bb_err *
 	return 0;
 }
 
+static cJSON *applied_obj(int ok, const char *detail, const char *ts)
+{
+	cJSON *ap = cJSON_CreateObject();
+	if (!ap || !cJSON_AddStringToObject(ap, "at", ts) || !cJSON_AddStringToObject(ap, "result", ok ? "ok" : "error") ||
+	    !cJSON_AddStringToObject(ap, "detail", detail ? detail : "")) {
+		cJSON_Delete(ap);
+		return NULL;
+	}
+	return ap;
+}
+
 int proposal_decide(const char *dir, const char *id, const char *status, const char *note, time_t now, cJSON **out,
 		    struct bb_err *e)
+{
+	return proposal_decide_applied(dir, id, status, note, NULL, now, out, e);
+}
+
+int proposal_decide_applied(const char *dir, const char *id, const char *status, const char *note, const char *applied,
+			    time_t now, cJSON **out, struct bb_err *e)
 {
 	cJSON *doc = NULL;
 	char ts[32];
@@ -579,6 +596,8 @@ int proposal_decide(const char *dir, const char *id, const char *status, const c
 	if (note && (strlen(note) > PROPOSAL_NOTE_MAX || !text_ok(note, 1)))
 		return bb_errf(e, BB_EINVAL, "the note must be at most %d bytes of text without control characters",
 			       PROPOSAL_NOTE_MAX);
+	if (applied && (strlen(applied) > 1024 || !text_ok(applied, 0)))
+		return bb_errf(e, BB_EINVAL, "what was applied must be one line of at most 1024 bytes");
 	if (!proposal_id_valid(id, strlen(id)))
 		return bb_errf(e, BB_EINVAL, "'%.70s' is not a proposal id", id);
 	lk = queue_lock(dir, e);
@@ -592,7 +611,18 @@ int proposal_decide(const char *dir, const char *id, const char *status, const c
 	}
 	proposal_timestamp(now, ts, sizeof ts);
 	if (set_str(doc, "status", status, e) < 0 || set_str(doc, "note", note ? note : "", e) < 0 ||
-	    set_str(doc, "decided_at", ts, e) < 0 || proposal_write(dir, doc, e) < 0)
+	    set_str(doc, "decided_at", ts, e) < 0)
+		goto out;
+	if (applied) { /* what the host did, in the same write: the agent's answer says it at once */
+		cJSON *ap = applied_obj(1, applied, ts);
+		if (!ap) {
+			bb_errf(e, ENOMEM, "out of memory");
+			goto out;
+		}
+		cJSON_DeleteItemFromObjectCaseSensitive(doc, "applied");
+		cJSON_AddItemToObject(doc, "applied", ap);
+	}
+	if (proposal_write(dir, doc, e) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -616,10 +646,8 @@ int proposal_mark_applied(const char *dir, const char *id, int ok, const char *d
 	if (proposal_read(dir, id, &doc, e) < 0)
 		goto out;
 	proposal_timestamp(now, ts, sizeof ts);
-	ap = cJSON_CreateObject();
-	if (!ap || !cJSON_AddStringToObject(ap, "at", ts) || !cJSON_AddStringToObject(ap, "result", ok ? "ok" : "error") ||
-	    !cJSON_AddStringToObject(ap, "detail", detail ? detail : "")) {
-		cJSON_Delete(ap);
+	ap = applied_obj(ok, detail, ts);
+	if (!ap) {
 		bb_errf(e, ENOMEM, "out of memory");
 		goto out;
 	}
@@ -907,14 +935,23 @@ static int widen_route(cJSON *r, const cJSON *methods, const cJSON *paths, char 
 	return changed;
 }
 
+/* The merged plan must still be a policy egress takes. */
+static int policy_checked(cJSON *plan, struct bb_err *e)
+{
+	struct buf b = BUF_INIT(POLICY_MAX_BYTES);
+	struct policy *pol = NULL;
+	int rc = json_print(plan, &b, e) < 0 || policy_parse("merged policy", b.p, b.len, &pol, e) < 0 ? -1 : 0;
+	policy_unref(pol);
+	buf_free(&b);
+	return rc;
+}
+
 int proposal_route_merge(cJSON *plan, const cJSON *request, char *what_changed, size_t cap, struct bb_err *e)
 {
 	const char *host = proposal_get(request, "host");
 	const cJSON *methods = cJSON_GetObjectItemCaseSensitive(request, "methods");
 	const cJSON *paths = cJSON_GetObjectItemCaseSensitive(request, "paths");
 	cJSON *eg = cJSON_GetObjectItemCaseSensitive(plan, "egress"), *routes, *r = NULL, *it;
-	struct buf b = BUF_INIT(POLICY_MAX_BYTES);
-	struct policy *pol = NULL;
 	char detail[600];
 	int changed;
 
@@ -951,13 +988,117 @@ int proposal_route_merge(cJSON *plan, const cJSON *request, char *what_changed, 
 	if (!changed)
 		return 0;
 	add_dns_allow(plan, host);
-	if (json_print(plan, &b, e) < 0 || policy_parse("merged policy", b.p, b.len, &pol, e) < 0) {
-		buf_free(&b);
-		return -1;
+	return policy_checked(plan, e) < 0 ? -1 : 1;
+}
+
+void proposal_cred_slot(const char *id, char *out, size_t cap)
+{
+	size_t i, n = strlen(PROPOSAL_CRED_SLOT_PREFIX);
+	snprintf(out, cap, "%s", PROPOSAL_CRED_SLOT_PREFIX);
+	for (i = 0; id[i] && n + 1 < cap; i++)
+		out[n++] = id[i] >= 'a' && id[i] <= 'z' ? (char)(id[i] - 'a' + 'A') : id[i] == '-' ? '_' : id[i];
+	if (cap)
+		out[n < cap ? n : cap - 1] = 0;
+}
+
+static cJSON *route_of(cJSON *plan, const char *host)
+{
+	cJSON *eg = cJSON_GetObjectItemCaseSensitive(plan, "egress"), *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(eg ? eg : plan, "routes"))
+	if (!strcasecmp(proposal_get(it, "host"), host))
+		return it;
+	return NULL;
+}
+
+/* cred-block: the route gets the credential's slot (the value reaches egress from the host, never this document). */
+static int cred_merge(cJSON *plan, const cJSON *doc, char *what, size_t cap, struct bb_err *e)
+{
+	const cJSON *req = cJSON_GetObjectItemCaseSensitive(doc, "request");
+	const char *host = proposal_get(req, "host"), *scheme = proposal_get(req, "scheme");
+	cJSON *r = route_of(plan, host), *auth;
+	char slot[PROPOSAL_ID_MAX + 32];
+
+	proposal_cred_slot(proposal_get(doc, "id"), slot, sizeof slot);
+	if (!r)
+		return bb_errf(e, BB_EINVAL,
+			       "no egress route for %s: a credential needs a route to go on (approve an egress-block for it first)",
+			       host);
+	auth = cJSON_GetObjectItemCaseSensitive(r, "auth");
+	if (cJSON_IsObject(auth)) {
+		if (!strcmp(proposal_get(auth, "token_slot"), slot)) {
+			snprintf(what, cap, "route %s already injects this credential", host);
+			return 0;
+		}
+		return bb_errf(e, BB_EINVAL, "route %s already injects a credential (%s): bb does not replace it", host,
+			       proposal_get(auth, "scheme"));
 	}
-	policy_unref(pol);
-	buf_free(&b);
+	auth = cJSON_CreateObject();
+	if (!auth || !cJSON_AddStringToObject(auth, "scheme", scheme[0] ? scheme : "Bearer") ||
+	    !cJSON_AddStringToObject(auth, "token_slot", slot) || !cJSON_AddStringToObject(auth, "origin", "supervise")) {
+		cJSON_Delete(auth);
+		return bb_errf(e, ENOMEM, "out of memory");
+	}
+	if (cJSON_GetObjectItemCaseSensitive(r, "auth"))
+		cJSON_ReplaceItemInObjectCaseSensitive(r, "auth", auth);
+	else
+		cJSON_AddItemToObject(r, "auth", auth);
+	snprintf(what, cap, "credential (%s) added to route %s", scheme[0] ? scheme : "Bearer", host);
 	return 1;
+}
+
+/* dlp-block: the rule joins the route's allowlist for that direction, and nothing else changes. */
+static int dlp_merge(cJSON *plan, const cJSON *doc, char *what, size_t cap, struct bb_err *e)
+{
+	const cJSON *req = cJSON_GetObjectItemCaseSensitive(doc, "request");
+	const char *host = proposal_get(req, "host"), *rule = proposal_get(req, "rule");
+	int inbound = !strcmp(proposal_get(req, "direction"), "inbound");
+	const char *key = inbound ? "inbound_allow" : "outbound_allow";
+	cJSON *r = route_of(plan, host), *dlp, *allow;
+
+	if (!r)
+		return bb_errf(e, BB_EINVAL, "no egress route for %s: there is no DLP finding of it to allow", host);
+	dlp = cJSON_GetObjectItemCaseSensitive(r, "dlp");
+	if (!dlp || cJSON_IsNull(dlp)) { /* absent means every detector (lib/route.c): say so before adding to it */
+		cJSON_DeleteItemFromObjectCaseSensitive(r, "dlp");
+		dlp = cJSON_AddObjectToObject(r, "dlp");
+		cJSON_AddItemToObject(dlp, "outbound", cJSON_CreateStringArray((const char *[]){ "token_patterns", "known_secrets" }, 2));
+		cJSON_AddItemToObject(dlp, "inbound", cJSON_CreateStringArray((const char *[]){ "naive_injection_detection" }, 1));
+	}
+	if (!cJSON_IsObject(dlp))
+		return bb_errf(e, BB_EINVAL, "route %s: dlp is not an object", host);
+	allow = cJSON_GetObjectItemCaseSensitive(dlp, key);
+	if (!allow && !(allow = cJSON_AddArrayToObject(dlp, key)))
+		return bb_errf(e, ENOMEM, "out of memory");
+	if (!cJSON_IsArray(allow))
+		return bb_errf(e, BB_EINVAL, "route %s: dlp.%s is not a list", host, key);
+	if (in_array(allow, rule)) {
+		snprintf(what, cap, "route %s already lets %s findings of rule %s pass", host, inbound ? "inbound" : "outbound",
+			 rule);
+		return 0;
+	}
+	if (!cJSON_AddItemToArray(allow, cJSON_CreateString(rule)))
+		return bb_errf(e, ENOMEM, "out of memory");
+	snprintf(what, cap, "rule %s allowed %s on route %s only", rule, inbound ? "inbound" : "outbound", host);
+	return 1;
+}
+
+int proposal_policy_apply(cJSON *plan, const cJSON *doc, char *what, size_t cap, struct bb_err *e)
+{
+	const char *tool = proposal_get(doc, "tool");
+	int rc;
+	if (cap)
+		what[0] = 0;
+	if (!strcmp(tool, PROPOSAL_TOOL_EGRESS))
+		return proposal_route_merge(plan, cJSON_GetObjectItemCaseSensitive(doc, "request"), what, cap, e);
+	if (!strcmp(tool, PROPOSAL_TOOL_CRED))
+		rc = cred_merge(plan, doc, what, cap, e);
+	else if (!strcmp(tool, PROPOSAL_TOOL_DLP))
+		rc = dlp_merge(plan, doc, what, cap, e);
+	else
+		return 0;
+	if (rc == 1 && policy_checked(plan, e) < 0)
+		return -1;
+	return rc;
 }
 
 int proposal_host_dir(const char *bottle, char *out, size_t cap, struct bb_err *e)

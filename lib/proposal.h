@@ -87,6 +87,14 @@ const char *proposal_get(const struct cJSON *doc, const char *key);
 int proposal_decide(const char *dir, const char *id, const char *status, const char *note, time_t now,
 		    struct cJSON **out, struct bb_err *e);
 
+/*
+ * proposal_decide, with what the host did on approval recorded as "applied" (result ok, detail applied)
+ * in the same write, when applied is not NULL (one line, at most 1024 bytes): a capability recorded for
+ * the next resume, so the agent's answer says when it applies.
+ */
+int proposal_decide_applied(const char *dir, const char *id, const char *status, const char *note, const char *applied,
+			    time_t now, struct cJSON **out, struct bb_err *e);
+
 /* Record under the queue lock that an approved proposal was applied (ok) or failed to be (detail says why). */
 int proposal_mark_applied(const char *dir, const char *id, int ok, const char *detail, time_t now, struct bb_err *e);
 
@@ -117,6 +125,23 @@ void proposal_summary(const struct cJSON *doc, char *out, size_t cap);
  */
 int proposal_route_merge(struct cJSON *plan, const struct cJSON *request, char *what_changed, size_t cap,
 			 struct bb_err *e);
+
+/*
+ * The token slot of an approved cred-block's credential: PROPOSAL_CRED_SLOT_PREFIX and the id upper-cased
+ * ('-' as '_'), so supervise (which merges the route) and the host (which holds the value) name it alike.
+ */
+#define PROPOSAL_CRED_SLOT_PREFIX "BB_EGRESS_TOKEN_APPROVED_"
+void proposal_cred_slot(const char *id, char *out, size_t cap);
+
+/*
+ * Apply an approved proposal's change to a plan document (the whole plan or its egress object), in place:
+ * egress-block as proposal_route_merge; cred-block gives the route for its host the credential's slot
+ * (auth: scheme, token_slot proposal_cred_slot(id); refused when there is no such route or it already
+ * injects another credential); dlp-block adds its rule to that route's dlp.outbound_allow or
+ * dlp.inbound_allow, and nothing else. Other tools change no policy (0). The result is checked with
+ * policy_parse. 1 changed, 0 nothing to change (doc untouched), -1 with e set; what (cap bytes) says which.
+ */
+int proposal_policy_apply(struct cJSON *plan, const struct cJSON *doc, char *what, size_t cap, struct bb_err *e);
 
 /*
  * The host-side directory of a bottle's queue: $BB_HOME/.bb/state/BOTTLE/supervise

@@ -279,7 +279,9 @@ static int parse_route(struct pctx *c, const cJSON *j, struct route *r)
 		r->dlp_out = SCAN_TOKEN_PATTERNS | SCAN_KNOWN_SECRETS;
 		r->dlp_in = SCAN_INJECTION;
 	} else if (parse_detectors(c, dlp, "outbound", &r->dlp_out) < 0 ||
-		   parse_detectors(c, dlp, "inbound", &r->dlp_in) < 0) {
+		   parse_detectors(c, dlp, "inbound", &r->dlp_in) < 0 ||
+		   get_strs(c, dlp, "outbound_allow", &r->dlp_out_allow, &r->ndlp_out_allow) < 0 ||
+		   get_strs(c, dlp, "inbound_allow", &r->dlp_in_allow, &r->ndlp_in_allow) < 0) {
 		return -1;
 	}
 	if (r->dlp_in & ~(unsigned)SCAN_INJECTION || r->dlp_out & SCAN_INJECTION)
@@ -412,6 +414,16 @@ const struct route *policy_route(const struct policy *p, const char *host, size_
 		if (strlen(p->routes[i].host) == len && !strncasecmp(p->routes[i].host, host, len))
 			return &p->routes[i];
 	return NULL;
+}
+
+int route_dlp_allowed(const struct route *r, int inbound, const char *id)
+{
+	const char *const *l = inbound ? r->dlp_in_allow : r->dlp_out_allow;
+	size_t i, n = inbound ? r->ndlp_in_allow : r->ndlp_out_allow;
+	for (i = 0; id && i < n; i++)
+		if (!strcmp(l[i], id))
+			return 1;
+	return 0;
 }
 
 int route_ssrf_allowed(const struct route *r, const struct netaddr *addr)

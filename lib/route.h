@@ -60,6 +60,10 @@ struct route {
 	size_t nmatches;
 	unsigned dlp_out; /* SCAN_TOKEN_PATTERNS | SCAN_KNOWN_SECRETS */
 	unsigned dlp_in;  /* SCAN_INJECTION */
+	/* Rule ids whose findings this route lets pass (an operator's dlp-block approval): credential rules
+	 * outbound, injection patterns inbound; never a known secret (egress checks the finding's kind). */
+	const char **dlp_out_allow, **dlp_in_allow;
+	size_t ndlp_out_allow, ndlp_in_allow;
 	int git_fetch;
 	int tls_passthrough;
 	struct netaddr_cidr *ssrf_allow; /* pipelock.ssrf_ip_allowlist: private addresses this route may reach */
@@ -92,6 +96,9 @@ void policy_unref(struct policy *p);
 
 /* The route for host (any case, no port, a trailing dot ignored), or NULL. */
 const struct route *policy_route(const struct policy *p, const char *host, size_t len);
+
+/* Does the route let findings of rule id pass (inbound: an injection pattern; else a credential rule)? */
+int route_dlp_allowed(const struct route *r, int inbound, const char *id);
 
 /* Is addr inside one of the route's ssrf_ip_allowlist networks? */
 int route_ssrf_allowed(const struct route *r, const struct netaddr *addr);

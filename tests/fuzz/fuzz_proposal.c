@@ -1,4 +1,4 @@
-/* fuzz_proposal.c - fuzzer for lib/proposal: an agent's tool arguments checked and normalised, the document built, and egress requests merged into a plan. */
+/* fuzz_proposal.c - fuzzer for lib/proposal: an agent's tool arguments checked and normalised, the document built, and approved changes (routes, credentials, DLP allowances) applied to a plan. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +34,22 @@ static void merge(const char *plan_text, size_t n, const cJSON *req)
 	/* once merged, the same request is already allowed */
 	if (rc == 1)
 		CHECK(proposal_route_merge(plan, req, what, sizeof what, NULL) == 0);
+	cJSON_Delete(plan);
+}
+
+/* Any approved proposal applied to a plan: a change is checked, and applying it twice changes nothing more. */
+static void apply(const char *plan_text, size_t n, const cJSON *doc)
+{
+	cJSON *plan = json_parse("plan", plan_text, n, NULL);
+	char what[800];
+	int rc;
+
+	if (!plan)
+		return;
+	rc = proposal_policy_apply(plan, doc, what, sizeof what, NULL);
+	CHECK(rc >= -1 && rc <= 1);
+	if (rc == 1)
+		CHECK(proposal_policy_apply(plan, doc, what, sizeof what, NULL) == 0);
 	cJSON_Delete(plan);
 }
 
@@ -81,6 +97,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else
 			merge(fixed_plan, sizeof fixed_plan - 1, req);
 	}
+	if (sep)
+		apply(sep + 4, n - an - 4, doc);
+	else
+		apply(fixed_plan, sizeof fixed_plan - 1, doc);
 	cJSON_Delete(doc);
 	cJSON_Delete(again);
 	cJSON_Delete(req);

@@ -12,6 +12,7 @@
 #include "json.h"
 #include "proposal.h"
 #include "route.h"
+#include "scan.h"
 #include "t.h"
 
 static char dir[256];
@@ -436,6 +437,114 @@ static void merge_into_egress_object_and_bad_plans(void)
 	cJSON_Delete(r);
 }
 
+/* The policy egress would load from plan: its route for host (the policy in *out, unref'd by the caller). */
+static const struct route *loaded_route(const cJSON *plan, const char *host, struct policy **out)
+{
+	struct buf b = BUF_INIT(1 << 20);
+	*out = NULL;
+	if (json_print(plan, &b, NULL) == 0)
+		policy_parse("t", b.p, b.len, out, NULL);
+	buf_free(&b);
+	return *out ? policy_route(*out, host, strlen(host)) : NULL;
+}
+
+static void cred_slots(void)
+{
+	char s[128];
+	proposal_cred_slot("5d8f0c1e9a7b3c2d4e6f8a0b", s, sizeof s);
+	T_STREQ(s, "BB_EGRESS_TOKEN_APPROVED_5D8F0C1E9A7B3C2D4E6F8A0B");
+	proposal_cred_slot("ab-9", s, sizeof s);
+	T_STREQ(s, "BB_EGRESS_TOKEN_APPROVED_AB_9");
+	proposal_cred_slot("abcdef", s, 28); /* cut, still terminated */
+	T_CHECK(strlen(s) == 27);
+}
+
+static void cred_apply(void)
+{
+	cJSON *plan = J(plan_json), *d = make("c1", PROPOSAL_TOOL_CRED, "{\"host\":\"Open.Example.com\",\"scheme\":\"token\",\"reason\":\"r\"}", 0);
+	struct policy *p;
+	const struct route *r;
+	char what[300];
+	struct bb_err e;
+
+	T_CHECK(proposal_policy_apply(plan, d, what, sizeof what, &e) == 1);
+	T_STREQ(what, "credential (token) added to route open.example.com");
+	r = loaded_route(plan, "open.example.com", &p);
+	T_CHECK(r && r->auth == ROUTE_AUTH_TOKEN && !strcmp(r->token_slot, "BB_EGRESS_TOKEN_APPROVED_C1"));
+	T_CHECK(p && p->ntoken_slots == 2);
+	policy_unref(p);
+	/* again: nothing to change */
+	T_CHECK(proposal_policy_apply(plan, d, what, sizeof what, &e) == 0);
+	T_STREQ(what, "route open.example.com already injects this credential");
+	cJSON_Delete(d);
+	/* a route with a credential of its own keeps it; a host without a route gets none */
+	d = make("c2", PROPOSAL_TOOL_CRED, "{\"host\":\"paths.example.com\",\"reason\":\"r\"}", 0);
+	T_CHECK(proposal_policy_apply(plan, d, what, sizeof what, &e) == -1 && strstr(e.msg, "already injects a credential"));
+	cJSON_Delete(d);
+	d = make("c3", PROPOSAL_TOOL_CRED, "{\"host\":\"new.example.com\",\"reason\":\"r\"}", 0);
+	T_CHECK(proposal_policy_apply(plan, d, what, sizeof what, &e) == -1 && strstr(e.msg, "no egress route for new.example.com"));
+	T_CHECK(route_of(plan, "new.example.com") == NULL);
+	cJSON_Delete(d);
+	cJSON_Delete(plan);
+}
+
+static void dlp_apply(void)
+{
+	cJSON *plan = J(plan_json), *before, *d;
+	struct policy *p;
+	const struct route *r;
+	char what[300];
+	struct bb_err e;
+
+	before = cJSON_Duplicate(plan, 1);
+	d = make("d1", PROPOSAL_TOOL_DLP, "{\"host\":\"open.example.com\",\"rule\":\"github-pat\",\"reason\":\"r\"}", 0);
+	T_CHECK(proposal_policy_apply(plan, d, what, sizeof what, &e) == 1);
+	T_STREQ(what, "rule github-pat allowed outbound on route open.example.com only");
+	r = loaded_route(plan, "open.example.com", &p);
+	/* the route had no dlp object (every detector): it keeps every detector, and allows that one rule */
+	T_CHECK(r && r->dlp_out == (SCAN_TOKEN_PATTERNS | SCAN_KNOWN_SECRETS) && r->dlp_in == SCAN_INJECTION);
+	T_CHECK(r && route_dlp_allowed(r, 0, "github-pat") && !route_dlp_allowed(r, 1, "github-pat") &&
+		!route_dlp_allowed(r, 0, "aws-access-key-id"));
+	r = p ? policy_route(p, "paths.example.com", 17) : NULL;
+	T_CHECK(r && !route_dlp_allowed(r, 0, "github-pat")); /* that route only */
+	policy_unref(p);
+	T_CHECK(proposal_policy_apply(plan, d, what, sizeof what, &e) == 0);
+	cJSON_Delete(d);
+	d = make("d2", PROPOSAL_TOOL_DLP,
+		 "{\"host\":\"open.example.com\",\"rule\":\"ignore-previous\",\"direction\":\"inbound\",\"reason\":\"r\"}", 0);
+	T_CHECK(proposal_policy_apply(plan, d, what, sizeof what, &e) == 1);
+	r = loaded_route(plan, "open.example.com", &p);
+	T_CHECK(r && route_dlp_allowed(r, 1, "ignore-previous") && r->ndlp_in_allow == 1 && r->ndlp_out_allow == 1);
+	policy_unref(p);
+	cJSON_Delete(d);
+	d = make("d3", PROPOSAL_TOOL_DLP, "{\"host\":\"none.example.com\",\"rule\":\"jwt\",\"reason\":\"r\"}", 0);
+	T_CHECK(proposal_policy_apply(plan, d, what, sizeof what, &e) == -1 && strstr(e.msg, "no egress route"));
+	cJSON_Delete(d);
+	/* capability-block and ask-operator change no policy */
+	cJSON_Delete(plan);
+	plan = cJSON_Duplicate(before, 1);
+	d = make("k1", PROPOSAL_TOOL_CAPABILITY, "{\"capability\":\"make\",\"reason\":\"r\"}", 0);
+	T_CHECK(proposal_policy_apply(plan, d, what, sizeof what, &e) == 0 && cJSON_Compare(plan, before, 1));
+	cJSON_Delete(d);
+	cJSON_Delete(plan);
+	cJSON_Delete(before);
+}
+
+static void decide_with_applied(void)
+{
+	cJSON *doc = make("dap", PROPOSAL_TOOL_CAPABILITY, "{\"capability\":\"make\",\"reason\":\"r\"}", 1000), *out = NULL;
+	struct bb_err e;
+	T_CHECK(doc && proposal_write(dir, doc, NULL) == 0);
+	T_CHECK(proposal_decide_applied(dir, "dap", "approved", NULL, "bad\nline", 2000, NULL, &e) == -1);
+	T_CHECK(proposal_decide_applied(dir, "dap", "approved", "ok", "recorded for the next resume", 2000, &out, &e) == 0);
+	T_STREQ(str(cJSON_GetObjectItemCaseSensitive(out, "applied")),
+		"{\"at\":\"1970-01-01T00:33:20Z\",\"result\":\"ok\",\"detail\":\"recorded for the next resume\"}");
+	cJSON_Delete(out);
+	T_CHECK(proposal_read(dir, "dap", &out, &e) == 0 && cJSON_GetObjectItemCaseSensitive(out, "applied"));
+	cJSON_Delete(out);
+	cJSON_Delete(doc);
+}
+
 static void host_dirs(void)
 {
 	char out[300];
@@ -461,6 +570,7 @@ int main(void)
 	T_RUN(write_and_read);
 	T_RUN(read_refuses_wrong_documents);
 	T_RUN(decisions);
+	T_RUN(decide_with_applied);
 	T_RUN(listing);
 	rmqueue();
 	T_RUN(summaries);
@@ -468,6 +578,9 @@ int main(void)
 	T_RUN(merge_already_allowed);
 	T_RUN(merge_widens);
 	T_RUN(merge_into_egress_object_and_bad_plans);
+	T_RUN(cred_slots);
+	T_RUN(cred_apply);
+	T_RUN(dlp_apply);
 	T_RUN(host_dirs);
 	T_END();
 }

@@ -115,6 +115,8 @@ static void bad_policies_name_the_field(void)
 	expect_error("{\"routes\":[{\"host\":\"a\",\"ssrf_ip_allowlist\":[\"127.1\"]}]}", "ssrf_ip_allowlist");
 	expect_error("{\"routes\":[{\"host\":\"a\",\"path_allowlist\":[\"v1\"]}]}", "must start with '/'");
 	expect_error("{\"routes\":[{\"host\":\"a\",\"dlp\":{\"outbound\":[\"nope\"]}}]}", "unknown detector nope");
+	expect_error("{\"routes\":[{\"host\":\"a\",\"dlp\":{\"outbound_allow\":\"github-pat\"}}]}", "outbound_allow: must be a list");
+	expect_error("{\"routes\":[{\"host\":\"a\",\"dlp\":{\"inbound_allow\":[1]}}]}", "inbound_allow: must hold only strings");
 	expect_error("{\"routes\":[{\"host\":\"a\",\"dlp\":{\"outbound\":[\"naive_injection_detection\"]}}]}",
 		     "wrong direction");
 	expect_error("{\"routes\":[{\"host\":\"a\",\"git_fetch\":\"yes\"}]}", "git_fetch: must be true or false");
