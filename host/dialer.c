@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -180,6 +181,64 @@ static size_t resolve_all(const char *host, const char *hosts_path, struct netad
 	return n;
 }
 
+/*
+ * Credentials the operator approved while the bottle runs (cred-block): values handed over on the control
+ * socket, kept in this process's memory only, given to egress for a slot the dialer's own policy names.
+ */
+static struct {
+	char slot[DIAL_SLOT_MAX + 1];
+	char *value;
+	size_t len;
+} tokens[DIALER_TOKENS_MAX];
+static size_t ntokens;
+
+static int token_store(const char *slot, const char *value, size_t len)
+{
+	size_t i;
+	char *v = malloc(len + 1);
+	if (!v)
+		return -1;
+	memcpy(v, value, len);
+	v[len] = 0;
+	for (i = 0; i < ntokens && strcmp(tokens[i].slot, slot); i++)
+		;
+	if (i == DIALER_TOKENS_MAX) {
+		explicit_bzero(v, len);
+		free(v);
+		return -1;
+	}
+	if (i == ntokens)
+		ntokens++;
+	else {
+		explicit_bzero(tokens[i].value, tokens[i].len);
+		free(tokens[i].value);
+	}
+	snprintf(tokens[i].slot, sizeof tokens[i].slot, "%s", slot);
+	tokens[i].value = v;
+	tokens[i].len = len;
+	return 0;
+}
+
+/* TOKEN SLOT from the sidecar: the value, when the host's policy puts that slot on a route and it was handed over. */
+static int token_answer(int conn, const struct dialer_policy *p, const char *slot)
+{
+	struct bb_err e;
+	size_t i, k;
+	int fd, rc;
+	for (k = 0; k < p->egress->ntoken_slots && strcmp(p->egress->token_slots[k], slot); k++)
+		;
+	for (i = 0; i < ntokens && strcmp(tokens[i].slot, slot); i++)
+		;
+	if (k == p->egress->ntoken_slots || i == ntokens)
+		return answer_err(conn, "no-token", "the host holds no approved credential for this slot");
+	fd = dial_token_memfd(tokens[i].value, tokens[i].len, &e);
+	if (fd < 0)
+		return answer_err(conn, "memfd", e.msg);
+	rc = dial_send(conn, "OK\n", 3, fd);
+	close(fd);
+	return rc;
+}
+
 int dialer_handle(int conn, const struct dialer_policy *p, const char *hosts_path)
 {
 	char line[DIAL_LINE_MAX], why[DIAL_LINE_MAX], text[NETADDR_TEXT_MAX];
@@ -196,6 +255,14 @@ int dialer_handle(int conn, const struct dialer_policy *p, const char *hosts_pat
 	if (got <= 0)
 		return -1;
 	line[got] = 0;
+	{
+		char slot[DIAL_SLOT_MAX + 1];
+		int t = dial_token_parse(line, (size_t)got, slot, sizeof slot, &e);
+		if (t < 0)
+			return answer_err(conn, "bad-request", e.msg);
+		if (t > 0)
+			return token_answer(conn, p, slot);
+	}
 	if (dial_request_parse(line, (size_t)got, &rq, &e) < 0)
 		return answer_err(conn, "bad-request", e.msg);
 	git = dialer_git_upstream(p, rq.host, rq.port);
@@ -256,7 +323,44 @@ static int file_changed(const char *path, struct file_id *id)
 	return 1;
 }
 
-int dialer_serve(int lfd, const char *policy_path, const char *hosts_path, volatile sig_atomic_t *stop,
+/*
+ * One connection on the control socket, in this process (the store is its memory): from this user or root
+ * only (the socket lives in the host-only record too), one TOKEN line with its memfd, at most 2 s.
+ */
+static void control_handle(int conn)
+{
+	struct ucred cr;
+	socklen_t crl = sizeof cr;
+	struct timeval tv = { 2, 0 };
+	struct buf v = BUF_INIT(DIAL_TOKEN_MAX);
+	struct bb_err e;
+	char line[DIAL_LINE_MAX], slot[DIAL_SLOT_MAX + 1];
+	ssize_t got;
+	int fd = -1;
+
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cr, &crl) < 0 || (cr.uid != 0 && cr.uid != geteuid())) {
+		answer_err(conn, "not-allowed", "only the bottle's owner hands it credentials");
+		return;
+	}
+	setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	got = dial_recv(conn, line, sizeof line, &fd);
+	if (got <= 0 || dial_token_parse(line, (size_t)got, slot, sizeof slot, &e) != 1 || fd < 0) {
+		answer_err(conn, "bad-request", "want TOKEN SLOT with the value in a sealed memfd");
+	} else if (dial_token_read_fd(fd, &v, &e) < 0) {
+		answer_err(conn, "bad-request", e.msg);
+	} else if (token_store(slot, v.p, v.len) < 0) {
+		answer_err(conn, "full", "no room for another credential in this bottle's host process");
+	} else {
+		dial_send(conn, "OK\n", 3, -1);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (v.p)
+		explicit_bzero(v.p, v.len);
+	buf_free(&v);
+}
+
+int dialer_serve(int lfd, int ctl_fd, const char *policy_path, const char *hosts_path, volatile sig_atomic_t *stop,
 		 struct bb_err *e)
 {
 	struct sigaction sa = { .sa_handler = SIG_IGN, .sa_flags = SA_NOCLDWAIT };
@@ -268,8 +372,25 @@ int dialer_serve(int lfd, const char *policy_path, const char *hosts_path, volat
 		return -1;
 	sigaction(SIGCHLD, &sa, NULL);
 	while (!*stop) {
-		int conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		struct pollfd pf[2] = { { lfd, POLLIN, 0 }, { ctl_fd, POLLIN, 0 } };
+		int conn;
 		pid_t pid;
+		if (poll(pf, ctl_fd >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			dialer_policy_free(&p);
+			return bb_errno(e, errno, "dialer: poll");
+		}
+		if (ctl_fd >= 0 && (pf[1].revents & POLLIN)) {
+			conn = accept4(ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+			if (conn >= 0) {
+				control_handle(conn);
+				close(conn);
+			}
+		}
+		if (!(pf[0].revents & POLLIN))
+			continue;
+		conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (conn < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -287,6 +408,8 @@ int dialer_serve(int lfd, const char *policy_path, const char *hosts_path, volat
 		pid = fork();
 		if (pid == 0) {
 			close(lfd);
+			if (ctl_fd >= 0)
+				close(ctl_fd);
 			dialer_handle(conn, &p, hosts_path);
 			_exit(0);
 		}

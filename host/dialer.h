@@ -10,6 +10,7 @@
 
 #define DIALER_CONNECT_MS 10000
 #define DIALER_GIT_MAX 64 /* as GITGATE_REPOS_MAX */
+#define DIALER_TOKENS_MAX 64 /* credentials approved while one bottle runs */
 
 /* A git upstream the plan's git_gate.repos name: SSH to exactly this host and port. */
 struct dialer_git_upstream {
@@ -51,6 +52,9 @@ const struct dialer_git_upstream *dialer_git_upstream(const struct dialer_policy
  *   must be public or inside the route's ssrf_ip_allowlist.
  * Names resolve with hosts_path first (or /etc/hosts when NULL), then the
  * system resolver; the first allowed address that connects is sent back.
+ * A TOKEN SLOT request (lib/dial.h) is answered with the value of an
+ * approved credential the control socket handed over, when the policy
+ * puts that slot on a route; else ERR no-token.
  * Returns 0 when an answer (OK or ERR) was sent, -1 when conn failed.
  */
 int dialer_handle(int conn, const struct dialer_policy *p, const char *hosts_path);
@@ -60,11 +64,15 @@ int dialer_handle(int conn, const struct dialer_policy *p, const char *hosts_pat
  * child process, until *stop is set (by a signal handler). The policy is
  * read from policy_path, and read again whenever that file is replaced
  * (supervise merges approved routes into it): a new policy that does not
- * parse is ignored and the last good one kept. Children are not waited
+ * parse is ignored and the last good one kept. ctl_fd (or -1), a listening
+ * socket in the host-only record of the bottle, takes credentials the
+ * operator approves (TOKEN SLOT + a memfd, lib/dial.h) from this user or
+ * root; they stay in this process's memory and are handed to the sidecar
+ * for a slot the policy puts on a route (TOKEN SLOT on lfd). Children are not waited
  * for (SIGCHLD is set to be discarded). 0, or -1 with e set (the first
  * read failed, or accept did).
  */
-int dialer_serve(int lfd, const char *policy_path, const char *hosts_path, volatile sig_atomic_t *stop,
+int dialer_serve(int lfd, int ctl_fd, const char *policy_path, const char *hosts_path, volatile sig_atomic_t *stop,
 		 struct bb_err *e);
 
 #endif

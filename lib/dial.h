@@ -54,4 +54,37 @@ ssize_t dial_recv(int sock, char *buf, size_t cap, int *fd);
  */
 int dial_connect(const char *sock_path, const char *host, uint16_t port, int timeout_ms, struct bb_err *e);
 
+/*
+ * Token slot values (docs/supervise.md, cred-block). A credential the
+ * operator approves while a bottle runs reaches its egress this way, in
+ * memory only:
+ *   the approver (bb bottle approve --token-env NAME) -> the dialer's
+ *   control socket (in the host-only record of the bottle):
+ *       "TOKEN <slot>\n" + SCM_RIGHTS: a sealed memfd holding the value
+ *       answer "OK\n" or "ERR <rule> <reason>\n";
+ *   egress (a slot its environment lacks) -> the dialer's socket:
+ *       "TOKEN <slot>\n"
+ *       answer "OK\n" + a sealed memfd holding the value, or "ERR no-token <reason>\n".
+ * Slots are [A-Z0-9_], at most DIAL_SLOT_MAX bytes; values 1 to
+ * DIAL_TOKEN_MAX bytes without NUL, CR or LF (they go into a header).
+ */
+#define DIAL_SLOT_MAX 120
+#define DIAL_TOKEN_MAX (64u << 10)
+
+struct buf;
+
+/* Whether slot[0..n) is a token slot name. */
+int dial_token_slot_ok(const char *slot, size_t n);
+/* 1 and the slot in slot (cap bytes) when line is "TOKEN <slot>"; 0 when it is not a TOKEN line; -1 malformed (e). */
+int dial_token_parse(const char *line, size_t len, char *slot, size_t cap, struct bb_err *e);
+/* A sealed memfd (no write, grow, shrink) holding value[0..len). The fd, or -1 with e set. */
+int dial_token_memfd(const void *value, size_t len, struct bb_err *e);
+/* The value in a token memfd into out (NUL-terminated; the caller wipes it). Refuses anything but a sealed memfd. */
+int dial_token_read_fd(int fd, struct buf *out, struct bb_err *e);
+/* Egress: ask the dialer at sock_path for slot's value into out. 0, or -1 with e (code EACCES: the host has none). */
+int dial_token_fetch(const char *sock_path, const char *slot, int timeout_ms, struct buf *out, struct bb_err *e);
+/* The approver: hand slot's value to the dialer's control socket at sock_path. 0, or -1 with e set. */
+int dial_token_push(const char *sock_path, const char *slot, const char *value, size_t vlen, int timeout_ms,
+		    struct bb_err *e);
+
 #endif

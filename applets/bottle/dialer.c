@@ -15,7 +15,7 @@
 #include "opt.h"
 
 static const char usage[] =
-	"usage: bb bottle dialer --policy PLAN.json --socket PATH [--hosts FILE]\n"
+	"usage: bb bottle dialer --policy PLAN.json --socket PATH [--hosts FILE] [--control PATH]\n"
 	"The host half of egress and git-gate: answers DIAL requests from a sidecar that\n"
 	"has no route out, re-checking each host against the policy's egress routes (or\n"
 	"host and port against its git upstreams) and each address against the\n"
@@ -23,7 +23,9 @@ static const char usage[] =
 	"starts one per bottle; this form is for tests and debugging. SIGTERM stops it.\n"
 	"  -p, --policy FILE   the bottle's plan (bb bottle plan NAME --json)\n"
 	"  -s, --socket PATH   the unix socket to create (mode 0600)\n"
-	"  -H, --hosts FILE    hosts file consulted before the system resolver";
+	"  -H, --hosts FILE    hosts file consulted before the system resolver\n"
+	"  -c, --control PATH  also listen here (0600) for credentials the operator approves\n"
+	"                      (TOKEN SLOT + a memfd: lib/dial.h), handed to egress on request";
 
 static volatile sig_atomic_t stop_flag;
 
@@ -63,17 +65,18 @@ int bottle_dialer(int argc, char **argv)
 	struct bb_err e;
 	struct dialer_policy p;
 	struct sigaction sa = { .sa_handler = on_term };
-	const char *policy = NULL, *sock = NULL, *hosts = NULL;
-	int c, code, lfd, rc;
+	const char *policy = NULL, *sock = NULL, *hosts = NULL, *ctl = NULL;
+	int c, code, lfd, cfd = -1, rc;
 
 	opt_init(&o);
-	while ((c = applet_opt(&o, argc, argv, "h(help)p:(policy)s:(socket)H:(hosts)", usage, &code)) != -1) {
+	while ((c = applet_opt(&o, argc, argv, "h(help)p:(policy)s:(socket)H:(hosts)c:(control)", usage, &code)) != -1) {
 		switch (c) {
 		case APPLET_OPT_EXIT:
 			return code;
 		case 'p': policy = o.arg; break;
 		case 's': sock = o.arg; break;
 		case 'H': hosts = o.arg; break;
+		case 'c': ctl = o.arg; break;
 		default: return applet_usage_error(usage, "unexpected option");
 		}
 	}
@@ -85,15 +88,19 @@ int bottle_dialer(int argc, char **argv)
 	}
 	dialer_policy_free(&p);
 	lfd = bottle_dialer_listen(sock, &e);
-	if (lfd < 0) {
+	if (lfd < 0 || (ctl && (cfd = bottle_dialer_listen(ctl, &e)) < 0)) {
 		err_printf("%s", e.msg);
 		return BB_EXIT_SYSTEM;
 	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	rc = dialer_serve(lfd, policy, hosts, &stop_flag, &e);
+	rc = dialer_serve(lfd, cfd, policy, hosts, &stop_flag, &e);
 	close(lfd);
 	unlink(sock);
+	if (cfd >= 0) {
+		close(cfd);
+		unlink(ctl);
+	}
 	if (rc < 0) {
 		err_printf("%s", e.msg);
 		return BB_EXIT_SYSTEM;

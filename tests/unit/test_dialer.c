@@ -5,12 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "dial.h"
+#include "fd.h"
 #include "dialer.h"
 #include "t.h"
 
@@ -190,6 +194,103 @@ static void dial_connect_client(void)
 	dialer_policy_free(&dp);
 }
 
+/* A unix listener at dir/name; its fd. */
+static int listen_at(const char *dir, const char *name, char *path, size_t cap)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(path, cap, "%s/%s", dir, name);
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(s, 8) < 0)
+		return -1;
+	return s;
+}
+
+static void token_lines(void)
+{
+	char slot[DIAL_SLOT_MAX + 1];
+	struct bb_err e;
+	T_CHECK(dial_token_parse("TOKEN BB_EGRESS_TOKEN_0\n", 23, slot, sizeof slot, &e) == 1 && !strcmp(slot, "BB_EGRESS_TOKEN_0"));
+	T_CHECK(dial_token_parse("DIAL a.test 443\n", 16, slot, sizeof slot, &e) == 0);
+	T_CHECK(dial_token_parse("TOKEN lower\n", 12, slot, sizeof slot, &e) == -1);
+	T_CHECK(dial_token_parse("TOKEN A B\n", 10, slot, sizeof slot, &e) == -1);
+	T_CHECK(dial_token_parse("TOKEN \n", 7, slot, sizeof slot, &e) == -1);
+}
+
+/* Only a sealed memfd is taken for a token: not a file, not an unsealed memfd, not one holding a newline. */
+static void token_memfds(void)
+{
+	struct buf b = BUF_INIT(DIAL_TOKEN_MAX);
+	struct bb_err e;
+	char path[] = "/tmp/bb-test-token-XXXXXX";
+	int fd = dial_token_memfd("sk-value-123", 12, &e), f;
+	T_CHECK(fd >= 0 && dial_token_read_fd(fd, &b, &e) == 0 && b.len == 12 && !memcmp(b.p, "sk-value-123", 12));
+	T_CHECK(fd >= 0 && write(fd, "x", 1) < 0); /* sealed */
+	close(fd);
+	f = mkstemp(path);
+	T_CHECK(f >= 0 && write(f, "sk-value-123", 12) == 12 && dial_token_read_fd(f, &b, &e) == -1);
+	close(f);
+	unlink(path);
+	f = memfd_create("t", MFD_CLOEXEC);
+	T_CHECK(f >= 0 && write(f, "sk-value-123", 12) == 12 && dial_token_read_fd(f, &b, &e) == -1);
+	close(f);
+	fd = dial_token_memfd("sk-value\n123", 12, &e);
+	T_CHECK(fd >= 0 && dial_token_read_fd(fd, &b, &e) == -1 && strstr(e.msg, "CR or LF"));
+	close(fd);
+	T_CHECK(dial_token_memfd("", 0, &e) == -1);
+	buf_free(&b);
+}
+
+/*
+ * The operator hands a credential to a running dialer (control socket); egress asks for it (dial socket):
+ * only for a slot the dialer's own policy puts on a route, and only one it was handed.
+ */
+static void token_handover(void)
+{
+	static const char plan[] = "{\"egress\":{\"routes\":[{\"host\":\"web.test\",\"auth\":{\"scheme\":\"Bearer\","
+				   "\"token_slot\":\"BB_EGRESS_TOKEN_APPROVED_X\"}},{\"host\":\"other.test\"}]}}";
+	char dir[] = "/tmp/bb-test-dialer-tok-XXXXXX", pol[64], sock[64], ctl[64];
+	struct buf v = BUF_INIT(DIAL_TOKEN_MAX);
+	struct bb_err e = { 0 };
+	volatile sig_atomic_t stop = 0;
+	int s, c;
+	pid_t pid;
+
+	if (!mkdtemp(dir))
+		return;
+	snprintf(pol, sizeof pol, "%s/plan.json", dir);
+	T_CHECK(fd_write_file_atomic(pol, plan, sizeof plan - 1, 0600, &e) == 0);
+	s = listen_at(dir, "d", sock, sizeof sock);
+	c = listen_at(dir, "c", ctl, sizeof ctl);
+	T_CHECK(s >= 0 && c >= 0);
+	pid = fork();
+	if (pid == 0) {
+		alarm(20);
+		dialer_serve(s, c, pol, hosts_path, &stop, &e);
+		_exit(0);
+	}
+	close(s);
+	close(c);
+	T_CHECK(dial_token_fetch(sock, "BB_EGRESS_TOKEN_APPROVED_X", 5000, &v, &e) == -1 && e.code == EACCES &&
+		strstr(e.msg, "no-token")); /* not handed over yet */
+	T_CHECK(dial_token_push(ctl, "BB_EGRESS_TOKEN_APPROVED_X", "sk-approved-1", 13, 5000, &e) == 0);
+	T_CHECK(dial_token_fetch(sock, "BB_EGRESS_TOKEN_APPROVED_X", 5000, &v, &e) == 0 && v.len == 13 &&
+		!memcmp(v.p, "sk-approved-1", 13));
+	/* handed over, but no route of the dialer's policy uses the slot: refused */
+	T_CHECK(dial_token_push(ctl, "BB_EGRESS_TOKEN_APPROVED_Y", "sk-approved-2", 13, 5000, &e) == 0);
+	T_CHECK(dial_token_fetch(sock, "BB_EGRESS_TOKEN_APPROVED_Y", 5000, &v, &e) == -1 && e.code == EACCES);
+	/* the dial socket (the sidecar's side) takes no credential: a value sent there changes nothing */
+	dial_token_push(sock, "BB_EGRESS_TOKEN_APPROVED_X", "sk-evil-value", 13, 5000, &e);
+	T_CHECK(dial_token_fetch(sock, "BB_EGRESS_TOKEN_APPROVED_X", 5000, &v, &e) == 0 && !memcmp(v.p, "sk-approved-1", 13));
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	unlink(sock);
+	unlink(ctl);
+	unlink(pol);
+	rmdir(dir);
+	buf_free(&v);
+}
+
 int main(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
@@ -217,6 +318,9 @@ int main(void)
 	T_RUN(egress_route_keeps_public_only);
 	T_RUN(bad_git_repos_refused);
 	T_RUN(dial_connect_client);
+	T_RUN(token_lines);
+	T_RUN(token_memfds);
+	T_RUN(token_handover);
 	close(lfd);
 	unlink(hosts_path);
 	T_END();
