@@ -405,6 +405,10 @@ static void stream_put(struct egress *eg, struct scan_stream *s, unsigned mask)
 	size_t i;
 	if (!s)
 		return;
+	if (mask >> EG_GEN_SHIFT != eg->scan_gen) { /* made from an engine since replaced */
+		scan_stream_free(s);
+		return;
+	}
 	for (i = 0; i < EG_POOL; i++)
 		if (!eg->pool[i]) {
 			scan_stream_reset(s);
@@ -419,16 +423,17 @@ static int ensure_stream(struct conn *c, struct scan_stream **s, unsigned *mask,
 {
 	struct egress *eg = c->eg;
 	struct bb_err e;
+	unsigned gwant = want | eg->scan_gen << EG_GEN_SHIFT;
 	size_t i;
-	if (*s && *mask == want) {
+	if (*s && *mask == gwant) {
 		scan_stream_reset(*s);
 		return 0;
 	}
 	stream_put(eg, *s, *mask);
 	*s = NULL;
-	*mask = want;
+	*mask = gwant;
 	for (i = 0; i < EG_POOL; i++)
-		if (eg->pool[i] && eg->pool_mask[i] == want) {
+		if (eg->pool[i] && eg->pool_mask[i] == gwant) {
 			*s = eg->pool[i];
 			eg->pool[i] = NULL;
 			return 0;
@@ -466,6 +471,12 @@ struct hit {
 static int on_finding(const struct scan_finding *f, void *arg)
 {
 	struct hit *h = arg;
+	/* A credential rule the operator allowlisted for this route (dlp-block approved): noted, not blocked. */
+	if (f->kind == SCAN_KIND_RULE && h->c && h->c->route && route_dlp_allowed(h->c->route, 0, f->id)) {
+		log_event(LOG_INFO, "dlp-allowed", "conn", h->c->idstr, "host", h->c->host, "rule", f->id, "direction",
+			  "outbound", (char *)NULL);
+		return 0;
+	}
 	if (!h->n++) {
 		snprintf(h->rule, sizeof h->rule, "%s", f->id);
 		snprintf(h->excerpt, sizeof h->excerpt, "%s", f->excerpt);
@@ -1137,6 +1148,11 @@ static int on_injection(const struct scan_finding *f, void *arg)
 {
 	struct conn *c = arg;
 	char score[16];
+	if (c->route && route_dlp_allowed(c->route, 1, f->id)) { /* allowlisted for this route by the operator */
+		log_event(LOG_INFO, "dlp-allowed", "conn", c->idstr, "host", c->host, "rule", f->id, "direction", "inbound",
+			  (char *)NULL);
+		return 0;
+	}
 	c->injection_hits++;
 	snprintf(score, sizeof score, "%d", f->score);
 	log_event(LOG_WARN, "injection", "conn", c->idstr, "host", c->host, "path", c->path, "pattern", f->id, "score",

@@ -24,6 +24,8 @@
 #define EG_INFLATE_MAX (16u << 20) /* a compressed request body may decode to at most this (else 413) */
 #define EG_DECODER_MEM (256u << 20) /* all body decoders together hold at most this (zstd windows reach 8 MiB) */
 #define EG_POOL 16 /* idle scanner streams kept for reuse */
+#define EG_RETIRED_MAX 32 /* scanner engines replaced at run time (one per credential approved) */
+#define EG_GEN_SHIFT 8     /* a lent stream's mask: detector bits below, its engine's generation above */
 #define EG_LINGER_MAX 64 /* refused connections draining at once; more are closed outright */
 #define EG_HOLD 2048      /* body bytes held back from upstream until the scanner has seen this much more */
 #define EG_BODY_MIN_RATE 500 /* bytes/s a request body must average after the head timeout's grace */
@@ -211,6 +213,19 @@ struct egress {
 	/* Token slot values (BB_EGRESS_TOKEN_n from the environment or --token-file). */
 	char **token_names, **token_values;
 	size_t ntokens;
+	/*
+	 * --token-socket: slots the policy names that the environment lacks (a credential the operator
+	 * approved while the bottle runs) are asked of the host there, at start and at each reload. A new
+	 * value rebuilds the scanner (it becomes a known secret); earlier engines stay alive for the
+	 * streams lent out (a stream's mask carries its engine's generation above EG_GEN_SHIFT).
+	 */
+	const char *token_socket;
+	const char *rules_path;
+	char **known;
+	size_t nknown;
+	unsigned scan_gen;
+	struct scan_engine *retired[EG_RETIRED_MAX];
+	size_t nretired;
 };
 
 /* The value of a token slot, or NULL. */

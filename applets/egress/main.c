@@ -14,6 +14,7 @@
 #include "applet.h"
 #include "buf.h"
 #include "daemon.h"
+#include "dial.h"
 #include "egress.h"
 #include "fd.h"
 #include "log.h"
@@ -33,6 +34,8 @@ static const char usage[] =
 	"  -L, --log FILE|-       audit log, JSON lines (default - = stderr)\n"
 	"  -c, --ca DIR           CA for interception (ca.crt, ca.key; default $BB_HOME/.bb/ca)\n"
 	"  -t, --token-file FILE  SLOT=VALUE lines (mode 0600) instead of BB_EGRESS_TOKEN_n variables\n"
+	"  -S, --token-socket P   ask the host's dialer (unix socket P) for a slot neither gives: a\n"
+	"                         credential the operator approved while the bottle runs\n"
 	"  -k, --known VAR        also block the value of environment variable VAR (repeatable)\n"
 	"  -r, --rules FILE       extra scanning rules and allowlists (docs/scanning.md)\n"
 	"  -H, --hosts FILE       hosts file for name resolution (default /etc/hosts)\n"
@@ -122,34 +125,115 @@ static void tokens_from_env(struct egress *eg)
 	}
 }
 
-/* Every token, and each --known value, is a known secret to DLP and to the log redactor. */
-static int build_engine(struct egress *eg, const char *rules, char **known, size_t nknown, struct bb_err *e)
+/*
+ * Every token, and each --known value, is a known secret to DLP and to the log redactor: a new engine in *out;
+ * with scrub, also the set of values scrubbed from what the upstream sends back.
+ */
+static int build_engine(struct egress *eg, struct scan_engine **out, struct scrub_set **scrub, struct bb_err *e)
 {
+	struct scan_engine *eng = NULL;
+	struct scrub_set *sc = NULL;
 	size_t i;
-	if (scan_engine_new(&eg->scan, e) < 0)
+	if (scan_engine_new(&eng, e) < 0)
 		return -1;
-	if (rules && scan_engine_load_rules(eg->scan, rules, e) < 0)
-		return -1;
-	if (scrub_set_new(&eg->scrub, e) < 0)
-		return -1;
+	if (eg->rules_path && scan_engine_load_rules(eng, eg->rules_path, e) < 0)
+		goto fail;
+	if (scrub && scrub_set_new(&sc, e) < 0)
+		goto fail;
 	for (i = 0; i < eg->ntokens; i++) {
 		const char *v = eg->token_values[i];
-		if (redact_add(v, strlen(v), e) < 0 ||
-		    scan_engine_add_known(eg->scan, v, strlen(v), eg->token_names[i], e) < 0 ||
-		    scrub_set_add(eg->scrub, v, strlen(v), eg->token_names[i], e) < 0)
-			return bb_err_wrap(e, "token %s", eg->token_names[i]);
+		if (redact_add(v, strlen(v), e) < 0 || scan_engine_add_known(eng, v, strlen(v), eg->token_names[i], e) < 0 ||
+		    (sc && scrub_set_add(sc, v, strlen(v), eg->token_names[i], e) < 0)) {
+			bb_err_wrap(e, "token %s", eg->token_names[i]);
+			goto fail;
+		}
 	}
-	for (i = 0; i < nknown; i++) {
-		const char *v = getenv(known[i]);
-		if (!v || !*v)
-			return bb_errf(e, BB_EINVAL, "--known %s: the variable is not set", known[i]);
-		if (redact_add(v, strlen(v), e) < 0 || scan_engine_add_known(eg->scan, v, strlen(v), known[i], e) < 0 ||
-		    scrub_set_add(eg->scrub, v, strlen(v), known[i], e) < 0)
-			return bb_err_wrap(e, "--known %s", known[i]);
+	for (i = 0; i < eg->nknown; i++) {
+		const char *v = getenv(eg->known[i]);
+		if (!v || !*v) {
+			bb_errf(e, BB_EINVAL, "--known %s: the variable is not set", eg->known[i]);
+			goto fail;
+		}
+		if (redact_add(v, strlen(v), e) < 0 || scan_engine_add_known(eng, v, strlen(v), eg->known[i], e) < 0 ||
+		    (sc && scrub_set_add(sc, v, strlen(v), eg->known[i], e) < 0)) {
+			bb_err_wrap(e, "--known %s", eg->known[i]);
+			goto fail;
+		}
 	}
-	if (scrub_set_finish(eg->scrub, e) < 0)
+	if (scan_engine_finish(eng, e) < 0 || (sc && scrub_set_finish(sc, e) < 0))
+		goto fail;
+	*out = eng;
+	if (scrub)
+		*scrub = sc;
+	return 0;
+fail:
+	scan_engine_free(eng);
+	scrub_set_free(sc);
+	return -1;
+}
+
+static void drop_tokens_from(struct egress *eg, size_t n)
+{
+	while (eg->ntokens > n) {
+		eg->ntokens--;
+		explicit_bzero(eg->token_values[eg->ntokens], strlen(eg->token_values[eg->ntokens]));
+		free(eg->token_values[eg->ntokens]);
+		free(eg->token_names[eg->ntokens]);
+	}
+}
+
+/*
+ * Values for the slots p names that neither the environment nor --token-file gave: a credential the
+ * operator approved while the bottle runs, asked of the host (--token-socket). A value that came makes
+ * a new scanner engine with it as a known secret (before the caller builds the first one: nothing to
+ * replace). 0, or -1 with e set and no token added.
+ */
+static int fetch_tokens(struct egress *eg, const struct policy *p, struct bb_err *e)
+{
+	size_t i, before = eg->ntokens;
+	struct scan_engine *eng;
+
+	for (i = 0; eg->token_socket && i < p->ntoken_slots; i++) {
+		struct buf v = BUF_INIT(DIAL_TOKEN_MAX);
+		const char *slot = p->token_slots[i];
+		int rc;
+		if (eg_token(eg, slot))
+			continue;
+		rc = dial_token_fetch(eg->token_socket, slot, 3000, &v, e);
+		if (rc == 0)
+			add_token(eg, slot, strlen(slot), v.p, v.len);
+		if (v.p)
+			explicit_bzero(v.p, v.len);
+		buf_free(&v);
+		if (rc == 0 && !eg_token(eg, slot))
+			rc = bb_errf(e, ENOMEM, "out of memory");
+		if (rc < 0) {
+			drop_tokens_from(eg, before);
+			return -1;
+		}
+		log_event(LOG_INFO, "token", "slot", slot, "source", "host (approved while running)", (char *)NULL);
+	}
+	if (eg->ntokens == before || !eg->scan)
+		return 0;
+	if (eg->nretired == EG_RETIRED_MAX) {
+		drop_tokens_from(eg, before);
+		return bb_errf(e, BB_ETOOBIG, "more than %d credentials added while egress runs: restart the bottle",
+			       EG_RETIRED_MAX);
+	}
+	/* The scrub set stays as built at start: response streams in flight hold states of its automaton. */
+	if (build_engine(eg, &eng, NULL, e) < 0) {
+		drop_tokens_from(eg, before);
 		return -1;
-	return scan_engine_finish(eg->scan, e);
+	}
+	/* Streams lent out keep the engine they were made from; idle ones go, and the rest are freed when returned. */
+	eg->retired[eg->nretired++] = eg->scan;
+	eg->scan = eng;
+	eg->scan_gen++;
+	for (i = 0; i < EG_POOL; i++) {
+		scan_stream_free(eg->pool[i]);
+		eg->pool[i] = NULL;
+	}
+	return 0;
 }
 
 /* Every token slot the policy names must have a value, or its route could only fail. */
@@ -158,8 +242,8 @@ static int check_slots(const struct egress *eg, const struct policy *p, struct b
 	size_t i;
 	for (i = 0; i < p->ntoken_slots; i++)
 		if (!eg_token(eg, p->token_slots[i]))
-			return bb_errf(e, BB_EINVAL, "token slot %s is named by the policy but not set (environment or --token-file)",
-				       p->token_slots[i]);
+			return bb_errf(e, BB_EINVAL, "token slot %s is named by the policy but not set (environment, --token-file%s)",
+				       p->token_slots[i], eg->token_socket ? " or the host" : "");
 	return 0;
 }
 
@@ -168,7 +252,7 @@ static void reload(struct egress *eg)
 	struct policy *p = NULL;
 	struct bb_err e;
 	char n[24];
-	if (policy_load(eg->policy_path, &p, &e) < 0 || check_slots(eg, p, &e) < 0) {
+	if (policy_load(eg->policy_path, &p, &e) < 0 || fetch_tokens(eg, p, &e) < 0 || check_slots(eg, p, &e) < 0) {
 		policy_unref(p);
 		log_event(LOG_ERROR, "reload", "result", "refused", "error", e.msg, "kept", "previous policy",
 			  (char *)NULL);
@@ -272,7 +356,8 @@ int egress_main(int argc, char **argv)
 	opt_init(&o);
 	while ((c = applet_opt(&o, argc, argv,
 			       "h(help)p:(policy)l:(listen)L:(log)c:(ca)t:(token-file)k:(known)r:(rules)H:(hosts)"
-			       "n:(nameserver)d:(dialer)m:(max-conns)i:(idle-timeout)T:(head-timeout)b:(inbound)F:(listen-fd)",
+			       "n:(nameserver)d:(dialer)m:(max-conns)i:(idle-timeout)T:(head-timeout)b:(inbound)F:(listen-fd)"
+			       "S:(token-socket)",
 			       usage, &code)) != -1) {
 		unsigned long v;
 		char *end;
@@ -288,6 +373,7 @@ int egress_main(int argc, char **argv)
 		case 'r': rules = o.arg; break;
 		case 'H': rc.hosts_path = o.arg; break;
 		case 'd': eg->dialer = o.arg; break;
+		case 'S': eg->token_socket = o.arg; break;
 		case 'k':
 			if (nknown == 32)
 				return applet_usage_error(usage, "at most 32 --known variables");
@@ -333,9 +419,11 @@ int egress_main(int argc, char **argv)
 	if (token_file && load_token_file(eg, token_file, &e) < 0)
 		goto fail;
 	tokens_from_env(eg);
-	if (build_engine(eg, rules, known, nknown, &e) < 0)
-		goto fail;
-	if (policy_load(eg->policy_path, &eg->pol, &e) < 0 || check_slots(eg, eg->pol, &e) < 0)
+	eg->rules_path = rules;
+	eg->known = known;
+	eg->nknown = nknown;
+	if (policy_load(eg->policy_path, &eg->pol, &e) < 0 || fetch_tokens(eg, eg->pol, &e) < 0 ||
+	    check_slots(eg, eg->pol, &e) < 0 || build_engine(eg, &eg->scan, &eg->scrub, &e) < 0)
 		goto fail;
 	tls_trust_init(&eg->trust);
 	if (tls_trust_load_default(&eg->trust, &e) < 0)
@@ -380,6 +468,8 @@ int egress_main(int argc, char **argv)
 	policy_unref(eg->pol);
 	scan_engine_free(eg->scan);
 	scrub_set_free(eg->scrub);
+	while (eg->nretired)
+		scan_engine_free(eg->retired[--eg->nretired]);
 	tls_trust_free(&eg->trust);
 	ca_free(&eg->ca);
 	for (size_t i = 0; i < eg->ntokens; i++) {
