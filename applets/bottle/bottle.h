@@ -81,12 +81,47 @@ void bottle_age(const char *iso, long long now, char *out, size_t cap);
  */
 int bottle_dialer_policy(const char *slug, int create, char *out, size_t cap, struct bb_err *e);
 /*
- * After the operator approved doc in queue_dir ($BB_HOME/.bb/state/SLUG/supervise):
- * an egress-block request is merged into that bottle's dialer policy too, so
- * the host dials what was approved (and nothing a sidecar wrote itself).
- * 0 (merged, or nothing to merge), or -1 with e set.
+ * What an operator's approval changes (docs/supervise.md, "What approval does"): bb bottle approve's
+ * options, the dashboard's prompt. cred-block takes token_env, the host variable whose value egress
+ * injects; capability-block takes an image and host paths bound read-only, from the next resume.
  */
-int bottle_approve_dialer(const char *queue_dir, const struct cJSON *doc, struct bb_err *e);
+#define APPROVAL_MOUNTS_MAX 8
+struct approval_change {
+	const char *token_env;
+	const char *image;
+	const char *mounts[APPROVAL_MOUNTS_MAX];
+	size_t nmounts;
+};
+/*
+ * Decide proposal id in queue qdir as the operator (status "approved" or "rejected"). An approval takes
+ * effect, or nothing is decided: for a bottle this bb runs (qdir is $BB_HOME/.bb/state/SLUG/supervise)
+ * egress-block, cred-block and dlp-block are merged into the host's dialer policy (supervise merges them
+ * into the sidecar's); a cred-block's value is read from this environment and handed, in memory, to the
+ * running bottle's host process (dialer control socket), never written; every approval but a question's is
+ * appended to the host record (approvals.json) a resume applies; a capability-block is recorded for the
+ * next resume and the proposal says so. Refused (BB_EINVAL, the proposal left pending): options the tool
+ * does not take, a cred-block without token_env or with an unset variable, a dlp-block rule egress does
+ * not have, a capability-block without a change, a cred or capability for a queue that is no bottle's.
+ * *out gets the decided document; msg (cap) says, for the operator, what happens and when. 0, or -1.
+ */
+int bottle_decide(const char *qdir, const char *id, const char *status, const char *note,
+		  const struct approval_change *ch, struct cJSON **out, char *msg, size_t cap, struct bb_err *e);
+/* The dialer's control socket: $BB_HOME/.bb/host/SLUG/ctl.sock (refused when too long for a unix socket). */
+int bottle_control_socket(const char *slug, char *out, size_t cap, struct bb_err *e);
+/* What the approvals of a resumed bottle change about how it runs (capability-block). */
+#define APPROVED_MOUNTS_MAX 32
+struct approved_caps {
+	char image[65];                       /* the agent's root, or "" */
+	char mounts[APPROVED_MOUNTS_MAX][4096]; /* host paths bound read-only */
+	size_t nmounts;
+};
+/*
+ * At resume: the host record's approvals applied to the freshly built plan (routes, credentials whose
+ * host variable is set here, DLP allowances; what no longer applies is said and skipped) and the
+ * capabilities collected into caps; each one that applies is said on stderr. 0, or -1 with e set (an
+ * approved image that is gone).
+ */
+int bottle_approvals_resume(struct bottle_meta *meta, struct cJSON *plan, struct approved_caps *caps, struct bb_err *e);
 /* Every bottle with a readable meta.json, sorted by started_at then slug; free(*out). 0, or -1 with e set. */
 int bottle_meta_list(struct bottle_meta **out, size_t *n, struct bb_err *e);
 

@@ -52,7 +52,7 @@ static const char usage[] =
 #define DASH_ESC_MS 40             /* after a lone ESC byte, wait this long for the rest of a key */
 
 enum dash_pane { PANE_BOTTLES, PANE_PROPOSALS, PANE_EVENTS, PANE_COUNT };
-enum dash_input { INPUT_NONE, INPUT_REJECT, INPUT_APPROVE };
+enum dash_input { INPUT_NONE, INPUT_REJECT, INPUT_APPROVE, INPUT_CHANGE /* what a cred or capability approval changes */ };
 
 struct dash_event {
 	char ts[32];  /* as logged: ISO 8601 UTC sorts as text */
@@ -102,6 +102,7 @@ struct dash {
 	int help;
 	enum dash_input input;
 	char input_id[PROPOSAL_ID_MAX];
+	char input_tool[24];
 	char note[PROPOSAL_NOTE_MAX];
 	size_t note_len;
 	char message[BB_ERR_MSG_MAX + 200];
@@ -910,8 +911,11 @@ static int dash_render(const struct dash *d, struct buf *out, int width, int hei
 			if (tui_frame_end_row(&f, 0, e) < 0)
 				return -1;
 	if (d->input != INPUT_NONE) {
-		if (tui_frame_printf(&f, TUI_BOLD, e, "%s %s, note: ", d->input == INPUT_REJECT ? "reject" : "approve",
-				     d->input_id) < 0 ||
+		const char *label = d->input != INPUT_CHANGE                          ? "note"
+				    : !strcmp(d->input_tool, PROPOSAL_TOOL_CRED) ? "credential from host variable"
+										 : "at next resume (image=NAME mount=PATH)";
+		if (tui_frame_printf(&f, TUI_BOLD, e, "%s %s, %s: ", d->input == INPUT_REJECT ? "reject" : "approve",
+				     d->input_id, label) < 0 ||
 		    note_field(&f, d, e) < 0)
 			return -1;
 	} else if (d->message[0]) {
@@ -930,31 +934,48 @@ static int dash_render(const struct dash *d, struct buf *out, int width, int hei
 
 /* ---------------------------------------------------------------- keys and decisions */
 
-static void dash_decide(struct dash *d, const char *status, const char *note)
+static void dash_decide(struct dash *d, const char *status, const char *note, const struct approval_change *ch)
 {
 	struct bb_err e = { 0 };
-	char what[400];
+	char what[400], msg[600];
 	cJSON *doc = NULL;
 
 	doing("deciding a proposal in ", d->qdir);
 	d->message_err = 0;
-	if (proposal_decide(d->qdir, d->input_id, status, note && *note ? note : NULL, time(NULL), &doc, &e) < 0) {
+	if (bottle_decide(d->qdir, d->input_id, status, note && *note ? note : NULL, ch, &doc, msg, sizeof msg, &e) < 0) {
 		snprintf(d->message, sizeof d->message, "%s: %s", d->input_id, e.msg);
 		d->message_err = 1;
-	} else if (!strcmp(status, "approved") && bottle_approve_dialer(d->qdir, doc, &e) < 0) {
-		snprintf(d->message, sizeof d->message, "approved %s, but the host's dialer policy was not widened: %s",
-			 d->input_id, e.msg);
-		d->message_err = 1;
-		cJSON_Delete(doc);
 	} else {
 		proposal_summary(doc, what, sizeof what);
-		snprintf(d->message, sizeof d->message, "%s %s (%s: %s)", status, d->input_id, proposal_get(doc, "tool"),
-			 what);
+		snprintf(d->message, sizeof d->message, "%s %s (%s: %.200s)%s%.400s", status, d->input_id,
+			 proposal_get(doc, "tool"), what, msg[0] ? ": " : "", msg);
 		cJSON_Delete(doc);
 	}
 	if (d->nbottles)
 		d->queues[d->sel].have = 0;
 	queues_refresh(d);
+}
+
+/* The typed change of a cred or capability approval: a variable name, or image=NAME and mount=PATH words. */
+static void decide_change(struct dash *d)
+{
+	struct approval_change ch = { 0 };
+	char *w, *save = NULL;
+	for (w = strtok_r(d->note, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+		if (!strcmp(d->input_tool, PROPOSAL_TOOL_CRED) && !ch.token_env)
+			ch.token_env = w;
+		else if (!strncmp(w, "image=", 6) && !ch.image)
+			ch.image = w + 6;
+		else if (!strncmp(w, "mount=", 6) && ch.nmounts < APPROVAL_MOUNTS_MAX)
+			ch.mounts[ch.nmounts++] = w + 6;
+		else {
+			snprintf(d->message, sizeof d->message, "%s: '%.60s' is not %s", d->input_id, w,
+				 !strcmp(d->input_tool, PROPOSAL_TOOL_CRED) ? "one variable name" : "image=NAME or mount=PATH");
+			d->message_err = 1;
+			return;
+		}
+	}
+	dash_decide(d, "approved", NULL, &ch);
 }
 
 static void input_start(struct dash *d, enum dash_input kind)
@@ -965,6 +986,10 @@ static void input_start(struct dash *d, enum dash_input kind)
 		return;
 	}
 	snprintf(d->input_id, sizeof d->input_id, "%s", proposal_get(d->pending[d->sel_prop], "id"));
+	snprintf(d->input_tool, sizeof d->input_tool, "%s", proposal_get(d->pending[d->sel_prop], "tool"));
+	if (kind == INPUT_APPROVE && (!strcmp(d->input_tool, PROPOSAL_TOOL_CRED) ||
+				      !strcmp(d->input_tool, PROPOSAL_TOOL_CAPABILITY)))
+		kind = INPUT_CHANGE; /* an approval of these says what it changes */
 	d->input = kind;
 	d->note_len = 0;
 	d->note[0] = '\0';
@@ -1019,7 +1044,10 @@ static int dash_key(struct dash *d, const struct tui_key *k, int page)
 			break;
 		case TUI_KEY_ENTER:
 			d->note[d->note_len] = '\0';
-			dash_decide(d, d->input == INPUT_REJECT ? "rejected" : "approved", d->note);
+			if (d->input == INPUT_CHANGE)
+				decide_change(d);
+			else
+				dash_decide(d, d->input == INPUT_REJECT ? "rejected" : "approved", d->note, NULL);
 			d->input = INPUT_NONE;
 			break;
 		case TUI_KEY_BACKSPACE:
@@ -1063,12 +1091,13 @@ static int dash_key(struct dash *d, const struct tui_key *k, int page)
 		case 'r': input_start(d, INPUT_REJECT); break;
 		case 'n': input_start(d, INPUT_APPROVE); break;
 		case 'a':
-			if (d->npending &&
-			    !strcmp(proposal_get(d->pending[d->sel_prop], "tool"), PROPOSAL_TOOL_QUESTION)) {
-				input_start(d, INPUT_APPROVE); /* a question wants an answer */
+			if (d->npending && (!strcmp(proposal_get(d->pending[d->sel_prop], "tool"), PROPOSAL_TOOL_QUESTION) ||
+					    !strcmp(proposal_get(d->pending[d->sel_prop], "tool"), PROPOSAL_TOOL_CRED) ||
+					    !strcmp(proposal_get(d->pending[d->sel_prop], "tool"), PROPOSAL_TOOL_CAPABILITY))) {
+				input_start(d, INPUT_APPROVE); /* a question wants an answer, a credential or capability its change */
 			} else if (d->npending) {
 				snprintf(d->input_id, sizeof d->input_id, "%s", proposal_get(d->pending[d->sel_prop], "id"));
-				dash_decide(d, "approved", NULL);
+				dash_decide(d, "approved", NULL, NULL);
 			} else {
 				snprintf(d->message, sizeof d->message, "no pending proposal to approve");
 				d->message_err = 1;

@@ -35,13 +35,22 @@ static const char usage_list[] =
 	"Decide with `bb bottle approve ID` or `bb bottle reject ID`.";
 
 static const char usage_decide[] =
-	"usage: bb bottle approve|reject ID [--note TEXT] [--dir DIR]\n"
+	"usage: bb bottle approve ID [--note TEXT] [--token-env NAME] [--image NAME] [--mount PATH]... [--dir DIR]\n"
+	"       bb bottle reject ID [--note TEXT] [--dir DIR]\n"
 	"Decide a pending proposal. The agent's waiting call gets the answer (or its next\n"
-	"proposal-status does); an approved egress route is merged into the bottle's egress\n"
-	"policy by supervise and egress reloads it.\n"
-	"  -n, --note TEXT  the reply the agent reads (a reason, or the answer to a question)\n"
-	"  -d, --dir DIR    the queue directory (default: search every bottle's queue for ID)\n"
-	"Exit: 0 decided, 1 not found or already decided, 2 usage, 111 system error.";
+	"proposal-status does). What an approval does (docs/supervise.md):\n"
+	"  egress-block      the route is merged into the bottle's egress policy; egress reloads\n"
+	"  cred-block        needs --token-env NAME: egress injects that host variable's value on\n"
+	"                    the route (handed to the running bottle in memory; never on disk)\n"
+	"  dlp-block         that rule's findings pass on that route only\n"
+	"  capability-block  needs --image and/or --mount: applied at the bottle's next resume\n"
+	"  -n, --note TEXT       the reply the agent reads (a reason, or the answer to a question)\n"
+	"  -t, --token-env NAME  cred-block: the host variable holding the credential\n"
+	"  -i, --image NAME      capability-block: the agent's root becomes this imported image\n"
+	"  -m, --mount PATH      capability-block: a host path the agent sees read-only (repeatable)\n"
+	"  -d, --dir DIR         the queue directory (default: search every bottle's queue for ID)\n"
+	"Exit: 0 decided, 1 refused (not found, already decided, an approval that cannot take\n"
+	"effect: nothing was decided), 2 usage, 111 system error.";
 
 #define MAX_DIRS 64
 
@@ -246,18 +255,27 @@ static int decide(int argc, char **argv, const char *status)
 	char(*dirs)[PATH_MAX] = qdirs;
 	struct bb_err e;
 	struct opt o;
+	struct approval_change ch = { 0 };
 	const char *dir = NULL, *note = NULL, *id;
-	char path[PATH_MAX + 80], what[400];
+	char path[PATH_MAX + 80], what[400], msg[1200];
 	int c, code;
 	size_t nd, i, found = MAX_DIRS;
 	cJSON *doc;
 
 	opt_init(&o);
-	while ((c = applet_opt(&o, argc, argv, "h(help)n:(note)d:(dir)", usage_decide, &code)) != -1) {
+	while ((c = applet_opt(&o, argc, argv, "h(help)n:(note)d:(dir)t:(token-env)i:(image)m:(mount)", usage_decide,
+			       &code)) != -1) {
 		switch (c) {
 		case APPLET_OPT_EXIT: return code;
 		case 'n': note = o.arg; break;
 		case 'd': dir = o.arg; break;
+		case 't': ch.token_env = o.arg; break;
+		case 'i': ch.image = o.arg; break;
+		case 'm':
+			if (ch.nmounts == APPROVAL_MOUNTS_MAX)
+				return applet_usage_error(usage_decide, "at most %d --mount", APPROVAL_MOUNTS_MAX);
+			ch.mounts[ch.nmounts++] = o.arg;
+			break;
 		default: return applet_usage_error(usage_decide, "unexpected option");
 		}
 	}
@@ -281,62 +299,16 @@ static int decide(int argc, char **argv, const char *status)
 		err_printf("no proposal %s in %s", id, dir ? dir : "any bottle's queue ($BB_HOME/.bb/state/*/supervise)");
 		return BB_EXIT_FAIL;
 	}
-	if (proposal_decide(dirs[found], id, status, note, time(NULL), &doc, &e) < 0) {
+	if (bottle_decide(dirs[found], id, status, note, &ch, &doc, msg, sizeof msg, &e) < 0) {
 		err_printf("%s", e.msg);
-		return e.code == BB_EINVAL || e.code == ENOENT ? BB_EXIT_FAIL : BB_EXIT_SYSTEM;
-	}
-	if (!strcmp(status, "approved") && bottle_approve_dialer(dirs[found], doc, &e) < 0) {
-		err_printf("approved %s, but the host's dialer policy was not widened: %s", id, e.msg);
-		cJSON_Delete(doc);
-		return BB_EXIT_SYSTEM;
+		return e.code == BB_EINVAL || e.code == ENOENT || e.code == EACCES ? BB_EXIT_FAIL : BB_EXIT_SYSTEM;
 	}
 	proposal_summary(doc, what, sizeof what);
 	out_printf("%s %s (%s: %s)\n", status, id, proposal_get(doc, "tool"), what);
-	if (!strcmp(status, "approved") && !strcmp(proposal_get(doc, "tool"), PROPOSAL_TOOL_EGRESS))
-		out_printf("supervise merges the route into the bottle's egress policy and reloads egress\n");
-	else if (!strcmp(status, "approved") && strcmp(proposal_get(doc, "tool"), PROPOSAL_TOOL_QUESTION))
-		out_printf("the agent is told; applying this change is up to you (it is not automatic)\n");
+	if (msg[0])
+		out_printf("%s\n", msg);
 	cJSON_Delete(doc);
 	return BB_EXIT_OK;
-}
-
-
-int bottle_approve_dialer(const char *queue_dir, const cJSON *doc, struct bb_err *e)
-{
-	char state[PATH_MAX], path[PATH_MAX], what[700];
-	const char *slug;
-	struct buf raw = BUF_INIT(POLICY_MAX_BYTES), out = BUF_INIT(POLICY_MAX_BYTES);
-	cJSON *plan = NULL;
-	char *slash;
-	int rc = -1, changed;
-
-	if (strcmp(proposal_get(doc, "tool"), PROPOSAL_TOOL_EGRESS))
-		return 0;
-	/* queue_dir is STATE_ROOT/SLUG/supervise: the bottle is the directory above. */
-	snprintf(state, sizeof state, "%s", queue_dir);
-	slash = strrchr(state, '/');
-	if (!slash)
-		return 0;
-	*slash = 0;
-	slug = strrchr(state, '/') ? strrchr(state, '/') + 1 : state;
-	if (bottle_dialer_policy(slug, 0, path, sizeof path, e) < 0)
-		return -1;
-	if (access(path, F_OK) < 0)
-		return 0; /* not a bottle this bb runs (a queue given with --dir): nothing on the host to widen */
-	if (fd_read_file(path, POLICY_MAX_BYTES, &raw, e) < 0 || !(plan = json_parse(path, raw.p, raw.len, e)))
-		goto done;
-	changed = proposal_route_merge(plan, cJSON_GetObjectItemCaseSensitive(doc, "request"), what, sizeof what, e);
-	if (changed < 0)
-		goto done;
-	if (changed && (json_print(plan, &out, e) < 0 || buf_append_byte(&out, '\n', e) < 0 ||
-			fd_write_file_atomic(path, out.p, out.len, 0600, e) < 0))
-		goto done;
-	rc = 0;
-done:
-	cJSON_Delete(plan);
-	buf_free(&raw);
-	buf_free(&out);
-	return rc;
 }
 
 int bottle_approve(int argc, char **argv)

@@ -108,11 +108,15 @@ static void dialer_term(int sig)
 	dialer_stop = 1;
 }
 
-/* The dialer runs in a child of the host process for the bottle's life. */
-static pid_t start_dialer(const char *sock, const char *plan, const char *hosts, struct bb_err *e)
+/*
+ * The dialer runs in a child of the host process for the bottle's life. ctl: its control socket in the
+ * host-only record (credentials the operator approves while the bottle runs), or NULL when that path
+ * cannot be a socket (too long): such approvals are then refused, naming why.
+ */
+static pid_t start_dialer(const char *sock, const char *ctl, const char *plan, const char *hosts, struct bb_err *e)
 {
 	struct policy *p;
-	int lfd;
+	int lfd, cfd = -1;
 	pid_t pid;
 	if (policy_load(plan, &p, e) < 0) /* a bad plan stops the start here, not in the child */
 		return -1;
@@ -120,15 +124,21 @@ static pid_t start_dialer(const char *sock, const char *plan, const char *hosts,
 	lfd = bottle_dialer_listen(sock, e);
 	if (lfd < 0)
 		return -1;
+	if (ctl && (cfd = bottle_dialer_listen(ctl, e)) < 0) {
+		close(lfd);
+		return -1;
+	}
 	pid = fork();
 	if (pid == 0) {
 		struct sigaction sa = { .sa_handler = dialer_term };
 		sigaction(SIGTERM, &sa, NULL);
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dialer_serve(lfd, plan, hosts, &dialer_stop, e);
+		dialer_serve(lfd, cfd, plan, hosts, &dialer_stop, e);
 		_exit(0);
 	}
 	close(lfd);
+	if (cfd >= 0)
+		close(cfd);
 	if (pid < 0)
 		return bb_errno(e, errno, "fork the dialer");
 	return pid;
@@ -423,6 +433,8 @@ int bottle_session(const struct session *s)
 	static struct bk_run bk; /* reached from the signal handler */
 	const struct backend *be;
 	struct bottle_meta meta = { 0 };
+	static struct approved_caps caps;
+	const char *ro_all[AGENTPROG_NEED_MAX + APPROVED_MOUNTS_MAX + 1] = { NULL };
 	struct provider_cmd pc;
 	struct agentprog prog = { .nneed = 0 };
 	const char *prog_paths[AGENTPROG_NEED_MAX + 1] = { NULL }, *links[3] = { NULL };
@@ -432,8 +444,8 @@ int bottle_session(const struct session *s)
 	cJSON *plan = NULL, *slot;
 	struct buf js = BUF_INIT(4u << 20);
 	char state[PATH_MAX], plan_path[PATH_MAX + 16], sock[PATH_MAX + 16], log_path[PATH_MAX + 16], ca_dir[PATH_MAX],
-		self[PATH_MAX], egress_args[4 * PATH_MAX], home_dir[PATH_MAX + 16], ws_copy[PATH_MAX + 16], rootfs[PATH_MAX],
-		dialer_plan[PATH_MAX] = "", df_image[IMG_NAME_MAX + 1] = "";
+		self[PATH_MAX], egress_args[6 * PATH_MAX], home_dir[PATH_MAX + 16], ws_copy[PATH_MAX + 16], rootfs[PATH_MAX],
+		dialer_plan[PATH_MAX] = "", df_image[IMG_NAME_MAX + 1] = "", ctl_sock[PATH_MAX] = "";
 	const char *fault, *workspace = s->workspace;
 	int supervise = 0, gated = 0;
 	/* Where the agent finds the sidecar (the backend says: its veth address, or with --bare ports on the host's loopback). */
@@ -444,6 +456,7 @@ int bottle_session(const struct session *s)
 	int code, exit_code = BB_EXIT_SYSTEM, made_state = 0, meta_written = 0, ran = 0, sfd = -1, home_fd = -1;
 	ssize_t sl;
 
+	memset(&caps, 0, sizeof caps);
 	if (s->bare && strcmp(s->backend, "embedded")) {
 		err_printf("%s: --bare runs no backend at all; it does not go with --backend %s", s->name, s->backend);
 		return BB_EXIT_USAGE;
@@ -493,6 +506,14 @@ int bottle_session(const struct session *s)
 			err_printf("bottle %s is running (host process %d); stop it first", meta.slug, meta.host_pid);
 			goto done;
 		}
+		/* What the operator approved while it ran: routes, credentials, DLP allowances, capabilities. */
+		if (bottle_approvals_resume(&meta, plan, &caps, &e) < 0) {
+			err_printf("%s; nothing was started", e.msg);
+			exit_code = BB_EXIT_FAIL;
+			goto done;
+		}
+		if (caps.image[0])
+			snprintf(meta.image, sizeof meta.image, "%.63s", caps.image);
 	} else {
 		if (bottle_state_root(state, sizeof state, 1, &e) < 0) {
 			err_printf("%s", e.msg);
@@ -622,6 +643,14 @@ int bottle_session(const struct session *s)
 	} else {
 		memset(&pc, 0, sizeof pc);
 	}
+	if (caps.nmounts) { /* approved host paths, read-only, beside what the provider's program needs */
+		size_t k = 0;
+		for (i = 0; rc.ro_paths && rc.ro_paths[i]; i++)
+			ro_all[k++] = rc.ro_paths[i];
+		for (i = 0; i < caps.nmounts; i++)
+			ro_all[k++] = caps.mounts[i];
+		rc.ro_paths = ro_all;
+	}
 
 	/* The bottle CA: made on first use. */
 	if (ca_default_dir(ca_dir, sizeof ca_dir, &e) < 0) {
@@ -645,8 +674,8 @@ int bottle_session(const struct session *s)
 	self[sl] = 0;
 
 	/* The sidecar's environment: the only place token values go. */
-	snprintf(egress_args, sizeof egress_args, "--policy %s --listen %s --dialer %s --ca %s --log %s", plan_path,
-		 listen_egress, sock, ca_dir, log_path);
+	snprintf(egress_args, sizeof egress_args, "--policy %s --listen %s --dialer %s --ca %s --log %s --token-socket %s",
+		 plan_path, listen_egress, sock, ca_dir, log_path, sock);
 	{
 		/* The sidecar has no route out: dns answers allowed names with its own address (the agent's
 		 * clients go through the proxy anyway) instead of forwarding. */
@@ -762,7 +791,12 @@ int bottle_session(const struct session *s)
 		err_printf("%s: %s", meta.slug, e.msg);
 		goto done;
 	}
-	dialer = start_dialer(sock, dialer_plan, s->hosts, &e);
+	if (bottle_control_socket(meta.slug, ctl_sock, sizeof ctl_sock, &e) < 0) {
+		err_printf("%s: %s: credentials approved while it runs are refused (they apply at a resume)", meta.slug,
+			   e.msg);
+		ctl_sock[0] = 0;
+	}
+	dialer = start_dialer(sock, ctl_sock[0] ? ctl_sock : NULL, dialer_plan, s->hosts, &e);
 	if (dialer < 0) {
 		err_printf("%s: %s", meta.slug, e.msg);
 		goto done;
@@ -814,6 +848,8 @@ done:
 		kill(dialer, SIGTERM);
 		waitpid(dialer, &ds, 0);
 	}
+	if (ctl_sock[0])
+		unlink(ctl_sock);
 	/* dialer.json stays with a started bottle's host record (inspect shows it); resume writes it again. */
 	if (meta.slug[0] && forge_keys_pending(meta.slug)) {
 		/* The bottle's deploy keys go with it (a resume registers new ones); what fails stays for cleanup. */

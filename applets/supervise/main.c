@@ -1,4 +1,4 @@
-/* main.c - `bb supervise`: options, the listener, signals, the queue watch (inotify), applying approved routes. */
+/* main.c - `bb supervise`: options, the listener, signals, the queue watch (inotify), applying approved policy changes. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,8 +32,8 @@ static const char usage[] =
 	"The agent's line to its operator: an MCP server (streamable HTTP, JSON responses)\n"
 	"whose tools list the egress routes and file proposals (a route, a credential, a\n"
 	"DLP false positive, a capability, a question) into a queue the operator decides\n"
-	"from the host with `bb bottle approve|reject`. Approved routes are merged into\n"
-	"the policy and egress is told to reload.\n"
+	"from the host with `bb bottle approve|reject`. Approved routes, credentials and DLP\n"
+	"allowances are merged into the policy and egress is told to reload.\n"
 	"  -p, --policy FILE        the plan JSON (`bb bottle plan --json`); approved routes are merged into it\n"
 	"  -q, --queue DIR          the proposal queue (default $BB_SUPERVISE_QUEUE_DIR, else /run/bb/supervise)\n"
 	"  -l, --listen ADDR:PORT   where to listen (default 0.0.0.0:9100)\n"
@@ -123,8 +123,14 @@ static int reload_egress(struct sup *s, char *detail, size_t cap)
 	return 1;
 }
 
-/* Merge an approved egress-block into the policy file, reload egress, stamp the proposal. */
-static void apply_route(struct sup *s, const cJSON *doc)
+/* Whether an approved proposal of this tool changes the policy (and so waits for supervise to apply it). */
+static int policy_tool(const char *tool)
+{
+	return !strcmp(tool, PROPOSAL_TOOL_EGRESS) || !strcmp(tool, PROPOSAL_TOOL_CRED) || !strcmp(tool, PROPOSAL_TOOL_DLP);
+}
+
+/* Merge an approved egress-block, cred-block or dlp-block into the policy file, reload egress, stamp the proposal. */
+static void apply_policy(struct sup *s, const cJSON *doc)
 {
 	const char *id = proposal_get(doc, "id");
 	const cJSON *req = cJSON_GetObjectItemCaseSensitive(doc, "request");
@@ -140,7 +146,7 @@ static void apply_route(struct sup *s, const cJSON *doc)
 		snprintf(detail, sizeof detail, "cannot read the policy: %.900s", e.msg);
 		goto done;
 	}
-	changed = proposal_route_merge(plan, req, what, sizeof what, &e);
+	changed = proposal_policy_apply(plan, doc, what, sizeof what, &e);
 	if (changed < 0) {
 		snprintf(detail, sizeof detail, "the merged policy was refused: %.900s", e.msg);
 		goto done;
@@ -163,7 +169,7 @@ static void apply_route(struct sup *s, const cJSON *doc)
 	log_event(rr == 0 ? LOG_INFO : LOG_WARN, "reload-egress", "id", id, "result",
 		  rr == 0 ? "signalled" : rr > 0 ? "skipped" : "failed", "detail", reload, (char *)NULL);
 done:
-	log_event(ok ? LOG_INFO : LOG_ERROR, "apply", "id", id, "tool", PROPOSAL_TOOL_EGRESS, "host",
+	log_event(ok ? LOG_INFO : LOG_ERROR, "apply", "id", id, "tool", proposal_get(doc, "tool"), "host",
 		  proposal_get(req, "host"), "result", ok ? "ok" : "error", "detail", detail, (char *)NULL);
 	if (proposal_mark_applied(s->queue_dir, id, ok, detail, time(NULL), &e) < 0)
 		log_event(LOG_ERROR, "apply", "id", id, "error", e.msg, (char *)NULL);
@@ -194,9 +200,9 @@ void sv_proposal_event(struct sup *s, const char *id)
 		log_event(LOG_INFO, "decision", "id", id, "tool", proposal_get(doc, "tool"), "status", status, "note",
 			  proposal_get(doc, "note"), "decided_at", proposal_get(doc, "decided_at"), (char *)NULL);
 	}
-	if (!strcmp(status, "approved") && !strcmp(proposal_get(doc, "tool"), PROPOSAL_TOOL_EGRESS) &&
+	if (!strcmp(status, "approved") && policy_tool(proposal_get(doc, "tool")) &&
 	    !cJSON_GetObjectItemCaseSensitive(doc, "applied")) {
-		apply_route(s, doc);
+		apply_policy(s, doc);
 		cJSON_Delete(doc);
 		if (proposal_read(s->queue_dir, id, &doc, &e) < 0) {
 			log_event(LOG_WARN, "queue", "id", id, "error", e.msg, (char *)NULL);
@@ -230,8 +236,7 @@ static void scan_queue(struct sup *s, int quiet)
 			continue;
 		if (quiet && !seen(s, id) && cJSON_GetObjectItemCaseSensitive(l.docs[i], "applied"))
 			mark_seen(s, id); /* settled before this start: not news */
-		if (!strcmp(proposal_get(l.docs[i], "status"), "approved") &&
-		    !strcmp(proposal_get(l.docs[i], "tool"), PROPOSAL_TOOL_EGRESS) &&
+		if (!strcmp(proposal_get(l.docs[i], "status"), "approved") && policy_tool(proposal_get(l.docs[i], "tool")) &&
 		    !cJSON_GetObjectItemCaseSensitive(l.docs[i], "applied"))
 			sv_proposal_event(s, id);
 	}

@@ -45,7 +45,8 @@ static const char tools_json[] =
 
 	"{\"name\":\"" PROPOSAL_TOOL_CRED "\",\"title\":\"Ask for a credential on a route\","
 	"\"description\":\"Ask the operator to attach a credential (an API token egress injects; you never see it) to "
-	"requests to a host, e.g. after a 401 from an API. Waits for the decision like egress-block.\","
+	"requests to a host egress already routes, e.g. after a 401 from an API. Waits for the decision like "
+	"egress-block; once approved, retry: egress adds the credential to your requests to that host.\","
 	"\"inputSchema\":{\"type\":\"object\",\"properties\":{"
 	"\"host\":{\"type\":\"string\",\"description\":\"DNS name the credential is for\"},"
 	"\"scheme\":{\"type\":\"string\",\"enum\":[\"Bearer\",\"token\"],\"description\":\"Authorization scheme (default Bearer)\"},"
@@ -55,7 +56,8 @@ static const char tools_json[] =
 	"{\"name\":\"" PROPOSAL_TOOL_DLP "\",\"title\":\"Report a DLP false positive\","
 	"\"description\":\"Tell the operator that egress blocked a request or response for a secret or prompt-injection "
 	"finding you believe is a false positive. Name the host and the rule egress reported; do not paste the "
-	"flagged content. Waits for the decision like egress-block.\","
+	"flagged content. Waits for the decision like egress-block; once approved, findings of that rule pass on "
+	"that host only (every other rule, and every other host, is still checked).\","
 	"\"inputSchema\":{\"type\":\"object\",\"properties\":{"
 	"\"host\":{\"type\":\"string\"},"
 	"\"rule\":{\"type\":\"string\",\"description\":\"the rule id from egress's refusal\"},"
@@ -64,9 +66,9 @@ static const char tools_json[] =
 	"\"required\":[\"host\",\"rule\",\"reason\"],\"additionalProperties\":false}},"
 
 	"{\"name\":\"" PROPOSAL_TOOL_CAPABILITY "\",\"title\":\"Ask for a capability change\","
-	"\"description\":\"Ask the operator for a change to the bottle itself (a tool or package in the image, a "
-	"mount, more resources). These take effect when the operator restarts the bottle. Waits for the decision "
-	"like egress-block.\","
+	"\"description\":\"Ask the operator for a change to the bottle itself: a tool or package (a different image "
+	"as your root), a host directory to read. Such a change takes effect only when the operator stops and "
+	"resumes the bottle, never in this run; the answer says when. Waits for the decision like egress-block.\","
 	"\"inputSchema\":{\"type\":\"object\",\"properties\":{"
 	"\"capability\":{\"type\":\"string\",\"description\":\"what you need, in a few words\"},"
 	"\"reason\":{\"type\":\"string\"}},"
@@ -381,9 +383,6 @@ static void answer_doc(struct sconn *c, const cJSON *id, const cJSON *doc, const
 	if (applied) {
 		cJSON_AddItemToObject(st, "applied", cJSON_Duplicate(applied, 1));
 		buf_printf(&text, &e, "applied: %s (%s)\n", proposal_get(applied, "detail"), proposal_get(applied, "result"));
-	} else if (!strcmp(status, "approved") && !strcmp(proposal_get(doc, "tool"), PROPOSAL_TOOL_CAPABILITY)) {
-		buf_append_str(&text, "applied: the operator makes this change; it takes effect when the bottle restarts\n",
-			       &e);
 	}
 	if (pending)
 		buf_printf(&text, &e, "Check again with proposal-status {\"id\": \"%s\"}.\n", proposal_get(doc, "id"));
