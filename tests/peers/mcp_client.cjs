@@ -147,21 +147,54 @@ async function main() {
 		assert(JSON.stringify(route.path_allowlist) === '["/v1/","/v2/"]', JSON.stringify(route.path_allowlist));
 		assert(route.auth && route.auth.scheme === 'Bearer', 'the credential of the widened route was lost');
 	});
+	// Approvals that need a bottle (a credential's value goes to its host process, a capability to its next resume)
+	// are refused for a queue that is no bottle's, and the proposal stays pending until rejected.
+	async function refusedThenRejected(tool, args, pred, approveArgs, why) {
+		const call = client().callTool({ name: tool, arguments: args }, undefined, { timeout: 30000 });
+		let id;
+		for (let i = 0; i < 200 && !id; i++) {
+			const p = JSON.parse(await bb('bottle', 'proposals', '--dir', QUEUE, '--json')).find((d) => d.status === 'pending' && d.tool === tool && pred(d));
+			if (p) id = p.id; else await sleep(50);
+		}
+		assert(id, 'the proposal never appeared in the queue');
+		for (const [extra, re] of approveArgs) {
+			let err;
+			try { await bb('bottle', 'approve', id, '--dir', QUEUE, ...extra); } catch (e) { err = e; }
+			assert(err && re.test(err.message), `approve ${extra.join(' ')} was not refused with ${re}: ${err && err.message}`);
+		}
+		await bb('bottle', 'reject', id, '--dir', QUEUE, '--note', why);
+		return call;
+	}
+	const client = () => a.client;
 	await check('sdk_cred_block', async () => {
-		const { res } = await callDecided(a.client, 'cred-block', { host: 'api.example.com', reason: '401 from the API' },
-			(d) => d.request.scheme === 'Bearer', 'approve', 'token added; restart');
-		assert(res.structuredContent.status === 'approved' && res.structuredContent.notes === 'token added; restart', text(res));
+		const before = fs.readFileSync(POLICY, 'utf8');
+		const res = await refusedThenRejected('cred-block', { host: 'api.example.com', reason: '401 from the API' },
+			(d) => d.request.scheme === 'Bearer',
+			[[[], /approve it with --token-env NAME/], [['--token-env', 'PATH'], /not the queue of a bottle this bb runs/]],
+			'not here');
+		assert(res.structuredContent.status === 'rejected' && res.structuredContent.notes === 'not here', text(res));
+		assert(fs.readFileSync(POLICY, 'utf8') === before, 'a refused credential changed the policy');
 	});
 	await check('sdk_dlp_block', async () => {
 		const { res } = await callDecided(a.client, 'dlp-block',
 			{ host: 'api.example.com', rule: 'generic-api-key', direction: 'outbound', reason: 'a test fixture, not a key' },
-			(d) => d.request.rule === 'generic-api-key', 'reject', 'it is a real key');
+			(d) => d.request.rule === 'generic-api-key', 'approve', 'fine');
+		assert(res.structuredContent.status === 'approved' && res.structuredContent.applied.result === 'ok', text(res));
+		assert(/rule generic-api-key allowed outbound on route api\.example\.com only/.test(text(res)), text(res));
+		const route = JSON.parse(fs.readFileSync(POLICY, 'utf8')).egress.routes.find((x) => x.host === 'api.example.com');
+		assert(JSON.stringify(route.dlp.outbound_allow) === '["generic-api-key"]', JSON.stringify(route.dlp));
+	});
+	await check('sdk_dlp_block_unknown_rule', async () => {
+		const res = await refusedThenRejected('dlp-block', { host: 'api.example.com', rule: 'no-such-rule', reason: 'r' },
+			(d) => d.request.rule === 'no-such-rule', [[[], /not one of egress's credential rules/]], 'no such rule');
 		assert(res.structuredContent.status === 'rejected', text(res));
 	});
 	await check('sdk_capability_block', async () => {
-		const { res } = await callDecided(a.client, 'capability-block', { capability: 'install ripgrep', reason: 'search' },
-			(d) => d.request.capability === 'install ripgrep', 'approve', 'next restart');
-		assert(res.structuredContent.status === 'approved' && /restarts/.test(text(res)), text(res));
+		const res = await refusedThenRejected('capability-block', { capability: 'install ripgrep', reason: 'search' },
+			(d) => d.request.capability === 'install ripgrep',
+			[[[], /approve it with what changes at the next resume/], [['--mount', '/usr'], /not the queue of a bottle this bb runs/]],
+			'not in this bottle');
+		assert(res.structuredContent.status === 'rejected', text(res));
 	});
 	await check('sdk_ask_operator', async () => {
 		const { res } = await callDecided(a.client, 'ask-operator', { question: 'Which branch?' },

@@ -70,3 +70,18 @@ named_program_bottle() {
 # upstream_cert NAME...: a throwaway CA ($T/upca.crt) and an ECDSA server certificate for the
 # names ($T/up.crt, $T/up.key), for the HTTPS upstreams tests start; the first name is the CN.
 upstream_cert() { sh "$TESTS/peers/upstream_cert.sh" "$T" "$@"; }
+
+# mini_rootfs DIR PROG...: a root filesystem holding the host's programs named (sh is dash) and the libraries
+# they load, at the same paths: enough for an agent's command in an image (bb init comes from the runtime).
+mini_rootfs() {
+	local dir=$1 p src lib; shift
+	mkdir -p "$dir/bin" "$dir/etc" "$dir/tmp" "$dir/home"
+	for p in "$@"; do
+		src=$(command -v "$p") || return 1
+		[ "$p" = sh ] && src=$(command -v dash)
+		cp "$src" "$dir/bin/$p" || return 1
+		for lib in $(ldd "$src" 2>/dev/null | grep -o '/[^ ]*lib[^ ]*' | sort -u); do
+			mkdir -p "$dir$(dirname "$lib")" && cp -L "$lib" "$dir$lib" || return 1
+		done
+	done
+}
