@@ -444,7 +444,7 @@ int bottle_session(const struct session *s)
 	cJSON *plan = NULL, *slot;
 	struct buf js = BUF_INIT(4u << 20);
 	char state[PATH_MAX], plan_path[PATH_MAX + 16], sock[PATH_MAX + 16], log_path[PATH_MAX + 16], ca_dir[PATH_MAX],
-		self[PATH_MAX], egress_args[6 * PATH_MAX], home_dir[PATH_MAX + 16], ws_copy[PATH_MAX + 16], rootfs[PATH_MAX],
+		self[PATH_MAX], egress_args[7 * PATH_MAX], home_dir[PATH_MAX + 16], ws_copy[PATH_MAX + 16], rootfs[PATH_MAX],
 		dialer_plan[PATH_MAX] = "", df_image[IMG_NAME_MAX + 1] = "", ctl_sock[PATH_MAX] = "";
 	const char *fault, *workspace = s->workspace;
 	int supervise = 0, gated = 0;
@@ -674,8 +674,9 @@ int bottle_session(const struct session *s)
 	self[sl] = 0;
 
 	/* The sidecar's environment: the only place token values go. */
-	snprintf(egress_args, sizeof egress_args, "--policy %s --listen %s --dialer %s --ca %s --log %s --token-socket %s",
-		 plan_path, listen_egress, sock, ca_dir, log_path, sock);
+	snprintf(egress_args, sizeof egress_args,
+		 "--policy %s --listen %s --dialer %s --ca %s --log %s --token-socket %s --loaded %s/egress.loaded", plan_path,
+		 listen_egress, sock, ca_dir, log_path, sock, state);
 	{
 		/* The sidecar has no route out: dns answers allowed names with its own address (the agent's
 		 * clients go through the proxy anyway) instead of forwarding. */
@@ -690,8 +691,9 @@ int bottle_session(const struct session *s)
 		if (env_add(&senv, &ns, "BB_DNS_ARGS=--policy %s --listen 0.0.0.0:%d --answer %s --log %s/dns.log",
 			    plan_path, PORT_DNS, RT_SIDECAR_ADDR, state) < 0 ||
 		    (supervise && env_add(&senv, &ns,
-					  "BB_SUPERVISE_ARGS=--policy %s --queue %s --listen %s --log %s/supervise.log",
-					  plan_path, qdir, listen_supervise, state) < 0))
+					  "BB_SUPERVISE_ARGS=--policy %s --queue %s --listen %s --log %s/supervise.log "
+					  "--egress-loaded %s/egress.loaded",
+					  plan_path, qdir, listen_supervise, state, state) < 0))
 			goto nomem;
 	}
 	{

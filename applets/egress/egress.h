@@ -220,6 +220,7 @@ struct egress {
 	 * streams lent out (a stream's mask carries its engine's generation above EG_GEN_SHIFT).
 	 */
 	const char *token_socket;
+	const char *loaded_path; /* --loaded: which policy file was last loaded, for supervise */
 	const char *rules_path;
 	char **known;
 	size_t nknown;

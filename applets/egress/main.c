@@ -36,6 +36,8 @@ static const char usage[] =
 	"  -t, --token-file FILE  SLOT=VALUE lines (mode 0600) instead of BB_EGRESS_TOKEN_n variables\n"
 	"  -S, --token-socket P   ask the host's dialer (unix socket P) for a slot neither gives: a\n"
 	"                         credential the operator approved while the bottle runs\n"
+	"  -A, --loaded FILE      after each policy load write there which file it was (inode, mtime):\n"
+	"                         supervise --egress-loaded stamps an approval applied once it is loaded\n"
 	"  -k, --known VAR        also block the value of environment variable VAR (repeatable)\n"
 	"  -r, --rules FILE       extra scanning rules and allowlists (docs/scanning.md)\n"
 	"  -H, --hosts FILE       hosts file for name resolution (default /etc/hosts)\n"
@@ -247,11 +249,30 @@ static int check_slots(const struct egress *eg, const struct policy *p, struct b
 	return 0;
 }
 
+/* --loaded: "INODE MTIME_S MTIME_NS" of the policy file just loaded, when it was not replaced meanwhile (before is its stat from before the load). */
+static void note_loaded(const struct egress *eg, const struct stat *before)
+{
+	struct stat st;
+	struct bb_err e;
+	char line[96];
+	int n;
+	if (!eg->loaded_path || stat(eg->policy_path, &st) < 0 || st.st_ino != before->st_ino ||
+	    st.st_mtim.tv_sec != before->st_mtim.tv_sec || st.st_mtim.tv_nsec != before->st_mtim.tv_nsec)
+		return;
+	n = snprintf(line, sizeof line, "%llu %lld %lld\n", (unsigned long long)st.st_ino, (long long)st.st_mtim.tv_sec,
+		     (long long)st.st_mtim.tv_nsec);
+	if (fd_write_file_replace(eg->loaded_path, line, (size_t)n, 0644, &e) < 0)
+		log_event(LOG_WARN, "loaded", "file", eg->loaded_path, "error", e.msg, (char *)NULL);
+}
+
 static void reload(struct egress *eg)
 {
 	struct policy *p = NULL;
 	struct bb_err e;
+	struct stat before;
 	char n[24];
+	if (stat(eg->policy_path, &before) < 0)
+		memset(&before, 0, sizeof before);
 	if (policy_load(eg->policy_path, &p, &e) < 0 || fetch_tokens(eg, p, &e) < 0 || check_slots(eg, p, &e) < 0) {
 		policy_unref(p);
 		log_event(LOG_ERROR, "reload", "result", "refused", "error", e.msg, "kept", "previous policy",
@@ -264,6 +285,7 @@ static void reload(struct egress *eg)
 		resolve_cache_clear(eg->res);
 	snprintf(n, sizeof n, "%zu", p->nroutes);
 	log_event(LOG_INFO, "reload", "result", "ok", "routes", n, (char *)NULL);
+	note_loaded(eg, &before);
 }
 
 static void accept_cb(struct loop *l, struct loop_io *io, uint32_t ev)
@@ -357,7 +379,7 @@ int egress_main(int argc, char **argv)
 	while ((c = applet_opt(&o, argc, argv,
 			       "h(help)p:(policy)l:(listen)L:(log)c:(ca)t:(token-file)k:(known)r:(rules)H:(hosts)"
 			       "n:(nameserver)d:(dialer)m:(max-conns)i:(idle-timeout)T:(head-timeout)b:(inbound)F:(listen-fd)"
-			       "S:(token-socket)",
+			       "S:(token-socket)A:(loaded)",
 			       usage, &code)) != -1) {
 		unsigned long v;
 		char *end;
@@ -374,6 +396,7 @@ int egress_main(int argc, char **argv)
 		case 'H': rc.hosts_path = o.arg; break;
 		case 'd': eg->dialer = o.arg; break;
 		case 'S': eg->token_socket = o.arg; break;
+		case 'A': eg->loaded_path = o.arg; break;
 		case 'k':
 			if (nknown == 32)
 				return applet_usage_error(usage, "at most 32 --known variables");
@@ -422,9 +445,15 @@ int egress_main(int argc, char **argv)
 	eg->rules_path = rules;
 	eg->known = known;
 	eg->nknown = nknown;
-	if (policy_load(eg->policy_path, &eg->pol, &e) < 0 || fetch_tokens(eg, eg->pol, &e) < 0 ||
-	    check_slots(eg, eg->pol, &e) < 0 || build_engine(eg, &eg->scan, &eg->scrub, &e) < 0)
-		goto fail;
+	{
+		struct stat before;
+		if (stat(eg->policy_path, &before) < 0)
+			memset(&before, 0, sizeof before);
+		if (policy_load(eg->policy_path, &eg->pol, &e) < 0 || fetch_tokens(eg, eg->pol, &e) < 0 ||
+		    check_slots(eg, eg->pol, &e) < 0 || build_engine(eg, &eg->scan, &eg->scrub, &e) < 0)
+			goto fail;
+		note_loaded(eg, &before);
+	}
 	tls_trust_init(&eg->trust);
 	if (tls_trust_load_default(&eg->trust, &e) < 0)
 		goto fail;

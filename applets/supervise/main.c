@@ -46,6 +46,9 @@ static const char usage[] =
 	"  -R, --reload-parent      after merging a route, send SIGHUP to the parent (the sidecar's bb init,\n"
 	"                           which passes it to egress). Default: this, when the parent is PID 1 and\n"
 	"                           runs this same binary; otherwise no signal is sent (and that is logged)\n"
+	"  -A, --egress-loaded F    egress's --loaded file: an approval merged into the policy is stamped\n"
+	"                           applied once egress has loaded it (so the agent's next request sees it),\n"
+	"                           or as an error when egress has not within 20 s\n"
 	"  -m, --max-conns N        concurrent connections (default 256)\n"
 	"SIGTERM/SIGINT: waiting calls are answered (pending), then exit 0. SIGHUP is logged (the\n"
 	"policy is read on each call). See docs/supervise.md.";
@@ -168,14 +171,103 @@ static void apply_policy(struct sup *s, const cJSON *doc)
 	snprintf(detail, sizeof detail, "%s; %s", what, reload);
 	log_event(rr == 0 ? LOG_INFO : LOG_WARN, "reload-egress", "id", id, "result",
 		  rr == 0 ? "signalled" : rr > 0 ? "skipped" : "failed", "detail", reload, (char *)NULL);
+	if (rr == 0 && s->loaded_path && s->napplying < SV_APPLY_WAIT_MAX && stat(s->policy_path, &st) == 0) {
+		/* Stamped when egress says it loaded this file (apply_timer_cb), not before. */
+		struct sv_apply_wait *w = &s->applying[s->napplying++];
+		snprintf(w->id, sizeof w->id, "%s", id);
+		snprintf(w->detail, sizeof w->detail, "%s", detail);
+		w->ino = (unsigned long long)st.st_ino;
+		w->mtime_s = (long long)st.st_mtim.tv_sec;
+		w->mtime_ns = (long long)st.st_mtim.tv_nsec;
+		w->until_ms = loop_now(&s->loop) + SV_APPLY_WAIT_MS;
+		if (!loop_timer_armed(&s->apply_timer))
+			loop_timer_set(&s->loop, &s->apply_timer, 20, NULL);
+		goto out;
+	}
 done:
 	log_event(ok ? LOG_INFO : LOG_ERROR, "apply", "id", id, "tool", proposal_get(doc, "tool"), "host",
 		  proposal_get(req, "host"), "result", ok ? "ok" : "error", "detail", detail, (char *)NULL);
 	if (proposal_mark_applied(s->queue_dir, id, ok, detail, time(NULL), &e) < 0)
 		log_event(LOG_ERROR, "apply", "id", id, "error", e.msg, (char *)NULL);
+out:
 	cJSON_Delete(plan);
 	buf_free(&raw);
 	buf_free(&out);
+}
+
+static int applying(const struct sup *s, const char *id)
+{
+	size_t i;
+	for (i = 0; i < s->napplying; i++)
+		if (!strcmp(s->applying[i].id, id))
+			return 1;
+	return 0;
+}
+
+/* What egress's --loaded file says it holds: "INODE MTIME_S MTIME_NS". 0, or -1 (none yet, or not that). */
+static int read_loaded(const char *path, unsigned long long *ino, long long *ms, long long *mns)
+{
+	struct buf b = BUF_INIT(128);
+	struct bb_err e;
+	char *p, *end;
+	int rc = -1;
+	if (fd_read_file(path, 128, &b, &e) < 0 || !b.p)
+		goto done;
+	p = b.p;
+	errno = 0;
+	*ino = strtoull(p, &end, 10);
+	if (end == p || *end != ' ')
+		goto done;
+	p = end + 1;
+	*ms = strtoll(p, &end, 10);
+	if (end == p || *end != ' ')
+		goto done;
+	p = end + 1;
+	*mns = strtoll(p, &end, 10);
+	if (end == p || (*end != '\n' && *end) || errno)
+		goto done;
+	rc = 0;
+done:
+	buf_free(&b);
+	return rc;
+}
+
+/* The approvals waiting for egress: stamped applied once it loaded their policy file (or a newer one), or as errors after SV_APPLY_WAIT_MS. */
+static void apply_timer_cb(struct loop *l, struct loop_timer *t)
+{
+	struct sup *s = t->arg;
+	char done_ids[SV_APPLY_WAIT_MAX][PROPOSAL_ID_MAX];
+	unsigned long long ino = 0;
+	long long ms = 0, mns = 0;
+	size_t i = 0, ndone = 0;
+	int have = read_loaded(s->loaded_path, &ino, &ms, &mns) == 0;
+	uint64_t now = loop_now(l);
+
+	while (i < s->napplying) {
+		struct sv_apply_wait *w = &s->applying[i];
+		int loaded = have && (ino == w->ino || ms > w->mtime_s || (ms == w->mtime_s && mns > w->mtime_ns));
+		if (loaded || now >= w->until_ms) {
+			char detail[1200];
+			struct bb_err e;
+			if (loaded)
+				snprintf(detail, sizeof detail, "%s; egress loaded it", w->detail);
+			else
+				snprintf(detail, sizeof detail, "%s; egress has not loaded it within %d s (its log says why)",
+					 w->detail, SV_APPLY_WAIT_MS / 1000);
+			log_event(loaded ? LOG_INFO : LOG_ERROR, "apply", "id", w->id, "result", loaded ? "ok" : "error",
+				  "detail", detail, (char *)NULL);
+			if (proposal_mark_applied(s->queue_dir, w->id, loaded, detail, time(NULL), &e) < 0)
+				log_event(LOG_ERROR, "apply", "id", w->id, "error", e.msg, (char *)NULL);
+			snprintf(done_ids[ndone++], PROPOSAL_ID_MAX, "%s", w->id);
+			s->applying[i] = s->applying[--s->napplying];
+			continue;
+		}
+		i++;
+	}
+	if (s->napplying)
+		loop_timer_set(l, &s->apply_timer, 20, NULL);
+	for (i = 0; i < ndone; i++) /* the waiting calls get their answer now */
+		sv_proposal_event(s, done_ids[i]);
 }
 
 void sv_proposal_event(struct sup *s, const char *id)
@@ -202,8 +294,11 @@ void sv_proposal_event(struct sup *s, const char *id)
 	}
 	if (!strcmp(status, "approved") && policy_tool(proposal_get(doc, "tool")) &&
 	    !cJSON_GetObjectItemCaseSensitive(doc, "applied")) {
-		apply_policy(s, doc);
+		if (!applying(s, id))
+			apply_policy(s, doc);
 		cJSON_Delete(doc);
+		if (applying(s, id)) /* egress has not loaded it yet: the waiting calls are answered then */
+			return;
 		if (proposal_read(s->queue_dir, id, &doc, &e) < 0) {
 			log_event(LOG_WARN, "queue", "id", id, "error", e.msg, (char *)NULL);
 			return;
@@ -436,7 +531,7 @@ int supervise_main(int argc, char **argv)
 	opt_init(&o);
 	while ((c = applet_opt(&o, argc, argv,
 			       "h(help)p:(policy)q:(queue)l:(listen)L:(log)b:(bottle)t:(response-timeout)"
-			       "P:(egress-pid-file)R(reload-parent)m:(max-conns)F:(listen-fd)",
+			       "P:(egress-pid-file)R(reload-parent)m:(max-conns)F:(listen-fd)A:(egress-loaded)",
 			       usage, &code)) != -1) {
 		switch (c) {
 		case APPLET_OPT_EXIT:
@@ -445,6 +540,7 @@ int supervise_main(int argc, char **argv)
 		case 'q': s->queue_dir = o.arg; break;
 		case 'l': listen_spec = o.arg; break;
 		case 'F': listen_fd = o.arg; break;
+		case 'A': s->loaded_path = o.arg; break;
 		case 'L': logpath = o.arg; break;
 		case 'b': snprintf(bottle, sizeof bottle, "%s", o.arg); break;
 		case 't':
@@ -502,6 +598,7 @@ int supervise_main(int argc, char **argv)
 	s->sfd = daemon_signalfd(&e);
 	if (s->sfd < 0 || loop_init(&s->loop, &e) < 0)
 		goto fail;
+	loop_timer_init(&s->apply_timer, apply_timer_cb, s);
 	s->lfd = listen_fd ? listenfd_take(listen_fd, SOCK_STREAM, &e) : daemon_listen_tcp(listen_spec, 256, &e);
 	if (s->lfd < 0)
 		goto fail;

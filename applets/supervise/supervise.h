@@ -80,6 +80,20 @@ struct sconn {
 
 enum reload_target { RELOAD_NONE, RELOAD_PARENT, RELOAD_PIDFILE };
 
+/*
+ * An approval merged into the policy, waiting for egress to say it loaded that file (--egress-loaded)
+ * before the proposal is stamped applied: the agent's answer then means its next request sees the change.
+ */
+#define SV_APPLY_WAIT_MAX 16
+#define SV_APPLY_WAIT_MS 20000
+struct sv_apply_wait {
+	char id[PROPOSAL_ID_MAX];
+	char detail[1100];
+	unsigned long long ino;
+	long long mtime_s, mtime_ns;
+	uint64_t until_ms;
+};
+
 struct sup {
 	struct loop loop;
 	const char *policy_path;
@@ -102,6 +116,11 @@ struct sup {
 	struct session sessions[SV_SESSION_MAX];
 	char *tools_result;  /* the tools/list result {"tools":[...]}, printed once */
 	size_t tools_result_len;
+
+	const char *loaded_path; /* --egress-loaded: what egress writes after each policy load */
+	struct sv_apply_wait applying[SV_APPLY_WAIT_MAX];
+	size_t napplying;
+	struct loop_timer apply_timer;
 
 	/* Ids whose decision was already logged (a ring), so repeated file events log it once. */
 	char seen[256][PROPOSAL_ID_MAX];
