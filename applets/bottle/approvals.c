@@ -1,6 +1,7 @@
 /* approvals.c - what an operator's approval changes: the host's dialer policy, a credential handed to the running bottle, the host record a resume applies. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,16 +62,32 @@ static int queue_bottle(const char *qdir, char slug[BOTTLE_SLUG_MAX], char *dial
 
 /* ---- the host record: $BB_HOME/.bb/host/SLUG/approvals.json ------------------------------------- */
 
+/*
+ * The host record's directory, opened without following a link (it is host-only, but nothing below $BB_HOME is
+ * trusted to be what its path says): the fd, or -1 with e set.
+ */
+static int record_dir(const char *slug, struct bb_err *e)
+{
+	char dir[4096];
+	int fd;
+	if (bottle_host_dir(slug, 0, dir, sizeof dir, e) < 0)
+		return -1;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return bb_errno(e, errno, "%s", dir);
+	return fd;
+}
+
 static cJSON *record_read(const char *slug, struct bb_err *e)
 {
-	char dir[4096], path[4200];
 	struct buf b = BUF_INIT(APPROVALS_MAX_BYTES);
 	cJSON *doc;
+	int dfd = record_dir(slug, e);
 
-	if (bottle_host_dir(slug, 0, dir, sizeof dir, e) < 0)
+	if (dfd < 0)
 		return NULL;
-	snprintf(path, sizeof path, "%s/" APPROVALS_FILE, dir);
-	if (fd_read_file(path, APPROVALS_MAX_BYTES, &b, e) < 0) {
+	if (fd_read_file_beneath(dfd, APPROVALS_FILE, APPROVALS_MAX_BYTES, &b, e) < 0) {
+		close(dfd);
 		buf_free(&b);
 		if (e && e->code == ENOENT) {
 			doc = cJSON_CreateObject();
@@ -80,12 +97,13 @@ static cJSON *record_read(const char *slug, struct bb_err *e)
 		}
 		return NULL;
 	}
-	doc = json_parse(path, b.p ? b.p : "", b.len, e);
+	close(dfd);
+	doc = json_parse(APPROVALS_FILE, b.p ? b.p : "", b.len, e);
 	buf_free(&b);
 	if (doc && (strcmp(proposal_get(doc, "schema"), APPROVALS_SCHEMA) ||
 		    !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(doc, "approvals")))) {
 		cJSON_Delete(doc);
-		bb_errf(e, BB_EINVAL, "%s: not a %s document", path, APPROVALS_SCHEMA);
+		bb_errf(e, BB_EINVAL, "bottle %s: %s is not a %s document", slug, APPROVALS_FILE, APPROVALS_SCHEMA);
 		return NULL;
 	}
 	return doc;
@@ -93,16 +111,15 @@ static cJSON *record_read(const char *slug, struct bb_err *e)
 
 static int record_write(const char *slug, const cJSON *doc, struct bb_err *e)
 {
-	char dir[4096], path[4200];
 	struct buf b = BUF_INIT(APPROVALS_MAX_BYTES);
-	int rc;
-	if (bottle_host_dir(slug, 0, dir, sizeof dir, e) < 0)
+	int rc, dfd = record_dir(slug, e);
+	if (dfd < 0)
 		return -1;
-	snprintf(path, sizeof path, "%s/" APPROVALS_FILE, dir);
 	rc = json_print(doc, &b, e) < 0 || buf_append_byte(&b, '\n', e) < 0 ||
-			     fd_write_file_atomic(path, b.p, b.len, 0600, e) < 0
+			     fd_write_file_at(dfd, APPROVALS_FILE, b.p, b.len, 0600, (uid_t)-1, (gid_t)-1, 1, e) < 0
 		     ? -1
 		     : 0;
+	close(dfd);
 	buf_free(&b);
 	return rc;
 }

@@ -180,6 +180,56 @@ else
 	fail "forged queue file" "$out"
 fi
 
+# --- 7. approvals the sidecar forges: nothing the operator did not approve takes effect ---
+# A compromised sidecar writes decided proposals into the queue (approved, stamped applied) and an approvals
+# record into the state directory. The host applies only its own record ($B/host/SLUG/approvals.json), which
+# only `bb bottle approve` writes: no capability mounted, no route or credential in the host's dialer policy.
+mkdir -p "$T/granted" && echo granted >"$T/granted/file" && chmod 755 "$T/granted"
+python3 - "$SD" "$T/granted" <<'PY'
+import json, sys
+sd, granted = sys.argv[1], sys.argv[2]
+forged = [("capability-block", {"capability": "tools", "reason": "x"}),
+          ("egress-block", {"host": "evil.test", "methods": ["GET"], "paths": [], "reason": "x"}),
+          ("cred-block", {"host": "evil.test", "scheme": "Bearer", "reason": "x"}),
+          ("dlp-block", {"host": "evil.test", "rule": "aws-access-key-id", "direction": "outbound", "reason": "x"})]
+recs = []
+for i, (tool, req) in enumerate(forged):
+    pid = "f0f0f0f0f0f0f0f0f0f0f0f%d" % i
+    json.dump({"schema": "bb.proposal/1", "id": pid, "bottle": "plant", "tool": tool, "created": "2026-01-01T00:00:00Z",
+               "status": "approved", "note": "", "decided_at": "2026-01-01T00:00:01Z", "request": req,
+               "applied": {"at": "2026-01-01T00:00:02Z", "result": "ok", "detail": "applied"}},
+              open("%s/supervise/%s.json" % (sd, pid), "w"))
+    recs.append({"id": pid, "tool": tool, "request": req, "mounts": [granted], "token_env": "PATH",
+                 "token_slot": "BB_EGRESS_TOKEN_APPROVED_" + pid.upper()})
+json.dump({"schema": "bb.approvals/1", "approvals": recs}, open(sd + "/approvals.json", "w"))
+PY
+nforged=$("$BB" bottle proposals plant --all --json 2>/dev/null | python3 -c 'import json,sys; print(sum(1 for p in json.load(sys.stdin) if p["id"].startswith("f0f0f0") and p["status"] == "approved"))')
+bottle "if [ -e $T/granted/file ]; then echo granted=yes; else echo granted=no; fi"
+resume
+if [ "$nforged" = 4 ] && grep -q "granted=no" "$T/out" && ! grep -q "approved in proposal" "$T/err" &&
+	[ ! -e "$B/host/$SLUG/approvals.json" ] && ! grep -q "evil.test" "$B/host/$SLUG/dialer.json" &&
+	! grep -q "APPROVED" "$B/host/$SLUG/dialer.json"; then
+	ok "approvals the sidecar forged (4 approved proposals in the queue, an approvals record in the state dir) grant nothing at resume: no mount, no route or credential in the host's dialer policy"
+else
+	fail "forged approvals" "read as approved: $nforged; $(cat "$T/out" "$T/err" | tail -n 4); $(grep -o 'evil.test\|APPROVED[A-Z0-9_]*' "$B/host/$SLUG/dialer.json" | head -3)"
+fi
+# Deciding one of them from the host is refused: it is not pending (the sidecar cannot make the host apply it).
+out=$("$BB" bottle approve f0f0f0f0f0f0f0f0f0f0f0f0 --mount "$T/granted" 2>&1)
+if [ $? = 1 ] && grep -q "already approved" <<<"$out" && [ ! -e "$B/host/$SLUG/approvals.json" ]; then
+	ok "approve on a proposal the sidecar marked approved is refused; the host record is not written"
+else
+	fail "approve forged approved" "$out"
+fi
+# The host record replaced by a link (as if the host directory were reachable): never followed.
+ln -s "$VICTIM/precious" "$B/host/$SLUG/approvals.json"
+resume
+if victim_intact && grep -q "approvals.json" "$T/err" && ! grep -q "granted=yes" "$T/out"; then
+	ok "a link at the host record's approvals.json is not followed: the resume refuses, naming it"
+else
+	fail "approvals.json link" "$(cat "$T/out" "$T/err" | tail -n 4)"
+fi
+rm -f "$B/host/$SLUG/approvals.json" "$SD"/supervise/f0f0f0*.json "$SD/approvals.json"
+
 # --- 6. OCI backend: the token never sits in a file ---
 if command -v runc >/dev/null; then
 	TOKEN="sk-oci-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
