@@ -132,7 +132,7 @@ grep -q "cred no-env rc=1: .*approve it with --token-env NAME" "$T/op" && grep -
 	grep -q "cred image rc=1: .*--image and --mount are for capability-block" "$T/op" && grep -q "^still pending" "$T/op" &&
 	ok "cred-block: an approval without --token-env, with an unset variable or a capability option is refused; the proposal stays pending" ||
 	fail "cred-block refusals" "$(cat "$T/op")"
-if grep -q "cred approve rc=0: approved" "$T/op" && grep -q 'cred-block "status":"approved" applied: credential (Bearer) added to route api.test' "$T/start.out" &&
+if grep -q "cred approve rc=0: approved" "$T/op" && grep -q 'cred-block "status":"approved" applied: credential (Bearer) added to route api.test;.*egress loaded it' "$T/start.out" &&
 	[ "$(auth_of /cred/before)" = none ] && [ "$(auth_of /cred/after)" = "Bearer $CRED" ] && [ "$(auth_of /cred/other)" = none ] &&
 	grep -q "leak 403" "$T/start.out" && [ "$(auth_of /cred/leak)" = missing ]; then
 	ok "cred-block approved with --token-env: the upstream gets the credential on that route from the next request, not before, not elsewhere; sent elsewhere, it is a known secret (403)"
@@ -152,7 +152,7 @@ out=$(python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(
 
 # --- dlp-block ---
 if grep -q "dlp before 403" "$T/start.out" && grep -q "dlp after 200 other 403 rule2 403" "$T/start.out" && grep -q "dlp approve rc=0" "$T/op" &&
-	grep -q 'dlp-block "status":"approved" applied: rule aws-access-key-id allowed outbound on route api.test only' "$T/start.out" &&
+	grep -q 'dlp-block "status":"approved" applied: rule aws-access-key-id allowed outbound on route api.test only;.*egress loaded it' "$T/start.out" &&
 	grep -q '"path": "/dlp/after"' "$T/up.log" && ! grep -q '"path": "/dlp/other"' "$T/up.log"; then
 	ok "dlp-block approved: that rule's finding passes on that route only; other routes and other rules are still blocked"
 else
