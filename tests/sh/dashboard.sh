@@ -176,6 +176,34 @@ wait_for main "question: may I delete build/?" 3
 wait_for main "approved cccc0003" 3 && grep -q '"note":"yes"' "$ST/$DEV/supervise/cccc0003.json" && ok answer_question ||
 	fail answer_question "$(cat "$ST/$DEV/supervise/cccc0003.json")"
 
+# A capability asks what it changes; for a queue no running bottle of this bb owns, the approval is refused.
+proposal "$ST/$DEV/supervise" dddd0004 capability-block '{"capability":"the build tools","reason":"make"}'
+mkdir -p "$T/cap"
+wait_for main "dddd0004" 3
+"${TS[@]}" send-keys -t main a
+wait_for main "approve dddd0004, at next resume (image=NAME mount=PATH):" 2 && ok capability_prompt ||
+	fail capability_prompt "$(screen main | tail -n 1)"
+"${TS[@]}" send-keys -t main -l "mount=$T/cap"
+"${TS[@]}" send-keys -t main Enter
+wait_for main "is not the queue of a bottle this bb runs" 3 &&
+	"$BB" bottle proposals --dir "$ST/$DEV/supervise" | grep -q "^dddd0004 .* pending " && ok capability_needs_bottle ||
+	fail capability_needs_bottle "$(screen main | tail -n 2)"
+# The bottle's host record (as bb bottle start leaves it): recorded for the next resume, and said so.
+echo '{}' >"$BB_HOME/.bb/host/$DEV/dialer.json"
+"${TS[@]}" send-keys -t main a
+"${TS[@]}" send-keys -t main -l "image=nosuchimage"
+"${TS[@]}" send-keys -t main Enter
+wait_for main "nosuchimage" 3
+"${TS[@]}" send-keys -t main a
+"${TS[@]}" send-keys -t main -l "mount=$T/cap"
+"${TS[@]}" send-keys -t main Enter
+if wait_for main "approved dddd0004" 3 && grep -q "\"$T/cap\"" "$BB_HOME/.bb/host/$DEV/approvals.json" &&
+	grep -q '"detail":"recorded for bottle .*takes effect when the operator stops and resumes it' "$ST/$DEV/supervise/dddd0004.json"; then
+	ok capability_recorded
+else
+	fail capability_recorded "$(screen main | tail -n 2); $(cat "$BB_HOME/.bb/host/$DEV/approvals.json" 2>&1)"
+fi
+
 # Down selects the next bottle: its events, not the first one's.
 "${TS[@]}" send-keys -t main Down
 wait_for main "> $WEB" 3 && wait_for main "web-only.example" 3 && ! screen main | grep -q "upload.example" && ok select_bottle ||

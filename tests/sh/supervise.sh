@@ -247,13 +247,13 @@ out=$(BB_HOME=$T/home "$BB" bottle proposals Bad_Name 2>&1); rc=$?
 P2=$T/plan2.json Q2=$T/queue2 LOG2=$T/supervise2.log ELOG=$T/egress.log
 write_plan "$P2"
 EPORT=$(free_port "$ADDR")
-BB_EGRESS_TOKEN_0=egress-test-token-value "$BB" egress --policy "$P2" --listen "$ADDR:$EPORT" --log "$ELOG" --ca "$T/noca" &
+BB_EGRESS_TOKEN_0=egress-test-token-value "$BB" egress --policy "$P2" --listen "$ADDR:$EPORT" --log "$ELOG" --ca "$T/noca" --loaded "$T/egress.loaded" &
 epid=$!
 on_exit "kill_tree $epid"
 echo "$epid" >"$T/egress.pid"
 if wait_port "$ADDR" "$EPORT" 10; then
 	PORT2=$(free_port "$ADDR")
-	start_sup "$PORT2" "$P2" "$Q2" "$LOG2" --egress-pid-file "$T/egress.pid" --response-timeout 20
+	start_sup "$PORT2" "$P2" "$Q2" "$LOG2" --egress-pid-file "$T/egress.pid" --egress-loaded "$T/egress.loaded" --response-timeout 20
 	SID2=$(init "$PORT2")
 	post "$PORT2" "$SID2" '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"egress-block","arguments":{"host":"registry.npmjs.org","reason":"npm ci"}}}' >"$T/call2.out" &
 	cpid=$!
@@ -264,7 +264,10 @@ if wait_port "$ADDR" "$EPORT" 10; then
 	done
 	"$BB" bottle approve "$id" --dir "$Q2" >/dev/null
 	wait $cpid
-	expect pidfile_reload_answer "$(cat "$T/call2.out")" 200 "SIGHUP sent to egress \\(pid $epid\\)"
+	expect pidfile_reload_answer "$(cat "$T/call2.out")" 200 "SIGHUP sent to egress \\(pid $epid\\); egress loaded it"
+	# The answer came once egress held the new policy (--egress-loaded), not merely once it was signalled.
+	grep -q '"event":"reload","result":"ok","routes":"2"' "$ELOG" && ok answer_after_egress_loaded ||
+		fail answer_after_egress_loaded "answered before egress reloaded: $(grep reload "$ELOG" | tail -2)"
 	for _ in $(seq 60); do grep -q '"event":"reload","result":"ok","routes":"2"' "$ELOG" && break; sleep 0.05; done
 	grep -q '"event":"reload","result":"ok","routes":"2"' "$ELOG" && ok egress_reloaded_new_route ||
 		fail egress_reloaded_new_route "$(grep reload "$ELOG" | tail -2)"
