@@ -33,6 +33,7 @@ egress:
     - host: api.test
       pipelock: {ssrf_ip_allowlist: ["127.0.0.0/8"]}
     - host: other.test
+      path_allowlist: [/cred/, /dlp/]
       pipelock: {ssrf_ip_allowlist: ["127.0.0.0/8"]}
 supervise: true
 ---
@@ -55,6 +56,9 @@ if [ -e "$T/tools/marker" ]; then echo "run \$n capability=yes"; else echo "run 
 if [ \$n = 1 ]; then
 	curl -sS -D /tmp/h -o /dev/null \$H "\$MCP_SUPERVISE_URL" -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}'
 	SID=\$(grep -i '^mcp-session-id' /tmp/h | cut -d' ' -f2 | tr -d '\r')
+	echo "route before \$(code \$O/new/before)"
+	call egress-block '{"host":"other.test","paths":["/new/"],"reason":"the new API"}'
+	echo "route after \$(code \$O/new/after)"
 	echo "cred before \$(code \$U/cred/before)"
 	call cred-block '{"host":"api.test","reason":"401 from the API"}'
 	echo "cred after \$(code \$U/cred/after) other \$(code \$O/cred/other) leak \$(code -X POST --data-binary 'k=$CRED' \$O/cred/leak)"
@@ -67,6 +71,7 @@ if [ \$n = 1 ]; then
 	if [ -e "$T/tools/marker" ]; then echo "after approval capability=yes"; else echo "after approval capability=no"; fi
 	env | grep -c "$CRED" | sed 's/^/agent env holds the credential: /'
 else
+	echo "resumed route \$(code \$O/new/resumed)"
 	echo "resumed cred \$(code \$U/cred/resumed) dlp \$(code -X POST --data-binary 'id $AWS' \$U/dlp/resumed) other \$(code -X POST --data-binary 'id $AWS' \$O/dlp/resumed)"
 fi
 echo "run \$n done"
@@ -89,6 +94,8 @@ has_pending() { [ -n "$(pending "$@")" ]; }
 # The operator: decides each proposal as it comes, trying the refusals first. Results in $T/op.
 operator() {
 	local id out rc
+	wait_for 60 has_pending egress-block other.test || return
+	"$BB" bottle approve "$(pending egress-block other.test)" >>"$T/op" 2>&1; echo "route approve rc=$?" >>"$T/op"
 	wait_for 60 has_pending cred-block api.test || return
 	id=$(pending cred-block api.test)
 	out=$("$BB" bottle approve "$id" 2>&1); echo "cred no-env rc=$?: $out" >>"$T/op"
@@ -127,6 +134,14 @@ else:
     print("missing")' "$T/up.log" "$1"
 }
 
+# --- egress-block ---
+if grep -q "route before 403" "$T/start.out" && grep -q "route approve rc=0" "$T/op" &&
+	grep -q 'egress-block "status":"approved" applied: .*egress loaded it' "$T/start.out" && grep -q "route after 200" "$T/start.out" &&
+	grep -q '"path": "/new/after"' "$T/up.log"; then
+	ok "egress-block approved: the widened route works at once, without a restart (refused before)"
+else
+	fail "egress-block" "$(grep -E 'route|egress-block' "$T/start.out" "$T/op")"
+fi
 # --- cred-block ---
 grep -q "cred no-env rc=1: .*approve it with --token-env NAME" "$T/op" && grep -q "cred unset rc=1: .*BB_TEST_NO_SUCH_VAR is not set" "$T/op" &&
 	grep -q "cred image rc=1: .*--image and --mount are for capability-block" "$T/op" && grep -q "^still pending" "$T/op" &&
@@ -184,6 +199,8 @@ if wait_for 60 grep -q "run 2 done" "$T/res.out" && grep -q "run 2 capability=ye
 else
 	fail "capability after resume" "$(tail -n 6 "$T/res.out" "$T/res.err")"
 fi
+grep -q "resumed route 200" "$T/res.out" && ok "after resume the approved route is still there (from the host record)" ||
+	fail "route after resume" "$(grep resumed "$T/res.out")"
 if grep -q "resumed cred 200 dlp 200 other 403" "$T/res.out" && [ "$(auth_of /cred/resumed)" = "Bearer $CRED" ]; then
 	ok "after resume the approved credential (from the resuming environment) and the DLP allowance still apply, on their route only"
 else
