@@ -229,7 +229,7 @@ flow_tui() {
 		fail "$flow tmux streaming" "$(screen "$b" | grep -v '^ *$' | tail -n 10)"
 	fi
 	"${TM[@]}" send-keys -t "$b" "$@"
-	for _ in $(seq 300); do [ -s "$ws.exit" ] && break; sleep 0.1; done
+	for _ in $(seq 1200); do [ -s "$ws.exit" ] && break; sleep 0.1; done # the agent quits, the bottle tears down: minutes on a loaded machine
 	if why=$(only_real "$host" "$path" "$want" 1); then
 		ok "$flow, tmux: the upstream got only the real credential"
 	else
