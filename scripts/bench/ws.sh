@@ -18,7 +18,7 @@ T=$(mktemp -d /tmp/bb-bench-ws.XXXXXX)
 pids=()
 cleanup() {
 	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do { kill "$p" && wait "$p"; } 2>/dev/null || true; done # set -e: a wait's 143 must not end the cleanup
 	rm -rf "$T"
 }
 trap cleanup EXIT
