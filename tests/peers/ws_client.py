@@ -10,25 +10,23 @@ Prints one JSON object: the handshake status, the messages received, the close c
 """
 import asyncio, base64, json, os, socket, ssl, struct, sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peerlib import proxy_connect
+
 mode, eaddr, eport, host, port, path, cafile = sys.argv[1:8]
 steps = sys.argv[8:]
 out = {"status": None, "recv": [], "close_code": None, "close_reason": None}
 
 
 def connect_sock():
-    s = socket.create_connection((eaddr, int(eport)), timeout=10)
     if mode == "mitm":
-        s.sendall(("CONNECT %s:%s HTTP/1.1\r\nHost: %s:%s\r\n\r\n" % (host, port, host, port)).encode())
-        resp = b""
-        while b"\r\n\r\n" not in resp:
-            c = s.recv(1)
-            if not c:
-                break
-            resp += c
-        if b" 200 " not in resp.split(b"\r\n")[0]:
-            out["status"] = int(resp.split(b" ")[1]) if resp else 0
+        s, status = proxy_connect(eaddr, eport, host, port)
+        if status != 200:
+            out["status"] = status
             print(json.dumps(out))
             sys.exit(0)
+    else:
+        s = socket.create_connection((eaddr, int(eport)), timeout=10)
     s.setblocking(False)
     return s
 

@@ -7,24 +7,22 @@ MODE direct: wss://HOST:UPPORT straight to the upstream at ADDR:PORT (CAFILE: th
 N sequential round trips of a SIZE-byte text message (the upstream's echo:); prints one JSON line:
 messages per second and the round-trip latency's p50 and p99 in microseconds.
 """
-import asyncio, json, socket, ssl, sys, time
+import asyncio, json, os, socket, ssl, sys, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../tests/peers"))
+from peerlib import proxy_connect
 
 mode, addr, port, host, upport, cafile, n, size = sys.argv[1:9]
 n, size = int(n), int(size)
 
 
 def sock():
-    s = socket.create_connection((addr, int(port)), timeout=10)
     if mode == "mitm":
-        s.sendall(("CONNECT %s:%s HTTP/1.1\r\nHost: %s:%s\r\n\r\n" % (host, upport, host, upport)).encode())
-        resp = b""
-        while b"\r\n\r\n" not in resp:
-            c = s.recv(1)
-            if not c:
-                sys.exit("egress closed the CONNECT")
-            resp += c
-        if b" 200 " not in resp.split(b"\r\n")[0]:
-            sys.exit("CONNECT refused: %r" % resp[:80])
+        s, status = proxy_connect(addr, port, host, upport)
+        if status != 200:
+            sys.exit("CONNECT refused: status %d" % status)
+    else:
+        s = socket.create_connection((addr, int(port)), timeout=10)
     s.setblocking(False)
     return s
 
