@@ -2018,7 +2018,7 @@ static void timer_cb(struct loop *l, struct loop_timer *t)
 		c->cl.failed = 0;
 	} else if (body_pending(c) && want_client_bytes(c) && now >= c->body_due_ms && c->rs <= RS_HEAD) {
 		up_close(c);
-		deny(c, 408, "timeout", "the request body did not arrive in time (slower than " EG_BODY_MIN_RATE_TEXT " bytes/s)");
+		deny(c, 408, "timeout", "the request body did not arrive in time (slower than " EG_STR(EG_BODY_MIN_RATE) " bytes/s)");
 		c->cl.failed = 0;
 	} else if (c->rq == RQ_CONNECTING && now >= c->req_started_ms + c->eg->connect_ms) {
 		up_close(c);

@@ -29,7 +29,8 @@
 #define EG_LINGER_MAX 64 /* refused connections draining at once; more are closed outright */
 #define EG_HOLD 2048      /* body bytes held back from upstream until the scanner has seen this much more */
 #define EG_BODY_MIN_RATE 500 /* bytes/s a request body must average after the head timeout's grace */
-#define EG_BODY_MIN_RATE_TEXT "500"
+#define EG_STR_(x) #x
+#define EG_STR(x) EG_STR_(x) /* a number macro as a string literal */
 #define EG_WS_MSG_MAX (16u << 20) /* a WebSocket message (all its fragments) is held whole up to this (else 1009) */
 
 /* One end of a connection: a socket, optionally with a TLS engine on it. */
