@@ -8,6 +8,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 export BB MODE="${MODE:-musl}"
 pass=0 failn=0 skipn=0
 only=" $* "
+# Every failure with its diagnostics, printed again just above the closing count, so a log's tail
+# (all a CI report keeps) names what failed.
+fails=$(mktemp)
+trap 'rm -f "$fails"' EXIT
 
 want() { [ "$only" = "  " ] || [[ "$only" == *" $1 "* ]]; }
 
@@ -21,13 +25,14 @@ count() {
 	n_fail=$(grep -c '^not ok - ' "$out")
 	n_skip=$(grep -c '^skip - ' "$out")
 	sed "s/^/[$name] /" "$out" | grep -E '^\[[^]]*\] (ok|not ok|skip|#) ' || true
+	[ "$n_fail" -eq 0 ] || sed "s/^/[$name] /" "$out" | grep -E -A6 '^\[[^]]*\] not ok ' >>"$fails"
 	if [ "$rc" -ne 0 ] && [ "$n_fail" -eq 0 ]; then
-		echo "[$name] not ok - $name exited $rc without reporting a failure:"
-		tail -n 15 "$out" | sed "s/^/[$name] #   /"
+		{ echo "[$name] not ok - $name exited $rc without reporting a failure:"
+		  tail -n 15 "$out" | sed "s/^/[$name] #   /"; } | tee -a "$fails"
 		n_fail=1
 	fi
 	if [ $((n_ok + n_fail + n_skip)) -eq 0 ]; then
-		echo "[$name] not ok - $name reported no test"
+		echo "[$name] not ok - $name reported no test" | tee -a "$fails"
 		n_fail=1
 	fi
 	rm -f "$out"
@@ -51,6 +56,10 @@ for t in "$here"/attacks/*.sh; do
 	count "attack_$(basename "$t" .sh)" bash "$t"
 done
 
+if [ -s "$fails" ]; then
+	echo "# failures:"
+	grep -E '^\[[^]]*\] (not ok|#)' "$fails" | head -n 60
+fi
 if [ "$skipn" -gt 0 ]; then
 	echo "$pass passed, $failn failed, $skipn skipped"
 else
