@@ -1343,12 +1343,21 @@ static int response_step(struct conn *c)
 
 /* ---------- WebSocket (RFC 6455) after an upgrade ---------- */
 
+/* Give one direction's message buffer back to the daemon's WebSocket budget. */
+static void ws_buf_free(struct egress *eg, struct ws_dir *d)
+{
+	eg->ws_mem -= d->msg_cap;
+	free(d->msg);
+	d->msg = NULL;
+	d->msg_cap = 0;
+}
+
 static void ws_release(struct conn *c)
 {
 	if (!c->ws)
 		return;
-	free(c->ws->up.msg);
-	free(c->ws->down.msg);
+	ws_buf_free(c->eg, &c->ws->up);
+	ws_buf_free(c->eg, &c->ws->down);
 	free(c->ws);
 	c->ws = NULL;
 }
@@ -1409,7 +1418,11 @@ static void ws_fail(struct conn *c, unsigned code, const char *reason, const cha
 	ws_close_to(&w->up, 1001, "going away");
 }
 
-static int ws_grow(struct ws_dir *d, size_t need)
+/*
+ * Room for need bytes of message, within the daemon-wide budget (--ws-memory):
+ * 0, -1 out of memory, -2 the budget is spent (by every connection together).
+ */
+static int ws_grow(struct egress *eg, struct ws_dir *d, size_t need)
 {
 	unsigned char *p;
 	size_t cap = d->msg_cap ? d->msg_cap : 4096;
@@ -1417,8 +1430,14 @@ static int ws_grow(struct ws_dir *d, size_t need)
 		return 0;
 	while (cap < need)
 		cap *= 2;
+	if (cap - d->msg_cap > eg->ws_mem_max - eg->ws_mem) {
+		if (need - d->msg_cap > eg->ws_mem_max - eg->ws_mem)
+			return -2;
+		cap = d->msg_cap + (eg->ws_mem_max - eg->ws_mem); /* the last of the budget, not a doubling past it */
+	}
 	if (!(p = realloc(d->msg, cap)))
 		return -1;
+	eg->ws_mem += cap - d->msg_cap;
 	d->msg = p;
 	d->msg_cap = cap;
 	return 0;
@@ -1481,11 +1500,8 @@ static int ws_emit(struct conn *c, struct ws_dir *d, int to_up)
 	if (d->emit_off == d->msg_len) {
 		d->emitting = 0;
 		d->msg_len = 0;
-		if (d->msg_cap > (1u << 20)) { /* a big message's buffer is not kept for the small ones */
-			free(d->msg);
-			d->msg = NULL;
-			d->msg_cap = 0;
-		}
+		if (d->msg_cap > EG_WS_KEEP) /* a big message's buffer goes back to the budget, not kept for small ones */
+			ws_buf_free(c->eg, d);
 	}
 	return moved;
 }
@@ -1531,7 +1547,7 @@ static int ws_dir_step(struct conn *c, int to_up)
 	for (;;) {
 		struct ws_hdr h;
 		const char *why = NULL;
-		char text[200];
+		char text[256];
 		size_t take;
 		int r;
 
@@ -1603,8 +1619,16 @@ static int ws_dir_step(struct conn *c, int to_up)
 		}
 		take = *in_len < d->left ? *in_len : (size_t)d->left;
 		if (take) {
-			if (ws_grow(d, d->msg_len + take) < 0) {
-				ws_fail(c, 1011, "bb egress: out of memory", "error", "memory", "out of memory");
+			if ((r = ws_grow(c->eg, d, d->msg_len + take)) < 0) {
+				if (r == -1) {
+					ws_fail(c, 1011, "bb egress: out of memory", "error", "memory", "out of memory");
+					return 1;
+				}
+				snprintf(text, sizeof text,
+					 "WebSocket memory full: the connections hold %zu KiB of messages to inspect (--ws-memory %zu MiB); "
+					 "the %s's message finds no room", c->eg->ws_mem >> 10, c->eg->ws_mem_max >> 20,
+					 to_up ? "agent" : "upstream");
+				ws_fail(c, 1013, "bb egress: busy, try again later", "deny", "memory", text);
 				return 1;
 			}
 			memcpy(d->msg + d->msg_len, in, take);

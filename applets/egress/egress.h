@@ -32,6 +32,8 @@
 #define EG_STR_(x) #x
 #define EG_STR(x) EG_STR_(x) /* a number macro as a string literal */
 #define EG_WS_MSG_MAX (16u << 20) /* a WebSocket message (all its fragments) is held whole up to this (else 1009) */
+#define EG_WS_MEM_MIB 128         /* default of --ws-memory: every connection's held messages together (else 1013) */
+#define EG_WS_KEEP (64u << 10)    /* a message buffer up to this is kept for the next message; a bigger one is freed */
 
 /* One end of a connection: a socket, optionally with a TLS engine on it. */
 struct side {
@@ -188,6 +190,7 @@ struct egress {
 	struct scan_engine *scan; /* the engine for the current policy's known secrets */
 	struct scrub_set *scrub;  /* the same secrets (tokens, --known values), replaced in what flows back to the agent */
 	size_t dec_mem;           /* bytes the body decoders of every connection hold (at most EG_DECODER_MEM) */
+	size_t ws_mem, ws_mem_max; /* bytes every WebSocket message buffer holds, and the most they may (--ws-memory) */
 	struct tls_trust trust;
 	struct ca ca;
 	int have_ca;

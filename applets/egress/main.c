@@ -48,6 +48,8 @@ static const char usage[] =
 	"  -i, --idle-timeout S   close connections idle this long (default 120)\n"
 	"  -T, --head-timeout S   a request head must arrive within this (default 15)\n"
 	"  -b, --inbound MODE     on prompt injection in a response: annotate (log) or block (cut)\n"
+	"  -W, --ws-memory MIB    WebSocket messages held for inspection, all connections together\n"
+	"                         (default 128); a message that finds no room ends with close 1013\n"
 	"SIGHUP reloads the policy (a bad one is refused and the old kept); SIGTERM stops.\n"
 	"Tokens never appear in the policy, the logs or any answer to the agent.";
 
@@ -375,11 +377,12 @@ int egress_main(int argc, char **argv)
 	eg->idle_ms = 120000;
 	eg->head_ms = 15000;
 	eg->connect_ms = 10000;
+	eg->ws_mem_max = (size_t)EG_WS_MEM_MIB << 20;
 	opt_init(&o);
 	while ((c = applet_opt(&o, argc, argv,
 			       "h(help)p:(policy)l:(listen)L:(log)c:(ca)t:(token-file)k:(known)r:(rules)H:(hosts)"
 			       "n:(nameserver)d:(dialer)m:(max-conns)i:(idle-timeout)T:(head-timeout)b:(inbound)F:(listen-fd)"
-			       "S:(token-socket)A:(loaded)",
+			       "S:(token-socket)A:(loaded)W:(ws-memory)",
 			       usage, &code)) != -1) {
 		unsigned long v;
 		char *end;
@@ -411,10 +414,13 @@ int egress_main(int argc, char **argv)
 		case 'm':
 		case 'i':
 		case 'T':
+		case 'W':
 			v = strtoul(o.arg, &end, 10);
 			if (*end || !*o.arg || v == 0 || v > 1000000)
 				return applet_usage_error(usage, "-%c %s: want a positive number", c, o.arg);
-			if (c == 'm')
+			if (c == 'W')
+				eg->ws_mem_max = (size_t)v << 20;
+			else if (c == 'm')
 				eg->max_conns = v;
 			else if (c == 'i')
 				eg->idle_ms = (unsigned)v * 1000;

@@ -146,3 +146,48 @@ rawcase "a frame claiming a compressed payload (RSV1, no extension negotiated)" 
 rawcase "a ping longer than 125 bytes" "89fe0080$(printf '00%.0s' {1..132})" 1002
 rawcase "a continuation with no message" "8083000000006162" 1002
 rawcase "a message larger than egress holds (16 MiB)" "82ff000000000100000100000000" 1009
+
+# One budget for the messages every connection holds (--ws-memory): while one agent connection holds most of it,
+# another's message finds no room and ends with 1013 (try again later), not an egress that grows without bound;
+# once the first is done the budget is whole again.
+EGW=$(free_port "$A")
+BB_EGRESS_TOKEN_0=$TOKEN SSL_CERT_FILE=$T/upca.crt "$BB" egress --policy "$T/policy.json" --listen "$A:$EGW" \
+	--hosts "$T/hosts" --log "$T/audit-w.log" --ws-memory 1 2>"$T/egress-w.err" &
+EGW_PID=$!
+on_exit "kill_tree $EGW_PID"
+if wait_port "$A" "$EGW"; then
+	frame() { printf '81ff%016x00000000' "$1"; } # a masked text frame of N bytes (mask key 0: the payload as sent)
+	closef=88820000000003e8
+	wsw() { # OUT STEP...: a raw client through the budgeted egress
+		local o=$1
+		shift
+		timeout 90 "$WSPY" "$TESTS/peers/ws_client.py" raw "$A" "$EGW" api.test "$WS_TLS" /ws "$CA" "$@" >"$T/$o.out" 2>"$T/$o.err"
+	}
+	jw() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2]))' "$T/$1.out" "$2" 2>/dev/null; }
+	: >"$WSLOG"
+	wsw a "raw:$(frame 900001)" zeros:900000 "touch:$T/a-held" "waitfile:$T/b-done" zeros:1 "raw:$closef" &
+	a_pid=$!
+	# Wait until egress has read all of A's held bytes: its side of the connection has nothing left queued.
+	held=0
+	for _ in $(seq 600); do
+		if [ -e "$T/a-held" ] && [ -n "$(ss -tnH state established "( sport = :$EGW )")" ] &&
+			! ss -tnH state established "( sport = :$EGW )" | awk '$1 != 0 { bad = 1 } END { exit !bad }'; then
+			held=1
+			break
+		fi
+		sleep 0.05
+	done
+	wsw b "raw:$(frame 300000)" zeros:300000 "raw:$closef"
+	touch "$T/b-done"
+	wait "$a_pid"
+	wsw c "raw:$(frame 300000)" zeros:300000 "raw:$closef"
+	if [ "$held" = 1 ] && [ "$(jw b close_code)" = 1013 ] && [ "$(jw a close_code)" = 1000 ] &&
+		[ "$(jw c close_code)" = 1000 ] && grep '"rule":"memory"' "$T/audit-w.log" | grep -q 'WebSocket memory full' &&
+		awk 'length > 1800000' "$WSLOG" | grep -q '"frame": 1'; then
+		ok "one WebSocket budget for all connections (--ws-memory): a second message finds no room (1013), the first passes, then the budget is free again"
+	else
+		fail "websocket memory budget" "held=$held a: $(cat "$T/a.out" "$T/a.err" | tail -c 300) b: $(cat "$T/b.out" "$T/b.err" | tail -c 300) c: $(cat "$T/c.out" | tail -c 200) audit: $(tail -n 3 "$T/audit-w.log" | cut -c 1-300)"
+	fi
+else
+	fail "egress --ws-memory starts" "$(cat "$T/egress-w.err")"
+fi

@@ -6,9 +6,10 @@ MODE mitm: CONNECT HOST:PORT through egress, TLS with CAFILE (the bottle CA), th
      direct: plain HTTP to egress with Host HOST:PORT (egress speaks TLS upstream);
      raw: as direct, but the handshake and frames are written by hand (STEP raw:HEX sends bytes as they are).
 STEPs: send:TEXT  frags:A|B|C (one message in fragments)  bin:HEX  ping:TEXT  recv  close
+raw STEPs: raw:HEX  zeros:N (N zero bytes)  touch:FILE (create it)  waitfile:FILE (wait up to 30 s for it)
 Prints one JSON object: the handshake status, the messages received, the close code and reason seen.
 """
-import asyncio, base64, json, os, socket, ssl, struct, sys
+import asyncio, base64, json, os, socket, ssl, struct, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from peerlib import proxy_connect
@@ -86,6 +87,15 @@ def raw():
         k, _, v = st.partition(":")
         if k == "raw":
             s.sendall(bytes.fromhex(v))
+        elif k == "zeros":
+            s.sendall(bytes(int(v)))
+        elif k == "touch":
+            open(v, "w").close()
+        elif k == "waitfile":
+            end = time.monotonic() + 30
+            while not os.path.exists(v) and time.monotonic() < end:
+                time.sleep(0.02)
+    s.settimeout(30)
     try:
         while True:
             h = f.read(2)
@@ -94,6 +104,8 @@ def raw():
             op, n = h[0] & 15, h[1] & 127
             if n == 126:
                 n = struct.unpack(">H", f.read(2))[0]
+            elif n == 127:
+                n = struct.unpack(">Q", f.read(8))[0]
             data = f.read(n)
             if op == 8:
                 out["close_code"] = struct.unpack(">H", data[:2])[0] if len(data) >= 2 else None
