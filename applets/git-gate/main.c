@@ -1,11 +1,7 @@
 /* main.c - `bb git-gate`: git:// for the bottle's repo mirrors; pushes are scanned and clean ones forwarded upstream over SSH. */
-#include <git2.h>
-#include <string.h>
-
 #include "applet.h"
-#include "gate.h"
+#include "gitgate_daemon.h"
 #include "log.h"
-#include "opt.h"
 
 BB_APPLET(git-gate, "git:// server that scans pushes and forwards clean ones upstream")
 
@@ -27,21 +23,15 @@ static int serve_git(const struct gitgate_server *srv, int fd, const struct ggd_
 int git_gate_main(int argc, char **argv)
 {
 	struct ggd_opts o;
-	struct opt op;
 	struct bb_err e = { 0 };
-	int c, code;
+	int code;
 
-	ggd_opts_init(&o, "git-gate", "0.0.0.0:9418");
-	opt_init(&op);
-	while ((c = applet_opt(&op, argc, argv, GGD_SPEC, usage, &code)) != -1) {
-		if (c == APPLET_OPT_EXIT)
-			return code;
-		if (ggd_opt(&o, c, op.arg, &e) <= 0)
-			return applet_usage_error(usage, "%s", e.msg[0] ? e.msg : "unexpected option");
+	ggd_opts_init(&o, "git-gate", "0.0.0.0:9418", 0);
+	switch (ggd_args(&o, argc, argv, &e)) {
+	case GGD_ARGS_HELP: out_printf("%s\n", usage); return BB_EXIT_OK;
+	case GGD_ARGS_USAGE: return applet_usage_error(usage, "%s", e.msg);
 	}
-	if (op.ind < argc)
-		return applet_usage_error(usage, "unexpected argument '%s'", argv[op.ind]);
-	if (!o.policy_path || !o.mirrors_dir)
-		return applet_usage_error(usage, "--policy and --mirrors are required");
-	return ggd_run(&o, serve_git);
+	if ((code = ggd_run(&o, serve_git, &e)) != BB_EXIT_OK && e.msg[0])
+		err_printf("%s", e.msg);
+	return code;
 }

@@ -1,11 +1,8 @@
 /* main.c - `bb git-http`: the same gate as git-gate, over git's smart HTTP (GET info/refs, POST git-*-pack). */
-#include <git2.h>
-#include <string.h>
-
-#include "../git-gate/gate.h"
 #include "applet.h"
+#include "gitgate_daemon.h"
 #include "gitgate_http.h"
-#include "opt.h"
+#include "log.h"
 
 BB_APPLET(git-http, "smart-HTTP git server with the same push gate")
 
@@ -15,9 +12,7 @@ static const char usage[] =
 	"0.0.0.0:9420) with the same mirrors, refresh, push scan and forwarding as\n"
 	"bb git-gate. A POST without a valid Content-Length (or chunked framing) gets\n"
 	"400, one over the cap 413. docs/git-gate.md has the details.\n"
-	"  -l, --listen ADDR:PORT where to listen (repeatable)\n"
-	"  -b, --max-body BYTES   cap on an upload-pack request body (default 1048576;\n"
-	"                         receive-pack bodies are capped by --max-pack)\n" GGD_USAGE_COMMON;
+	"  -l, --listen ADDR:PORT where to listen (repeatable)\n" GGD_USAGE_MAX_BODY GGD_USAGE_COMMON;
 
 static int serve_http(const struct gitgate_server *srv, int fd, const struct ggd_opts *o, struct bb_err *e)
 {
@@ -27,28 +22,15 @@ static int serve_http(const struct gitgate_server *srv, int fd, const struct ggd
 int git_http_main(int argc, char **argv)
 {
 	struct ggd_opts o;
-	struct opt op;
 	struct bb_err e = { 0 };
-	uint64_t v;
-	int c, code;
+	int code;
 
-	ggd_opts_init(&o, "git-http", "0.0.0.0:9420");
-	opt_init(&op);
-	while ((c = applet_opt(&op, argc, argv, GGD_SPEC "b:(max-body)", usage, &code)) != -1) {
-		if (c == APPLET_OPT_EXIT)
-			return code;
-		if (c == 'b') {
-			if (sv_to_u64(sv_from(op.arg), UINT64_MAX / 2, &v, NULL) < 0 || v == 0)
-				return applet_usage_error(usage, "--max-body: '%s' is not a positive number", op.arg);
-			o.max_body = v;
-			continue;
-		}
-		if (ggd_opt(&o, c, op.arg, &e) <= 0)
-			return applet_usage_error(usage, "%s", e.msg[0] ? e.msg : "unexpected option");
+	ggd_opts_init(&o, "git-http", "0.0.0.0:9420", 1);
+	switch (ggd_args(&o, argc, argv, &e)) {
+	case GGD_ARGS_HELP: out_printf("%s\n", usage); return BB_EXIT_OK;
+	case GGD_ARGS_USAGE: return applet_usage_error(usage, "%s", e.msg);
 	}
-	if (op.ind < argc)
-		return applet_usage_error(usage, "unexpected argument '%s'", argv[op.ind]);
-	if (!o.policy_path || !o.mirrors_dir)
-		return applet_usage_error(usage, "--policy and --mirrors are required");
-	return ggd_run(&o, serve_http);
+	if ((code = ggd_run(&o, serve_http, &e)) != BB_EXIT_OK && e.msg[0])
+		err_printf("%s", e.msg);
+	return code;
 }

@@ -14,6 +14,7 @@ cases=(
 	"dumb HTTP is 403, an unknown repo 404, GET on an RPC endpoint 405"
 	"upstream down: the clone fails closed with the reason"
 	"a client stalled inside its request head is dropped after --timeout"
+	"options: --max-body is git-http's alone; a bad value, an operand or no --policy is a usage error saying which"
 )
 command -v curl >/dev/null || skip_all cases "no curl"
 gitsshd_start cases
@@ -174,6 +175,22 @@ if ! git clone -q "$URL" "$T/c-down" >"$T/o" 2>&1 && grep -q "remote error: bb g
 else
 	fail "${cases[9]}" "$(out "$T/o")"
 fi
+# 11. the options both gates share (lib/gitgate_daemon) and git-http's own; each refusal exits 2 before listening
+usage_err() { # EXPECTED-MESSAGE APPLET ARGS...
+	local want=$1
+	shift
+	"$BB" "$@" >"$T/u.out" 2>"$T/u.err"
+	[ $? -eq 2 ] && grep -qF "bb $1: $want" "$T/u.err" && grep -q "^usage: bb $1 " "$T/u.err" && [ ! -s "$T/u.out" ]
+}
+bad=""
+usage_err "--max-body: '0' is not a positive number" git-http -p x -m y --max-body 0 || bad+=" http-max-body-0"
+usage_err "unknown option '--max-body'" git-gate -p x -m y --max-body 5 || bad+=" gate-max-body"
+usage_err "--timeout: '0' is not a number from 1 to 86400" git-http -p x -m y -t 0 || bad+=" timeout-0"
+usage_err "unexpected argument 'extra'" git-gate -p x -m y extra || bad+=" operand"
+usage_err "--policy and --mirrors are required" git-http -m y || bad+=" no-policy"
+"$BB" git-http --help >"$T/u.out" 2>&1 && grep -q -- "--max-body BYTES" "$T/u.out" || bad+=" help"
+if [ -z "$bad" ]; then ok "${cases[11]}"; else fail "${cases[11]}" "wrong:$bad ($(head -n 1 "$T/u.err"))"; fi
+
 if grep -qF -e "$SECRET" -e "$SECRET2" "$T/http.log" "$T/http.err" || grep -q Sanitizer "$T/http.err"; then
 	fail "log check" "a secret or a sanitizer report in git-http's output: $(grep -m1 -A3 Sanitizer "$T/http.err" | tr '\n' ' ')"
 fi

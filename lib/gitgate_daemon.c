@@ -1,5 +1,5 @@
-/* daemon.c - what bb git-gate and bb git-http share: options, the policy and its scan engines, a forking listener, signals. */
-#include "gate.h"
+/* gitgate_daemon.c - the daemon bb git-gate and bb git-http both are: options, the policy and its scan engines, a forking listener, signals. */
+#include "gitgate_daemon.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,12 +23,14 @@
 #include "gitssh.h"
 #include "log.h"
 #include "loop.h"
+#include "opt.h"
 #include "pktline.h"
 
 #define DRAIN_MS 30000
 #define CHILDREN_MAX 1024
+#define GGD_SPEC "h(help)p:(policy)m:(mirrors)k:(keys)r:(rules)R:(repo-rules)t:(timeout)T:(pack-timeout)c:(max-connections)P:(max-pack)L:(log)l:(listen)D:(dialer)"
 
-void ggd_opts_init(struct ggd_opts *o, const char *prog, const char *default_listen)
+void ggd_opts_init(struct ggd_opts *o, const char *prog, const char *default_listen, int with_max_body)
 {
 	memset(o, 0, sizeof *o);
 	o->prog = prog;
@@ -39,6 +41,7 @@ void ggd_opts_init(struct ggd_opts *o, const char *prog, const char *default_lis
 	o->max_conns = 32;
 	o->max_pack = 2ULL << 30;
 	o->max_body = 1 << 20;
+	o->with_max_body = with_max_body;
 }
 
 static int num(const char *arg, uint64_t max, uint64_t *out, const char *what, struct bb_err *e)
@@ -48,7 +51,8 @@ static int num(const char *arg, uint64_t max, uint64_t *out, const char *what, s
 	return 0;
 }
 
-int ggd_opt(struct ggd_opts *o, int c, const char *arg, struct bb_err *e)
+/* One option opt_next returned: 1 when it was one of ours, 0 when not, -1 with e for a bad value. */
+static int ggd_opt(struct ggd_opts *o, int c, const char *arg, struct bb_err *e)
 {
 	uint64_t v;
 
@@ -85,8 +89,45 @@ int ggd_opt(struct ggd_opts *o, int c, const char *arg, struct bb_err *e)
 			return -1;
 		o->max_pack = v;
 		return 1;
+	case 'b':
+		if (!o->with_max_body)
+			return 0;
+		if (sv_to_u64(sv_from(arg), UINT64_MAX / 2, &v, NULL) < 0 || v == 0)
+			return bb_errf(e, BB_EINVAL, "--max-body: '%s' is not a positive number", arg);
+		o->max_body = v;
+		return 1;
 	}
 	return 0;
+}
+
+int ggd_args(struct ggd_opts *o, int argc, char **argv, struct bb_err *e)
+{
+	struct opt op;
+	int c, r;
+
+	opt_init(&op);
+	while ((c = opt_next(&op, argc, argv, o->with_max_body ? GGD_SPEC "b:(max-body)" : GGD_SPEC)) != -1) {
+		if (c == 'h')
+			return GGD_ARGS_HELP;
+		if (c == '?') {
+			bb_errf(e, BB_EINVAL, "%s", op.err);
+			return GGD_ARGS_USAGE;
+		}
+		if ((r = ggd_opt(o, c, op.arg, e)) <= 0) {
+			if (r == 0)
+				bb_errf(e, BB_EINVAL, "unexpected option");
+			return GGD_ARGS_USAGE;
+		}
+	}
+	if (op.ind < argc) {
+		bb_errf(e, BB_EINVAL, "unexpected argument '%s'", argv[op.ind]);
+		return GGD_ARGS_USAGE;
+	}
+	if (!o->policy_path || !o->mirrors_dir) {
+		bb_errf(e, BB_EINVAL, "--policy and --mirrors are required");
+		return GGD_ARGS_USAGE;
+	}
+	return GGD_ARGS_RUN;
 }
 
 /* The policy and one scan engine per repo (built-in rules, --rules, then --repo-rules DIR/NAME.yml). */
@@ -179,6 +220,8 @@ struct daemon {
 	pid_t children[CHILDREN_MAX];
 	int nchildren;
 	int stopping;
+	int in_child;                 /* this process is a connection's child, unwinding to the applet's return */
+	int child_rc;
 };
 
 static void reap(struct daemon *d)
@@ -205,8 +248,11 @@ static void close_listeners(struct daemon *d)
 		}
 }
 
-/* In the child: serve fd and exit; never returns. */
-static void child(struct daemon *d, int fd)
+/*
+ * In the child: close the daemon's descriptors, serve fd, and return its
+ * exit status (ggd_run hands it to the applet, whose return ends the child).
+ */
+static int child(struct daemon *d, int fd)
 {
 	struct gitgate_server srv;
 	struct bb_err e = { 0 };
@@ -216,10 +262,9 @@ static void child(struct daemon *d, int fd)
 	int rc;
 
 	for (i = 0; i < d->nl; i++)
-		if (d->lfd[i] >= 0)
-			close(d->lfd[i]);
-	close(d->sfd);
-	close(d->loop.epfd);
+		d->lfd[i] = fd_close(d->lfd[i]);
+	d->sfd = fd_close(d->sfd);
+	d->loop.epfd = fd_close(d->loop.epfd);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGTERM, SIG_DFL);
@@ -231,9 +276,8 @@ static void child(struct daemon *d, int fd)
 	if (d->o->dialer && gitssh_dialer_set(d->o->dialer, &e) < 0) {
 		log_event(LOG_ERROR, "dialer-failed", "error", e.msg, (char *)NULL);
 		close(fd);
-		gitgate_policy_free(&d->policy);
 		git_libgit2_shutdown();
-		exit(1);
+		return 1;
 	}
 	memset(&srv, 0, sizeof srv);
 	srv.policy = &d->policy;
@@ -251,10 +295,9 @@ static void child(struct daemon *d, int fd)
 	if (rc != 0 && e.msg[0])
 		log_event(LOG_WARN, "connection-failed", "peer", peer, "error", e.msg, (char *)NULL);
 	close(fd);
-	gitgate_policy_free(&d->policy);
 	git_libgit2_shutdown();
-	/* exit, not _exit: the sanitizer build checks the child for leaks too (the parent's stdio holds nothing). */
-	exit(rc == 0 ? 0 : 1);
+	/* returned, not _exit: the sanitizer build checks the child for leaks too (the parent's stdio holds nothing). */
+	return rc == 0 ? 0 : 1;
 }
 
 static void accept_cb(struct loop *l, struct loop_io *io, uint32_t ev)
@@ -262,8 +305,9 @@ static void accept_cb(struct loop *l, struct loop_io *io, uint32_t ev)
 	struct daemon *d = io->arg;
 	int lfd = io->fd;
 
-	(void)l;
 	(void)ev;
+	if (d->in_child)
+		return; /* the rest of the parent's batch of events is not the child's */
 	for (;;) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		pid_t pid;
@@ -288,8 +332,12 @@ static void accept_cb(struct loop *l, struct loop_io *io, uint32_t ev)
 			continue;
 		}
 		pid = fork();
-		if (pid == 0)
-			child(d, fd);
+		if (pid == 0) {
+			d->child_rc = child(d, fd);
+			d->in_child = 1;
+			loop_stop(l);
+			return;
+		}
 		if (pid < 0)
 			log_event(LOG_ERROR, "fork-failed", "error", strerror(errno), (char *)NULL);
 		else
@@ -318,6 +366,8 @@ static void signal_cb(struct loop *l, struct loop_io *io, uint32_t ev)
 	struct signalfd_siginfo si;
 
 	(void)ev;
+	if (d->in_child)
+		return;
 	while (read(d->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
 		if (si.ssi_signo == SIGCHLD) {
 			reap(d);
@@ -349,10 +399,10 @@ static void drain(struct daemon *d)
 		reap(d);
 }
 
-int ggd_run(const struct ggd_opts *o, ggd_serve_fn serve)
+int ggd_run(const struct ggd_opts *o, ggd_serve_fn serve, struct bb_err *e)
 {
 	static struct daemon d;
-	struct bb_err e = { 0 };
+	struct bb_err le = { 0 };
 	sigset_t ss;
 	size_t i;
 	int code = BB_EXIT_SYSTEM;
@@ -362,16 +412,12 @@ int ggd_run(const struct ggd_opts *o, ggd_serve_fn serve)
 	d.o = o;
 	d.serve = serve;
 	d.sfd = -1;
-	if (log_open(o->prog, o->log_path, LOG_INFO, &e) < 0) {
-		err_printf("%s", e.msg);
+	if (log_open(o->prog, o->log_path, LOG_INFO, e) < 0)
 		return BB_EXIT_SYSTEM;
-	}
-	if (load_policy(o, &d.policy, &e) < 0) {
-		err_printf("%s", e.msg);
+	if (load_policy(o, &d.policy, e) < 0)
 		return BB_EXIT_USAGE;
-	}
 	if (mkdir(o->mirrors_dir, 0700) < 0 && errno != EEXIST) {
-		err_printf("cannot make %s: %s", o->mirrors_dir, strerror(errno));
+		bb_errno(e, errno, "cannot make %s", o->mirrors_dir);
 		goto out;
 	}
 	/*
@@ -383,14 +429,12 @@ int ggd_run(const struct ggd_opts *o, ggd_serve_fn serve)
 		char tmp[PATH_MAX];
 		snprintf(tmp, sizeof tmp, "%s/.tmp", o->mirrors_dir);
 		if ((mkdir(tmp, 0700) < 0 && errno != EEXIST) || setenv("TMPDIR", tmp, 1) < 0) {
-			err_printf("cannot make %s: %s", tmp, strerror(errno));
+			bb_errno(e, errno, "cannot make %s", tmp);
 			goto out;
 		}
 	}
-	if (loop_init(&d.loop, &e) < 0) {
-		err_printf("%s", e.msg);
+	if (loop_init(&d.loop, e) < 0)
 		goto out;
-	}
 	sigemptyset(&ss);
 	sigaddset(&ss, SIGCHLD);
 	sigaddset(&ss, SIGHUP);
@@ -399,32 +443,36 @@ int ggd_run(const struct ggd_opts *o, ggd_serve_fn serve)
 	sigprocmask(SIG_BLOCK, &ss, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	d.sfd = signalfd(-1, &ss, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (d.sfd < 0 || loop_io_add(&d.loop, &d.sio, d.sfd, EPOLLIN, signal_cb, &d, &e) < 0) {
-		err_printf("signalfd: %s", d.sfd < 0 ? strerror(errno) : e.msg);
+	if (d.sfd < 0 || loop_io_add(&d.loop, &d.sio, d.sfd, EPOLLIN, signal_cb, &d, &le) < 0) {
+		if (d.sfd < 0)
+			bb_errno(e, errno, "signalfd");
+		else
+			bb_errf(e, le.code, "signalfd: %s", le.msg);
 		goto out_loop;
 	}
 	for (i = 0; i < (o->nlisten ? o->nlisten : 1); i++) {
 		const char *spec = o->nlisten ? o->listen[i] : o->default_listen;
 
-		d.lfd[i] = daemon_listen_tcp(spec, 128, &e);
+		d.lfd[i] = daemon_listen_tcp(spec, 128, e);
 		if (d.lfd[i] < 0) {
-			err_printf("%s", e.msg);
-			code = e.code == BB_EINVAL ? BB_EXIT_USAGE : BB_EXIT_SYSTEM;
+			code = e->code == BB_EINVAL ? BB_EXIT_USAGE : BB_EXIT_SYSTEM;
 			goto out_loop;
 		}
 		d.nl++;
-		if (loop_io_add(&d.loop, &d.lio[i], d.lfd[i], EPOLLIN, accept_cb, &d, &e) < 0) {
-			err_printf("%s", e.msg);
+		if (loop_io_add(&d.loop, &d.lio[i], d.lfd[i], EPOLLIN, accept_cb, &d, e) < 0)
 			goto out_loop;
-		}
 		log_event(LOG_INFO, "listen", "addr", spec, (char *)NULL);
 	}
 	snprintf(n, sizeof n, "%d", o->timeout_s);
 	log_event(LOG_INFO, "start", "mirrors", o->mirrors_dir, "timeout_s", n, "dialer", o->dialer ? o->dialer : "",
 		  (char *)NULL);
 	log_policy(&d.policy, "policy");
-	if (loop_run(&d.loop, &e) < 0)
-		log_event(LOG_ERROR, "loop-failed", "error", e.msg, (char *)NULL);
+	if (loop_run(&d.loop, &le) < 0)
+		log_event(LOG_ERROR, "loop-failed", "error", le.msg, (char *)NULL);
+	if (d.in_child) {
+		code = d.child_rc; /* its descriptors are closed: out_loop skips them */
+		goto out_loop;
+	}
 	drain(&d);
 	code = BB_EXIT_OK;
 out_loop:

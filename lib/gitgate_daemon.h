@@ -1,6 +1,6 @@
-/* gate.h - what bb git-gate and bb git-http share: options, the policy and its scan engines, a forking listener, signals. */
-#ifndef BB_GIT_GATE_GATE_H
-#define BB_GIT_GATE_GATE_H
+/* gitgate_daemon.h - the daemon bb git-gate and bb git-http both are: options, the policy and its scan engines, a forking listener, signals. */
+#ifndef BB_GITGATE_DAEMON_H
+#define BB_GITGATE_DAEMON_H
 
 #include <stdint.h>
 
@@ -26,6 +26,7 @@ struct ggd_opts {
 	int max_conns;
 	uint64_t max_pack;
 	uint64_t max_body;            /* git-http: negotiation request bodies */
+	int with_max_body;            /* git-http: -b/--max-body is an option */
 };
 
 /* The common options, for the usage texts. */
@@ -47,15 +48,20 @@ struct ggd_opts {
 	"SIGHUP reloads the policy (a bad one is refused and the old kept); SIGTERM stops\n"       \
 	"accepting and waits for the connections in progress (at most 30 s)."
 
-#define GGD_SPEC "h(help)p:(policy)m:(mirrors)k:(keys)r:(rules)R:(repo-rules)t:(timeout)T:(pack-timeout)c:(max-connections)P:(max-pack)L:(log)l:(listen)D:(dialer)"
+/* git-http's one option of its own, for its usage text. */
+#define GGD_USAGE_MAX_BODY                                                                      \
+	"  -b, --max-body BYTES   cap on an upload-pack request body (default 1048576;\n"         \
+	"                         receive-pack bodies are capped by --max-pack)\n"
 
 /*
- * Defaults into o; then ggd_opt for each option opt_next returned: 1 when
- * it was one of the common ones, 0 when not (the caller handles it), -1
- * with e for a bad value.
+ * Defaults into o (with_max_body: git-http, which also takes -b/--max-body).
+ * Then ggd_args reads argv into o: GGD_ARGS_RUN, GGD_ARGS_HELP for -h/--help,
+ * or GGD_ARGS_USAGE with e saying what is wrong (an unknown option, a bad
+ * value, an operand, --policy or --mirrors missing); the applet prints.
  */
-void ggd_opts_init(struct ggd_opts *o, const char *prog, const char *default_listen);
-int ggd_opt(struct ggd_opts *o, int c, const char *arg, struct bb_err *e);
+void ggd_opts_init(struct ggd_opts *o, const char *prog, const char *default_listen, int with_max_body);
+enum { GGD_ARGS_RUN, GGD_ARGS_HELP, GGD_ARGS_USAGE };
+int ggd_args(struct ggd_opts *o, int argc, char **argv, struct bb_err *e);
 
 /* Serve one accepted connection in a child process; returns its exit status. */
 typedef int (*ggd_serve_fn)(const struct gitgate_server *srv, int fd, const struct ggd_opts *o, struct bb_err *e);
@@ -65,8 +71,10 @@ typedef int (*ggd_serve_fn)(const struct gitgate_server *srv, int fd, const stru
  * mirrors directory, listen, then fork a child per connection (libgit2 is
  * only ever initialised in the children, so no library state — the SSH
  * stack's random generator included — is shared between connections).
- * Returns the exit code.
+ * Returns the exit code, with e saying why when the daemon could not start.
+ * A connection's child returns too (with its serve's 0 or 1, the daemon's
+ * descriptors closed), so the applet's return ends it the way exit would.
  */
-int ggd_run(const struct ggd_opts *o, ggd_serve_fn serve);
+int ggd_run(const struct ggd_opts *o, ggd_serve_fn serve, struct bb_err *e);
 
 #endif
