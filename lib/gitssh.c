@@ -525,66 +525,6 @@ static int check_readable(const char *what, const char *path, struct bb_err *e)
 	return 0;
 }
 
-int gitssh_ls_remote(const char *url, const struct gitssh_auth *auth,
-		     int (*cb)(const char *refname, const char oid_hex[41], void *arg), void *arg,
-		     struct bb_err *e)
-{
-	struct gitssh_home home = { .active = 0, .saved_home = NULL };
-	struct gitssh_session s;
-	git_remote_callbacks cbs;
-	git_remote *remote = NULL;
-	const git_remote_head **heads;
-	size_t n, i;
-	int rc, ret = -1;
-
-	if (gitssh_url_check(url, e) < 0)
-		return -1;
-	if (!auth || !auth->host_key || auth->host_key->len == 0)
-		return bb_errf(e, BB_EINVAL, "%s: no pinned host key given", url);
-	if (check_readable("private key", auth->privkey_path, e) < 0 ||
-	    check_readable("public key", auth->pubkey_path, e) < 0)
-		return -1;
-	gitssh_session_init(&s, auth);
-	if (gitssh_callbacks_init(&cbs, &s, e) < 0)
-		return -1;
-	if (gitssh_home_isolate_pinned(&home, url, auth->host_key, e) < 0)
-		return -1;
-
-	rc = git_remote_create_anonymous(&remote, NULL, url);
-	if (rc < 0) {
-		gitssh_git_error(e, rc, NULL, url);
-		goto out;
-	}
-	rc = git_remote_connect(remote, GIT_DIRECTION_FETCH, &cbs, NULL, NULL);
-	if (rc < 0) {
-		gitssh_git_error(e, rc, &s, url);
-		goto out;
-	}
-	rc = git_remote_ls(&heads, &n, remote);
-	if (rc < 0) {
-		gitssh_git_error(e, rc, &s, url);
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		char hex[41];
-
-		git_oid_tostr(hex, sizeof hex, &heads[i]->oid);
-		rc = cb(heads[i]->name, hex, arg);
-		if (rc != 0) {
-			ret = rc;
-			goto out;
-		}
-	}
-	ret = 0;
-out:
-	if (remote) {
-		git_remote_disconnect(remote);
-		git_remote_free(remote);
-	}
-	gitssh_home_restore(&home);
-	return ret;
-}
-
 /* Checks every upstream call makes before touching the network. */
 static int upstream_preflight(const char *url, const struct gitssh_auth *auth, struct bb_err *e)
 {
@@ -596,6 +536,85 @@ static int upstream_preflight(const char *url, const struct gitssh_auth *auth, s
 	    check_readable("public key", auth->pubkey_path, e) < 0)
 		return -1;
 	return 0;
+}
+
+static void apply_timeouts(const struct gitssh_timeouts *to);
+
+/* An upstream connected for fetching, its refs as listed, and what it took to get there. */
+struct upstream {
+	struct gitssh_home home;
+	struct gitssh_session s; /* the callbacks' payload: the struct must not move while open */
+	git_remote_callbacks cbs;
+	git_remote *remote;
+	const git_remote_head **heads;
+	size_t n;
+};
+
+/*
+ * Connect to url for fetching, with the pinned host key in a private home,
+ * and list its refs into u->heads and u->n. set_timeouts: apply to (which
+ * may be NULL) first. On failure e is set; upstream_close undoes either way.
+ */
+static int upstream_list(struct upstream *u, git_repository *repo, const char *url, const struct gitssh_auth *auth,
+			 int set_timeouts, const struct gitssh_timeouts *to, struct bb_err *e)
+{
+	int rc;
+
+	memset(u, 0, sizeof *u);
+	if (upstream_preflight(url, auth, e) < 0)
+		return -1;
+	gitssh_session_init(&u->s, auth);
+	if (gitssh_callbacks_init(&u->cbs, &u->s, e) < 0)
+		return -1;
+	if (gitssh_home_isolate_pinned(&u->home, url, auth->host_key, e) < 0)
+		return -1;
+	if (set_timeouts)
+		apply_timeouts(to);
+	rc = git_remote_create_anonymous(&u->remote, repo, url);
+	if (rc < 0)
+		return gitssh_git_error(e, rc, NULL, url);
+	rc = git_remote_connect(u->remote, GIT_DIRECTION_FETCH, &u->cbs, NULL, NULL);
+	if (rc >= 0)
+		rc = git_remote_ls(&u->heads, &u->n, u->remote);
+	if (rc < 0)
+		return gitssh_git_error(e, rc, &u->s, url);
+	return 0;
+}
+
+static void upstream_close(struct upstream *u)
+{
+	if (u->remote) {
+		git_remote_disconnect(u->remote);
+		git_remote_free(u->remote);
+		u->remote = NULL;
+	}
+	gitssh_home_restore(&u->home);
+}
+
+int gitssh_ls_remote(const char *url, const struct gitssh_auth *auth,
+		     int (*cb)(const char *refname, const char oid_hex[41], void *arg), void *arg,
+		     struct bb_err *e)
+{
+	struct upstream u;
+	size_t i;
+	int rc, ret = -1;
+
+	if (upstream_list(&u, NULL, url, auth, 0, NULL, e) < 0)
+		goto out;
+	for (i = 0; i < u.n; i++) {
+		char hex[41];
+
+		git_oid_tostr(hex, sizeof hex, &u.heads[i]->oid);
+		rc = cb(u.heads[i]->name, hex, arg);
+		if (rc != 0) {
+			ret = rc;
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	upstream_close(&u);
+	return ret;
 }
 
 #if LIBGIT2_VER_MAJOR > 1 || (LIBGIT2_VER_MAJOR == 1 && LIBGIT2_VER_MINOR >= 7)
@@ -682,83 +701,58 @@ int gitssh_mirror_fetch(git_repository *repo, const char *url, const struct gits
 {
 	static char *specs[] = { "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*" };
 	git_strarray refspecs = { specs, 2 };
-	struct gitssh_home home = { .active = 0, .saved_home = NULL };
-	struct gitssh_session s;
-	git_remote_callbacks cbs;
+	struct upstream u;
 	git_fetch_options fo;
-	git_remote *remote = NULL;
-	const git_remote_head **heads;
 	const git_indexer_progress *prog;
 	struct listed_ref *v = NULL;
 	git_buf head = { 0 };
-	size_t n, i, nv = 0;
+	size_t i, nv = 0;
 	int rc, ret = -1;
 
 	memset(st, 0, sizeof *st);
-	if (upstream_preflight(url, auth, e) < 0)
-		return -1;
-	gitssh_session_init(&s, auth);
-	if (gitssh_callbacks_init(&cbs, &s, e) < 0)
-		return -1;
-	if (gitssh_home_isolate_pinned(&home, url, auth->host_key, e) < 0)
-		return -1;
-	apply_timeouts(to);
-	rc = git_remote_create_anonymous(&remote, repo, url);
-	if (rc < 0) {
-		gitssh_git_error(e, rc, NULL, url);
+	if (upstream_list(&u, repo, url, auth, 1, to, e) < 0)
 		goto out;
-	}
-	rc = git_remote_connect(remote, GIT_DIRECTION_FETCH, &cbs, NULL, NULL);
-	if (rc < 0) {
-		gitssh_git_error(e, rc, &s, url);
-		goto out;
-	}
-	rc = git_remote_ls(&heads, &n, remote);
-	if (rc < 0) {
-		gitssh_git_error(e, rc, &s, url);
-		goto out;
-	}
-	v = calloc(n ? n : 1, sizeof *v);
+	v = calloc(u.n ? u.n : 1, sizeof *v);
 	if (!v) {
-		bb_errno(e, ENOMEM, "%s: listing %zu refs", url, n);
+		bb_errno(e, ENOMEM, "%s: listing %zu refs", url, u.n);
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
-		if (!mirrored_name(heads[i]->name))
+	for (i = 0; i < u.n; i++) {
+		if (!mirrored_name(u.heads[i]->name))
 			continue;
-		v[nv].name = strdup(heads[i]->name);
+		v[nv].name = strdup(u.heads[i]->name);
 		if (!v[nv].name) {
 			bb_errno(e, ENOMEM, "%s: listing refs", url);
 			goto out;
 		}
-		git_oid_cpy(&v[nv].oid, &heads[i]->oid);
+		git_oid_cpy(&v[nv].oid, &u.heads[i]->oid);
 		nv++;
 	}
 	qsort(v, nv, sizeof *v, listed_cmp);
-	if (git_remote_default_branch(&head, remote) == 0 && head.ptr)
+	if (git_remote_default_branch(&head, u.remote) == 0 && head.ptr)
 		snprintf(st->head, sizeof st->head, "%s", head.ptr);
 	rc = git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 	if (rc < 0) {
 		gitssh_git_error(e, rc, NULL, "git_fetch_options_init");
 		goto out;
 	}
-	fo.callbacks = cbs;
+	fo.callbacks = u.cbs;
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	fo.prune = GIT_FETCH_NO_PRUNE;
 	fo.update_fetchhead = 0;
 	if (nv) {
-		rc = git_remote_download(remote, &refspecs, &fo);
+		rc = git_remote_download(u.remote, &refspecs, &fo);
 		if (rc < 0) {
-			gitssh_git_error(e, rc, &s, url);
+			gitssh_git_error(e, rc, &u.s, url);
 			goto out;
 		}
 	}
-	prog = git_remote_stats(remote);
+	prog = git_remote_stats(u.remote);
 	if (prog) {
 		st->objects = prog->received_objects;
 		st->bytes = prog->received_bytes;
 	}
-	git_remote_disconnect(remote);
+	git_remote_disconnect(u.remote);
 	/* The refs, as upstream lists them; then what upstream no longer has goes. */
 	for (i = 0; i < nv; i++) {
 		git_reference *ref = NULL;
@@ -795,11 +789,7 @@ out:
 		free(v[i].name);
 	free(v);
 	git_buf_dispose(&head);
-	if (remote) {
-		git_remote_disconnect(remote);
-		git_remote_free(remote);
-	}
-	gitssh_home_restore(&home);
+	upstream_close(&u);
 	return ret;
 }
 
@@ -869,7 +859,7 @@ static int push_update_reference(const char *refname, const char *status, void *
 	return 0;
 }
 
-static void push_fail_all(struct gitssh_push_ref *refs, size_t n, const char *why)
+void gitssh_push_fail_all(struct gitssh_push_ref *refs, size_t n, const char *why)
 {
 	size_t i;
 
@@ -890,18 +880,15 @@ int gitssh_push(git_repository *repo, const char *url, const struct gitssh_auth 
 	size_t i;
 	int rc, ret = -1;
 
-	for (i = 0; i < n; i++) {
-		refs[i].ok = 0;
-		snprintf(refs[i].status, sizeof refs[i].status, "upstream did not report this ref");
-	}
+	gitssh_push_fail_all(refs, n, "upstream did not report this ref");
 	if (nopts && !GITSSH_HAVE_PUSH_OPTIONS) {
 		bb_errf(e, BB_ENOTIMPL, "push options cannot be forwarded: this build's libgit2 (%d.%d) has no support for them",
 			LIBGIT2_VER_MAJOR, LIBGIT2_VER_MINOR);
-		push_fail_all(refs, n, e ? e->msg : "push options are not supported");
+		gitssh_push_fail_all(refs, n, e ? e->msg : "push options are not supported");
 		return -1;
 	}
 	if (upstream_preflight(url, auth, e) < 0) {
-		push_fail_all(refs, n, e ? e->msg : "bad upstream configuration");
+		gitssh_push_fail_all(refs, n, e ? e->msg : "bad upstream configuration");
 		return -1;
 	}
 	memset(&c, 0, sizeof c);
@@ -911,7 +898,7 @@ int gitssh_push(git_repository *repo, const char *url, const struct gitssh_auth 
 	specs.strings = calloc(n ? n : 1, sizeof *specs.strings);
 	if (!specs.strings) {
 		bb_errno(e, ENOMEM, "push");
-		push_fail_all(refs, n, "out of memory");
+		gitssh_push_fail_all(refs, n, "out of memory");
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
@@ -965,7 +952,7 @@ int gitssh_push(git_repository *repo, const char *url, const struct gitssh_auth 
 	ret = 0;
 out:
 	if (ret < 0)
-		push_fail_all(refs, n, e ? e->msg : "push failed");
+		gitssh_push_fail_all(refs, n, e ? e->msg : "push failed");
 	for (i = 0; i < specs.count; i++)
 		free(specs.strings[i]);
 	free(specs.strings);

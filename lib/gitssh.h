@@ -201,6 +201,9 @@ struct gitssh_push_ref {
 	char status[BB_ERR_MSG_MAX]; /* why not, when !ok */
 };
 
+/* Every ref refused with why (ok 0, status why): how both push paths answer a push that failed as a whole. */
+void gitssh_push_fail_all(struct gitssh_push_ref *refs, size_t n, const char *why);
+
 /* Whether this build can pass push options upstream (libgit2 >= 1.8). */
 int gitssh_push_options_supported(void);
 

@@ -278,16 +278,6 @@ static int has_cap(const char *caps, const char *word)
 	return 0;
 }
 
-static void fail_all(struct gitssh_push_ref *refs, size_t n, const char *why)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		refs[i].ok = 0;
-		snprintf(refs[i].status, sizeof refs[i].status, "%s", why);
-	}
-}
-
 /* Read the advertisement: upstream's refs checked against each expect_old, and its capabilities. */
 static int read_advert(struct conn *c, struct gitssh_push_ref *refs, size_t n, char *caps, size_t capcap,
 		       struct bb_err *e)
@@ -374,7 +364,7 @@ static int parse_report(struct conn *c, const char *r, size_t n, struct gitssh_p
 
 				snprintf(why_s, sizeof why_s, "upstream could not unpack: %.*s", (int)(t.len - 7 > 250 ? 250 : t.len - 7),
 					 t.p + 7);
-				fail_all(refs, nrefs, why_s);
+				gitssh_push_fail_all(refs, nrefs, why_s);
 				return 0;
 			}
 		} else if (sv_starts_with(t, SV_LIT("ok ")) || sv_starts_with(t, SV_LIT("ng "))) {
@@ -454,9 +444,8 @@ int gitssh_push_pack(const char *url, const struct gitssh_auth *auth, const stru
 	size_t i;
 	int any_pack = 0, any_delete = 0, sideband, rc = -1, notimpl = 0;
 
+	gitssh_push_fail_all(refs, n, "upstream did not report this ref");
 	for (i = 0; i < n; i++) {
-		refs[i].ok = 0;
-		snprintf(refs[i].status, sizeof refs[i].status, "upstream did not report this ref");
 		if (refs[i].new_hex)
 			any_pack = 1;
 		else
@@ -533,7 +522,7 @@ int gitssh_push_pack(const char *url, const struct gitssh_auth *auth, const stru
 	rc = 0;
 out:
 	if (rc < 0 && !notimpl)
-		fail_all(refs, n, e ? e->msg : "push failed");
+		gitssh_push_fail_all(refs, n, e ? e->msg : "push failed");
 	free(chunk);
 	buf_free(&cmds);
 	conn_close(&c);
