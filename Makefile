@@ -115,7 +115,7 @@ $(O)/tests/%: tests/unit/%.c tests/unit/t.h $(O)/libbb.a
 unit: $(UNIT_BIN)
 
 # Each fuzzer linked with a replay driver: make check runs its corpus through it.
-$(O)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(O)/libbb.a
+$(O)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(O)/libbb.a
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(O)/libbb.a $(LIBS)
@@ -146,7 +146,7 @@ build/fuzz/obj/%.o: %.c | setup-build
 	@scripts/setup.sh asan
 	@echo "  FUZZCC  $@"
 	@clang $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
+build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_OBJ)
 	@echo "  FUZZ    $@"
 	@clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(FUZZ_LIBS)
 # kept between runs (make would delete them as intermediate files)

@@ -631,3 +631,16 @@ int tar_symlink_inside(const char *link_path, const char *target)
 	}
 	return 1;
 }
+
+ssize_t tar_mem_read(void *arg, void *p, size_t n, struct bb_err *e)
+{
+	struct tar_mem *m = arg;
+
+	(void)e;
+	if (n > m->n - m->at)
+		n = m->n - m->at;
+	if (n)
+		memcpy(p, (const char *)m->p + m->at, n);
+	m->at += n;
+	return (ssize_t)n;
+}

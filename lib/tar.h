@@ -57,6 +57,14 @@ int tar_finish(struct tar_writer *w, struct bb_err *e);
 /* Source of archive bytes for the reader: fill p with up to n bytes; >0 bytes read, 0 at EOF, -1 with e set. */
 typedef ssize_t (*tar_read_fn)(void *arg, void *p, size_t n, struct bb_err *e);
 
+/* An archive already in memory, for tar_mem_read: the bytes, their length, how far the reader got. */
+struct tar_mem {
+	const void *p;
+	size_t n, at;
+};
+/* A tar_read_fn over a struct tar_mem (arg); never fails. */
+ssize_t tar_mem_read(void *arg, void *p, size_t n, struct bb_err *e);
+
 enum tar_type {
 	TAR_FILE,     /* '0', '\0', '7' */
 	TAR_HARDLINK, /* '1': link names the earlier member */

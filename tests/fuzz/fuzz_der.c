@@ -4,14 +4,7 @@
 #include <string.h>
 
 #include "der.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                 \
-	do {                     \
-		if (!(c))        \
-			abort(); \
-	} while (0)
+#include "fuzz.h"
 
 static unsigned char out[1 << 16];     /* what the writer test builds (then walked) */
 static unsigned char scratch[1 << 16]; /* re-encodings of what the walk reads */

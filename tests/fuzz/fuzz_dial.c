@@ -8,14 +8,7 @@
 #include <unistd.h>
 
 #include "dial.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                 \
-	do {                     \
-		if (!(c))        \
-			abort(); \
-	} while (0)
+#include "fuzz.h"
 
 static void request(const char *s, size_t n)
 {

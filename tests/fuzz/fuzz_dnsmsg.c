@@ -4,8 +4,7 @@
 #include <string.h>
 
 #include "dnsmsg.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 /* Properties every accepted message must have; a violation aborts (the fuzzer reports it). */
 static void check_accepted(const struct dns_msg *m, size_t size)

@@ -5,8 +5,7 @@
 
 #include "dnsmsg.h"
 #include "dnsserve.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static const char policy_json[] = "{\"dns\":{\"allow\":[\"allowed.test\",\"many.test\",\"*.wild.test\",\"a\"],"
 				  "\"allow_types\":[\"MX\"]},\"git_gate\":{\"repos\":[{\"host\":\"git.test\"}]}}";

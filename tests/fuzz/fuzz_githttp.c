@@ -5,18 +5,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "gitgate.h"
 #include "gitgate_http.h"
 #include "gitgate_policy.h"
 #include "http1.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                 \
-	do {                     \
-		if (!(c))        \
-			abort(); \
-	} while (0)
 
 static const char plan[] = "{\"schema\":\"bb.plan/1\",\"git_gate\":{\"repos\":[{\"name\":\"app\",\"url\":"
 			   "\"ssh://git@gitea.test:2222/org/app.git\",\"key\":{\"provider\":\"static\",\"path\":\"k\"}},"

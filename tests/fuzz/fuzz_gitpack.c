@@ -3,16 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "gitgate_proto.h"
 #include "gitpack.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                 \
-	do {                     \
-		if (!(c))        \
-			abort(); \
-	} while (0)
 
 /* An index that parses: every name is found at a position holding that name; offsets and CRCs read inside it. */
 static void index_input(const uint8_t *p, size_t n)

@@ -2,9 +2,8 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 
+#include "fuzz.h"
 #include "json.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

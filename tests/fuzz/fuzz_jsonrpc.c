@@ -4,10 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "jsonrpc.h"
 #include "proposal.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* What a message promises: the kinds are consistent, and an answer to it parses back with the same id. */
 static void check_message(const struct jsonrpc_msg *m)

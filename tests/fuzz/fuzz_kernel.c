@@ -4,15 +4,8 @@
 #include <string.h>
 
 #include "buf.h"
+#include "fuzz.h"
 #include "kernel.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                 \
-	do {                     \
-		if (!(c))        \
-			abort(); \
-	} while (0)
 
 /* The same bytes as a bzImage (header, payload bounds, unpacking under a small cap), an ELF and a module. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

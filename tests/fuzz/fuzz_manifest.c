@@ -2,9 +2,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "manifest_int.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -3,11 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "gitgate_pack.h"
 #include "gitgate_proto.h"
 #include "pktline.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Every line parser on one payload: none may crash or read outside it. */
 static void parse_lines(struct sv line)

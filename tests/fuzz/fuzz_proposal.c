@@ -5,16 +5,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "fuzz.h"
 #include "json.h"
 #include "proposal.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                 \
-	do {                     \
-		if (!(c))        \
-			abort(); \
-	} while (0)
 
 static const char fixed_plan[] =
 	"{\"schema\":\"bb.plan/1\",\"egress\":{\"routes\":[{\"host\":\"api.example.com\",\"path_allowlist\":[\"/v1/\"],"

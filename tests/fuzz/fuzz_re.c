@@ -4,9 +4,8 @@
 #include <string.h>
 
 #include "ac.h"
+#include "fuzz.h"
 #include "re.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Does s[0..n) hold one of the keywords ending at or before s + bound (ASCII case-insensitively)? */
 static int keyword_within(const char *s, size_t n, size_t bound)

@@ -2,9 +2,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "route.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /*
  * Input: policy JSON, a line "--", then request lines "METHOD TARGET" each

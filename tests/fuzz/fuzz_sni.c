@@ -7,15 +7,8 @@
 #include <bearssl.h>
 
 #include "ca.h"
+#include "fuzz.h"
 #include "netaddr.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                 \
-	do {                     \
-		if (!(c))        \
-			abort(); \
-	} while (0)
 
 /*
  * The policy runs once the ClientHello is parsed: it records what the

@@ -9,10 +9,9 @@
 #include <unistd.h>
 
 #include "fd.h"
+#include "fuzz.h"
 #include "image.h"
 #include "tar.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /*
  * Two passes per input. (1) The reader alone, over memory: every member it
@@ -24,23 +23,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * removed after each input and at exit, so the fuzzer leaves nothing behind.
  */
 
-struct mem {
-	const uint8_t *p;
-	size_t n, at;
-};
-
-static ssize_t mem_read(void *arg, void *p, size_t n, struct bb_err *e)
-{
-	struct mem *m = arg;
-
-	(void)e;
-	if (n > m->n - m->at)
-		n = m->n - m->at;
-	memcpy(p, m->p + m->at, n);
-	m->at += n;
-	return (ssize_t)n;
-}
-
 static char scratch[256];
 
 static void cleanup(void)
@@ -51,7 +33,7 @@ static void cleanup(void)
 
 static void parse_only(const uint8_t *data, size_t size)
 {
-	struct mem m = { data, size, 0 };
+	struct tar_mem m = { data, size, 0 };
 	struct tar_reader r;
 	struct tar_entry t;
 	struct bb_err e = { 0 };
@@ -59,7 +41,7 @@ static void parse_only(const uint8_t *data, size_t size)
 	uint64_t content = 0;
 	int k;
 
-	tar_reader_init(&r, mem_read, &m);
+	tar_reader_init(&r, tar_mem_read, &m);
 	r.max_entries = 10000;
 	r.max_entry_size = 1 << 20;
 	while ((k = tar_next(&r, &t, &e)) == 1) {
@@ -83,7 +65,7 @@ static void parse_only(const uint8_t *data, size_t size)
 
 static void apply_contained(const uint8_t *data, size_t size)
 {
-	struct mem m = { data, size, 0 };
+	struct tar_mem m = { data, size, 0 };
 	struct tar_reader r;
 	struct img_apply_opts o = { 0 };
 	struct img_apply_stats st = { 0 };
@@ -106,7 +88,7 @@ static void apply_contained(const uint8_t *data, size_t size)
 	fd = open(root, O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
 		return;
-	tar_reader_init(&r, mem_read, &m);
+	tar_reader_init(&r, tar_mem_read, &m);
 	o.max_bytes = 1 << 20;
 	o.max_entries = 2000;
 	img_apply_layer(fd, &r, &o, &st, &e);

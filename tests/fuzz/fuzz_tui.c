@@ -3,9 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "tui.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Every ESC in a frame must start one of the sequences the frame writer emits: CSI digits/';' then m, H or J. */
 static void check_frame_escapes(const char *p, size_t n)

@@ -4,15 +4,8 @@
 #include <string.h>
 
 #include "buf.h"
+#include "fuzz.h"
 #include "vmconf.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                 \
-	do {                     \
-		if (!(c))        \
-			abort(); \
-	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

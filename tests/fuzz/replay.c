@@ -8,8 +8,7 @@
 
 #include "buf.h"
 #include "fd.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static int run_file(const char *path)
 {

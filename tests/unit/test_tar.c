@@ -16,23 +16,6 @@
 
 /* ---- helpers: archives built in memory ---- */
 
-struct mem {
-	const char *p;
-	size_t n, at;
-};
-
-static ssize_t mem_read(void *arg, void *p, size_t n, struct bb_err *e)
-{
-	struct mem *m = arg;
-
-	(void)e;
-	if (n > m->n - m->at)
-		n = m->n - m->at;
-	memcpy(p, m->p + m->at, n);
-	m->at += n;
-	return (ssize_t)n;
-}
-
 /* Everything written to a temp fd, read back into b. */
 static int fd_to_buf(int fd, struct buf *b)
 {
@@ -101,12 +84,12 @@ static void end_raw(struct buf *b)
 /* Read every member of b; returns members seen, or -1 with e filled. */
 static int read_all(const struct buf *b, struct bb_err *e, struct tar_entry *last, uint64_t max_entries)
 {
-	struct mem m = { b->p, b->len, 0 };
+	struct tar_mem m = { b->p, b->len, 0 };
 	struct tar_reader r;
 	struct tar_entry t;
 	int n = 0, k;
 
-	tar_reader_init(&r, mem_read, &m);
+	tar_reader_init(&r, tar_mem_read, &m);
 	r.max_entries = max_entries;
 	while ((k = tar_next(&r, &t, e)) == 1) {
 		n++;
@@ -136,11 +119,11 @@ static void drop_root(int fd)
 /* Apply the layer in b onto root_fd; 0 or -1 with e. */
 static int apply(int root_fd, const struct buf *b, struct img_apply_stats *st, struct bb_err *e)
 {
-	struct mem m = { b->p, b->len, 0 };
+	struct tar_mem m = { b->p, b->len, 0 };
 	struct tar_reader r;
 	struct img_apply_opts o = { 0 };
 
-	tar_reader_init(&r, mem_read, &m);
+	tar_reader_init(&r, tar_mem_read, &m);
 	return img_apply_layer(root_fd, &r, &o, st, e);
 }
 
@@ -160,7 +143,7 @@ static void round_trip(void)
 	struct tar_writer w;
 	struct buf b = BUF_INIT(1 << 20);
 	char longname[300], longlink[200], got[64];
-	struct mem m;
+	struct tar_mem m;
 	struct tar_reader r;
 	struct tar_entry t;
 	int fd = tmpfd();
@@ -182,8 +165,8 @@ static void round_trip(void)
 	T_CHECK(b.len == w.written);
 	close(fd);
 
-	m = (struct mem){ b.p, b.len, 0 };
-	tar_reader_init(&r, mem_read, &m);
+	m = (struct tar_mem){ b.p, b.len, 0 };
+	tar_reader_init(&r, tar_mem_read, &m);
 	T_CHECK(tar_next(&r, &t, &e) == 1);
 	T_STREQ(t.path, "d/");
 	T_CHECK(t.type == TAR_DIR && t.meta.mode == 0755);
@@ -288,7 +271,7 @@ static void refuses_caps(void)
 {
 	struct buf b = BUF_INIT(1 << 20);
 	struct bb_err e = { 0 };
-	struct mem m;
+	struct tar_mem m;
 	struct tar_reader r;
 	struct tar_entry t;
 	char pax[TAR_PATH_MAX + 64], name[TAR_PATH_MAX + 2];
@@ -299,14 +282,14 @@ static void refuses_caps(void)
 	T_CHECK(read_all(&b, &e, NULL, 4) < 0 && strstr(e.msg, "entry count cap"));
 	T_CHECK(read_all(&b, &e, NULL, 5) == 5);
 
-	m = (struct mem){ b.p, b.len, 0 };
-	tar_reader_init(&r, mem_read, &m);
+	m = (struct tar_mem){ b.p, b.len, 0 };
+	tar_reader_init(&r, tar_mem_read, &m);
 	r.max_entry_size = 0;
 	buf_reset(&b);
 	add_raw(&b, "big", '0', NULL, "0123456789");
 	end_raw(&b);
-	m = (struct mem){ b.p, b.len, 0 };
-	tar_reader_init(&r, mem_read, &m);
+	m = (struct tar_mem){ b.p, b.len, 0 };
+	tar_reader_init(&r, tar_mem_read, &m);
 	r.max_entry_size = 9;
 	bb_err_clear(&e);
 	T_CHECK(tar_next(&r, &t, &e) < 0 && strstr(e.msg, "'big'") && strstr(e.msg, "cap"));
@@ -523,7 +506,7 @@ static void apply_caps(void)
 	struct buf b = BUF_INIT(1 << 20);
 	struct bb_err e = { 0 };
 	int root = new_root();
-	struct mem m;
+	struct tar_mem m;
 	struct tar_reader r;
 	struct img_apply_opts o = { 0 };
 	struct img_apply_stats st = { 0 };
@@ -531,12 +514,12 @@ static void apply_caps(void)
 	add_raw(&b, "a", '0', NULL, "12345");
 	add_raw(&b, "b", '0', NULL, "12345");
 	end_raw(&b);
-	m = (struct mem){ b.p, b.len, 0 };
-	tar_reader_init(&r, mem_read, &m);
+	m = (struct tar_mem){ b.p, b.len, 0 };
+	tar_reader_init(&r, tar_mem_read, &m);
 	o.max_bytes = 9;
 	T_CHECK(img_apply_layer(root, &r, &o, &st, &e) < 0 && strstr(e.msg, "'b'") && strstr(e.msg, "size cap"));
-	m = (struct mem){ b.p, b.len, 0 };
-	tar_reader_init(&r, mem_read, &m);
+	m = (struct tar_mem){ b.p, b.len, 0 };
+	tar_reader_init(&r, tar_mem_read, &m);
 	memset(&st, 0, sizeof st);
 	o.max_bytes = 0;
 	o.max_entries = 1;
@@ -554,15 +537,15 @@ static void sidecar_archive_reads_back(void)
 	struct tar_entry t;
 	char id[72];
 	int fd = tmpfd(), n, saw_manifest = 0, saw_config = 0;
-	struct mem m;
+	struct tar_mem m;
 	struct tar_reader r;
 
 	T_CHECK(img_sidecar_archive("/proc/self/exe", fd, "unit", id, &e) == 0);
 	T_CHECK(!strncmp(id, "sha256:", 7) && strlen(id) == 71);
 	T_CHECK(fd_to_buf(fd, &b) == 0);
 	close(fd);
-	m = (struct mem){ b.p, b.len, 0 };
-	tar_reader_init(&r, mem_read, &m);
+	m = (struct tar_mem){ b.p, b.len, 0 };
+	tar_reader_init(&r, tar_mem_read, &m);
 	while ((n = tar_next(&r, &t, &e)) == 1) {
 		if (!strcmp(t.path, "manifest.json")) {
 			char body[512] = { 0 };
