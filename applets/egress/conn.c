@@ -21,17 +21,6 @@
 #include "log.h"
 #include "scrub.h"
 
-struct eg_tls_server {
-	br_ssl_server_context sc;
-	unsigned char in[EG_TLS_IN], out[EG_TLS_OUT];
-};
-
-struct eg_tls_client {
-	br_ssl_client_context sc;
-	br_x509_minimal_context xc;
-	unsigned char in[EG_TLS_IN], out[EG_TLS_OUT];
-};
-
 static const char *alpn_http11[] = { "http/1.1" };
 
 static void conn_run(struct conn *c);
@@ -138,6 +127,8 @@ static void up_close(struct conn *c)
 		close(c->up.fd);
 	}
 	side_init(&c->up, -1);
+	if (c->tcli)
+		eg_sess_up_end(c->eg, c->tcli);
 	free(c->tcli);
 	c->tcli = NULL;
 	c->up_key[0] = 0;
@@ -160,10 +151,17 @@ static int up_start_tls(struct conn *c)
 	br_ssl_engine_set_versions(&t->sc.eng, BR_TLS12, BR_TLS12);
 	br_ssl_engine_set_buffers_bidi(&t->sc.eng, t->in, sizeof t->in, t->out, sizeof t->out);
 	br_ssl_engine_set_protocol_names(&t->sc.eng, alpn_http11, 1);
-	if (!br_ssl_client_reset(&t->sc, c->host, 0))
+	if (eg_sess_up_reset(c->eg, c, t) < 0)
 		return -1;
 	c->up.eng = &t->sc.eng;
 	return 0;
+}
+
+/* Once the upstream's handshake is done, its session is kept for the next connection there. */
+static void up_tls_note(struct conn *c)
+{
+	if (c->tcli && !c->tcli->saved && c->up.eng && side_ready(&c->up))
+		eg_sess_up_save(c->eg, c->tcli);
 }
 
 static void up_connect_next(struct conn *c);
@@ -1793,6 +1791,11 @@ static void start_mitm(struct conn *c)
 	br_ssl_engine_set_protocol_names(&t->sc.eng, alpn_http11, 1);
 	/* The leaf is released after the handshake, so there is no second one; the agent has no need of it either. */
 	br_ssl_engine_add_flags(&t->sc.eng, BR_OPT_NO_RENEGOTIATION);
+	t->conn = c;
+	/* The session cache keys on the CONNECT target: set before the engine reads a ClientHello below. */
+	snprintf(c->connect_host, sizeof c->connect_host, "%s", c->host);
+	c->connect_port = c->port;
+	eg_sess_agent_attach(c->eg, t);
 	br_ssl_server_reset(&t->sc);
 	c->cl.eng = &t->sc.eng;
 	/* Bytes the agent sent after CONNECT (its ClientHello) belong to the engine. */
@@ -1806,8 +1809,6 @@ static void start_mitm(struct conn *c)
 		br_ssl_engine_recvrec_ack(c->cl.eng, len);
 		consume(c->cin, &c->cin_len, len);
 	}
-	snprintf(c->connect_host, sizeof c->connect_host, "%s", c->host);
-	c->connect_port = c->port;
 	c->mode = MODE_MITM;
 	c->sni_checked = 0;
 	c->rq = RQ_HEAD;
@@ -1815,25 +1816,28 @@ static void start_mitm(struct conn *c)
 	c->method[0] = c->path[0] = 0;
 }
 
-/* After the agent's handshake: its SNI must name the CONNECT host. */
+/* After the agent's handshake: its SNI must name the CONNECT host, and a resumed session the SNI it was made under. */
 static int check_sni(struct conn *c)
 {
 	const char *sni;
+	char why[400];
 	if (c->mode != MODE_MITM || c->sni_checked || !side_ready(&c->cl))
 		return 0;
 	c->sni_checked = 1;
 	ca_leaf_release(&c->eg->ca, c->leaf);
 	c->leaf = NULL;
 	sni = br_ssl_engine_get_server_name(c->cl.eng);
-	if (sni && *sni && strcasecmp(sni, c->connect_host)) {
-		char why[400];
+	if (sni && *sni && strcasecmp(sni, c->connect_host))
 		snprintf(why, sizeof why, "TLS server name %.120s differs from the CONNECT host (domain fronting)", sni);
-		eg_audit(c, "deny", "sni-mismatch", why);
-		c->closing = 1;
-		c->cl.failed = 1;
-		return 1;
-	}
-	return 0;
+	else if (eg_sess_agent_check(c->tsrv, sni) < 0)
+		snprintf(why, sizeof why, "TLS session resumed under a server name (%.120s) other than it was made under",
+			 sni && *sni ? sni : "none");
+	else
+		return 0;
+	eg_audit(c, "deny", "sni-mismatch", why);
+	c->closing = 1;
+	c->cl.failed = 1;
+	return 1;
 }
 
 /* ---------- the pump ---------- */
@@ -1899,6 +1903,7 @@ static void conn_run(struct conn *c)
 		moved = side_pump(&c->cl) | side_pump(&c->up);
 		if (check_sni(c))
 			break;
+		up_tls_note(c);
 		if (c->mode == MODE_TUNNEL && c->rq == RQ_BODY) {
 			moved |= read_into(&c->cl, c->uout, &c->uout_len, sizeof c->uout, &c->bytes.up);
 			moved |= read_into(&c->up, c->cout, &c->cout_len, sizeof c->cout, &c->bytes.down);

@@ -34,6 +34,9 @@
 #define EG_WS_MSG_MAX (16u << 20) /* a WebSocket message (all its fragments) is held whole up to this (else 1009) */
 #define EG_WS_MEM_MIB 128         /* default of --ws-memory: every connection's held messages together (else 1013) */
 #define EG_WS_KEEP (64u << 10)    /* a message buffer up to this is kept for the next message; a bigger one is freed */
+#define EG_SESS_AGENT_STORE (64u << 10) /* agent-side TLS sessions kept for resumption: 100 bytes each, ~650 */
+#define EG_SESS_UP_MAX 64              /* upstream TLS sessions kept, one per (host, port, route) */
+#define EG_SESS_LIFE_MS (3600u * 1000) /* a TLS session is resumed for at most this long after it was made */
 
 /* One end of a connection: a socket, optionally with a TLS engine on it. */
 struct side {
@@ -91,6 +94,50 @@ struct eg_ws {
 };
 
 struct egress;
+struct conn;
+
+/* TLS with the agent (egress is the server, with a leaf minted for the CONNECT host). */
+struct eg_tls_server {
+	br_ssl_server_context sc; /* first: the session cache's callbacks get this pointer */
+	struct conn *conn;
+	/* A session the agent offered and the cache found: which server name it was made under (1: the
+	 * CONNECT host, 2: none), checked against the agent's SNI once the handshake is done. */
+	int resume_sni;
+	unsigned char resume_id[32];
+	unsigned char in[EG_TLS_IN], out[EG_TLS_OUT];
+};
+
+/* TLS to the upstream (egress is the client, verifying against the system roots). */
+struct eg_tls_client {
+	br_ssl_client_context sc;
+	br_x509_minimal_context xc;
+	int offered; /* a cached session was offered to the upstream */
+	int saved;   /* the handshake completed and its session is in the cache */
+	unsigned char key[32]; /* the cache's key for this upstream (host, port, route) */
+	unsigned char in[EG_TLS_IN], out[EG_TLS_OUT];
+};
+
+/*
+ * Agent-side session cache: BearSSL's LRU, with each session stored under
+ * a digest of (CONNECT host, port, SNI, session ID), so a session made for
+ * one host is never found for another. One per daemon, and one daemon per
+ * bottle: sessions are never shared across bottles (nor is the CA).
+ */
+struct eg_sess_agent {
+	const br_ssl_session_cache_class *vtable; /* first: BearSSL calls through it */
+	br_ssl_session_cache_lru lru;
+	uint64_t born_ms; /* the LRU was (re)initialised then: all of it is forgotten after EG_SESS_LIFE_MS */
+	int ready;
+	unsigned char store[EG_SESS_AGENT_STORE];
+};
+
+/* One upstream session, under a digest of (host, port, route). */
+struct eg_sess_up {
+	unsigned char key[32];
+	br_ssl_session_parameters p;
+	uint64_t born_ms, used; /* made then; last handed out at that tick (LRU) */
+	int live;
+};
 
 struct conn {
 	struct egress *eg;
@@ -231,6 +278,10 @@ struct egress {
 	unsigned scan_gen;
 	struct scan_engine *retired[EG_RETIRED_MAX];
 	size_t nretired;
+	/* TLS session caches: the agent's resumptions (egress as server) and egress's own to upstreams. */
+	struct eg_sess_agent sess_agent;
+	struct eg_sess_up sess_up[EG_SESS_UP_MAX];
+	uint64_t sess_up_tick;
 };
 
 /* The value of a token slot, or NULL. */
@@ -252,6 +303,18 @@ uint32_t side_events(const struct side *s, int want_read, int have_plain_out);
 /* TLS: the handshake is done (application data may flow). */
 int side_ready(const struct side *s);
 void side_close_write(struct side *s);
+
+/* sess.c: TLS session resumption, both sides. */
+/* Give t (reset, before the agent's ClientHello) the daemon's session cache. */
+void eg_sess_agent_attach(struct egress *eg, struct eg_tls_server *t);
+/* After the agent's handshake: 0 if it was a full one or resumed a session made under the same SNI, else -1. */
+int eg_sess_agent_check(const struct eg_tls_server *t, const char *sni);
+/* Set up t's engine for c's upstream, offering a cached session when there is one; 0, or -1 (BearSSL refused). */
+int eg_sess_up_reset(struct egress *eg, const struct conn *c, struct eg_tls_client *t);
+/* After the upstream's handshake: keep its session for the next connection to the same (host, port, route). */
+void eg_sess_up_save(struct egress *eg, struct eg_tls_client *t);
+/* The upstream connection ends: a session offered that never completed a handshake is forgotten. */
+void eg_sess_up_end(struct egress *eg, struct eg_tls_client *t);
 
 /* main.c: the audit trail. One JSON line per decision: eg_audit for refusals and errors, eg_audit_done when an exchange completes. */
 void eg_audit(struct conn *c, const char *verdict, const char *rule, const char *reason);

@@ -385,6 +385,58 @@ for line in open(sys.argv[1]):
 sys.exit(0 if n > 10 else 1)
 PY
 
+# --- TLS session resumption, both sides ---
+# openssl s_server -www is an upstream that says whether it resumed ("Reused," on its status page).
+UP_RS=$(free_port "$A")
+openssl s_server -www -accept "$A:$UP_RS" -cert "$T/up.crt" -key "$T/up.key" >"$T/up-rs.log" 2>&1 </dev/null &
+on_exit "kill_tree $!"
+if wait_port "$A" "$UP_RS"; then
+	# Two requests on one agent connection: s_server -www answers HTTP/1.0 and closes, so the second
+	# goes over a new upstream connection, which should resume the first one's session.
+	out=$(ucurl "https://other.test:$UP_RS/" "https://other.test:$UP_RS/" 2>&1)
+	if [ "$(grep -c '^New, TLSv1.2' <<<"$out")" = 1 ] && [ "$(grep -c '^Reused, TLSv1.2' <<<"$out")" = 1 ]; then
+		ok "upstream TLS: the second connection to the same host resumes the first one's session"
+	else
+		fail "upstream TLS resumption" "$(grep -E '^(New|Reused),' <<<"$out" | tr '\n' ' ') $(head -c 300 <<<"$out")"
+	fi
+	# sclient NAME CONNECT-HOST [s_client args...]: a handshake and a GET through egress, until egress
+	# closes; the output in $T/NAME.out, the handshake's summary ("New, ..." or "Reused, ...") printed.
+	sclient() {
+		local name=$1 host=$2; shift 2
+		printf 'GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$host" |
+			timeout 10 openssl s_client -proxy "$A:$EGP" -connect "$host:$UP_RS" -CAfile "$CA" \
+				-verify_return_error -ign_eof "$@" >"$T/$name.out" 2>&1
+		grep -E '^(New|Reused),' "$T/$name.out" | head -n 1
+	}
+	first=$(sclient rs1 other.test -servername other.test -sess_out "$T/other.sess")
+	second=$(sclient rs2 other.test -servername other.test -sess_in "$T/other.sess")
+	if [[ "$first" == New,* && "$second" == Reused,* ]]; then
+		ok "agent TLS: a session the agent kept is resumed (s_client -sess_out, then -sess_in: Reused)"
+	else
+		fail "agent TLS resumption" "first '$first' second '$second' $(tail -n 5 "$T/rs2.out" | tr '\n' ' ')"
+	fi
+	# A session made for other.test offered on a CONNECT and SNI for api.test: a full handshake.
+	cross=$(sclient rs3 api.test -servername api.test -sess_in "$T/other.sess")
+	if [[ "$cross" == New,* ]] && grep -q 'subject=CN = api.test' "$T/rs3.out"; then
+		ok "agent TLS: a session made for one host never resumes for another (full handshake, that host's leaf)"
+	else
+		fail "agent TLS cross-host session" "'$cross' $(grep subject= "$T/rs3.out")"
+	fi
+	# The same session without SNI on the host it was made for: refused after the handshake, as is
+	# an SNI naming another host (domain fronting).
+	before=$(grep -c '"sni-mismatch"' "$T/audit.log")
+	sclient rs4 other.test -noservername -sess_in "$T/other.sess" >/dev/null
+	sclient rs5 other.test -servername api.test -sess_in "$T/other.sess" >/dev/null
+	after=$(grep -c '"sni-mismatch"' "$T/audit.log")
+	if [ "$((after - before))" = 2 ] && grep -q 'resumed under a server name (none)' "$T/audit.log"; then
+		ok "agent TLS: a session resumed under another SNI (or none) is refused"
+	else
+		fail "agent TLS session under another SNI" "$((after - before)) sni-mismatch lines: $(grep sni-mismatch "$T/audit.log" | tail -n 2)"
+	fi
+else
+	fail "s_server upstream starts" "$(tail -n 3 "$T/up-rs.log")"
+fi
+
 kill -TERM "$EG_PID"
 for _ in $(seq 100); do kill -0 "$EG_PID" 2>/dev/null || break; sleep 0.05; done
 if kill -0 "$EG_PID" 2>/dev/null; then
