@@ -9,13 +9,14 @@
 #          and unpacked (never installed) into $BB_VM_KERNEL_CACHE (default /var/cache/bb/vm-kernel
 #          as root, where bb finds it)
 #   asan   clang and the -dev libraries for the sanitizer build
-#   bench  what scripts/bench/ measures with or against (GNU time, ripgrep for scan-speed.sh)
+#   bench  what scripts/bench/ measures with or against (GNU time, ripgrep for scan-speed.sh; nginx,
+#          wrk, squid, tinyproxy, mitmproxy and libssl-dev for egress.sh and its egload)
 # As root it runs apt-get; otherwise it prints the command to run and fails.
 set -euo pipefail
 
 pkgs_build="make gcc libc6-dev linux-libc-dev musl-tools cmake pkg-config dpkg-dev file binutils ca-certificates patch autoconf automake libtool"
 pkgs_test="git openssl openssh-server openssh-client curl python3 python3-requests python3-websockets procps iproute2 dnsmasq-base bind9-dnsutils nodejs npm util-linux runc crun podman netavark aardvark-dns iptables tmux valgrind zstd brotli qemu-system-x86 runsc"
-pkgs_bench="time ripgrep"
+pkgs_bench="time ripgrep nginx wrk squid tinyproxy mitmproxy libssl-dev"
 pkgs_asan="clang libbearssl-dev libyaml-dev libcjson-dev libgit2-dev libssh2-1-dev libsodium-dev zlib1g-dev libzstd-dev libbrotli-dev liblzma-dev pkg-config"
 
 # The agent CLIs (Claude Code, Codex) at the versions scripts/agent-clis.txt pins, each in a prefix of

@@ -131,6 +131,9 @@ http {
     ssl_certificate $T/up.crt;
     ssl_certificate_key $T/up.key;
     ssl_protocols TLSv1.2 TLSv1.3;
+    # As production servers run: session IDs kept (nginx's default keeps none, offering only tickets,
+    # which BearSSL 0.6 lacks), so the proxies can resume their upstream sessions.
+    ssl_session_cache shared:bench:1m;
     root $NG/www;
   }
 }
@@ -283,11 +286,12 @@ wrk_run() {
 		END { if (f) printf "%d failed", f; if (r) printf "%s%d closed by server", f ? ", " : "", r; if (!f && !r) print 0 }' <<<"$out")
 	[ -n "${RPS[$key]}" ] || { RPS[$key]=0; ERR[$key]="wrk failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')"; }
 }
-# egload_run KEY PID ADDR:PORT HOST:PORT MODE CAFILE NEW(0|1)
+# egload_run KEY PID ADDR:PORT HOST:PORT MODE CAFILE NEW(0|1) [RESUME(0|1)]
 egload_run() {
 	local key=$1 pid=$2 out c0 c1 n f=$T/raw/${1//\//_}
 	local args=(-t "$3" -H "$4" -m "$5" -C "$6" -c "$CONNS" -d "$SECS" -w 1)
 	[ "$7" = 1 ] && args+=(-n)
+	[ "${8:-0}" = 1 ] && args+=(-r)
 	c0=$(cpu_ticks "$pid")
 	out=$(timeout 60 "$T/egload" "${args[@]}" 2>&1) || true
 	c1=$(cpu_ticks "$pid")
@@ -315,6 +319,10 @@ for new in 0 1; do
 	egload_run "nginx/tls/$sfx" "$NG_PID" "$A:$NG_TLS" "bench.test:$NG_TLS" tls "$T/upca.crt" $new
 	egload_run "bb/mitm/$sfx" "$BB_PID" "$A:$BB_PORT" "bench.test:$NG_TLS" connect-tls "$BBCA" $new
 	[ -n "$MD_PID" ] && egload_run "mitmdump/mitm/$sfx" "$MD_PID" "$A:$MD_PORT" "bench.test:$NG_TLS" connect-tls "$MDCA" $new
+	if [ $new = 1 ]; then # agents that resume their TLS sessions (curl, Node): egload -r
+		egload_run "bb/mitmr/new" "$BB_PID" "$A:$BB_PORT" "bench.test:$NG_TLS" connect-tls "$BBCA" 1 1
+		[ -n "$MD_PID" ] && egload_run "mitmdump/mitmr/new" "$MD_PID" "$A:$MD_PORT" "bench.test:$NG_TLS" connect-tls "$MDCA" 1 1
+	fi
 	egload_run "bb/tunnel/$sfx" "$BB_PID" "$A:$BB_PORT" "tunnel.test:$NG_TLS" connect-tls "$T/upca.crt" $new
 	[ -n "$SQ_PID" ] && egload_run "squid/tunnel/$sfx" "$SQ_PID" "$A:$SQ_PORT" "bench.test:$NG_TLS" connect-tls "$T/upca.crt" $new
 done
@@ -339,6 +347,8 @@ hdr "== HTTPS with interception (egload: CONNECT, then TLS to the proxy's CA)"
 row "nginx direct TLS" nginx/tls
 row "bb egress MITM" bb/mitm
 row "mitmdump MITM" mitmdump/mitm
+row "bb MITM, agent resumes" bb/mitmr
+row "mitmdump, agent resumes" mitmdump/mitmr
 hdr "== CONNECT tunnel, TLS end to end (egload)"
 row "nginx direct TLS" nginx/tls
 row "bb egress tunnel" bb/tunnel
@@ -408,6 +418,7 @@ rline "plain keepalive, bb / mitmdump" bb/plain/ka mitmdump/plain/ka
 rline "plain new-conn, bb / mitmdump" bb/plain/new mitmdump/plain/new
 rline "MITM keepalive, bb / mitmdump" bb/mitm/ka mitmdump/mitm/ka 10
 rline "MITM new-conn, bb / mitmdump" bb/mitm/new mitmdump/mitm/new 5
+rline "MITM new-conn resumed, bb / mitmdump" bb/mitmr/new mitmdump/mitmr/new 5
 rline "CONNECT tunnel keepalive, bb / squid" bb/tunnel/ka squid/tunnel/ka
 rline "CONNECT tunnel new-conn, bb / squid" bb/tunnel/new squid/tunnel/new
 rline "plain keepalive, bb / nginx direct" bb/plain/ka nginx/plain/ka

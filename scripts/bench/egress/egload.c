@@ -4,12 +4,14 @@
  * scripts/bench/egress.sh with the system compiler.
  *
  *   egload -t ADDR:PORT -H HOST:PORT [-m plain|tls|connect-tls] [-A] [-p PATH]
- *          [-c CONNS] [-d SECS] [-w WARMUP] [-n] [-C CAFILE] [--hold]
+ *          [-c CONNS] [-d SECS] [-w WARMUP] [-n] [-r] [-C CAFILE] [--hold]
  *
  * One thread, epoll, non-blocking sockets, as wrk does. Every response must
  * be a 200 whose body is read to its end (Content-Length or chunked); any
  * other outcome counts as an error and the connection is replaced.
  * Prints one line: "requests N errors E secs S rps R total T" (T counts the warm-up too).
+ * -r: resume TLS sessions, as curl and Node do: every new connection offers the
+ * last session the peer gave (the line then ends "resumed K" of the TLS handshakes).
  * --hold: each connection does one request and stays open; prints
  * "ready N" once N connections are open and idle, then waits for SIGTERM.
  */
@@ -59,7 +61,9 @@ static char request[1024];
 static size_t request_len;
 static char connect_req[600];
 static size_t connect_len;
-static int nconns = 64, new_conn, hold;
+static int nconns = 64, new_conn, hold, resume;
+static SSL_SESSION *last_session; /* -r: offered by every new connection */
+static long long resumed;
 static double duration = 5, warmup = 1;
 static SSL_CTX *ctx;
 static int ep;
@@ -115,6 +119,9 @@ static void conn_open(struct conn *c)
 static void conn_drop(struct conn *c)
 {
 	if (c->ssl) {
+		/* Freed without a close_notify sent, a session is marked not resumable. */
+		if (resume && c->done_one)
+			SSL_shutdown(c->ssl);
 		SSL_free(c->ssl);
 		c->ssl = NULL;
 	}
@@ -186,6 +193,8 @@ static int start_tls(struct conn *c)
 	SSL_set_tlsext_host_name(c->ssl, sni);
 	SSL_set1_host(c->ssl, sni);
 	SSL_set_connect_state(c->ssl);
+	if (resume && last_session)
+		SSL_set_session(c->ssl, last_session);
 	c->st = S_HANDSHAKE;
 	return 0;
 }
@@ -260,6 +269,19 @@ static int parse_response(struct conn *c)
 
 static void finished_one(struct conn *c)
 {
+	/* After a response, not the handshake: a TLS 1.3 server's ticket comes after its handshake. */
+	if (resume && c->ssl) {
+		if (SSL_session_reused(c->ssl)) {
+			if (counting)
+				resumed++;
+		} else {
+			SSL_SESSION *s = SSL_get1_session(c->ssl);
+			if (s) {
+				SSL_SESSION_free(last_session);
+				last_session = s;
+			}
+		}
+	}
 	all_requests++;
 	if (counting)
 		requests++;
@@ -400,7 +422,7 @@ static void drive(struct conn *c)
 static void usage(void)
 {
 	fputs("usage: egload -t ADDR:PORT -H HOST:PORT [-m plain|tls|connect-tls] [-A] [-p PATH] [-c CONNS]\n"
-	      "              [-d SECS] [-w WARMUP] [-n] [-C CAFILE] [--hold]\n",
+	      "              [-d SECS] [-w WARMUP] [-n] [-r] [-C CAFILE] [--hold]\n",
 	      stderr);
 	exit(2);
 }
@@ -426,6 +448,7 @@ int main(int argc, char **argv)
 			else usage();
 		} else if (!strcmp(a, "-A")) absolute = 1;
 		else if (!strcmp(a, "-n")) new_conn = 1;
+		else if (!strcmp(a, "-r")) resume = 1;
 		else if (!strcmp(a, "--hold")) hold = 1;
 		else usage();
 	}
@@ -463,9 +486,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-		/* every new connection pays a full handshake: no session reuse */
+		/* Without -r every new connection pays a full handshake: no session reuse. With it, sessions
+		 * are kept by hand (last_session), from IDs or tickets, whichever the server gives. */
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		if (!resume)
+			SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 		static const unsigned char alpn[] = "\x08http/1.1";
 		SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn - 1);
 	}
@@ -527,7 +552,10 @@ int main(int argc, char **argv)
 	if (!tend)
 		tend = now();
 	double secs = tend - tstart;
-	printf("requests %lld errors %lld secs %.2f rps %.0f total %lld\n", requests, errors, secs,
+	printf("requests %lld errors %lld secs %.2f rps %.0f total %lld", requests, errors, secs,
 	       secs > 0 ? (double)requests / secs : 0, all_requests);
+	if (resume)
+		printf(" resumed %lld", resumed);
+	printf("\n");
 	return 0;
 }
