@@ -65,24 +65,12 @@ static int64_t source_date(void)
 	return 0;
 }
 
-/* A temporary file, already unlinked: the layer is built there to learn its size and digest first. */
+/* The layer is built in a temporary file first, to learn its size and digest: in $TMPDIR, else /tmp. */
 static int tmp_file(struct bb_err *e)
 {
 	const char *dir = getenv("TMPDIR");
-	char path[PATH_MAX];
-	int fd;
 
-	if (!dir || !*dir)
-		dir = "/tmp";
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		return fd;
-	snprintf(path, sizeof path, "%s/bb-img.XXXXXX", dir);
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd < 0)
-		return bb_errno(e, errno, "temporary file in %s", dir);
-	unlink(path);
-	return fd;
+	return fd_tmpfile(dir && *dir ? dir : "/tmp", e);
 }
 
 int img_sidecar_archive(const char *bb_path, int out_fd, const char *tag, char *image_id_out, struct bb_err *e)

@@ -371,6 +371,21 @@ int fd_set_cloexec(int fd, struct bb_err *e)
 	return 0;
 }
 
+int fd_tmpfile(const char *dir, struct bb_err *e)
+{
+	char path[PATH_MAX];
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd >= 0)
+		return fd;
+	snprintf(path, sizeof path, "%s/.bb-tmp-XXXXXX", dir);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return bb_errno(e, errno, "temporary file in %s", dir);
+	unlink(path);
+	return fd;
+}
+
 int fd_close(int fd)
 {
 	int saved = errno;

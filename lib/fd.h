@@ -96,6 +96,12 @@ int fd_write_file_atomic(const char *path, const void *data, size_t n, mode_t mo
 int fd_write_file_replace(const char *path, const void *data, size_t n, mode_t mode, struct bb_err *e);
 int fd_set_nonblock(int fd, struct bb_err *e);
 int fd_set_cloexec(int fd, struct bb_err *e);
+/*
+ * A read-write file in dir that no name reaches (O_TMPFILE; on a filesystem
+ * without it, mkostemp then unlink): scratch space that goes with the fd.
+ * The fd (O_CLOEXEC), or -1 with e "temporary file in DIR: why".
+ */
+int fd_tmpfile(const char *dir, struct bb_err *e);
 /* close() that keeps errno and ignores fd < 0; returns -1 always so it can reset a variable: fd = fd_close(fd). */
 int fd_close(int fd);
 

@@ -1341,22 +1341,6 @@ static int gunzip_to(int in_fd, int out_fd, uint64_t max, struct bb_err *e)
 	return rc < 0 ? -1 : 0;
 }
 
-/* A temporary file in dir, already unlinked (the decompressed outer archive). */
-static int tmp_file_in(const char *dir, struct bb_err *e)
-{
-	char path[PATH_MAX];
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-
-	if (fd >= 0)
-		return fd;
-	snprintf(path, sizeof path, "%s/.tmp-XXXXXX", dir);
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd < 0)
-		return bb_errno(e, errno, "temporary file in %s", dir);
-	unlink(path);
-	return fd;
-}
-
 static int mkdir_p(const char *path, mode_t mode, struct bb_err *e)
 {
 	char tmp[PATH_MAX];
@@ -1487,7 +1471,7 @@ int img_import(const char *file, const struct img_import_opts *o, char *name_out
 			return bb_errno(e, errno, "%s", file);
 		if (pread(in, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
 			note(o->note, o->note_arg, "decompressing %s", file);
-			a.fd = tmp_file_in(dir, e);
+			a.fd = fd_tmpfile(dir, e); /* the decompressed outer archive */
 			if (a.fd < 0 || gunzip_to(in, a.fd, ao.max_bytes, e) < 0) {
 				close(in);
 				bb_err_wrap(e, "%s", file);

@@ -262,6 +262,29 @@ static void open_in_root_stays_in_it(void)
 	fd_remove_tree(root);
 }
 
+/* A scratch file with no name: dir is left as it was, the bytes read back, a missing dir is named in the error. */
+static void tmpfile_has_no_name(void)
+{
+	char sub[256], cmd[300], got[8] = { 0 };
+	struct bb_err e = { 0 };
+	int fd;
+
+	snprintf(sub, sizeof sub, "%s/tmpfile", dir);
+	T_CHECK(mkdir(sub, 0700) == 0);
+	fd = fd_tmpfile(sub, &e);
+	T_CHECK(fd >= 0);
+	T_CHECK(fd_write_all(fd, "scratch", 7) == 0);
+	T_CHECK(pread(fd, got, 7, 0) == 7);
+	T_STREQ(got, "scratch");
+	T_CHECK((fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+	snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s)\"", sub);
+	T_CHECK(system(cmd) == 0);
+	close(fd);
+	snprintf(sub, sizeof sub, "%s/no-such-dir", dir);
+	T_CHECK(fd_tmpfile(sub, &e) == -1);
+	T_CHECK(strstr(e.msg, "temporary file in") && strstr(e.msg, "no-such-dir"));
+}
+
 int main(void)
 {
 	char cmd[64];
@@ -278,6 +301,7 @@ int main(void)
 	T_RUN(write_at_replaces_links);
 	T_RUN(remove_and_copy_at_stay_inside);
 	T_RUN(open_in_root_stays_in_it);
+	T_RUN(tmpfile_has_no_name);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return 1;
