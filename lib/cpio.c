@@ -1,5 +1,6 @@
 /* cpio.c - newc archives (the initramfs format): one entry appended at a time, and read back. */
 #include "cpio.h"
+#include "hex.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -55,8 +56,7 @@ static long long hex8(const char *p)
 	long long v = 0;
 	int i;
 	for (i = 0; i < 8; i++) {
-		char c = p[i];
-		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		int d = hex_val(p[i]);
 		if (d < 0)
 			return -1;
 		v = v * 16 + d;

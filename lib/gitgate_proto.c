@@ -1,5 +1,6 @@
 /* gitgate_proto.c - the git protocol's text lines, parsed as pure functions: daemon request, want/have, push commands, capabilities. */
 #include "gitgate_proto.h"
+#include "hex.h"
 
 #include <string.h>
 
@@ -239,14 +240,6 @@ static int scaled_number(struct sv s, uint64_t *out)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 static int filter_one(struct sv spec, struct gitgate_filter *f, struct bb_err *e)
 {
 	uint64_t v;
@@ -322,7 +315,7 @@ int gitgate_filter_parse(struct sv spec, struct gitgate_filter *f, struct bb_err
 				dec[n++] = sub.p[i];
 				continue;
 			}
-			if (i + 2 >= sub.len || (hi = hexval(sub.p[i + 1])) < 0 || (lo = hexval(sub.p[i + 2])) < 0)
+			if (i + 2 >= sub.len || (hi = hex_val(sub.p[i + 1])) < 0 || (lo = hex_val(sub.p[i + 2])) < 0)
 				return bb_errf(e, BB_EINVAL, "invalid filter-spec: bad %%-escape in combine");
 			dec[n++] = (char)(hi << 4 | lo);
 			i += 2;

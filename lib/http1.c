@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hex.h"
 #include "http1.h"
 
 /* Byte classes, one table so the hot loops do a single lookup per byte. */
@@ -1004,7 +1005,7 @@ int http1_chunked_feed(struct http1_chunked *c, const char *in, size_t len, size
 		switch (c->state) {
 		case CH_SIZE:
 			if (IS(ch, C_HEX)) {
-				unsigned v = ch <= '9' ? (unsigned)ch - '0' : (unsigned)lower(ch) - 'a' + 10;
+				unsigned v = (unsigned)hex_val(ch);
 
 				if (++c->digits > 16)
 					return chunk_fail(c, err, "chunk size too long", i, consumed);

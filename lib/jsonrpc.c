@@ -20,19 +20,6 @@ static int fail_with(struct jsonrpc_fail *f, int code, const char *msg)
 	return -1;
 }
 
-/* Whether s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF). */
-static int utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0, k;
-	uint32_t cp;
-	while (i < n) {
-		if (!(k = utf8_decode(s + i, n - i, &cp)))
-			return 0;
-		i += k;
-	}
-	return 1;
-}
-
 /*
  * cJSON decodes "\u0000" into a NUL and then treats the string as ending
  * there, so "tools/list\u0000x" would read as "tools/list". Refuse the
@@ -99,7 +86,7 @@ int jsonrpc_parse(const char *body, size_t len, struct jsonrpc_msg *m, struct js
 	memset(m, 0, sizeof *m);
 	if (len > JSONRPC_MAX_BYTES)
 		return fail_with(fail, JSONRPC_INVALID_REQUEST, "message larger than 1 MiB");
-	if (!utf8_valid((const unsigned char *)body, len))
+	if (utf8_valid_prefix((const unsigned char *)body, len) != len) /* no overlongs, surrogates, past U+10FFFF */
 		return fail_with(fail, JSONRPC_PARSE_ERROR, "Parse error: the body is not valid UTF-8");
 	if (has_escaped_nul(body, len))
 		return fail_with(fail, JSONRPC_PARSE_ERROR, "Parse error: \\u0000 in a string");

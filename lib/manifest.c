@@ -230,15 +230,12 @@ static int discover(struct manifest *m, const struct mf_dirs *dirs, struct found
 /* Offset of the first byte that is not valid UTF-8 (or is NUL), or -1. */
 static long bad_byte(const unsigned char *s, size_t n)
 {
-	size_t i = 0, k;
-	uint32_t cp;
+	size_t ok = utf8_valid_prefix(s, n);
+	const unsigned char *nul = memchr(s, 0, ok);
 
-	while (i < n) {
-		if (s[i] == 0 || !(k = utf8_decode(s + i, n - i, &cp)))
-			return (long)i;
-		i += k;
-	}
-	return -1;
+	if (nul)
+		return (long)(nul - s);
+	return ok < n ? (long)ok : -1;
 }
 
 struct parsed {

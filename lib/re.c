@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "re.h"
 #include "re_impl.h"
+#include "utf8.h"
 
 /* Syntax tree: nodes in one array, linked by index. */
 struct parser {
@@ -234,17 +236,6 @@ struct esc {
 	size_t nutf8;
 };
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A code point: one byte when <= 0xFF (byte semantics), else its UTF-8 bytes. */
 static int esc_codepoint(struct parser *ps, size_t at, unsigned long v, int in_class, struct esc *out)
 {
@@ -314,7 +305,7 @@ static int parse_escape(struct parser *ps, int in_class, struct esc *out)
 			size_t digits = 0;
 
 			ps->pos++;
-			while ((h = hexval(peek(ps, 0))) >= 0) {
+			while ((h = hex_val(peek(ps, 0))) >= 0) {
 				if (v <= 0x10FFFF)
 					v = v * 16 + (unsigned long)h;
 				ps->pos++;
@@ -325,9 +316,9 @@ static int parse_escape(struct parser *ps, int in_class, struct esc *out)
 			ps->pos++;
 			return esc_codepoint(ps, at, v, in_class, out);
 		}
-		if (hexval(peek(ps, 0)) < 0 || hexval(peek(ps, 1)) < 0)
+		if (hex_val(peek(ps, 0)) < 0 || hex_val(peek(ps, 1)) < 0)
 			return perr(ps, at, BB_EINVAL, "invalid escape \\x: expected two hex digits");
-		out->byte = (unsigned)(hexval(peek(ps, 0)) * 16 + hexval(peek(ps, 1)));
+		out->byte = (unsigned)(hex_val(peek(ps, 0)) * 16 + hex_val(peek(ps, 1)));
 		ps->pos += 2;
 		return 0;
 	}
@@ -716,22 +707,6 @@ static int32_t parse_group(struct parser *ps, unsigned *flags, unsigned depth)
 	return cap;
 }
 
-/* Length of the UTF-8 sequence starting at s (1 when it is not a valid one). */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t k, i;
-
-	if (s[0] < 0xC2 || s[0] > 0xF4)
-		return 1;
-	k = s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
-	if (k > n)
-		return 1;
-	for (i = 1; i < k; i++)
-		if ((s[i] & 0xC0) != 0x80)
-			return 1;
-	return k;
-}
-
 static int32_t parse_atom(struct parser *ps, unsigned *flags, unsigned depth)
 {
 	size_t at = ps->pos;
@@ -786,7 +761,11 @@ static int32_t parse_atom(struct parser *ps, unsigned *flags, unsigned depth)
 			return byte_node(ps, es.byte, *flags);
 		}
 	default: {
-		size_t k = utf8_len(ps->p + at, ps->len - at);
+		uint32_t cp;
+		size_t k = utf8_decode(ps->p + at, ps->len - at, &cp);
+
+		if (k == 0)
+			k = 1; /* not a valid UTF-8 sequence: the byte alone */
 
 		ps->pos += k;
 		return bytes_node(ps, ps->p + at, k, *flags);

@@ -25,7 +25,8 @@
  * class match exactly one byte (so `.` matches one byte of a multi-byte
  * UTF-8 character, not the whole character); \xHH is the byte HH;
  * non-ASCII characters written literally in the pattern match their UTF-8
- * bytes (a quantifier after one applies to the whole character) but are
+ * bytes (a quantifier after one applies to the whole character; a byte
+ * that does not start a valid UTF-8 sequence is a byte alone) but are
  * refused inside classes. (?i) folds ASCII letters only.
  * Refused with an error naming the byte offset: backreferences \1 (?P=n),
  * lookaround (?= (?! (?<= (?<!, atomic and possessive forms, \p{..}

@@ -37,6 +37,16 @@ size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 	return len;
 }
 
+size_t utf8_valid_prefix(const unsigned char *s, size_t n)
+{
+	size_t i = 0, k;
+	uint32_t cp;
+
+	while (i < n && (k = utf8_decode(s + i, n - i, &cp)) != 0)
+		i += k;
+	return i;
+}
+
 /* Ranges of code points that change the display instead of being displayed (see utf8.h), sorted. */
 static const uint32_t unsafe_ranges[][2] = {
 	{ 0x0000, 0x001f },   { 0x007f, 0x009f },   { 0x00ad, 0x00ad },   { 0x034f, 0x034f },

@@ -16,6 +16,9 @@
  */
 size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 
+/* How many bytes of s[0..n) are whole valid UTF-8 sequences from the start: n when all of it is UTF-8. */
+size_t utf8_valid_prefix(const unsigned char *s, size_t n);
+
 /*
  * Whether a code point must not reach a terminal as it is, because it
  * changes what the screen shows rather than being shown: C0 controls (tab

@@ -130,6 +130,9 @@ static void literals_and_escapes(void)
 	M("\\ \\_\\#", " _#", "0,3");
 	M("a\\x{263a}+", "a\xe2\x98\xba\xe2\x98\xba", "0,7");
 	M("\xc3\xa9+", "\xc3\xa9\xc3\xa9", "0,4"); /* a quantifier repeats the whole UTF-8 character */
+	/* Bytes that are not UTF-8 (an encoded surrogate, an overlong form) are each a byte: the quantifier takes the last. */
+	M("\xed\xa0\x80+", "\xed\xa0\x80\x80\xed", "0,4");
+	M("\xe0\x80\xaf+", "\xe0\x80\xaf\xaf", "0,4");
 	M("a.b", "a\xc3\xa9" "b", "nomatch");   /* . is one byte */
 	M("a..b", "a\xc3\xa9" "b", "0,4");
 	M("\\xa9", "\xc3\xa9", "1,2");          /* \xHH is a byte */

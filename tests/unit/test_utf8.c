@@ -21,6 +21,20 @@ static void decodes_and_refuses(void)
 }
 
 /* Every character the issue names, and their neighbours that are fine. */
+/* The valid prefix stops at the first byte that does not start a whole sequence (manifest and JSON-RPC bodies use it). */
+static void valid_prefix(void)
+{
+	const unsigned char ok[] = "a\xc3\xa9\xe2\x98\xba\xf0\x9f\x98\x80";
+	const unsigned char sur[] = "ab\xed\xa0\x80", cut[] = "ab\xe2\x98", over[] = "\xc0\xaf";
+
+	T_CHECK(utf8_valid_prefix(ok, sizeof ok - 1) == sizeof ok - 1);
+	T_CHECK(utf8_valid_prefix(ok, 0) == 0);
+	T_CHECK(utf8_valid_prefix(sur, sizeof sur - 1) == 2);
+	T_CHECK(utf8_valid_prefix(cut, sizeof cut - 1) == 2);
+	T_CHECK(utf8_valid_prefix(over, sizeof over - 1) == 0);
+	T_CHECK(utf8_valid_prefix((const unsigned char *)"x\0y", 3) == 3); /* NUL is UTF-8: callers that refuse it say so */
+}
+
 static void unsafe_class(void)
 {
 	static const uint32_t bad[] = { 0x00, 0x07, 0x09, 0x0a, 0x1b, 0x7f, 0x80, 0x9b, 0x9f, 0xad, 0x61c, 0x200b, 0x200d,
@@ -59,6 +73,7 @@ static void escapes_for_a_terminal(void)
 int main(void)
 {
 	T_RUN(decodes_and_refuses);
+	T_RUN(valid_prefix);
 	T_RUN(unsafe_class);
 	T_RUN(escapes_for_a_terminal);
 	T_END();
