@@ -147,6 +147,7 @@ struct session {
 	int keep_state;        /* start/resume: keep the state dir for resume */
 	int copy_cwd;          /* the agent works on a copy of the workspace */
 	int no_provider;       /* run --no-provider: none of the provider's environment, files or program */
+	int dry_run;           /* --dry-run: list the steps with what they would use (resolving only); touch nothing */
 	char *const *argv;     /* the command; NULL: the provider's agent program */
 };
 int bottle_session(const struct session *s);

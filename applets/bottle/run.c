@@ -67,6 +67,8 @@ static const char usage[] =
 	"                       traffic is checked (explicit opt-out; also BB_BARE=1)\n"
 	"      --no-provider    none of the provider's setup (its placeholders, its files in\n"
 	"                       the agent's home, its program on PATH): CMD alone\n"
+	"  -n, --dry-run        list the steps the start takes, with what each would use\n"
+	"                       (token values never), and stop: nothing is made or started\n"
 	"Isolation is never skipped unless --bare says so: if a step fails, the bottle\n"
 	"does not start.";
 
@@ -425,398 +427,581 @@ static int dockerfile_image(const struct manifest *m, const char *who, char name
 	return 0;
 }
 
-int bottle_session(const struct session *s)
-{
+/*
+ * One session's working state, handed along its steps (the table below): what each step resolves,
+ * makes or starts, and what its undo needs to take that back.
+ */
+struct session_ctx {
+	const struct session *s;
+	struct bb_err e;
 	struct manifest m;
-	struct bb_err e = { 0 };
-	struct rt_config rc = { 0 };
-	static struct bk_run bk; /* reached from the signal handler */
+	int loaded; /* m holds the manifests */
+	cJSON *plan;
+	struct buf js; /* the plan as written to plan.json and dialer.json */
 	const struct backend *be;
-	struct bottle_meta meta = { 0 };
-	static struct approved_caps caps;
-	const char *ro_all[AGENTPROG_NEED_MAX + APPROVED_MOUNTS_MAX + 1] = { NULL };
+	struct rt_config rc;
+	struct bottle_meta meta;
+	struct stat st; /* the workspace's: its owner runs the agent */
+	struct provider_ctx pctx;
 	struct provider_cmd pc;
-	struct agentprog prog = { .nneed = 0 };
-	const char *prog_paths[AGENTPROG_NEED_MAX + 1] = { NULL }, *links[3] = { NULL };
+	struct agentprog prog;
+	const char *ro_all[AGENTPROG_NEED_MAX + APPROVED_MOUNTS_MAX + 1];
+	const char *prog_paths[AGENTPROG_NEED_MAX + 1], *links[3];
 	char prog_links[2][PATH_MAX + 300];
-	struct stat st;
-	struct sigaction sa = { .sa_handler = session_term }, old_term, old_hup, old_int;
-	cJSON *plan = NULL, *slot;
-	struct buf js = BUF_INIT(4u << 20);
 	char state[PATH_MAX], plan_path[PATH_MAX + 16], sock[PATH_MAX + 16], log_path[PATH_MAX + 16], ca_dir[PATH_MAX],
 		self[PATH_MAX], egress_args[7 * PATH_MAX], home_dir[PATH_MAX + 16], ws_copy[PATH_MAX + 16], rootfs[PATH_MAX],
-		dialer_plan[PATH_MAX] = "", df_image[IMG_NAME_MAX + 1] = "", ctl_sock[PATH_MAX] = "";
-	const char *fault, *workspace = s->workspace;
-	int supervise = 0, gated = 0;
+		dialer_plan[PATH_MAX], df_image[IMG_NAME_MAX + 1], ctl_sock[PATH_MAX];
+	const char *workspace; /* the agent's: the host directory, or its copy in the state dir */
 	/* Where the agent finds the sidecar (the backend says: its veth address, or with --bare ports on the host's loopback). */
-	char proxy[96], listen_egress[96], listen_supervise[96], mcp_url[96], bundle[PATH_MAX + 32] = "/run/bb/ca-bundle.crt";
-	char **aenv = NULL, **senv = NULL, *const *argv = s->argv, *provisioned = NULL;
-	size_t na = 0, ns = 0, i;
-	pid_t dialer = -1;
-	int code, exit_code = BB_EXIT_SYSTEM, made_state = 0, meta_written = 0, ran = 0, sfd = -1, home_fd = -1;
-	ssize_t sl;
+	char proxy[96], listen_egress[96], listen_supervise[96], mcp_url[96], bundle[PATH_MAX + 32];
+	char **aenv, **senv, *const *argv, *provisioned;
+	size_t na, ns;
+	int supervise, gated;
+	pid_t dialer;
+	int exit_code, made_state, meta_written, ran, sfd, home_fd;
+};
 
-	memset(&caps, 0, sizeof caps);
+static struct bk_run session_bk; /* reached from the signal handler */
+static struct approved_caps caps;
+
+static int nomem(struct session_ctx *x)
+{
+	err_printf("%s: out of memory", x->meta.slug[0] ? x->meta.slug : x->s->name);
+	return BB_EXIT_SYSTEM;
+}
+
+/* The bottle NAME names: its own, or its agent's. */
+static const struct mf_bottle *bottle_of(const struct manifest *m, const char *name, const struct mf_agent **agent)
+{
+	const struct mf_agent *a = manifest_agent(m, name);
+	if (agent)
+		*agent = a;
+	return manifest_bottle(m, a ? a->bottle : name);
+}
+
+static int step_backend(struct session_ctx *x)
+{
+	const struct session *s = x->s;
+	struct bk_run *bk = &session_bk;
+
 	if (s->bare && strcmp(s->backend, "embedded")) {
 		err_printf("%s: --bare runs no backend at all; it does not go with --backend %s", s->name, s->backend);
 		return BB_EXIT_USAGE;
 	}
-	be = backend_find(s->bare ? "bare" : s->backend);
-	if (!be) {
+	x->be = backend_find(s->bare ? "bare" : s->backend);
+	if (!x->be) {
 		err_printf("%s: no backend '%s' (want %s)", s->name, s->backend, backend_choices());
 		return BB_EXIT_USAGE;
 	}
-	if (backend_prepare(&bk, be, &rc, s->runtime, s->kernel, &e) < 0) {
-		err_printf("%s: %s; nothing was started", s->name, e.msg);
+	if (backend_prepare(bk, x->be, &x->rc, s->runtime, s->kernel, &x->e) < 0) {
+		err_printf("%s: %s; nothing was started", s->name, x->e.msg);
 		return BB_EXIT_FAIL;
 	}
-	snprintf(proxy, sizeof proxy, "http://%s:%d", bk.sidecar_addr, bk.egress_port);
-	snprintf(listen_egress, sizeof listen_egress, "%s:%d", bk.listen_addr, bk.egress_port);
-	snprintf(listen_supervise, sizeof listen_supervise, "%s:%d", bk.listen_addr, bk.supervise_port);
-	snprintf(mcp_url, sizeof mcp_url, "http://%s:%d/mcp", bk.sidecar_addr, bk.supervise_port);
-	if (stat(workspace, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		err_printf("%s: workspace %s is not a directory", s->name, workspace);
+	snprintf(x->proxy, sizeof x->proxy, "http://%s:%d", bk->sidecar_addr, bk->egress_port);
+	snprintf(x->listen_egress, sizeof x->listen_egress, "%s:%d", bk->listen_addr, bk->egress_port);
+	snprintf(x->listen_supervise, sizeof x->listen_supervise, "%s:%d", bk->listen_addr, bk->supervise_port);
+	snprintf(x->mcp_url, sizeof x->mcp_url, "http://%s:%d/mcp", bk->sidecar_addr, bk->supervise_port);
+	return 0;
+}
+
+static int step_manifest(struct session_ctx *x)
+{
+	int code;
+
+	if (stat(x->workspace, &x->st) < 0 || !S_ISDIR(x->st.st_mode)) {
+		err_printf("%s: workspace %s is not a directory", x->s->name, x->workspace);
 		return BB_EXIT_FAIL;
 	}
-	if ((code = bottle_load(&m)) != 0)
+	if ((code = bottle_load(&x->m)) != 0)
 		return code;
-	plan = plan_build(&m, s->name, NULL, &e);
-	if (!plan) {
-		plan = plan_build(&m, NULL, s->name, &e);
-		if (!plan) {
-			err_printf("%s", e.msg);
-			manifest_free(&m);
-			return BB_EXIT_FAIL;
-		}
+	x->loaded = 1;
+	if (!(x->plan = plan_build(&x->m, x->s->name, NULL, &x->e)) && !(x->plan = plan_build(&x->m, NULL, x->s->name, &x->e))) {
+		err_printf("%s", x->e.msg);
+		return BB_EXIT_FAIL;
 	}
+	return 0;
+}
 
-	if (!s->resume && !s->image && !s->bare && (code = dockerfile_image(&m, s->name, df_image)) != 0) {
-		cJSON_Delete(plan);
-		manifest_free(&m);
-		return code;
-	}
+static int step_image(struct session_ctx *x)
+{
+	const struct session *s = x->s;
+	return !s->resume && !s->image && !s->bare ? dockerfile_image(&x->m, s->name, x->df_image) : 0;
+}
 
-	/* State: $BB_HOME/.bb/state/SLUG, 0700; run removes it at the end, start keeps it for resume. */
+/* State: $BB_HOME/.bb/state/SLUG, 0700; run removes it at the end, start keeps it for resume. */
+static int step_state(struct session_ctx *x)
+{
+	const struct session *s = x->s;
+	struct bottle_meta *meta = &x->meta;
+
 	if (s->resume) {
-		if (bottle_meta_read(s->resume, &meta, &e) < 0 || bottle_state_dir(s->resume, state, sizeof state, &e) < 0) {
-			err_printf("%s", e.msg);
-			goto done;
+		if (bottle_meta_read(s->resume, meta, &x->e) < 0 || bottle_state_dir(s->resume, x->state, sizeof x->state, &x->e) < 0) {
+			err_printf("%s", x->e.msg);
+			return BB_EXIT_SYSTEM;
 		}
-		if (!strcmp(meta.status, "running")) {
-			err_printf("bottle %s is running (host process %d); stop it first", meta.slug, meta.host_pid);
-			goto done;
+		if (!strcmp(meta->status, "running")) {
+			err_printf("bottle %s is running (host process %d); stop it first", meta->slug, meta->host_pid);
+			return BB_EXIT_SYSTEM;
 		}
 		/* What the operator approved while it ran: routes, credentials, DLP allowances, capabilities. */
-		if (bottle_approvals_resume(&meta, plan, &caps, &e) < 0) {
-			err_printf("%s; nothing was started", e.msg);
-			exit_code = BB_EXIT_FAIL;
-			goto done;
+		if (bottle_approvals_resume(meta, x->plan, &caps, &x->e) < 0) {
+			err_printf("%s; nothing was started", x->e.msg);
+			return BB_EXIT_FAIL;
 		}
 		if (caps.image[0])
-			snprintf(meta.image, sizeof meta.image, "%.63s", caps.image);
-	} else {
-		if (bottle_state_root(state, sizeof state, 1, &e) < 0) {
-			err_printf("%s", e.msg);
-			goto done;
-		}
-		bottle_slug_new(s->name, meta.slug);
-		if (bottle_state_dir(meta.slug, state, sizeof state, &e) < 0 || (mkdir(state, 0700) < 0 &&
-										   bb_errno(&e, errno, "create %s", state))) {
-			err_printf("%s", e.msg);
-			goto done;
-		}
-		made_state = 1;
-		snprintf(meta.agent, sizeof meta.agent, "%s", s->name);
-		snprintf(meta.cwd, sizeof meta.cwd, "%s", workspace);
-		now_iso(meta.started_at, sizeof meta.started_at);
-		snprintf(meta.backend, sizeof meta.backend, "%s", s->backend);
-		snprintf(meta.runtime, sizeof meta.runtime, "%s", bk.runtime ? bk.runtime : "");
-		snprintf(meta.kernel, sizeof meta.kernel, "%s", bk.kernel ? bk.kernel : "");
-		snprintf(meta.command, sizeof meta.command, "%s", s->keep_state ? "start" : "run");
-		snprintf(meta.image, sizeof meta.image, "%s", s->image ? s->image : df_image);
-		meta.copy_cwd = s->copy_cwd;
-		meta.bare = s->bare;
+			snprintf(meta->image, sizeof meta->image, "%.63s", caps.image);
+		return 0;
 	}
-	snprintf(meta.status, sizeof meta.status, "running");
-	meta.exit_code = -1;
-	if (bottle_host_identify(&meta, &e) < 0 || bottle_meta_write(&meta, &e) < 0) {
-		err_printf("%s", e.msg);
-		goto done;
+	if (bottle_state_root(x->state, sizeof x->state, 1, &x->e) < 0) {
+		err_printf("%s", x->e.msg);
+		return BB_EXIT_SYSTEM;
 	}
-	meta_written = 1;
-	sfd = open(state, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sfd < 0 || state_check(sfd, state, &e) < 0) {
-		err_printf("%s: %s", meta.slug, sfd < 0 ? strerror(errno) : e.msg);
-		goto done;
+	bottle_slug_new(s->name, meta->slug);
+	if (bottle_state_dir(meta->slug, x->state, sizeof x->state, &x->e) < 0 ||
+	    (mkdir(x->state, 0700) < 0 && bb_errno(&x->e, errno, "create %s", x->state))) {
+		err_printf("%s", x->e.msg);
+		return BB_EXIT_SYSTEM;
+	}
+	x->made_state = 1;
+	snprintf(meta->agent, sizeof meta->agent, "%s", s->name);
+	snprintf(meta->cwd, sizeof meta->cwd, "%s", s->workspace);
+	now_iso(meta->started_at, sizeof meta->started_at);
+	snprintf(meta->backend, sizeof meta->backend, "%s", s->backend);
+	snprintf(meta->runtime, sizeof meta->runtime, "%s", session_bk.runtime ? session_bk.runtime : "");
+	snprintf(meta->kernel, sizeof meta->kernel, "%s", session_bk.kernel ? session_bk.kernel : "");
+	snprintf(meta->command, sizeof meta->command, "%s", s->keep_state ? "start" : "run");
+	snprintf(meta->image, sizeof meta->image, "%s", s->image ? s->image : x->df_image);
+	meta->copy_cwd = s->copy_cwd;
+	meta->bare = s->bare;
+	return 0;
+}
+
+/* A new bottle's state and host record go (the plan and sockets: nothing of it stays); a kept one stays. */
+static void undo_state(struct session_ctx *x)
+{
+	char host[PATH_MAX];
+
+	if (!x->made_state || (x->meta_written && x->s->keep_state))
+		return;
+	fd_remove_tree(x->state);
+	if (bottle_host_dir(x->meta.slug, 0, host, sizeof host, &x->e) == 0)
+		fd_remove_tree(host);
+}
+
+static int step_meta(struct session_ctx *x)
+{
+	snprintf(x->meta.status, sizeof x->meta.status, "running");
+	x->meta.exit_code = -1;
+	if (bottle_host_identify(&x->meta, &x->e) < 0 || bottle_meta_write(&x->meta, &x->e) < 0) {
+		err_printf("%s", x->e.msg);
+		return BB_EXIT_SYSTEM;
+	}
+	x->meta_written = 1;
+	return 0;
+}
+
+/*
+ * The bottle's end as its host record says it: deploy keys revoked (a resume registers new ones; those a
+ * killed host process left go too; what fails stays for cleanup), what egress refused, the audit log
+ * kept when asked, and a kept bottle recorded as stopped with the agent's status.
+ */
+static void undo_meta(struct session_ctx *x)
+{
+	const struct session *s = x->s;
+
+	/* dialer.json stays with a started bottle's host record (inspect shows it); resume writes it again. */
+	if (forge_keys_pending(x->meta.slug)) {
+		struct bb_err ke = { 0 };
+		if (forge_keys_revoke(x->meta.slug, report_revoke, x->meta.slug, &ke) < 0 && ke.msg[0])
+			err_printf("%s: %s", x->meta.slug, ke.msg);
+	}
+	if (x->ran)
+		refused_summary(x->state, x->meta.slug, s->keep_state);
+	if (s->keep_log) {
+		struct buf lb = BUF_INIT(64u << 20);
+		if (fd_read_file_beneath(x->sfd, "egress.log", 64u << 20, &lb, &x->e) == 0) /* the sidecar's: no link followed */
+			fd_write_file_atomic(s->keep_log, lb.p ? lb.p : "", lb.len, 0600, &x->e);
+		buf_free(&lb);
+	}
+	if (s->keep_state) {
+		/* Kept for logs, inspect and resume; the dialer's socket goes with the host process. */
+		unlink(x->sock);
+		snprintf(x->meta.status, sizeof x->meta.status, "stopped");
+		x->meta.exit_code = x->exit_code;
+		if (bottle_meta_write(&x->meta, &x->e) < 0)
+			err_printf("%s: %s", x->meta.slug, x->e.msg);
+	}
+}
+
+static int step_plan(struct session_ctx *x)
+{
+	const struct session *s = x->s;
+
+	x->sfd = open(x->state, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (x->sfd < 0 || state_check(x->sfd, x->state, &x->e) < 0) {
+		err_printf("%s: %s", x->meta.slug, x->sfd < 0 ? strerror(errno) : x->e.msg);
+		return BB_EXIT_SYSTEM;
 	}
 	if (s->bare) /* no /run/bb on the host: the agent's CA bundle lives with the bottle */
-		snprintf(bundle, sizeof bundle, "%s/ca-bundle.crt", state);
-	snprintf(plan_path, sizeof plan_path, "%s/plan.json", state);
-	snprintf(sock, sizeof sock, "%s/dial.sock", state);
-	snprintf(log_path, sizeof log_path, "%s/egress.log", state);
-	unlink(sock); /* a resumed bottle's, left by a host process that was killed */
-	if (json_print(plan, &js, &e) < 0 || (s->keep_state ? fd_write_file_atomic(plan_path, js.p, js.len, 0600, &e)
-							     : fd_write_file_replace(plan_path, js.p, js.len, 0600, &e)) < 0) {
-		err_printf("%s: %s", meta.slug, e.msg);
-		goto done;
+		snprintf(x->bundle, sizeof x->bundle, "%s/ca-bundle.crt", x->state);
+	snprintf(x->plan_path, sizeof x->plan_path, "%s/plan.json", x->state);
+	snprintf(x->sock, sizeof x->sock, "%s/dial.sock", x->state);
+	snprintf(x->log_path, sizeof x->log_path, "%s/egress.log", x->state);
+	unlink(x->sock); /* a resumed bottle's, left by a host process that was killed */
+	if (json_print(x->plan, &x->js, &x->e) < 0 ||
+	    (s->keep_state ? fd_write_file_atomic(x->plan_path, x->js.p, x->js.len, 0600, &x->e)
+			   : fd_write_file_replace(x->plan_path, x->js.p, x->js.len, 0600, &x->e)) < 0) {
+		err_printf("%s: %s", x->meta.slug, x->e.msg);
+		return BB_EXIT_SYSTEM;
 	}
+	return 0;
+}
 
-	rc.uid = st.st_uid ? st.st_uid : 65534; /* the workspace's owner; never root */
-	rc.gid = st.st_uid && st.st_gid ? st.st_gid : 65534;
-	if (s->bare) { /* nothing to switch to: the agent is this user */
-		rc.uid = geteuid();
-		rc.gid = getegid();
+/* The agent's owner: the workspace's (never root); with --bare nothing to switch to, the agent is this user. */
+static void agent_ids(const struct session_ctx *x, uid_t *uid, gid_t *gid)
+{
+	*uid = x->st.st_uid ? x->st.st_uid : 65534;
+	*gid = x->st.st_uid && x->st.st_gid ? x->st.st_gid : 65534;
+	if (x->s->bare) {
+		*uid = geteuid();
+		*gid = getegid();
 	}
-	if (meta.copy_cwd) {
-		/* The agent works on a copy kept with the bottle; the host directory is not touched. */
-		snprintf(ws_copy, sizeof ws_copy, "%s/workspace", state);
-		if (!s->resume && fd_copy_tree_at(workspace, sfd, "workspace", rc.uid, rc.gid, COPY_CWD_MAX, &e) < 0) {
-			err_printf("%s: --copy-cwd: %s", meta.slug, e.msg);
-			goto done;
-		}
-		workspace = ws_copy;
-	}
-	if (meta.image[0]) { /* the agent's root: an imported image, read-only; the workspace at /workspace in it */
-		if (s->bare || img_rootfs_path(meta.image, rootfs, sizeof rootfs, &e) < 0) {
-			err_printf("%s: %s", meta.slug, s->bare ? "--bare runs on the host: it takes no --image" : e.msg);
-			goto done;
-		}
-		rc.rootfs = rootfs;
-	}
-	if ((home_fd = make_home(sfd, state, rc.uid, rc.gid, home_dir, sizeof home_dir, &e)) < 0) {
-		err_printf("%s: %s", meta.slug, e.msg);
-		goto done;
-	}
-	if (!s->no_provider) {
-		/* The provider's setup, for start and for run alike: run's command replaces only the program. */
-		const struct mf_agent *a = manifest_agent(&m, s->name);
-		const struct mf_bottle *b = manifest_bottle(&m, a ? a->bottle : s->name);
-		struct provider_ctx pctx = {
-			.template_ = b ? b->provider.template_ : NULL,
-			.command = b ? b->provider.command : NULL,
-			.ncommand = b ? b->provider.ncommand : 0,
-			.auth_token_ref = b ? b->provider.auth_token : NULL,
-			.api_key_ref = b ? b->provider.api_key : NULL,
-			.prompt = a ? a->prompt : NULL,
-			.home = home_dir,
-			.home_fd = home_fd,
-			.agent_home = s->bare ? home_dir : AGENT_HOME,
-			.ca_bundle = bundle,
-			.workspace = rc.rootfs ? RT_WORKSPACE_IN_IMAGE : workspace,
-			.uid = rc.uid,
-			.gid = rc.gid,
-			.resume = s->resume != NULL,
-			.codex_host_credentials = b && b->provider.forward_host_credentials,
-		};
-		if (!pctx.template_ || provider_prepare(&pctx, &pc, &e) < 0 ||
-		    (a && provider_skills(&pctx, a->skills, a->nskills, &e) < 0)) {
-			err_printf("%s: %s", meta.slug, pctx.template_ ? e.msg : "the plan names no provider");
-			goto done;
-		}
-		/*
-		 * Its program as the operator's PATH (or the manifest) finds it, reachable inside: required to
-		 * start it; for run, when the command is that program (another command may not need it).
-		 */
-		if (b && rc.rootfs && !b->provider.program[0] && image_has_program(rc.rootfs, b->provider.template_)) {
-			/* the image brings its own program (a Dockerfile that installs it): found on its PATH inside */
-		} else if (b && provider_program(b, &prog, &e) < 0) {
-			if (!argv || !strcmp(argv[0], b->provider.template_)) {
-				err_printf("%s: %s", meta.slug, e.msg);
-				exit_code = BB_EXIT_FAIL;
-				goto done;
-			}
-		} else if (b && prog.nneed) {
-			size_t k;
-			for (k = 0; k < prog.nneed; k++)
-				prog_paths[k] = prog.need[k];
-			snprintf(prog_links[0], sizeof prog_links[0], "%s=%s", prog.name, prog.real);
-			links[0] = prog_links[0];
-			if (prog.interp_name[0]) {
-				snprintf(prog_links[1], sizeof prog_links[1], "%s=%s", prog.interp_name, prog.interp);
-				links[1] = prog_links[1];
-			}
-			rc.ro_paths = prog_paths;
-			rc.bin_links = links;
-		}
-		if (!argv)
-			argv = pc.argv;
-	} else {
-		memset(&pc, 0, sizeof pc);
-	}
-	if (caps.nmounts) { /* approved host paths, read-only, beside what the provider's program needs */
-		size_t k = 0;
-		for (i = 0; rc.ro_paths && rc.ro_paths[i]; i++)
-			ro_all[k++] = rc.ro_paths[i];
-		for (i = 0; i < caps.nmounts; i++)
-			ro_all[k++] = caps.mounts[i];
-		rc.ro_paths = ro_all;
-	}
+}
 
-	/* The bottle CA: made on first use. */
-	if (ca_default_dir(ca_dir, sizeof ca_dir, &e) < 0) {
-		err_printf("%s: %s", meta.slug, e.msg);
-		goto done;
+/* The agent's owner, its root (the host's, or an imported image) and its home. */
+static int step_home(struct session_ctx *x)
+{
+	agent_ids(x, &x->rc.uid, &x->rc.gid);
+	if (x->meta.copy_cwd) { /* the agent works on a copy kept with the bottle (the workspace step makes it) */
+		snprintf(x->ws_copy, sizeof x->ws_copy, "%s/workspace", x->state);
+		x->workspace = x->ws_copy;
 	}
-	{
-		char crt[PATH_MAX + 8];
-		snprintf(crt, sizeof crt, "%s/%s", ca_dir, CA_CERT_FILE);
-		if (access(crt, F_OK) < 0 && ca_create(ca_dir, s->name, time(NULL), 0, &e) < 0) {
-			err_printf("%s: %s", meta.slug, e.msg);
-			goto done;
+	if (x->meta.image[0]) { /* the agent's root: an imported image, read-only; the workspace at /workspace in it */
+		if (x->s->bare || img_rootfs_path(x->meta.image, x->rootfs, sizeof x->rootfs, &x->e) < 0) {
+			err_printf("%s: %s", x->meta.slug, x->s->bare ? "--bare runs on the host: it takes no --image" : x->e.msg);
+			return BB_EXIT_SYSTEM;
 		}
+		x->rc.rootfs = x->rootfs;
 	}
+	if ((x->home_fd = make_home(x->sfd, x->state, x->rc.uid, x->rc.gid, x->home_dir, sizeof x->home_dir, &x->e)) < 0) {
+		err_printf("%s: %s", x->meta.slug, x->e.msg);
+		return BB_EXIT_SYSTEM;
+	}
+	return 0;
+}
 
-	sl = readlink("/proc/self/exe", self, sizeof self - 1);
+/* The bottle CA: made on first use. */
+static int step_ca(struct session_ctx *x)
+{
+	char crt[PATH_MAX + 8];
+
+	if (ca_default_dir(x->ca_dir, sizeof x->ca_dir, &x->e) < 0) {
+		err_printf("%s: %s", x->meta.slug, x->e.msg);
+		return BB_EXIT_SYSTEM;
+	}
+	snprintf(crt, sizeof crt, "%s/%s", x->ca_dir, CA_CERT_FILE);
+	if (access(crt, F_OK) < 0 && ca_create(x->ca_dir, x->s->name, time(NULL), 0, &x->e) < 0) {
+		err_printf("%s: %s", x->meta.slug, x->e.msg);
+		return BB_EXIT_SYSTEM;
+	}
+	return 0;
+}
+
+/*
+ * The provider's setup, for start and for run alike (run's command replaces only the program): its
+ * prompt and its credential placeholders in the agent's home, and its program.
+ */
+static int step_provider(struct session_ctx *x)
+{
+	const struct mf_agent *a;
+	const struct mf_bottle *b = bottle_of(&x->m, x->s->name, &a);
+	struct provider_ctx *p = &x->pctx;
+
+	if (x->s->no_provider)
+		return 0;
+	*p = (struct provider_ctx){
+		.template_ = b ? b->provider.template_ : NULL,
+		.command = b ? b->provider.command : NULL,
+		.ncommand = b ? b->provider.ncommand : 0,
+		.auth_token_ref = b ? b->provider.auth_token : NULL,
+		.api_key_ref = b ? b->provider.api_key : NULL,
+		.prompt = a ? a->prompt : NULL,
+		.home = x->home_dir,
+		.home_fd = x->home_fd,
+		.agent_home = x->s->bare ? x->home_dir : AGENT_HOME,
+		.ca_bundle = x->bundle,
+		.workspace = x->rc.rootfs ? RT_WORKSPACE_IN_IMAGE : x->workspace,
+		.uid = x->rc.uid,
+		.gid = x->rc.gid,
+		.resume = x->s->resume != NULL,
+		.codex_host_credentials = b && b->provider.forward_host_credentials,
+	};
+	if (!p->template_ || provider_prepare(p, &x->pc, &x->e) < 0) {
+		err_printf("%s: %s", x->meta.slug, p->template_ ? x->e.msg : "the plan names no provider");
+		return BB_EXIT_SYSTEM;
+	}
+	/*
+	 * Its program as the operator's PATH (or the manifest) finds it, reachable inside: required to
+	 * start it; for run, when the command is that program (another command may not need it).
+	 */
+	if (b && x->rc.rootfs && !b->provider.program[0] && image_has_program(x->rc.rootfs, b->provider.template_)) {
+		/* the image brings its own program (a Dockerfile that installs it): found on its PATH inside */
+	} else if (b && provider_program(b, &x->prog, &x->e) < 0) {
+		if (!x->argv || !strcmp(x->argv[0], b->provider.template_)) {
+			err_printf("%s: %s", x->meta.slug, x->e.msg);
+			return BB_EXIT_FAIL;
+		}
+	} else if (b && x->prog.nneed) {
+		size_t k;
+		for (k = 0; k < x->prog.nneed; k++)
+			x->prog_paths[k] = x->prog.need[k];
+		snprintf(x->prog_links[0], sizeof x->prog_links[0], "%s=%s", x->prog.name, x->prog.real);
+		x->links[0] = x->prog_links[0];
+		if (x->prog.interp_name[0]) {
+			snprintf(x->prog_links[1], sizeof x->prog_links[1], "%s=%s", x->prog.interp_name, x->prog.interp);
+			x->links[1] = x->prog_links[1];
+		}
+		x->rc.ro_paths = x->prog_paths;
+		x->rc.bin_links = x->links;
+	}
+	if (!x->argv)
+		x->argv = x->pc.argv;
+	return 0;
+}
+
+static int step_skills(struct session_ctx *x)
+{
+	const struct mf_agent *a;
+
+	bottle_of(&x->m, x->s->name, &a);
+	if (!x->s->no_provider && a && provider_skills(&x->pctx, a->skills, a->nskills, &x->e) < 0) {
+		err_printf("%s: %s", x->meta.slug, x->e.msg);
+		return BB_EXIT_SYSTEM;
+	}
+	return 0;
+}
+
+/* The workspace (copied for --copy-cwd, once: a resume works on the copy) and the approved read-only mounts. */
+static int step_workspace(struct session_ctx *x)
+{
+	size_t i, k = 0;
+
+	if (x->meta.copy_cwd && !x->s->resume &&
+	    fd_copy_tree_at(x->s->workspace, x->sfd, "workspace", x->rc.uid, x->rc.gid, COPY_CWD_MAX, &x->e) < 0) {
+		err_printf("%s: --copy-cwd: %s", x->meta.slug, x->e.msg);
+		return BB_EXIT_SYSTEM;
+	}
+	if (!caps.nmounts)
+		return 0;
+	/* approved host paths, read-only, beside what the provider's program needs */
+	for (i = 0; x->rc.ro_paths && x->rc.ro_paths[i]; i++)
+		x->ro_all[k++] = x->rc.ro_paths[i];
+	for (i = 0; i < caps.nmounts; i++)
+		x->ro_all[k++] = caps.mounts[i];
+	x->rc.ro_paths = x->ro_all;
+	return 0;
+}
+
+static int step_git(struct session_ctx *x)
+{
+	/* git-gate when the plan gates repos: upstream keys staged in the state dir, SSH through the dialer. */
+	static struct gate_env gate;
+	/* git-gate.user: the agent's commit identity (its init writes it into ~/.gitconfig). */
+	const cJSON *gu = cJSON_GetObjectItem(cJSON_GetObjectItem(x->plan, "git_gate"), "user");
+	const char *uname = cJSON_GetStringValue(cJSON_GetObjectItem(gu, "name"));
+	const char *umail = cJSON_GetStringValue(cJSON_GetObjectItem(gu, "email"));
+
+	if (gate_env_prepare(x->plan, x->meta.slug, x->state, x->plan_path, x->sock, &gate, &x->e) < 0) {
+		err_printf("%s: %s", x->meta.slug, x->e.msg);
+		return BB_EXIT_SYSTEM;
+	}
+	x->gated = gate.nrepos > 0 && !x->s->bare; /* bare: no git-gate (its ports are the sidecar's) */
+	if ((x->gated && (env_add(&x->senv, &x->ns, "BB_GIT_GATE_ARGS=%s", gate.sidecar_args) < 0 ||
+			  env_add(&x->aenv, &x->na, "BB_GIT_GATE_REPOS=%s", gate.agent_repos) < 0)) ||
+	    (uname && *uname && env_add(&x->aenv, &x->na, "BB_GIT_USER_NAME=%s", uname) < 0) ||
+	    (umail && *umail && env_add(&x->aenv, &x->na, "BB_GIT_USER_EMAIL=%s", umail) < 0))
+		return nomem(x);
+	return 0;
+}
+
+static int step_supervise(struct session_ctx *x)
+{
+	const cJSON *sup = cJSON_GetObjectItem(cJSON_GetObjectItem(x->plan, "supervise"), "enabled");
+	char qdir[PATH_MAX + 16];
+
+	snprintf(qdir, sizeof qdir, "%s/supervise", x->state);
+	x->supervise = cJSON_IsTrue(sup);
+	if (!x->supervise)
+		return 0;
+	if (mkdir(qdir, 0700) < 0 && errno != EEXIST) {
+		err_printf("%s: cannot create %s: %s", x->meta.slug, qdir, strerror(errno));
+		return BB_EXIT_SYSTEM;
+	}
+	if (env_add(&x->senv, &x->ns,
+		    "BB_SUPERVISE_ARGS=--policy %s --queue %s --listen %s --log %s/supervise.log --egress-loaded %s/egress.loaded",
+		    x->plan_path, qdir, x->listen_supervise, x->state, x->state) < 0)
+		return nomem(x);
+	return 0;
+}
+
+/* The sidecar's daemons (BB_SIDECAR_DAEMONS overrides, for tests). */
+static const char *sidecar_daemons(int bare, int supervise, int gated)
+{
+	if (getenv("BB_SIDECAR_DAEMONS"))
+		return getenv("BB_SIDECAR_DAEMONS");
+	if (bare)
+		return supervise ? "egress,supervise" : "egress";
+	if (supervise)
+		return gated ? "egress,dns,supervise,git-gate" : "egress,dns,supervise";
+	return gated ? "egress,dns,git-gate" : "egress,dns";
+}
+
+/* The sidecar's environment: the only place token values go. */
+static int step_sidecar(struct session_ctx *x)
+{
+	const cJSON *slot;
+	ssize_t sl = readlink("/proc/self/exe", x->self, sizeof x->self - 1);
+
 	if (sl <= 0) {
-		err_printf("%s: cannot find this binary: %s", meta.slug, strerror(errno));
-		goto done;
+		err_printf("%s: cannot find this binary: %s", x->meta.slug, strerror(errno));
+		return BB_EXIT_SYSTEM;
 	}
-	self[sl] = 0;
-
-	/* The sidecar's environment: the only place token values go. */
-	snprintf(egress_args, sizeof egress_args,
-		 "--policy %s --listen %s --dialer %s --ca %s --log %s --token-socket %s --loaded %s/egress.loaded", plan_path,
-		 listen_egress, sock, ca_dir, log_path, sock, state);
-	{
-		/* The sidecar has no route out: dns answers allowed names with its own address (the agent's
-		 * clients go through the proxy anyway) instead of forwarding. */
-		const cJSON *sup = cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "supervise"), "enabled");
-		char qdir[PATH_MAX + 16];
-		snprintf(qdir, sizeof qdir, "%s/supervise", state);
-		supervise = cJSON_IsTrue(sup);
-		if (supervise && mkdir(qdir, 0700) < 0 && errno != EEXIST) {
-			err_printf("%s: cannot create %s: %s", meta.slug, qdir, strerror(errno));
-			goto done;
-		}
-		if (env_add(&senv, &ns, "BB_DNS_ARGS=--policy %s --listen 0.0.0.0:%d --answer %s --log %s/dns.log",
-			    plan_path, PORT_DNS, RT_SIDECAR_ADDR, state) < 0 ||
-		    (supervise && env_add(&senv, &ns,
-					  "BB_SUPERVISE_ARGS=--policy %s --queue %s --listen %s --log %s/supervise.log "
-					  "--egress-loaded %s/egress.loaded",
-					  plan_path, qdir, listen_supervise, state, state) < 0))
-			goto nomem;
-	}
-	{
-		/* git-gate when the plan gates repos: upstream keys staged in the state dir, SSH through the dialer. */
-		static struct gate_env gate;
-		if (gate_env_prepare(plan, meta.slug, state, plan_path, sock, &gate, &e) < 0) {
-			err_printf("%s: %s", meta.slug, e.msg);
-			goto done;
-		}
-		gated = gate.nrepos > 0 && !s->bare; /* bare: no git-gate (its ports are the sidecar's) */
-		if (gated && (env_add(&senv, &ns, "BB_GIT_GATE_ARGS=%s", gate.sidecar_args) < 0 ||
-			      env_add(&aenv, &na, "BB_GIT_GATE_REPOS=%s", gate.agent_repos) < 0))
-			goto nomem;
-	}
-	{
-		/* git-gate.user: the agent's commit identity (its init writes it into ~/.gitconfig). */
-		const cJSON *gu = cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "git_gate"), "user");
-		const char *uname = cJSON_GetStringValue(cJSON_GetObjectItem(gu, "name"));
-		const char *umail = cJSON_GetStringValue(cJSON_GetObjectItem(gu, "email"));
-		if ((uname && *uname && env_add(&aenv, &na, "BB_GIT_USER_NAME=%s", uname) < 0) ||
-		    (umail && *umail && env_add(&aenv, &na, "BB_GIT_USER_EMAIL=%s", umail) < 0))
-			goto nomem;
-	}
-	if (env_add(&senv, &ns, "PATH=/usr/sbin:/usr/bin:/sbin:/bin") < 0 ||
-	    env_add(&senv, &ns, "BB_SIDECAR_DAEMONS=%s",
-		    getenv("BB_SIDECAR_DAEMONS") ? getenv("BB_SIDECAR_DAEMONS")
-		    : s->bare ? (supervise ? "egress,supervise" : "egress")
-		    : supervise ? (gated ? "egress,dns,supervise,git-gate" : "egress,dns,supervise")
-				: (gated ? "egress,dns,git-gate" : "egress,dns")) < 0 ||
-	    env_add(&senv, &ns, "BB_POLICY=%s", plan_path) < 0 || env_add(&senv, &ns, "BB_EGRESS_ARGS=%s", egress_args) < 0)
-		goto nomem;
+	x->self[sl] = 0;
+	snprintf(x->egress_args, sizeof x->egress_args,
+		 "--policy %s --listen %s --dialer %s --ca %s --log %s --token-socket %s --loaded %s/egress.loaded", x->plan_path,
+		 x->listen_egress, x->sock, x->ca_dir, x->log_path, x->sock, x->state);
+	/* The sidecar has no route out: dns answers allowed names with its own address (the agent's
+	 * clients go through the proxy anyway) instead of forwarding. */
+	if (env_add(&x->senv, &x->ns, "BB_DNS_ARGS=--policy %s --listen 0.0.0.0:%d --answer %s --log %s/dns.log",
+		    x->plan_path, PORT_DNS, RT_SIDECAR_ADDR, x->state) < 0 ||
+	    env_add(&x->senv, &x->ns, "PATH=/usr/sbin:/usr/bin:/sbin:/bin") < 0 ||
+	    env_add(&x->senv, &x->ns, "BB_SIDECAR_DAEMONS=%s", sidecar_daemons(x->s->bare, x->supervise, x->gated)) < 0 ||
+	    env_add(&x->senv, &x->ns, "BB_POLICY=%s", x->plan_path) < 0 ||
+	    env_add(&x->senv, &x->ns, "BB_EGRESS_ARGS=%s", x->egress_args) < 0)
+		return nomem(x);
 	/* Upstream trust follows the OpenSSL convention on the host too. */
-	if ((getenv("SSL_CERT_FILE") && env_add(&senv, &ns, "SSL_CERT_FILE=%s", getenv("SSL_CERT_FILE")) < 0) ||
-	    (getenv("SSL_CERT_DIR") && env_add(&senv, &ns, "SSL_CERT_DIR=%s", getenv("SSL_CERT_DIR")) < 0))
-		goto nomem;
-	cJSON_ArrayForEach(slot, cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "egress"), "token_slots"))
+	if ((getenv("SSL_CERT_FILE") && env_add(&x->senv, &x->ns, "SSL_CERT_FILE=%s", getenv("SSL_CERT_FILE")) < 0) ||
+	    (getenv("SSL_CERT_DIR") && env_add(&x->senv, &x->ns, "SSL_CERT_DIR=%s", getenv("SSL_CERT_DIR")) < 0))
+		return nomem(x);
+	cJSON_ArrayForEach(slot, cJSON_GetObjectItem(cJSON_GetObjectItem(x->plan, "egress"), "token_slots"))
 	{
 		const char *sname = cJSON_GetStringValue(cJSON_GetObjectItem(slot, "slot"));
 		const char *ref = cJSON_GetStringValue(cJSON_GetObjectItem(slot, "ref"));
 		const char *src = cJSON_GetStringValue(cJSON_GetObjectItem(slot, "source"));
 		const char *val = ref ? getenv(ref) : NULL;
 		if (src && !strcmp(src, "provisioned") && (!val || !*val)) { /* codex: the host's own sign-in */
-			free(provisioned);
-			provisioned = NULL;
-			if (provider_codex_token(&provisioned, &e) < 0) {
-				err_printf("%s: %s", meta.slug, e.msg);
-				goto done;
+			free(x->provisioned);
+			x->provisioned = NULL;
+			if (provider_codex_token(&x->provisioned, &x->e) < 0) {
+				err_printf("%s: %s", x->meta.slug, x->e.msg);
+				return BB_EXIT_SYSTEM;
 			}
-			val = provisioned;
+			val = x->provisioned;
 		}
 		if (!sname || !val || !*val) {
-			err_printf("%s: the token for %s (host variable %s) is not set", meta.slug, sname ? sname : "?",
+			err_printf("%s: the token for %s (host variable %s) is not set", x->meta.slug, sname ? sname : "?",
 				   ref ? ref : "?");
-			goto done;
+			return BB_EXIT_SYSTEM;
 		}
-		if (redact_add(val, strlen(val), &e) < 0 || env_add(&senv, &ns, "%s=%s", sname, val) < 0)
-			goto nomem;
+		if (redact_add(val, strlen(val), &x->e) < 0 || env_add(&x->senv, &x->ns, "%s=%s", sname, val) < 0)
+			return nomem(x);
 	}
+	return 0;
+}
 
-	/* The agent's: where the sidecar is, which CA to trust; placeholders only. */
-	if (agent_path(s->bare, &prog, &aenv, &na) < 0 ||
-	    env_add(&aenv, &na, "HOME=%s", s->bare ? home_dir : AGENT_HOME) < 0 || env_add(&aenv, &na, "LANG=C.UTF-8") < 0 ||
-	    env_add(&aenv, &na, "TERM=%s", getenv("TERM") ? getenv("TERM") : "dumb") < 0 ||
-	    env_add(&aenv, &na, "HTTP_PROXY=%s", proxy) < 0 || env_add(&aenv, &na, "HTTPS_PROXY=%s", proxy) < 0 ||
-	    env_add(&aenv, &na, "http_proxy=%s", proxy) < 0 || env_add(&aenv, &na, "https_proxy=%s", proxy) < 0 ||
-	    env_add(&aenv, &na, "NO_PROXY=localhost,127.0.0.1," RT_SIDECAR_ADDR) < 0 ||
-	    env_add(&aenv, &na, "no_proxy=localhost,127.0.0.1," RT_SIDECAR_ADDR) < 0 ||
-	    env_add(&aenv, &na, "SSL_CERT_FILE=%s", bundle) < 0 || env_add(&aenv, &na, "CURL_CA_BUNDLE=%s", bundle) < 0 ||
-	    env_add(&aenv, &na, "REQUESTS_CA_BUNDLE=%s", bundle) < 0 || env_add(&aenv, &na, "NODE_EXTRA_CA_CERTS=%s", bundle) < 0 ||
-	    env_add(&aenv, &na, "GIT_SSL_CAINFO=%s", bundle) < 0 ||
-	    (!s->bare && env_add(&aenv, &na, "BB_SIDECAR=" RT_SIDECAR_ADDR) < 0) ||
-	    (!s->bare && env_add(&aenv, &na, "GIT_GATE_URL=git://" RT_SIDECAR_ADDR ":9418") < 0) ||
-	    env_add(&aenv, &na, "MCP_SUPERVISE_URL=%s", mcp_url) < 0 || env_add(&aenv, &na, "BB_BOTTLE=%s", meta.slug) < 0 ||
-	    (s->bare && env_add(&aenv, &na, "BB_BARE=1") < 0))
-		goto nomem;
-	for (i = 0; i < pc.nenv; i++)
-		if (env_add(&aenv, &na, "%s", pc.env[i]) < 0)
-			goto nomem;
-	if ((code = manifest_env(&m, s->name, &aenv, &na)) != 0) {
-		if (code == BB_EXIT_SYSTEM)
-			goto nomem;
-		goto done;
-	}
+/* The agent's environment: where the sidecar is, which CA to trust; placeholders only. */
+static int step_env(struct session_ctx *x)
+{
+	const struct session *s = x->s;
+	const char *b = x->bundle;
+	size_t i;
+	int code;
+
+	if (agent_path(s->bare, &x->prog, &x->aenv, &x->na) < 0 ||
+	    env_add(&x->aenv, &x->na, "HOME=%s", s->bare ? x->home_dir : AGENT_HOME) < 0 ||
+	    env_add(&x->aenv, &x->na, "LANG=C.UTF-8") < 0 ||
+	    env_add(&x->aenv, &x->na, "TERM=%s", getenv("TERM") ? getenv("TERM") : "dumb") < 0 ||
+	    env_add(&x->aenv, &x->na, "HTTP_PROXY=%s", x->proxy) < 0 || env_add(&x->aenv, &x->na, "HTTPS_PROXY=%s", x->proxy) < 0 ||
+	    env_add(&x->aenv, &x->na, "http_proxy=%s", x->proxy) < 0 || env_add(&x->aenv, &x->na, "https_proxy=%s", x->proxy) < 0 ||
+	    env_add(&x->aenv, &x->na, "NO_PROXY=localhost,127.0.0.1," RT_SIDECAR_ADDR) < 0 ||
+	    env_add(&x->aenv, &x->na, "no_proxy=localhost,127.0.0.1," RT_SIDECAR_ADDR) < 0 ||
+	    env_add(&x->aenv, &x->na, "SSL_CERT_FILE=%s", b) < 0 || env_add(&x->aenv, &x->na, "CURL_CA_BUNDLE=%s", b) < 0 ||
+	    env_add(&x->aenv, &x->na, "REQUESTS_CA_BUNDLE=%s", b) < 0 ||
+	    env_add(&x->aenv, &x->na, "NODE_EXTRA_CA_CERTS=%s", b) < 0 || env_add(&x->aenv, &x->na, "GIT_SSL_CAINFO=%s", b) < 0 ||
+	    (!s->bare && env_add(&x->aenv, &x->na, "BB_SIDECAR=" RT_SIDECAR_ADDR) < 0) ||
+	    (!s->bare && env_add(&x->aenv, &x->na, "GIT_GATE_URL=git://" RT_SIDECAR_ADDR ":9418") < 0) ||
+	    env_add(&x->aenv, &x->na, "MCP_SUPERVISE_URL=%s", x->mcp_url) < 0 ||
+	    env_add(&x->aenv, &x->na, "BB_BOTTLE=%s", x->meta.slug) < 0 || (s->bare && env_add(&x->aenv, &x->na, "BB_BARE=1") < 0))
+		return nomem(x);
+	for (i = 0; i < x->pc.nenv; i++)
+		if (env_add(&x->aenv, &x->na, "%s", x->pc.env[i]) < 0)
+			return nomem(x);
+	if ((code = manifest_env(&x->m, s->name, &x->aenv, &x->na)) != 0)
+		return code == BB_EXIT_SYSTEM ? nomem(x) : BB_EXIT_SYSTEM;
 #if BB_ASAN
 	/* A sanitizer build's init runs under the agent's seccomp filter, which refuses the ptrace LeakSanitizer needs at exit. */
-	if (env_add(&aenv, &na, "ASAN_OPTIONS=detect_leaks=0") < 0)
-		goto nomem;
+	if (env_add(&x->aenv, &x->na, "ASAN_OPTIONS=detect_leaks=0") < 0)
+		return nomem(x);
 #endif
+	return 0;
+}
 
-	/*
-	 * The dialer reads its own copy of the plan, outside the state dir the sidecar can write: a
-	 * sidecar rewriting plan.json widens only itself; what the host dials widens only with the
-	 * operator's approval (bb bottle approve, the dashboard), merged here by the host.
-	 */
-	if (bottle_dialer_policy(meta.slug, 1, dialer_plan, sizeof dialer_plan, &e) < 0 ||
-	    fd_write_file_replace(dialer_plan, js.p, js.len, 0600, &e) < 0) {
-		err_printf("%s: %s", meta.slug, e.msg);
-		goto done;
+static void undo_dialer(struct session_ctx *x)
+{
+	if (x->dialer > 0) {
+		int ds;
+		kill(x->dialer, SIGTERM);
+		waitpid(x->dialer, &ds, 0);
 	}
-	if (bottle_control_socket(meta.slug, ctl_sock, sizeof ctl_sock, &e) < 0) {
-		err_printf("%s: %s: credentials approved while it runs are refused (they apply at a resume)", meta.slug,
-			   e.msg);
-		ctl_sock[0] = 0;
-	}
-	dialer = start_dialer(sock, ctl_sock[0] ? ctl_sock : NULL, dialer_plan, s->hosts, &e);
-	if (dialer < 0) {
-		err_printf("%s: %s", meta.slug, e.msg);
-		goto done;
-	}
+	if (x->ctl_sock[0])
+		unlink(x->ctl_sock);
+}
 
-	rc.bb_path = self;
-	rc.state_dir = state;
-	rc.plan_path = plan_path;
-	rc.ca_dir = ca_dir;
-	rc.workspace = workspace;
-	rc.home_dir = home_dir;
-	rc.hosts_path = s->hosts;
-	rc.argv = argv;
-	rc.agent_env = aenv;
-	rc.sidecar_env = senv;
-	rc.agent_pid = &agent_pid;
-	fault = getenv("BB_RT_FAULT");
-	rc.fault = fault ? (int)strtol(fault, NULL, 10) : 0;
+/*
+ * The dialer reads its own copy of the plan, outside the state dir the sidecar can write: a
+ * sidecar rewriting plan.json widens only itself; what the host dials widens only with the
+ * operator's approval (bb bottle approve, the dashboard), merged here by the host.
+ */
+static int step_dialer(struct session_ctx *x)
+{
+	if (bottle_dialer_policy(x->meta.slug, 1, x->dialer_plan, sizeof x->dialer_plan, &x->e) < 0 ||
+	    fd_write_file_replace(x->dialer_plan, x->js.p, x->js.len, 0600, &x->e) < 0) {
+		err_printf("%s: %s", x->meta.slug, x->e.msg);
+		return BB_EXIT_SYSTEM;
+	}
+	if (bottle_control_socket(x->meta.slug, x->ctl_sock, sizeof x->ctl_sock, &x->e) < 0) {
+		err_printf("%s: %s: credentials approved while it runs are refused (they apply at a resume)", x->meta.slug,
+			   x->e.msg);
+		x->ctl_sock[0] = 0;
+	}
+	x->dialer = start_dialer(x->sock, x->ctl_sock[0] ? x->ctl_sock : NULL, x->dialer_plan, x->s->hosts, &x->e);
+	if (x->dialer < 0) {
+		err_printf("%s: %s", x->meta.slug, x->e.msg);
+		undo_dialer(x); /* its control socket: a failed step takes back its own part */
+		return BB_EXIT_SYSTEM;
+	}
+	return 0;
+}
+
+/* The agent in its bottle, until it ends: the backend stops whatever it started, failed or not. */
+static int step_agent(struct session_ctx *x)
+{
+	struct rt_config *rc = &x->rc;
+	struct sigaction sa = { .sa_handler = session_term }, old_term, old_hup, old_int;
+	const char *fault = getenv("BB_RT_FAULT");
+
+	rc->bb_path = x->self;
+	rc->state_dir = x->state;
+	rc->plan_path = x->plan_path;
+	rc->ca_dir = x->ca_dir;
+	rc->workspace = x->workspace;
+	rc->home_dir = x->home_dir;
+	rc->hosts_path = x->s->hosts;
+	rc->argv = x->argv;
+	rc->agent_env = x->aenv;
+	rc->sidecar_env = x->senv;
+	rc->agent_pid = &agent_pid;
+	rc->fault = fault ? (int)strtol(fault, NULL, 10) : 0; /* a number: a step of the runtime (docs/runtime.md) */
 	/* Container processes an OCI runtime starts are reparented here, to be waited for. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	/* Ctrl-C reaches the agent through the terminal; this process outlives it to tear down. */
@@ -824,74 +1009,300 @@ int bottle_session(const struct session *s)
 	sigaction(SIGHUP, &sa, &old_hup);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGINT, &sa, &old_int);
-	ran = !stop_asked;
+	x->ran = !stop_asked;
 	if (stop_asked) {
-		err_printf("%s: stopped before the agent started", meta.slug);
+		err_printf("%s: stopped before the agent started", x->meta.slug);
 	} else {
-		if (be->flags & BK_HOST)
+		if (x->be->flags & BK_HOST)
 			err_raw("bb: WARNING: %s runs WITHOUT isolation (--bare): the agent reaches the network and this "
-				"host's files directly; only what it sends through the proxy is checked\n", meta.slug);
-		running = &bk;
-		if (be->run(&bk, &exit_code, &e) < 0) {
-			err_printf("%s: %s%s", meta.slug, e.msg, be->flags & BK_HOST ? "" : "; nothing was left running");
-			exit_code = BB_EXIT_SYSTEM;
+				"host's files directly; only what it sends through the proxy is checked\n", x->meta.slug);
+		running = &session_bk;
+		if (x->be->run(&session_bk, &x->exit_code, &x->e) < 0) {
+			err_printf("%s: %s%s", x->meta.slug, x->e.msg, x->be->flags & BK_HOST ? "" : "; nothing was left running");
+			x->exit_code = BB_EXIT_SYSTEM;
 		}
 		running = NULL;
 	}
 	sigaction(SIGTERM, &old_term, NULL);
 	sigaction(SIGHUP, &old_hup, NULL);
 	sigaction(SIGINT, &old_int, NULL);
-	goto done;
-nomem:
-	err_printf("%s: out of memory", meta.slug[0] ? meta.slug : s->name);
-done:
-	if (dialer > 0) {
-		int ds;
-		kill(dialer, SIGTERM);
-		waitpid(dialer, &ds, 0);
+	return 0;
+}
+
+/* ---------- --dry-run: what each step would do, with what it would use (values of secrets never) ---------- */
+
+static void show_backend(struct session_ctx *x, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s: %s%s%s; the agent's proxy %s", x->be->name, x->be->isolates,
+		 session_bk.runtime ? ", runtime " : "", session_bk.runtime ? session_bk.runtime : "", x->proxy);
+}
+
+static void show_manifest(struct session_ctx *x, char *out, size_t cap)
+{
+	const struct mf_bottle *b = bottle_of(&x->m, x->s->name, NULL);
+	snprintf(out, cap, "the plan for %s from %s; workspace %s", x->s->name, b && b->file ? b->file : "its manifest",
+		 x->s->workspace);
+}
+
+static void show_image(struct session_ctx *x, char *out, size_t cap)
+{
+	const struct mf_bottle *b = bottle_of(&x->m, x->s->name, NULL);
+	const char *df = b ? b->provider.dockerfile : NULL;
+	if (!x->s->resume && !x->s->image && !x->s->bare && df && *df)
+		snprintf(out, cap, "build (or reuse, when unchanged) the image of agent_provider.dockerfile %s", df);
+	else
+		snprintf(out, cap, "none to build");
+}
+
+static void show_state(struct session_ctx *x, char *out, size_t cap)
+{
+	if (x->s->resume) {
+		snprintf(x->meta.slug, sizeof x->meta.slug, "%s", x->s->resume);
+		if (bottle_state_dir(x->s->resume, x->state, sizeof x->state, &x->e) < 0)
+			snprintf(x->state, sizeof x->state, "?");
+		snprintf(out, cap, "resume %s (approvals recorded for it applied to the plan)", x->state);
+		return;
 	}
-	if (ctl_sock[0])
-		unlink(ctl_sock);
-	/* dialer.json stays with a started bottle's host record (inspect shows it); resume writes it again. */
-	if (meta.slug[0] && forge_keys_pending(meta.slug)) {
-		/* The bottle's deploy keys go with it (a resume registers new ones); what fails stays for cleanup. */
-		struct bb_err ke = { 0 };
-		if (forge_keys_revoke(meta.slug, report_revoke, meta.slug, &ke) < 0 && ke.msg[0])
-			err_printf("%s: %s", meta.slug, ke.msg);
+	snprintf(x->meta.slug, sizeof x->meta.slug, "%s-XXXXXX", x->s->name);
+	if (bottle_state_root(x->state, sizeof x->state, 0, &x->e) < 0)
+		snprintf(x->state, sizeof x->state, "?");
+	snprintf(x->state + strlen(x->state), sizeof x->state - strlen(x->state), "/%s", x->meta.slug);
+	snprintf(out, cap, "create %s, 0700 (XXXXXX: six random hex digits)", x->state);
+}
+
+static void show_meta(struct session_ctx *x, char *out, size_t cap)
+{
+	char host[PATH_MAX];
+	if (bottle_host_dir(x->meta.slug, 0, host, sizeof host, &x->e) < 0)
+		snprintf(host, sizeof host, "?");
+	snprintf(out, cap, "%s/meta.json: status running, this process its host; at the end %s", host,
+		 x->s->keep_state ? "status stopped with the agent's exit status" : "removed with the state");
+}
+
+static void show_plan(struct session_ctx *x, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/plan.json (its kept entries checked: real directories, no links)", x->state);
+}
+
+static void show_home(struct session_ctx *x, char *out, size_t cap)
+{
+	uid_t uid;
+	gid_t gid;
+	const char *image = x->s->image;
+	agent_ids(x, &uid, &gid);
+	snprintf(out, cap, "%s/home for uid %u gid %u; the agent's root %s%s", x->state, (unsigned)uid, (unsigned)gid,
+		 image ? "image " : "the host's, read-only", image ? image : "");
+}
+
+static void show_ca(struct session_ctx *x, char *out, size_t cap)
+{
+	char crt[PATH_MAX + 8];
+	if (ca_default_dir(x->ca_dir, sizeof x->ca_dir, &x->e) < 0) {
+		snprintf(out, cap, "%s", x->e.msg);
+		return;
 	}
-	if (ran)
-		refused_summary(state, meta.slug, s->keep_state);
-	if (s->keep_log && meta_written) {
-		struct buf lb = BUF_INIT(64u << 20);
-		if (fd_read_file_beneath(sfd, "egress.log", 64u << 20, &lb, &e) == 0) /* the sidecar's: no link followed */
-			fd_write_file_atomic(s->keep_log, lb.p ? lb.p : "", lb.len, 0600, &e);
-		buf_free(&lb);
+	snprintf(crt, sizeof crt, "%s/%s", x->ca_dir, CA_CERT_FILE);
+	snprintf(out, cap, "%s%s", x->ca_dir, access(crt, F_OK) < 0 ? " (made now: there is none yet)" : "");
+}
+
+static void show_provider(struct session_ctx *x, char *out, size_t cap)
+{
+	const struct mf_bottle *b = bottle_of(&x->m, x->s->name, NULL);
+	if (x->s->no_provider || !b) {
+		snprintf(out, cap, "none%s", x->s->no_provider ? " (--no-provider)" : "");
+		return;
 	}
-	if (meta_written && s->keep_state) {
-		/* Kept for logs, inspect and resume; the dialer's socket goes with the host process. */
-		unlink(sock);
-		snprintf(meta.status, sizeof meta.status, "stopped");
-		meta.exit_code = exit_code;
-		if (bottle_meta_write(&meta, &e) < 0)
-			err_printf("%s: %s", meta.slug, e.msg);
-	} else if (made_state || (meta_written && !s->resume)) {
-		char host[PATH_MAX];
-		fd_remove_tree(state); /* the plan and sockets: nothing of the bottle stays behind */
-		if (bottle_host_dir(meta.slug, 0, host, sizeof host, &e) == 0)
-			fd_remove_tree(host);
+	int found = provider_program(b, &x->prog, &x->e) == 0;
+	snprintf(out, cap, "%s: prompt and credential placeholders in the agent's home; program %s", b->provider.template_,
+		 !found ? "(none found on this host)" : x->prog.nneed ? x->prog.real : "(the manifest's command)");
+}
+
+static void show_skills(struct session_ctx *x, char *out, size_t cap)
+{
+	const struct mf_agent *a;
+	size_t i, l = 0;
+	bottle_of(&x->m, x->s->name, &a);
+	snprintf(out, cap, "none");
+	for (i = 0; !x->s->no_provider && a && i < a->nskills && l < cap; i++)
+		l += snprintf(out + l, cap - l, "%s%s", i ? ", " : "", a->skills[i]);
+}
+
+static void show_workspace(struct session_ctx *x, char *out, size_t cap)
+{
+	if (x->s->copy_cwd)
+		snprintf(out, cap, "a copy of %s in %s/workspace%s", x->s->workspace, x->state, x->s->resume ? " (made before)" : "");
+	else
+		snprintf(out, cap, "%s, read-write", x->s->workspace);
+}
+
+static void show_git(struct session_ctx *x, char *out, size_t cap)
+{
+	const cJSON *r;
+	size_t l = 0;
+	snprintf(out, cap, "none (the plan gates no repo)");
+	cJSON_ArrayForEach(r, cJSON_GetObjectItem(cJSON_GetObjectItem(x->plan, "git_gate"), "repos"))
+	{
+		if (l < cap)
+			l += snprintf(out + l, cap - l, "%s%s", l ? ", " : "git-gate for ", cJSON_GetStringValue(cJSON_GetObjectItem(r, "name")));
+		x->gated = !x->s->bare;
 	}
-	fd_close(home_fd);
-	fd_close(sfd);
-	if (provisioned) {
-		explicit_bzero(provisioned, strlen(provisioned));
-		free(provisioned);
+}
+
+static void show_supervise(struct session_ctx *x, char *out, size_t cap)
+{
+	x->supervise = cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(x->plan, "supervise"), "enabled"));
+	snprintf(out, cap, x->supervise ? "on: the queue %s/supervise" : "off", x->state);
+}
+
+static void show_sidecar(struct session_ctx *x, char *out, size_t cap)
+{
+	const cJSON *slot;
+	size_t l = (size_t)snprintf(out, cap, "daemons %s", sidecar_daemons(x->s->bare, x->supervise, x->gated));
+	cJSON_ArrayForEach(slot, cJSON_GetObjectItem(cJSON_GetObjectItem(x->plan, "egress"), "token_slots"))
+	{
+		const char *ref = cJSON_GetStringValue(cJSON_GetObjectItem(slot, "ref"));
+		const char *src = cJSON_GetStringValue(cJSON_GetObjectItem(slot, "source"));
+		const char *val = ref ? getenv(ref) : NULL;
+		if (l < cap)
+			l += snprintf(out + l, cap - l, "; %s from %s%s (%s)",
+				      cJSON_GetStringValue(cJSON_GetObjectItem(slot, "slot")), ref ? "$" : "", ref ? ref : "?",
+				      val && *val ? "set, value not shown"
+				      : src && !strcmp(src, "provisioned") ? "else the host's Codex sign-in" : "NOT SET");
 	}
-	env_free(aenv, na);
-	env_free(senv, ns);
-	buf_free(&js);
-	cJSON_Delete(plan);
-	manifest_free(&m);
-	return exit_code;
+}
+
+static void show_env(struct session_ctx *x, char *out, size_t cap)
+{
+	const cJSON *v;
+	size_t l = (size_t)snprintf(out, cap, "HTTPS_PROXY=%s, SSL_CERT_FILE=%s, the provider's placeholders; from the manifest:",
+				    x->proxy, x->s->bare ? "STATE/ca-bundle.crt" : x->bundle);
+	cJSON_ArrayForEach(v, cJSON_GetObjectItem(x->plan, "env"))
+		if (l < cap)
+			l += snprintf(out + l, cap - l, " %s", cJSON_GetStringValue(cJSON_GetObjectItem(v, "name")));
+}
+
+static void show_dialer(struct session_ctx *x, char *out, size_t cap)
+{
+	char host[PATH_MAX];
+	if (bottle_host_dir(x->meta.slug, 0, host, sizeof host, &x->e) < 0)
+		snprintf(host, sizeof host, "?");
+	snprintf(out, cap, "its own plan %s/dialer.json; %s/dial.sock for the sidecar, %s/ctl.sock for approvals%s%s", host,
+		 x->state, host, x->s->hosts ? "; hosts file " : "", x->s->hosts ? x->s->hosts : "");
+}
+
+static void show_agent(struct session_ctx *x, char *out, size_t cap)
+{
+	size_t i, l = 0;
+	if (!x->argv) {
+		snprintf(out, cap, "the provider's program, until it ends");
+		return;
+	}
+	for (i = 0; x->argv[i] && l < cap; i++)
+		l += snprintf(out + l, cap - l, "%s%s", i ? " " : "", x->argv[i]);
+}
+
+/*
+ * How a bottle starts (start, resume and run alike): one step after another, each undone by what it
+ * lists (NULL: nothing to take back, or what the state's undo removes with it). The documented
+ * provisioning order (docs/runtime.md, the plan's "provisioning": CA -> prompt -> provider auth ->
+ * skills -> workspace -> git -> supervise) is steps ca to supervise; before it the bottle's own
+ * record (backend, plan, state, its host record, the agent's home), after it the two environments,
+ * the dialer and the agent. A step that fails says why and takes back its own part; then the steps
+ * before it are undone in reverse. After the agent ends every step is undone the same way. --dry-run
+ * runs the steps that only resolve (touching nothing) and shows the others; BB_RT_FAULT=NAME fails
+ * step NAME (tests).
+ */
+static const struct session_step {
+	const char *name;
+	int (*run)(struct session_ctx *x); /* 0, or an exit code after saying why */
+	void (*undo)(struct session_ctx *x);
+	void (*show)(struct session_ctx *x, char *out, size_t cap);
+	int resolves; /* touches nothing: runs under --dry-run too */
+} session_steps[] = {
+	{ "backend", step_backend, NULL, show_backend, 1 },
+	{ "manifest", step_manifest, NULL, show_manifest, 1 },
+	{ "image", step_image, NULL, show_image, 0 },
+	{ "state", step_state, undo_state, show_state, 0 },
+	{ "meta", step_meta, undo_meta, show_meta, 0 },
+	{ "plan", step_plan, NULL, show_plan, 0 },
+	{ "home", step_home, NULL, show_home, 0 },
+	{ "ca", step_ca, NULL, show_ca, 0 },
+	{ "provider", step_provider, NULL, show_provider, 0 }, /* prompt, provider auth */
+	{ "skills", step_skills, NULL, show_skills, 0 },
+	{ "workspace", step_workspace, NULL, show_workspace, 0 },
+	{ "git", step_git, NULL, show_git, 0 },
+	{ "supervise", step_supervise, NULL, show_supervise, 0 },
+	{ "sidecar", step_sidecar, NULL, show_sidecar, 0 },
+	{ "env", step_env, NULL, show_env, 0 },
+	{ "dialer", step_dialer, undo_dialer, show_dialer, 0 },
+	{ "agent", step_agent, NULL, show_agent, 0 },
+};
+
+/* One loop over the steps, one cleanup stack: on failure at step k, steps k-1..0 are undone, in reverse. */
+static int session_walk(struct session_ctx *x)
+{
+	const char *fault = getenv("BB_RT_FAULT");
+	size_t k, n = sizeof session_steps / sizeof *session_steps;
+	int code = 0;
+
+	if (x->s->dry_run)
+		out_printf("%s: the steps a start takes (--dry-run: none is taken)\n", x->s->name);
+	for (k = 0; k < n && !code; k++) {
+		const struct session_step *st = &session_steps[k];
+		char what[2048];
+		if (!x->s->dry_run && fault && !strcmp(fault, st->name)) {
+			err_printf("%s: %s: fault injected (BB_RT_FAULT)", x->meta.slug[0] ? x->meta.slug : x->s->name, st->name);
+			code = BB_EXIT_SYSTEM;
+		} else if (!x->s->dry_run || st->resolves) {
+			code = st->run(x);
+		}
+		if (x->s->dry_run && !code) {
+			st->show(x, what, sizeof what);
+			out_printf("%3zu %-9s %s\n", k + 1, st->name, what);
+		}
+	}
+	if (x->s->dry_run)
+		return code;
+	if (code) {
+		x->exit_code = code;
+		k--; /* the failed step: it took back its own part */
+	}
+	while (k-- > 0)
+		if (session_steps[k].undo)
+			session_steps[k].undo(x);
+	return x->exit_code;
+}
+
+int bottle_session(const struct session *s)
+{
+	struct session_ctx x = {
+		.s = s,
+		.js = BUF_INIT(4u << 20),
+		.workspace = s->workspace,
+		.bundle = "/run/bb/ca-bundle.crt",
+		.argv = s->argv,
+		.dialer = -1,
+		.exit_code = BB_EXIT_SYSTEM,
+		.sfd = -1,
+		.home_fd = -1,
+	};
+	int code;
+
+	memset(&caps, 0, sizeof caps);
+	code = session_walk(&x);
+	fd_close(x.home_fd);
+	fd_close(x.sfd);
+	if (x.provisioned) {
+		explicit_bzero(x.provisioned, strlen(x.provisioned));
+		free(x.provisioned);
+	}
+	env_free(x.aenv, x.na);
+	env_free(x.senv, x.ns);
+	buf_free(&x.js);
+	cJSON_Delete(x.plan);
+	if (x.loaded)
+		manifest_free(&x.m);
+	return code;
 }
 
 /* -C DIR or the current directory, resolved; 0, or an exit code after saying why. */
@@ -917,7 +1328,7 @@ int bottle_run(int argc, char **argv)
 	int c, code;
 
 	opt_init(&o);
-	while ((c = applet_opt(&o, argc, argv, "h(help)C:(cwd)L:(log)H:(hosts)b:(backend)r:(runtime)k:(kernel)B(bare)i:(image)P(no-provider)", usage,
+	while ((c = applet_opt(&o, argc, argv, "h(help)C:(cwd)L:(log)H:(hosts)b:(backend)r:(runtime)k:(kernel)B(bare)i:(image)P(no-provider)n(dry-run)", usage,
 				   &code)) != -1) {
 		switch (c) {
 		case APPLET_OPT_EXIT:
@@ -935,6 +1346,7 @@ int bottle_run(int argc, char **argv)
 		case 'B': s.bare = 1; break;
 		case 'i': s.image = o.arg; break;
 		case 'P': s.no_provider = 1; break;
+		case 'n': s.dry_run = 1; break;
 		default: return applet_usage_error(usage, "unexpected option");
 		}
 	}

@@ -24,7 +24,7 @@ static const char start_usage[] =
 	"'bb bottle list', 'logs', 'inspect', 'resume', and 'cleanup --all' to remove it.\n"
 	"  -C, --cwd DIR        the workspace (default: the current directory)\n"
 	"      --copy-cwd       the agent works on a copy of it kept with the bottle\n"
-	"  -n, --dry-run        print the summary and stop\n"
+	"  -n, --dry-run        print the summary and the steps the start takes, and stop\n"
 	"  -b, --backend NAME   embedded (default), oci, docker or vm\n"
 	"  -r, --runtime PROG   with --backend oci: runc (default), crun or runsc (gVisor)\n"
 	"  -k, --kernel FILE    with --backend vm: the guest's kernel (default: the newest\n"
@@ -215,9 +215,8 @@ int bottle_start(int argc, char **argv)
 			"files and your credentials directly\n");
 	if ((code = preflight(&s, NULL)) != 0)
 		return code;
-	if (dry)
-		return 0;
-	if ((code = confirm(yes)) != 0)
+	s.dry_run = dry; /* the session lists its steps, resolving only */
+	if (!dry && (code = confirm(yes)) != 0)
 		return code;
 	return bottle_session(&s);
 }

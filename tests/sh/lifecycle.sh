@@ -208,6 +208,59 @@ fi
 out=$("$BB" bottle run dev --bare --backend oci -- true 2>&1)
 [ $? = 2 ] && grep -q "does not go with --backend oci" <<<"$out" && ok "--bare with a backend is refused" || fail "--bare --backend" "$out"
 
+# --- the start's steps: --dry-run lists them in order; a failure injected at each (BB_RT_FAULT=NAME) leaves nothing ---
+"$BB" bottle cleanup --all >/dev/null 2>&1
+left() { # what a bottle left: entries in the state and host dirs, a process (dialer, sidecar, agent), a mount or netns bind
+	find "$BB_HOME/.bb/state" "$BB_HOME/.bb/host" -mindepth 1 -maxdepth 1 2>/dev/null
+	pgrep -af "sleep 3598|$BB_HOME/.bb/state/"
+	grep -F "$BB_HOME/.bb/" /proc/self/mountinfo
+}
+dry=$(cd "$T/ws" && "$BB" bottle run dev --dry-run -- sh -c 'sleep 3598' 2>&1)
+rc=$?
+STEPS=$(awk '$1 ~ /^[0-9]+$/ {print $2}' <<<"$dry" | tr '\n' ' ')
+nums=$(awk '$1 ~ /^[0-9]+$/ {printf "%s ", $1}' <<<"$dry")
+want="backend manifest image state meta plan home ca provider skills workspace git supervise sidecar env dialer agent "
+if [ $rc = 0 ] && [ "$STEPS" = "$want" ] && [ "$nums" = "$(seq -s ' ' 17) " ] &&
+	grep -Eq "^ +1 backend +embedded: " <<<"$dry" && grep -Eq "^ +4 state +create $BB_HOME/.bb/state/dev-XXXXXX" <<<"$dry" &&
+	grep -q "BB_EGRESS_TOKEN_0 from \$LIFE_TOKEN (set, value not shown)" <<<"$dry" && grep -q "from the manifest: GREETING" <<<"$dry" &&
+	grep -Eq "^ +17 agent +sh -c sleep 3598$" <<<"$dry" && ! grep -q "$CANARY" <<<"$dry" && [ -z "$(left)" ]; then
+	ok "run --dry-run lists the 17 steps in order (the provisioning order ca..supervise among them) with what each uses, no token value, nothing made"
+else
+	fail "run --dry-run" "rc $rc: $dry / left: $(left)"
+fi
+out=$(cd "$T/ws" && "$BB" bottle start dev --dry-run 2>/dev/null)
+if [ "$(awk '$1 ~ /^[0-9]+$/ {print $2}' <<<"$out" | tr '\n' ' ')" = "$want" ] && grep -Eq "^ +17 agent +the provider's program" <<<"$out" &&
+	[ -z "$(left)" ]; then
+	ok "start --dry-run lists the same steps after its summary"
+else
+	fail "start --dry-run steps" "$out"
+fi
+bad=""
+for st in $STEPS; do
+	out=$(cd "$T/ws" && BB_RT_FAULT=$st timeout 60 "$BB" bottle run dev -- sleep 3598 2>&1)
+	rc=$?
+	l=$(left)
+	{ [ $rc = 111 ] && grep -q ": $st: fault injected" <<<"$out" && [ -z "$l" ]; } || bad="$bad [$st: rc $rc: $out / left: $l]"
+done
+[ -z "$bad" ] && ok "run: a failure injected at each of the 17 steps in turn stops it (111), names the step, leaves no state, host record, process or mount" ||
+	fail "run: faults at each step" "$bad"
+bad="" recorded=0
+for st in $STEPS; do
+	[ "$st" = plan ] && recorded=1 # from there on the host record exists: a failed start stays as a stopped bottle
+	out=$(cd "$T/ws" && BB_RT_FAULT=$st timeout 60 "$BB" bottle start dev -y 2>&1)
+	rc=$?
+	kept=$("$BB" bottle list --json | python3 -c 'import json,sys; print(" ".join("%s/%s" % (x["status"], x["exit_code"]) for x in json.load(sys.stdin)))')
+	procs=$(pgrep -af "sleep 3598|$BB_HOME/.bb/state/"; grep -F "$BB_HOME/.bb/" /proc/self/mountinfo)
+	want_kept=""
+	[ $recorded = 1 ] && want_kept="stopped/111"
+	{ [ $rc = 111 ] && grep -q ": $st: fault injected" <<<"$out" && [ "$kept" = "$want_kept" ] && [ -z "$procs" ]; } ||
+		bad="$bad [$st: rc $rc: $out / kept '$kept' / $procs]"
+	"$BB" bottle cleanup --all >/dev/null 2>&1
+	[ -z "$(left)" ] || bad="$bad [$st: cleanup --all left $(left)]"
+done
+[ -z "$bad" ] && ok "start: a failure injected at each step stops it (111), names the step; from the host record on it stays only as a stopped bottle (nothing running, no mount), which cleanup --all removes" ||
+	fail "start: faults at each step" "$bad"
+
 # --- an agent's skills are copied into its home; a missing one stops the start, named ---
 mkdir -p "$BB_HOME/.bb/agents" "$BB_HOME/.claude/skills/review"
 echo "review carefully" >"$BB_HOME/.claude/skills/review/SKILL.md"
