@@ -250,7 +250,8 @@ for st in $STEPS; do
 	out=$(cd "$T/ws" && BB_RT_FAULT=$st timeout 60 "$BB" bottle start dev -y 2>&1)
 	rc=$?
 	kept=$("$BB" bottle list --json | python3 -c 'import json,sys; print(" ".join("%s/%s" % (x["status"], x["exit_code"]) for x in json.load(sys.stdin)))')
-	procs=$(pgrep -af "sleep 3598|$BB_HOME/.bb/state/"; grep -F "$BB_HOME/.bb/" /proc/self/mountinfo)
+	# a stopped bottle keeps its record and state, but no socket (the dialer's go with the host process)
+	procs=$(pgrep -af "sleep 3598|$BB_HOME/.bb/state/"; grep -F "$BB_HOME/.bb/" /proc/self/mountinfo; find "$BB_HOME/.bb" -type s)
 	want_kept=""
 	[ $recorded = 1 ] && want_kept="stopped/111"
 	{ [ $rc = 111 ] && grep -q ": $st: fault injected" <<<"$out" && [ "$kept" = "$want_kept" ] && [ -z "$procs" ]; } ||
@@ -258,7 +259,7 @@ for st in $STEPS; do
 	"$BB" bottle cleanup --all >/dev/null 2>&1
 	[ -z "$(left)" ] || bad="$bad [$st: cleanup --all left $(left)]"
 done
-[ -z "$bad" ] && ok "start: a failure injected at each step stops it (111), names the step; from the host record on it stays only as a stopped bottle (nothing running, no mount), which cleanup --all removes" ||
+[ -z "$bad" ] && ok "start: a failure injected at each step stops it (111), names the step; from the host record on it stays only as a stopped bottle (nothing running, no mount or socket), which cleanup --all removes" ||
 	fail "start: faults at each step" "$bad"
 
 # --- an agent's skills are copied into its home; a missing one stops the start, named ---
