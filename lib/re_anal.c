@@ -60,17 +60,6 @@ static int push_edge(struct anal *an, uint32_t to, uint32_t w)
 	return 0;
 }
 
-static int takes(const struct re *re, const struct re_inst *in, unsigned c)
-{
-	switch (in->op) {
-	case OP_BYTE: return in->arg == c;
-	case OP_CLASS: return re_cs_has(&re->cls[in->x], c);
-	case OP_ANY: return 1;
-	case OP_ANYNL: return c != '\n';
-	default: return 0;
-	}
-}
-
 /* Push the edges of node onto the edge stack; *term: weight of the longest edge that ends a path (-1 none). */
 static int expand(struct anal *an, uint32_t node, int32_t *term)
 {
@@ -97,7 +86,7 @@ static int expand(struct anal *an, uint32_t node, int32_t *term)
 		return push_edge(an, (pc + 1) * (uint32_t)an->nac + s, 0);
 	}
 	if (!an->kw) {
-		for (c = 0; c < 256 && !takes(an->re, in, c); c++)
+		for (c = 0; c < 256 && !re_inst_takes(an->re, in, c); c++)
 			;
 		return c < 256 ? push_edge(an, pc + 1, 1) : 0;
 	}
@@ -106,7 +95,7 @@ static int expand(struct anal *an, uint32_t node, int32_t *term)
 	for (c = 0; c < 256; c++) {
 		uint32_t t, ti;
 
-		if (!takes(an->re, in, c))
+		if (!re_inst_takes(an->re, in, c))
 			continue;
 		t = ac_step(an->kw, ac_state_at(an->kw, s), (unsigned char)c);
 		if (ac_state_matches(an->kw, t)) {

@@ -28,17 +28,6 @@ static int assert_ok(unsigned a, int ctx, int next)
 	}
 }
 
-static int inst_takes(const struct re *re, const struct re_inst *in, unsigned c)
-{
-	switch (in->op) {
-	case OP_BYTE: return in->arg == c;
-	case OP_CLASS: return re_cs_has(&re->cls[in->x], c);
-	case OP_ANY: return 1;
-	case OP_ANYNL: return c != '\n';
-	default: return 0;
-	}
-}
-
 /* ---- Pike VM ---- */
 
 struct pike_list {
@@ -235,7 +224,7 @@ static int pike_run(const struct re *re, const unsigned char *s, size_t n, size_
 			/* The unanchored loop (pcs below fwd.start) stops spawning starts after last_start. */
 			if (i >= last_start && cl->tpc[k] < re->fwd.start)
 				continue;
-			if (c >= 0 && inst_takes(re, in, (unsigned)c)) {
+			if (c >= 0 && re_inst_takes(re, in, (unsigned)c)) {
 				if (nslots)
 					memcpy(pk->work, caps, nslots * sizeof(size_t));
 				pike_add(re, nl, cl->tpc[k] + 1, i + 1, pk->work, nslots, ctx, next);
@@ -317,6 +306,18 @@ static void dfa_clear(struct re_dfa *d)
 		d->start[k] = UNKNOWN;
 }
 
+static void dfa_destroy(struct re_dfa *d)
+{
+	free(d->mem);
+	free(d->htab);
+	free(d->sparse);
+	free(d->dense);
+	free(d->stack);
+	free(d->list);
+	free(d->save);
+	free(d);
+}
+
 static struct re_dfa *dfa_new(const struct re *re, const struct re_prog *p, int longest)
 {
 	struct re_dfa *d = calloc(1, sizeof *d);
@@ -338,14 +339,7 @@ static struct re_dfa *dfa_new(const struct re *re, const struct re_prog *p, int 
 	d->list = malloc((p->n + 1) * sizeof(uint32_t));
 	d->save = malloc((p->n + 1) * sizeof(uint32_t));
 	if (!d->mem || !d->htab || !d->sparse || !d->dense || !d->stack || !d->list || !d->save) {
-		free(d->mem);
-		free(d->htab);
-		free(d->sparse);
-		free(d->dense);
-		free(d->stack);
-		free(d->list);
-		free(d->save);
-		free(d);
+		dfa_destroy(d);
 		return NULL;
 	}
 	dfa_clear(d);
@@ -361,14 +355,7 @@ void re_dfa_free(struct re *re)
 
 		if (!d)
 			continue;
-		free(d->mem);
-		free(d->htab);
-		free(d->sparse);
-		free(d->dense);
-		free(d->stack);
-		free(d->list);
-		free(d->save);
-		free(d);
+		dfa_destroy(d);
 		re->dfa[i] = NULL;
 	}
 }
@@ -483,7 +470,7 @@ static uint32_t dfa_compute(const struct re *re, struct re_dfa *d, uint32_t *stp
 					matched = 1;
 					if (!d->longest)
 						sp = 0; /* leftmost-first: drop everything of lower priority */
-				} else if (in->op != OP_ASSERT && c >= 0 && inst_takes(re, in, (unsigned)c)) {
+				} else if (in->op != OP_ASSERT && c >= 0 && re_inst_takes(re, in, (unsigned)c)) {
 					d->list[nn++] = pc + 1;
 				}
 				break;

@@ -118,6 +118,18 @@ static inline int re_is_word(unsigned c)
 	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
 }
 
+/* Whether instruction in consumes byte c (the Pike VM, the DFA and the analysis all ask). */
+static inline int re_inst_takes(const struct re *re, const struct re_inst *in, unsigned c)
+{
+	switch (in->op) {
+	case OP_BYTE: return in->arg == c;
+	case OP_CLASS: return re_cs_has(&re->cls[in->x], c);
+	case OP_ANY: return 1;
+	case OP_ANYNL: return c != '\n';
+	default: return 0;
+	}
+}
+
 /* Compile the tree at root into *out (re_prog.c): forward with SAVEs below nslots, or reversed; 0 or -1 with e set. */
 int re_prog_compile(const struct re_node *nodes, int32_t root, unsigned nslots, int reverse, struct re_prog *out,
 		    struct bb_err *e);

@@ -152,25 +152,14 @@ static int add_keywords(struct ac *a, size_t ri, const char *kw, struct bb_err *
 static void rule_bounds(struct rule *r)
 {
 	struct ac *kw = ac_new(AC_NOCASE);
-	const char *p = r->keywords;
 	size_t bound = RE_NOPOS;
 
 	r->kw_bound = RE_NOPOS;
 	r->max_len = re_max_length(r->re);
 	if (!kw)
 		return;
-	while (p && *p) {
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-
-		while (len && *p == ' ')
-			p++, len--;
-		while (len && p[len - 1] == ' ')
-			len--;
-		if (len && ac_add(kw, p, len, 0, NULL) < 0)
-			goto out;
-		p = end ? end + 1 : NULL;
-	}
+	if (add_keywords(kw, 0, r->keywords, NULL) < 0)
+		goto out;
 	if (ac_compile(kw, NULL) == 0 && re_keyword_bound(r->re, kw, &bound) && bound <= SCAN_BEFORE)
 		r->kw_bound = bound;
 out:
