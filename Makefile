@@ -107,7 +107,7 @@ $(BB): $(O)/bb
 	cp $< $@
 endif
 
-$(O)/tests/%: tests/unit/%.c tests/unit/t.h $(O)/libbb.a
+$(O)/tests/%: tests/unit/%.c tests/unit/t.h tests/unit/t_dns.h $(O)/libbb.a
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	@$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libbb.a $(LIBS)

@@ -3,18 +3,7 @@
 
 #include "dnsmsg.h"
 #include "t.h"
-
-static struct dns_name name_of(const char *s)
-{
-	struct dns_name n;
-
-	if (dns_name_from_text(s, strlen(s), &n, NULL) < 0) {
-		printf("#   cannot make a name of %s\n", s);
-		n.len = 1;
-		n.wire[0] = 0;
-	}
-	return n;
-}
+#include "t_dns.h"
 
 static const char *text_of(const struct dns_name *n)
 {

@@ -5,18 +5,7 @@
 #include "dnsmsg.h"
 #include "dnsserve.h"
 #include "t.h"
-
-static struct dns_name name_of(const char *s)
-{
-	struct dns_name n;
-
-	if (dns_name_from_text(s, strlen(s), &n, NULL) < 0) {
-		printf("#   cannot make a name of %s\n", s);
-		n.len = 1;
-		n.wire[0] = 0;
-	}
-	return n;
-}
+#include "t_dns.h"
 
 static struct dnsserve_policy *policy_of(const char *json)
 {
