@@ -879,7 +879,7 @@ int re_compile(const char *pat, size_t len, unsigned flags, struct re **out, str
 	ps.cls = NULL;
 	re->maxlen = re_longest_match(re);
 	re_byte_classes(re);
-	if (re_pike_alloc(re, e) < 0)
+	if (re_pike_reserve(re, e) < 0)
 		goto fail;
 	re->mem += sizeof *re + 256 + (re->fwd.n + re->rev.n) * sizeof(struct re_inst) + re->ncls * sizeof(struct re_cset);
 	re->dfa_off = (flags & RE_NODFA) != 0;
@@ -897,7 +897,7 @@ void re_free(struct re *re)
 {
 	if (!re)
 		return;
-	re_pike_free(re);
+	re_pike_release(re);
 	re_dfa_free(re);
 	free(re->fwd.inst);
 	free(re->rev.inst);

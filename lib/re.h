@@ -41,11 +41,17 @@
  * there a match and where does it end/start"; the Pike VM (an NFA
  * simulation carrying capture slots) only runs over the match itself, or
  * over everything when the DFA's cache thrashes.
- * Memory: each regex owns its program and its match scratch, sized at
- * compile time (re_memory tells how much), plus two DFA caches of at most
- * RE_DFA_CACHE bytes each, allocated on the first search that uses them.
- * A search allocates nothing else. Because the scratch and caches live in
- * the regex, one regex must not be searched by two threads at once.
+ * Memory: each regex owns its program (re_memory tells how much) and two
+ * DFA caches of at most RE_DFA_CACHE bytes each, allocated on the first
+ * search that uses them. The Pike VM's thread state is one scratch owned
+ * by this module and shared by every regex in the process, grown by
+ * re_compile to fit the largest program alive (re_scratch_memory) and
+ * freed by the last re_free: a set of hundreds of rules costs one
+ * scratch, not one each. A search allocates nothing else and cannot fail.
+ * Threads: the scratch is the process's and the caches are the regex's,
+ * so searches must not run in two threads at once, on one regex or on
+ * two (bb's daemons are single-threaded event loops); compiling and
+ * freeing count as using the scratch too.
  */
 
 enum {
@@ -96,7 +102,7 @@ unsigned re_ngroups(const struct re *re);
  * start; the text before start still counts as context for ^ \b and the
  * like. Returns 1 and fills *m when found, 0 when not (or start > n).
  * m may be NULL to ask only whether there is a match (the cheapest call).
- * Not for concurrent use on one regex (see above).
+ * Not for concurrent use (see Threads above).
  */
 int re_search(const struct re *re, const char *s, size_t n, size_t start, struct re_match *m);
 
@@ -109,8 +115,11 @@ int re_search(const struct re *re, const char *s, size_t n, size_t start, struct
 int re_search_bounded(const struct re *re, const char *s, size_t n, size_t start, size_t last_start,
 		      struct re_match *m);
 
-/* Bytes the regex holds now: program, scratch and DFA caches allocated so far. */
+/* Bytes the regex holds now: program and DFA caches allocated so far (not the shared scratch). */
 size_t re_memory(const struct re *re);
+
+/* Bytes of the shared Pike VM scratch now: sized for the largest program alive, 0 when none is. */
+size_t re_scratch_memory(void);
 
 /*
  * A literal that every match contains (the longest one found in the

@@ -1,5 +1,6 @@
 /* re_exec.c - regex matching: a Pike VM (NFA simulation with capture slots) behind a lazy, size-bounded DFA. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,53 +45,37 @@ struct pike_frame {
 	size_t val;
 };
 
+/*
+ * The Pike VM's scratch is the module's, one for the process, shared by
+ * every regex: the default DLP rule set is some 250 programs, and a scratch
+ * each came to 2.5 MB resident in an idle daemon while only one search runs
+ * at a time. re_compile grows it to fit the largest program alive (so a
+ * search never allocates and cannot fail); the last re_free releases it.
+ * Each array is sized for the largest need of its own kind.
+ */
 struct re_pike {
 	struct pike_list l[2];
 	struct pike_frame *stack;
 	size_t *work;
 	size_t *best;
+	size_t n, ns, ncaps, sl; /* capacities: pcs, threads per list, capture words per list, slots */
+	size_t bytes;
+	size_t users;            /* regexes holding a reservation */
 };
 
-int re_pike_alloc(struct re *re, struct bb_err *e)
-{
-	struct re_pike *pk;
-	size_t n = re->fwd.n, ns = re->fwd.nstore, sl = re->nslots, bytes;
-	int i;
+static struct re_pike pike;
 
-	bytes = sizeof *pk + 2 * (2 * n * sizeof(uint32_t) + ns * sizeof(uint32_t) + ns * sl * sizeof(size_t)) +
-		(n + 2) * sizeof(struct pike_frame) + 2 * sl * sizeof(size_t);
-	if (bytes > RE_MAX_SCRATCH)
-		return bb_errf(e, BB_ETOOBIG,
-			       "regex too large: %zu instructions with %u capture groups need %zu bytes of match state (limit %d)",
-			       n, re->ngroups, bytes, RE_MAX_SCRATCH);
-	pk = calloc(1, sizeof *pk);
-	if (!pk)
-		return bb_errno(e, ENOMEM, "regex: out of memory");
-	re->pike = pk;
-	for (i = 0; i < 2; i++) {
-		pk->l[i].sparse = calloc(n, sizeof(uint32_t));
-		pk->l[i].dense = calloc(n, sizeof(uint32_t));
-		pk->l[i].tpc = calloc(ns, sizeof(uint32_t));
-		pk->l[i].caps = calloc(ns * sl + 1, sizeof(size_t));
-		if (!pk->l[i].sparse || !pk->l[i].dense || !pk->l[i].tpc || !pk->l[i].caps)
-			return bb_errno(e, ENOMEM, "regex: out of memory");
-	}
-	pk->stack = calloc(n + 2, sizeof *pk->stack);
-	pk->work = calloc(sl + 1, sizeof(size_t));
-	pk->best = calloc(sl + 1, sizeof(size_t));
-	if (!pk->stack || !pk->work || !pk->best)
-		return bb_errno(e, ENOMEM, "regex: out of memory");
-	re->mem += bytes;
-	return 0;
+static size_t pike_bytes(size_t n, size_t ns, size_t ncaps, size_t sl)
+{
+	return 2 * (2 * n * sizeof(uint32_t) + ns * sizeof(uint32_t) + ncaps * sizeof(size_t)) +
+	       (n + 2) * sizeof(struct pike_frame) + 2 * sl * sizeof(size_t);
 }
 
-void re_pike_free(struct re *re)
+/* Free the arrays of pk (a candidate or the module's) and zero its capacities. */
+static void pike_free_arrays(struct re_pike *pk)
 {
-	struct re_pike *pk = re->pike;
 	int i;
 
-	if (!pk)
-		return;
 	for (i = 0; i < 2; i++) {
 		free(pk->l[i].sparse);
 		free(pk->l[i].dense);
@@ -100,8 +85,77 @@ void re_pike_free(struct re *re)
 	free(pk->stack);
 	free(pk->work);
 	free(pk->best);
-	free(pk);
-	re->pike = NULL;
+	memset(pk, 0, offsetof(struct re_pike, users));
+}
+
+/* Arrays for capacities n, ns, ncaps, sl in pk (zeroed before); 0, or -1 with nothing allocated. */
+static int pike_alloc_arrays(struct re_pike *pk, size_t n, size_t ns, size_t ncaps, size_t sl)
+{
+	int i, ok = 1;
+
+	for (i = 0; i < 2; i++) {
+		ok &= (pk->l[i].sparse = calloc(n, sizeof(uint32_t))) != NULL;
+		ok &= (pk->l[i].dense = calloc(n, sizeof(uint32_t))) != NULL;
+		ok &= (pk->l[i].tpc = calloc(ns, sizeof(uint32_t))) != NULL;
+		ok &= (pk->l[i].caps = calloc(ncaps + 1, sizeof(size_t))) != NULL;
+	}
+	ok &= (pk->stack = calloc(n + 2, sizeof *pk->stack)) != NULL;
+	ok &= (pk->work = calloc(sl + 1, sizeof(size_t))) != NULL;
+	ok &= (pk->best = calloc(sl + 1, sizeof(size_t))) != NULL;
+	if (!ok) {
+		pike_free_arrays(pk);
+		return -1;
+	}
+	pk->n = n;
+	pk->ns = ns;
+	pk->ncaps = ncaps;
+	pk->sl = sl;
+	pk->bytes = pike_bytes(n, ns, ncaps, sl);
+	return 0;
+}
+
+static size_t max_sz(size_t a, size_t b)
+{
+	return a > b ? a : b;
+}
+
+int re_pike_reserve(struct re *re, struct bb_err *e)
+{
+	size_t n = re->fwd.n, ns = re->fwd.nstore, sl = re->nslots, bytes = pike_bytes(n, ns, ns * sl, sl);
+
+	if (bytes > RE_MAX_SCRATCH)
+		return bb_errf(e, BB_ETOOBIG,
+			       "regex too large: %zu instructions with %u capture groups need %zu bytes of match state (limit %d)",
+			       n, re->ngroups, bytes, RE_MAX_SCRATCH);
+	if (n > pike.n || ns > pike.ns || ns * sl > pike.ncaps || sl > pike.sl) {
+		/* Grow. The contents are dead between searches; the old arrays stay until the new ones exist. */
+		struct re_pike grown;
+
+		memset(&grown, 0, sizeof grown);
+		if (pike_alloc_arrays(&grown, max_sz(n, pike.n), max_sz(ns, pike.ns), max_sz(ns * sl, pike.ncaps),
+				      max_sz(sl, pike.sl)) < 0)
+			return bb_errno(e, ENOMEM, "regex: out of memory");
+		grown.users = pike.users;
+		pike_free_arrays(&pike);
+		pike = grown;
+	}
+	pike.users++;
+	re->pike_held = 1;
+	return 0;
+}
+
+void re_pike_release(struct re *re)
+{
+	if (!re->pike_held)
+		return;
+	re->pike_held = 0;
+	if (--pike.users == 0)
+		pike_free_arrays(&pike);
+}
+
+size_t re_scratch_memory(void)
+{
+	return pike.bytes;
 }
 
 static int visited(struct pike_list *l, uint32_t pc)
@@ -125,7 +179,7 @@ static void pike_add(const struct re *re, struct pike_list *l, uint32_t pc0, siz
 		     int ctx, int next)
 {
 	const struct re_inst *prog = re->fwd.inst;
-	struct pike_frame *st = re->pike->stack;
+	struct pike_frame *st = pike.stack;
 	size_t sp = 0;
 
 	st[sp].pc = pc0;
@@ -192,7 +246,7 @@ static void pike_add(const struct re *re, struct pike_list *l, uint32_t pc0, siz
 static int pike_run(const struct re *re, const unsigned char *s, size_t n, size_t pos, uint32_t entry, size_t limit,
 		    unsigned nslots, size_t last_start)
 {
-	struct re_pike *pk = re->pike;
+	struct re_pike *pk = &pike;
 	struct pike_list *cl = &pk->l[0], *nl = &pk->l[1], *t;
 	size_t i, *caps;
 	uint32_t k;
@@ -717,7 +771,7 @@ static int search(const struct re *re, const unsigned char *s, size_t n, size_t 
 			}
 			/* Captures: the Pike VM over the match only, anchored at its start. */
 			if (pike_run(re, s, n, mstart, re->fwd.start, end, re->nslots, RE_NOPOS)) {
-				fill(re, m, re->pike->best, re->nslots);
+				fill(re, m, pike.best, re->nslots);
 				return 1;
 			}
 		}
@@ -725,7 +779,7 @@ static int search(const struct re *re, const unsigned char *s, size_t n, size_t 
 	if (!pike_run(re, s, n, start, 0, m ? n : start, m ? re->nslots : 0, last_start))
 		return 0;
 	if (m)
-		fill(re, m, re->pike->best, re->nslots);
+		fill(re, m, pike.best, re->nslots);
 	return 1;
 }
 

@@ -66,7 +66,6 @@ struct re_node {
 	uint32_t x;         /* N_CLASS: class index; N_CAP: group number */
 };
 
-struct re_pike;
 struct re_dfa;
 
 struct re {
@@ -83,10 +82,10 @@ struct re {
 	char *lit;              /* required literal (re_required_literal) */
 	size_t litlen;
 	int litnocase;
-	struct re_pike *pike;   /* Pike VM scratch, allocated at compile time */
+	int pike_held;          /* counted among the users of the shared Pike VM scratch */
 	struct re_dfa *dfa[2];  /* forward, reverse; allocated on first use */
 	int dfa_off;            /* RE_NODFA, or a DFA could not be allocated */
-	size_t mem;             /* bytes allocated at compile time */
+	size_t mem;             /* bytes allocated at compile time (the shared scratch not counted) */
 };
 
 static inline int re_cs_has(const struct re_cset *s, unsigned c)
@@ -141,9 +140,10 @@ void re_prog_literal(const struct re_node *nodes, const struct re_cset *cls, int
 /* The longest match of re's forward program (re_anal.c), RE_NOPOS unbounded. */
 size_t re_longest_match(const struct re *re);
 
-/* Pike VM scratch for re (re_exec.c); 0 or -1 with e set. */
-int re_pike_alloc(struct re *re, struct bb_err *e);
-void re_pike_free(struct re *re);
+/* Grow the shared Pike VM scratch (re_exec.c) to fit re and count re as a user; 0 or -1 with e set. */
+int re_pike_reserve(struct re *re, struct bb_err *e);
+/* re no longer uses the scratch; the last user frees it. */
+void re_pike_release(struct re *re);
 void re_dfa_free(struct re *re);
 size_t re_dfa_memory(const struct re *re);
 

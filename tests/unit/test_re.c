@@ -522,6 +522,65 @@ static void dfa_agrees_with_pike_vm(void)
 	}
 }
 
+/*
+ * One Pike VM scratch for every regex alive: sized for the largest program, so many rules cost one
+ * scratch (each had its own: 2.5 MB for the default DLP rules), grown when a larger program comes,
+ * freed with the last regex; searches of small and large programs in turn share it and still agree.
+ */
+static void shared_scratch(void)
+{
+	static const char small[] = "(a+)(b+)";
+	static const char subj[] = "xxaabbbyy ab";
+	struct re *rs[100], *big = NULL, *other = NULL;
+	struct bb_err e = { 0 };
+	char want[128], got[128], bigwant[128];
+	size_t one, i, total = 0;
+	struct buf pat = BUF_INIT(1 << 16);
+
+	T_CHECK(re_scratch_memory() == 0); /* every earlier case freed its regexes */
+	T_CHECK(re_compile(small, strlen(small), RE_NODFA, &rs[0], &e) == 0);
+	one = re_scratch_memory();
+	T_CHECK(one > 0);
+	fmt_match(rs[0], subj, strlen(subj), 0, want, sizeof want);
+	T_STREQ(want, "2,7 2,4 4,7");
+	for (i = 1; i < 100; i++)
+		T_CHECK(re_compile(small, strlen(small), RE_NODFA, &rs[i], &e) == 0);
+	T_CHECK(re_scratch_memory() == one);
+	for (i = 0; i < 100; i++)
+		total += re_memory(rs[i]);
+	T_CHECK(total + re_scratch_memory() < 100 * one); /* less than a scratch each: they share one */
+
+	/* A larger program grows the scratch; the small ones still match the same (Pike VM, captures). */
+	buf_append_str(&pat, "(x+)", NULL);
+	for (i = 0; i < 30; i++)
+		buf_append_str(&pat, "(?:[a-z]{1,20}|[0-9]{20})?", NULL);
+	buf_append_str(&pat, "(y+)", NULL);
+	T_CHECK(re_compile(pat.p, pat.len, RE_NODFA, &big, &e) == 0);
+	T_CHECK(re_scratch_memory() > one);
+	fmt_match(big, subj, strlen(subj), 0, bigwant, sizeof bigwant);
+	T_STREQ(bigwant, "0,9 0,2 8,9"); /* [a-z]{1,20} takes the first y */
+	for (i = 0; i < 100; i += 7) {
+		fmt_match(rs[i], subj, strlen(subj), 0, got, sizeof got);
+		T_STREQ(got, want);
+		fmt_match(big, subj, strlen(subj), 0, got, sizeof got);
+		T_STREQ(got, bigwant);
+	}
+	/* A smaller one compiled now fits what is there. */
+	i = re_scratch_memory();
+	T_CHECK(re_compile("(b)", 3, RE_NODFA, &other, &e) == 0);
+	T_CHECK(re_scratch_memory() == i);
+	fmt_match(other, subj, strlen(subj), 0, got, sizeof got);
+	T_STREQ(got, "4,5 4,5");
+	re_free(big);
+	fmt_match(rs[99], subj, strlen(subj), 0, got, sizeof got);
+	T_STREQ(got, want);
+	re_free(other);
+	for (i = 0; i < 100; i++)
+		re_free(rs[i]);
+	T_CHECK(re_scratch_memory() == 0);
+	buf_free(&pat);
+}
+
 /* A DFA cache that cannot keep up (exponentially many states) falls back to the Pike VM with the same answers. */
 static void dfa_cache_thrash(void)
 {
@@ -1227,6 +1286,7 @@ int main(int argc, char **argv)
 	T_RUN(required_literal);
 	T_RUN(dfa_agrees_with_pike_vm);
 	T_RUN(dfa_cache_thrash);
+	T_RUN(shared_scratch);
 	T_RUN(gitleaks_rules);
 	T_RUN(bounded_search_matches_oracle);
 	T_RUN(bounded_search_is_short);
