@@ -974,17 +974,6 @@ int resolver_new(struct resolver **out, struct loop *l, const struct resolve_con
 		resolver_free(r);
 		return -1;
 	}
-	for (i = 0; i < r->cfg.max_lookups; i++) {
-		struct resolve_lookup *lk = &r->lookups[i];
-		size_t k;
-
-		lk->r = r;
-		for (k = 0; k < 2; k++) {
-			lk->sq[k].lk = lk;
-			lk->sq[k].fd = -1;
-			loop_timer_init(&lk->sq[k].timer, on_subq_timeout, &lk->sq[k]);
-		}
-	}
 	resolve_conf_parse("", 0, &r->conf, NULL); /* libc's defaults, 127.0.0.1 included, until a file says more */
 	conf_refresh(r);
 	*out = r;
@@ -1056,6 +1045,18 @@ static struct resolve_lookup *lookup_alloc_ready(struct bb_err *e)
 	return lk;
 }
 
+static void lookup_slot_init(struct resolver *r, struct resolve_lookup *lk)
+{
+	size_t k;
+
+	lk->r = r;
+	for (k = 0; k < 2; k++) {
+		lk->sq[k].lk = lk;
+		lk->sq[k].fd = -1;
+		loop_timer_init(&lk->sq[k].timer, on_subq_timeout, &lk->sq[k]);
+	}
+}
+
 static struct resolve_lookup *lookup_alloc(struct resolver *r, struct bb_err *e)
 {
 	size_t i;
@@ -1068,6 +1069,8 @@ static struct resolve_lookup *lookup_alloc(struct resolver *r, struct bb_err *e)
 		struct resolve_lookup *lk = &r->lookups[i];
 
 		if (!lk->in_use) {
+			if (!lk->r) /* first use: slots are set up when taken, so an idle resolver's table is not resident */
+				lookup_slot_init(r, lk);
 			lk->in_use = 1;
 			lk->ready = 0;
 			lk->nsq = 0;
