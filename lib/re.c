@@ -874,6 +874,18 @@ int re_compile(const char *pat, size_t len, unsigned flags, struct re **out, str
 	    re_prog_compile(ps.nodes, root, 0, 1, &re->rev, e) < 0)
 		goto fail;
 	re_prog_literal(ps.nodes, ps.cls, root, re);
+	if (re->litlen < 256) { /* room for the longest literal was made; keep what it took */
+		char *fit = realloc(re->lit, re->litlen + 1);
+
+		if (fit)
+			re->lit = fit;
+	}
+	if (ps.ncls && ps.ncls < ps.capcls) {
+		struct re_cset *fit = realloc(ps.cls, ps.ncls * sizeof *fit);
+
+		if (fit)
+			ps.cls = fit;
+	}
 	re->cls = ps.cls;
 	re->ncls = ps.ncls;
 	ps.cls = NULL;
@@ -881,7 +893,7 @@ int re_compile(const char *pat, size_t len, unsigned flags, struct re **out, str
 	re_byte_classes(re);
 	if (re_pike_reserve(re, e) < 0)
 		goto fail;
-	re->mem += sizeof *re + 256 + (re->fwd.n + re->rev.n) * sizeof(struct re_inst) + re->ncls * sizeof(struct re_cset);
+	re->mem += sizeof *re + re->litlen + 1 + (re->fwd.n + re->rev.n) * sizeof(struct re_inst) + re->ncls * sizeof(struct re_cset);
 	re->dfa_off = (flags & RE_NODFA) != 0;
 	free(ps.nodes);
 	*out = re;

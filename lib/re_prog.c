@@ -269,6 +269,12 @@ int re_prog_compile(const struct re_node *nodes, int32_t root, unsigned nslots, 
 		goto fail;
 	if (emit(&c, OP_MATCH, 0, 0, 0) < 0)
 		goto fail;
+	if (c.n < c.cap) { /* the array doubled as it grew: give the slack back, the program lives as long as the regex */
+		struct re_inst *fit = realloc(c.inst, c.n * sizeof *fit);
+
+		if (fit)
+			c.inst = fit;
+	}
 	out->inst = c.inst;
 	out->n = c.n;
 	out->start = reverse ? 0 : 3;
