@@ -29,6 +29,7 @@
 #define EG_LINGER_MAX 64 /* refused connections draining at once; more are closed outright */
 #define EG_HOLD 2048      /* body bytes held back from upstream until the scanner has seen this much more */
 #define EG_BODY_MIN_RATE 500 /* bytes/s a request body must average after the head timeout's grace */
+#define EG_PARK_MS 100    /* a connection with nothing in flight this long gives its buffer pages back */
 #define EG_STR_(x) #x
 #define EG_STR(x) EG_STR_(x) /* a number macro as a string literal */
 #define EG_WS_MSG_MAX (16u << 20) /* a WebSocket message (all its fragments) is held whole up to this (else 1009) */
@@ -149,8 +150,7 @@ struct conn {
 	struct loop_timer timer;
 	uint64_t req_started_ms, last_io_ms;
 
-	/* Plaintext buffers. */
-	unsigned char cin[EG_HEAD_BUF], cout[EG_BUF], uin[EG_BUF], uout[EG_BUF];
+	/* Plaintext buffers: the bytes themselves are at the end (cin..uout). */
 	size_t cin_len, cout_len, uin_len, uout_len;
 	size_t head_searched; /* how much of cin was searched for the end of the head */
 
@@ -223,7 +223,14 @@ struct conn {
 	int scan_inbound;
 	unsigned scan_out_mask, scan_in_mask;
 	int audited; /* the current request has its audit line */
+	int parked;  /* idle with the buffers' pages given back (conn_park); cleared when bytes move */
 	char idstr[24];
+
+	/*
+	 * Last, so the fields above share the first page and an idle connection's buffer pages can be given
+	 * back (conn_park) without touching them: agent in, agent out, upstream in, upstream out.
+	 */
+	unsigned char cin[EG_HEAD_BUF], cout[EG_BUF], uin[EG_BUF], uout[EG_BUF];
 };
 
 struct egress {

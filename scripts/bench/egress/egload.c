@@ -14,6 +14,10 @@
  * last session the peer gave (the line then ends "resumed K" of the TLS handshakes).
  * --hold: each connection does one request and stays open; prints
  * "ready N" once N connections are open and idle, then waits for SIGTERM.
+ * SIGUSR1 then makes every held connection do one more request on the same
+ * connection (after egress has given an idle one's buffers back, they must
+ * still work); "again N errors E" once they are all idle again, N counting
+ * the connections whose every request succeeded.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -52,6 +56,7 @@ struct conn {
 	int chunk_state;     /* 0 size line, 1 data, 2 CRLF after data, 3 trailers */
 	long long chunk_left;
 	int done_one;
+	int done; /* requests completed on this connection */
 };
 
 static enum mode mode = M_PLAIN;
@@ -69,7 +74,7 @@ static SSL_CTX *ctx;
 static int ep;
 static long long requests, errors, all_requests;
 static int counting;
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, again;
 
 static double now(void)
 {
@@ -82,6 +87,12 @@ static void on_term(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	again = 1;
 }
 
 static void die(const char *what)
@@ -286,6 +297,7 @@ static void finished_one(struct conn *c)
 	if (counting)
 		requests++;
 	c->done_one = 1;
+	c->done++;
 	if (hold) {
 		c->st = S_HELD;
 		set_events(c, EPOLLIN);
@@ -497,6 +509,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
+	signal(SIGUSR1, on_usr1);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
 		die("epoll_create1");
@@ -508,7 +521,7 @@ int main(int argc, char **argv)
 
 	struct epoll_event evs[256];
 	double t0 = now(), tstart = 0, tend = 0;
-	int ready_said = 0;
+	int ready_said = 0, round = 1, round_said = 1;
 	if (hold || warmup <= 0) {
 		counting = 1;
 		tstart = t0;
@@ -528,6 +541,29 @@ int main(int argc, char **argv)
 				printf("ready %d\n", held);
 				fflush(stdout);
 				ready_said = 1;
+			}
+			if (again && ready_said) {
+				again = 0;
+				round++;
+				for (int i = 0; i < nconns; i++)
+					if (conns[i].st == S_HELD && conns[i].fd >= 0) {
+						conns[i].st = S_SEND;
+						conns[i].sent = 0;
+						conns[i].head_done = 0;
+						set_events(&conns[i], EPOLLOUT);
+					}
+			}
+			if (round_said < round) {
+				int busy = 0, good = 0;
+				for (int i = 0; i < nconns; i++) {
+					busy += conns[i].fd >= 0 && conns[i].st != S_HELD;
+					good += conns[i].fd >= 0 && conns[i].done == round;
+				}
+				if (!busy) {
+					printf("again %d errors %lld\n", good, errors);
+					fflush(stdout);
+					round_said = round;
+				}
 			}
 			if (t - t0 > duration + warmup)
 				break;
