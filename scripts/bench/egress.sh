@@ -365,7 +365,7 @@ hold_rss() { # PID ADDR:PORT HOST:PORT MODE CAFILE [N] -> "rss hwm held"
 	local lp=$!
 	pids+=("$lp")
 	for _ in $(seq 600); do grep -q '^ready' "$T/hold.out" && break; kill -0 $lp 2>/dev/null || break; sleep 0.1; done
-	sleep 0.3
+	sleep 0.5 # idle connections give their buffer pages back 100 ms (EG_PARK_MS) after their last byte
 	if grep -q '^ready' "$T/hold.out"; then echo "$(mem_kb "$pid") $(mem_kb "$pid" VmHWM) $n"; else echo "0 0 0"; fi
 	kill $lp 2>/dev/null || true
 	wait $lp 2>/dev/null || true
