@@ -23,62 +23,46 @@
 #include "netaddr.h"
 #include "resolve.h"
 
+static int take_policy(struct planfile *pf, void *arg, struct bb_err *e)
+{
+	struct dialer_policy *dp = arg;
+	struct planfile_git_gate gg;
+	size_t i;
+
+	if (planfile_git_gate(pf, &gg, e) < 0)
+		return -1;
+	if (gg.nrepos > DIALER_GIT_MAX)
+		return bb_errf(e, BB_ETOOBIG, "%s: git_gate.repos: more than %d repos", pf->what, DIALER_GIT_MAX);
+	for (i = 0; i < gg.nrepos; i++) {
+		const char *host = gg.repos[i].host;
+
+		if (!host || !*host || strlen(host) >= sizeof dp->git[i].host || !gg.repos[i].port)
+			return bb_errf(e, BB_EINVAL, "%s: git_gate.repos[%zu]: needs a host and a port from 1 to 65535",
+				       pf->what, i);
+		memcpy(dp->git[i].host, host, strlen(host) + 1);
+		dp->git[i].port = (uint16_t)gg.repos[i].port;
+	}
+	if (route_policy_from_plan(pf, &dp->egress, e) < 0)
+		return -1;
+	dp->ngit = i;
+	return 0;
+}
+
 int dialer_policy_parse(const char *what, const char *json, size_t len, struct dialer_policy *dp, struct bb_err *e)
 {
-	cJSON *doc, *repo;
-	size_t i = 0;
-
 	memset(dp, 0, sizeof *dp);
-	doc = json_parse(what, json, len, e);
-	if (!doc)
-		return -1;
-	cJSON_ArrayForEach(repo, cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "git_gate"), "repos"))
-	{
-		const char *host = cJSON_GetStringValue(cJSON_GetObjectItem(repo, "host"));
-		const cJSON *port = cJSON_GetObjectItem(repo, "port");
-		if (i == DIALER_GIT_MAX) {
-			bb_errf(e, BB_ETOOBIG, "%s: git_gate.repos: more than %d repos", what, DIALER_GIT_MAX);
-			goto fail;
-		}
-		if (!host || !*host || strlen(host) >= sizeof dp->git[i].host || !cJSON_IsNumber(port) ||
-		    port->valuedouble < 1 || port->valuedouble > 65535 || port->valuedouble != (double)port->valueint) {
-			bb_errf(e, BB_EINVAL, "%s: git_gate.repos[%zu]: needs a host and a port from 1 to 65535", what, i);
-			goto fail;
-		}
-		memcpy(dp->git[i].host, host, strlen(host) + 1);
-		dp->git[i].port = (uint16_t)port->valueint;
-		i++;
-	}
-	dp->ngit = i;
-	cJSON_Delete(doc);
-	if (policy_parse(what, json, len, &dp->egress, e) < 0) {
-		dp->ngit = 0;
-		return -1;
-	}
-	return 0;
-fail:
-	cJSON_Delete(doc);
-	return -1;
+	return planfile_use(what, json ? json : "", len, take_policy, dp, e);
 }
 
 int dialer_policy_load(const char *path, struct dialer_policy *dp, struct bb_err *e)
 {
-	struct buf b = BUF_INIT(POLICY_MAX_BYTES);
-	int rc;
-
 	memset(dp, 0, sizeof *dp);
-	if (fd_read_file(path, POLICY_MAX_BYTES, &b, e) < 0) {
-		buf_free(&b);
-		return -1;
-	}
-	rc = dialer_policy_parse(path, b.p ? b.p : "", b.len, dp, e);
-	buf_free(&b);
-	return rc;
+	return planfile_use(path, NULL, 0, take_policy, dp, e);
 }
 
 void dialer_policy_free(struct dialer_policy *dp)
 {
-	policy_unref(dp->egress);
+	route_policy_unref(dp->egress);
 	memset(dp, 0, sizeof *dp);
 }
 
@@ -267,7 +251,7 @@ int dialer_handle(int conn, const struct dialer_policy *p, const char *hosts_pat
 		return answer_err(conn, "bad-request", e.msg);
 	git = dialer_git_upstream(p, rq.host, rq.port);
 	if (!git)
-		r = policy_route(p->egress, rq.host, strlen(rq.host));
+		r = route_policy_find(p->egress, rq.host, strlen(rq.host));
 	if (!git && !r)
 		return answer_err(conn, "no-route",
 				  "no egress route allows this host, and it is no git upstream's host and port (checked by the host)");

@@ -20,13 +20,13 @@ struct dialer_git_upstream {
 
 /* What the dialer allows: the egress routes, and the git-gate's upstreams. */
 struct dialer_policy {
-	struct policy *egress;
+	struct route_policy *egress;
 	struct dialer_git_upstream git[DIALER_GIT_MAX];
 	size_t ngit;
 };
 
 /*
- * Read the plan at path: its egress routes (lib/route.h policy_load) and
+ * Read the plan at path: its egress routes (lib/route.h) and
  * the host and port of each git_gate.repos entry. 0, or -1 with e (the
  * file, the egress part, or a repo without a host or a port 1-65535).
  * Free with dialer_policy_free.

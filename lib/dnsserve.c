@@ -1,7 +1,6 @@
 /* dnsserve.c - the DNS policy (plan JSON), the per-query decision with its tunnelling checks, and reply, upstream-query and relay builders. */
 #include "dnsserve.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,8 +9,7 @@
 #include <strings.h>
 
 #include "buf.h"
-#include "fd.h"
-#include "json.h"
+#include "planfile.h"
 
 static const struct {
 	const char *name;
@@ -108,23 +106,6 @@ static int type_allowed(const struct dnsserve_policy *p, uint16_t t)
 	return p->types[t >> 3] >> (t & 7) & 1;
 }
 
-static const char *jtype(const cJSON *j)
-{
-	if (!j)
-		return "missing";
-	if (cJSON_IsString(j))
-		return "a string";
-	if (cJSON_IsNumber(j))
-		return "a number";
-	if (cJSON_IsBool(j))
-		return "a boolean";
-	if (cJSON_IsNull(j))
-		return "null";
-	if (cJSON_IsArray(j))
-		return "a list";
-	return "an object";
-}
-
 /* A host name as the policy may name it: letters, digits, '-', '_' and dots; not an IP literal. */
 static int entry_parse(const char *s, int allow_wildcard, struct dnsserve_entry *out, struct bb_err *e)
 {
@@ -179,148 +160,94 @@ static int add_entry(struct dnsserve_policy *p, const struct dnsserve_entry *en,
 	return 0;
 }
 
-static int parse_dns_object(const char *what, const cJSON *dns, struct dnsserve_policy *p, struct bb_err *e)
+static int take_dns(const char *what, const struct planfile_dns *dns, struct dnsserve_policy *p, struct bb_err *e)
 {
-	const cJSON *it, *allow = NULL, *types = NULL;
 	size_t i;
 
-	if (!cJSON_IsObject(dns))
-		return bb_errf(e, BB_EINVAL, "%s: dns: must be an object, was %s", what, jtype(dns));
-	cJSON_ArrayForEach(it, dns)
-	{
-		if (!strcmp(it->string, "allow"))
-			allow = it;
-		else if (!strcmp(it->string, "allow_types"))
-			types = it;
-		else
-			return bb_errf(e, BB_EINVAL, "%s: dns: unknown key '%.64s' (allowed: allow, allow_types)", what,
-				       it->string);
-	}
-	if (allow) {
-		if (!cJSON_IsArray(allow))
-			return bb_errf(e, BB_EINVAL, "%s: dns.allow: must be a list of names, was %s", what, jtype(allow));
-		i = 0;
-		cJSON_ArrayForEach(it, allow)
-		{
-			struct dnsserve_entry en;
-
-			if (!cJSON_IsString(it))
-				return bb_errf(e, BB_EINVAL, "%s: dns.allow[%zu]: must be a string, was %s", what, i, jtype(it));
-			if (entry_parse(it->valuestring, 1, &en, e) < 0 || add_entry(p, &en, e) < 0)
-				return bb_err_wrap(e, "%s: dns.allow[%zu]", what, i);
-			i++;
-		}
-	}
-	if (types) {
-		if (!cJSON_IsArray(types))
-			return bb_errf(e, BB_EINVAL, "%s: dns.allow_types: must be a list of type names, was %s", what,
-				       jtype(types));
-		i = 0;
-		cJSON_ArrayForEach(it, types)
-		{
-			uint16_t t;
-
-			if (cJSON_IsNumber(it) && it->valuedouble >= 1 && it->valuedouble <= 65535 &&
-			    it->valuedouble == (double)(int)it->valuedouble)
-				t = (uint16_t)it->valueint;
-			else if (!cJSON_IsString(it) || dnsserve_type_parse(it->valuestring, &t) < 0)
-				return bb_errf(e, BB_EINVAL, "%s: dns.allow_types[%zu]: '%.32s' is not a DNS type (A, TXT, TYPE99, ...)",
-					       what, i, cJSON_IsString(it) ? it->valuestring : jtype(it));
-			if (t == DNS_TYPE_OPT || t == 0)
-				return bb_errf(e, BB_EINVAL, "%s: dns.allow_types[%zu]: type %u cannot be asked for", what, i, t);
-			type_allow(p, t);
-			i++;
-		}
-	}
-	return 0;
-}
-
-/* git_gate.repos[].host of a whole plan: names are allowed, IP literals skipped. */
-static int parse_git_hosts(const char *what, const cJSON *doc, struct dnsserve_policy *p, struct bb_err *e)
-{
-	const cJSON *gg = cJSON_GetObjectItemCaseSensitive(doc, "git_gate"), *repos, *it;
-	size_t i = 0;
-
-	if (!gg)
-		return 0;
-	repos = cJSON_GetObjectItemCaseSensitive(gg, "repos");
-	if (!cJSON_IsObject(gg) || (repos && !cJSON_IsArray(repos)))
-		return bb_errf(e, BB_EINVAL, "%s: git_gate.repos: must be a list", what);
-	cJSON_ArrayForEach(it, repos)
-	{
-		const cJSON *h = cJSON_GetObjectItemCaseSensitive(it, "host");
+	for (i = 0; i < dns->allow.n; i++) {
 		struct dnsserve_entry en;
 
-		if (!cJSON_IsString(h))
-			return bb_errf(e, BB_EINVAL, "%s: git_gate.repos[%zu].host: must be a string, was %s", what, i, jtype(h));
-		if (!netaddr_host_is_ip(h->valuestring, strlen(h->valuestring))) {
-			if (entry_parse(h->valuestring, 0, &en, e) < 0)
-				return bb_err_wrap(e, "%s: git_gate.repos[%zu].host", what, i);
-			en.from_git = 1;
-			if (add_entry(p, &en, e) < 0)
-				return bb_err_wrap(e, "%s", what);
-		}
-		i++;
+		if (entry_parse(dns->allow.v[i], 1, &en, e) < 0 || add_entry(p, &en, e) < 0)
+			return bb_err_wrap(e, "%s: dns.allow[%zu]", what, i);
+	}
+	for (i = 0; i < dns->ntypes; i++) {
+		const struct planfile_dns_type *ty = &dns->types[i];
+		double v = ty->number;
+		uint16_t t;
+
+		if (!ty->name && v >= 1 && v <= 65535 && v == (double)(int)v)
+			t = (uint16_t)v;
+		else if (!ty->name || dnsserve_type_parse(ty->name, &t) < 0)
+			return bb_errf(e, BB_EINVAL, "%s: dns.allow_types[%zu]: '%.32s' is not a DNS type (A, TXT, TYPE99, ...)",
+				       what, i, ty->name ? ty->name : "a number");
+		if (t == DNS_TYPE_OPT || t == 0)
+			return bb_errf(e, BB_EINVAL, "%s: dns.allow_types[%zu]: type %u cannot be asked for", what, i, t);
+		type_allow(p, t);
 	}
 	return 0;
 }
 
-int dnsserve_policy_parse(const char *what, const char *json, size_t len, struct dnsserve_policy **out,
+/* git_gate.repos[].host: names are allowed, IP literals skipped. */
+static int take_git_hosts(const char *what, const struct planfile_git_gate *gg, struct dnsserve_policy *p,
 			  struct bb_err *e)
 {
-	struct dnsserve_policy *p;
-	cJSON *doc;
-	const cJSON *dns;
 	size_t i;
-	int rc = -1;
+
+	for (i = 0; i < gg->nrepos; i++) {
+		const char *h = gg->repos[i].host;
+		struct dnsserve_entry en;
+
+		if (!h)
+			return bb_errf(e, BB_EINVAL, "%s: git_gate.repos[%zu].host: is required", what, i);
+		if (netaddr_host_is_ip(h, strlen(h)))
+			continue;
+		if (entry_parse(h, 0, &en, e) < 0)
+			return bb_err_wrap(e, "%s: git_gate.repos[%zu].host", what, i);
+		en.from_git = 1;
+		if (add_entry(p, &en, e) < 0)
+			return bb_err_wrap(e, "%s", what);
+	}
+	return 0;
+}
+
+int dnsserve_policy_from_plan(struct planfile *pf, struct dnsserve_policy **out, struct bb_err *e)
+{
+	struct dnsserve_policy *p;
+	struct planfile_dns dns;
+	struct planfile_git_gate gg;
+	size_t i;
 
 	*out = NULL;
-	doc = json_parse(what, json, len, e);
-	if (!doc)
+	if (planfile_dns(pf, &dns, e) < 0 || planfile_git_gate(pf, &gg, e) < 0)
 		return -1;
 	p = calloc(1, sizeof *p);
-	if (!p) {
-		bb_errno(e, ENOMEM, "%s", what);
-		goto done;
-	}
+	if (!p)
+		return bb_errno(e, ENOMEM, "%s", pf->what);
 	for (i = 0; i < sizeof default_types / sizeof default_types[0]; i++)
 		type_allow(p, default_types[i]);
-	if (!cJSON_IsObject(doc)) {
-		bb_errf(e, BB_EINVAL, "%s: must be a JSON object (the plan, or its dns part), was %s", what, jtype(doc));
-		goto done;
-	}
-	dns = cJSON_GetObjectItemCaseSensitive(doc, "dns");
-	if (dns) {
-		if (parse_dns_object(what, dns, p, e) < 0 || parse_git_hosts(what, doc, p, e) < 0)
-			goto done;
-	} else if (cJSON_GetObjectItemCaseSensitive(doc, "allow") || cJSON_GetObjectItemCaseSensitive(doc, "allow_types")) {
-		if (parse_dns_object(what, doc, p, e) < 0)
-			goto done;
-	} else {
-		bb_errf(e, BB_EINVAL, "%s: dns: is required (is this a bb plan?)", what);
-		goto done;
-	}
-	rc = 0;
-done:
-	cJSON_Delete(doc);
-	if (rc == 0)
-		*out = p;
-	else
+	if (take_dns(pf->what, &dns, p, e) < 0 || take_git_hosts(pf->what, &gg, p, e) < 0) {
 		dnsserve_policy_free(p);
-	return rc;
+		return -1;
+	}
+	*out = p;
+	return 0;
+}
+
+static int from_plan(struct planfile *pf, void *out, struct bb_err *e)
+{
+	return dnsserve_policy_from_plan(pf, out, e);
+}
+
+int dnsserve_policy_parse(const char *what, const char *json, size_t len, struct dnsserve_policy **out, struct bb_err *e)
+{
+	*out = NULL;
+	return planfile_use(what, json ? json : "", len, from_plan, out, e);
 }
 
 int dnsserve_policy_load(const char *path, struct dnsserve_policy **out, struct bb_err *e)
 {
-	struct buf b = BUF_INIT(DNSSERVE_POLICY_MAX_BYTES + 1);
-	int rc;
-
 	*out = NULL;
-	if (fd_read_file(path, DNSSERVE_POLICY_MAX_BYTES, &b, e) < 0)
-		return -1;
-	rc = dnsserve_policy_parse(path, b.p ? b.p : "", b.len, out, e);
-	buf_free(&b);
-	return rc;
+	return planfile_use(path, NULL, 0, from_plan, out, e);
 }
 
 void dnsserve_policy_free(struct dnsserve_policy *p)

@@ -8,13 +8,13 @@
 #include "dnsmsg.h"
 #include "err.h"
 #include "netaddr.h"
+#include "planfile.h"
 
 /*
  * The policy is the plan's "dns" part: {"allow": [NAME...], "allow_types":
  * [TYPE...]} (both keys optional but "allow" is what makes it useful),
- * read from the whole plan or from the dns object alone. From a whole
- * plan the git upstream hosts (git_gate.repos[].host, when a name) are
- * allowed too, as issue 8 asks.
+ * as lib/planfile reads it from the plan. The plan's git upstream hosts
+ * (git_gate.repos[].host, when a name) are allowed too, as issue 8 asks.
  *
  * Names are matched exactly (ASCII case-insensitively): the plan's names
  * are egress route hosts, which egress also matches exactly, so a
@@ -36,7 +36,6 @@
 #define DNSSERVE_SUB_LABELS 4     /* labels a "*.zone" entry allows left of zone */
 #define DNSSERVE_SUB_LABEL_MAX 40 /* bytes per such label */
 #define DNSSERVE_SUB_TEXT_MAX 100 /* text bytes left of zone in all, dots included */
-#define DNSSERVE_POLICY_MAX_BYTES (4u << 20)
 #define DNSSERVE_EDNS_SIZE 1232   /* what bb dns advertises and asks upstream for (DNS flag day 2020) */
 #define DNSSERVE_ANSWER_TTL 60    /* TTL of transparent-mode answers */
 #define DNSSERVE_RCODE_BADVERS 16 /* extended rcode (RFC 6891) */
@@ -54,14 +53,16 @@ struct dnsserve_policy {
 };
 
 /*
- * Parse the policy from JSON text of len bytes; `what` names the source
- * in errors ("policy.json: dns.allow[3]: ..."). Unknown keys in the dns
+ * The policy of a plan's dns and git_gate parts; errors name the source
+ * and key ("plan.json: dns.allow[3]: ..."). Unknown keys in the dns
  * object, names that are not host names, IP literals and unknown type
  * names are refused. *out is the caller's to free with dnsserve_policy_free.
  */
+int dnsserve_policy_from_plan(struct planfile *pf, struct dnsserve_policy **out, struct bb_err *e);
+/* The same from plan JSON text of len bytes; `what` names the source. */
 int dnsserve_policy_parse(const char *what, const char *json, size_t len, struct dnsserve_policy **out,
 			  struct bb_err *e);
-/* Read path (at most DNSSERVE_POLICY_MAX_BYTES) and parse it. */
+/* Read the plan file at path (at most PLANFILE_MAX_BYTES) and take its policy. */
 int dnsserve_policy_load(const char *path, struct dnsserve_policy **out, struct bb_err *e);
 void dnsserve_policy_free(struct dnsserve_policy *p);
 

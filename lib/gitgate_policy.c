@@ -1,17 +1,13 @@
 /* gitgate_policy.c - the git_gate part of the plan: which repos the gate serves, their upstreams, pinned host keys and key files. */
 #include "gitgate_policy.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fd.h"
-#include "json.h"
+#include "planfile.h"
 #include "scan.h"
-
-#define PLAN_FILE_MAX (4 * 1024 * 1024)
 
 static int name_ok(const char *s)
 {
@@ -24,17 +20,11 @@ static int name_ok(const char *s)
 	return 1;
 }
 
-static const char *str_field(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* Work out the key files of one repo; a reason in r->unusable when there are none. */
-static int key_paths(struct gitgate_repo *r, const cJSON *key, const char *keys_dir, const char *home, struct bb_err *e)
+static int key_paths(struct gitgate_repo *r, const struct planfile_repo *pr, const char *keys_dir, const char *home,
+		     struct bb_err *e)
 {
-	const char *provider = key ? str_field(key, "provider") : NULL, *path;
+	const char *provider = pr->key_provider, *path = pr->key_path;
 	int n;
 
 	if (keys_dir && *keys_dir) {
@@ -52,7 +42,6 @@ static int key_paths(struct gitgate_repo *r, const cJSON *key, const char *keys_
 			 r->name, provider ? provider : "(unknown)");
 		return 0;
 	}
-	path = str_field(key, "path");
 	if (!path || !*path) {
 		snprintf(r->unusable, sizeof r->unusable, "repo '%s' names no key file", r->name);
 		return 0;
@@ -72,14 +61,12 @@ static int key_paths(struct gitgate_repo *r, const cJSON *key, const char *keys_
 	return 0;
 }
 
-static int parse_repo(const cJSON *o, size_t idx, const char *keys_dir, const char *home, struct gitgate_repo *r,
-		      struct bb_err *e)
+static int take_repo(const struct planfile_repo *pr, size_t idx, const char *keys_dir, const char *home,
+		     struct gitgate_repo *r, struct bb_err *e)
 {
-	const char *name = str_field(o, "name"), *url = str_field(o, "url"), *hk = str_field(o, "host_key");
+	const char *name = pr->name, *url = pr->url, *hk = pr->host_key;
 
 	memset(r, 0, sizeof *r);
-	if (!cJSON_IsObject(o))
-		return bb_errf(e, BB_EINVAL, "git_gate.repos[%zu] is not an object", idx);
 	if (!name || !name_ok(name) || strlen(name) >= sizeof r->name)
 		return bb_errf(e, BB_EINVAL, "git_gate.repos[%zu]: name must be [A-Za-z0-9._-]+ (at most %d bytes)", idx,
 			       GITGATE_NAME_MAX - 1);
@@ -98,77 +85,67 @@ static int parse_repo(const cJSON *o, size_t idx, const char *keys_dir, const ch
 			 "git-gate.repos.%s and restart the bottle",
 			 name, name);
 	}
-	if (key_paths(r, cJSON_GetObjectItemCaseSensitive(o, "key"), keys_dir, home, e) < 0)
+	return key_paths(r, pr, keys_dir, home, e);
+}
+
+struct take_args {
+	const char *keys_dir, *home;
+	struct gitgate_policy *p;
+};
+
+static int take_policy(struct planfile *pf, void *arg, struct bb_err *e)
+{
+	struct take_args *a = arg;
+	struct gitgate_policy *p = a->p;
+	struct planfile_git_gate gg;
+	size_t i, j;
+
+	if (planfile_git_gate(pf, &gg, e) < 0)
 		return -1;
+	if (!gg.present)
+		return bb_errf(e, BB_EINVAL, "%s: git_gate.repos: is required", pf->what);
+	if (gg.nrepos > GITGATE_REPOS_MAX)
+		return bb_errf(e, BB_ETOOBIG, "%s: git_gate.repos has %zu entries (at most %d)", pf->what, gg.nrepos,
+			       GITGATE_REPOS_MAX);
+	p->repos = calloc(gg.nrepos ? gg.nrepos : 1, sizeof *p->repos);
+	if (!p->repos)
+		return bb_errno(e, ENOMEM, "policy");
+	for (i = 0; i < gg.nrepos; i++) {
+		if (take_repo(&gg.repos[i], i, a->keys_dir, a->home, &p->repos[i], e) < 0)
+			return bb_err_wrap(e, "%s", pf->what);
+		for (j = 0; j < i; j++)
+			if (!strcmp(p->repos[j].name, p->repos[i].name))
+				return bb_errf(e, BB_EINVAL, "%s: git_gate.repos: two repos are named '%s'", pf->what,
+					       p->repos[i].name);
+		p->nrepos++;
+	}
+	return 0;
+}
+
+static int gitgate_read(const char *what, const char *json, size_t n, const char *keys_dir, const char *home,
+			struct gitgate_policy *p, struct bb_err *e)
+{
+	struct take_args a = { keys_dir, home, p };
+
+	p->repos = NULL;
+	p->nrepos = 0;
+	if (planfile_use(what, json, n, take_policy, &a, e) < 0) {
+		gitgate_policy_free(p);
+		return -1;
+	}
 	return 0;
 }
 
 int gitgate_policy_parse(const char *json, size_t n, const char *keys_dir, const char *home,
 			 struct gitgate_policy *p, struct bb_err *e)
 {
-	cJSON *doc = json_parse("plan", json, n, e), *gg, *repos;
-	const char *schema;
-	size_t i, j, count;
-	int ret = -1;
-
-	p->repos = NULL;
-	p->nrepos = 0;
-	if (!doc)
-		return -1;
-	schema = str_field(doc, "schema");
-	if (!schema || strcmp(schema, "bb.plan/1") != 0) {
-		bb_errf(e, BB_EINVAL, "not a bb plan (schema is %s, expected bb.plan/1)", schema ? schema : "missing");
-		goto out;
-	}
-	gg = cJSON_GetObjectItemCaseSensitive(doc, "git_gate");
-	repos = gg ? cJSON_GetObjectItemCaseSensitive(gg, "repos") : NULL;
-	if (!cJSON_IsArray(repos)) {
-		bb_errf(e, BB_EINVAL, "plan has no git_gate.repos array");
-		goto out;
-	}
-	count = (size_t)cJSON_GetArraySize(repos);
-	if (count > GITGATE_REPOS_MAX) {
-		bb_errf(e, BB_ETOOBIG, "git_gate.repos has %zu entries (at most %d)", count, GITGATE_REPOS_MAX);
-		goto out;
-	}
-	p->repos = calloc(count ? count : 1, sizeof *p->repos);
-	if (!p->repos) {
-		bb_errno(e, ENOMEM, "policy");
-		goto out;
-	}
-	for (i = 0; i < count; i++) {
-		if (parse_repo(cJSON_GetArrayItem(repos, (int)i), i, keys_dir, home, &p->repos[i], e) < 0)
-			goto out;
-		for (j = 0; j < i; j++)
-			if (!strcmp(p->repos[j].name, p->repos[i].name)) {
-				bb_errf(e, BB_EINVAL, "git_gate.repos: two repos are named '%s'", p->repos[i].name);
-				goto out;
-			}
-		p->nrepos++;
-	}
-	ret = 0;
-out:
-	if (ret < 0)
-		gitgate_policy_free(p);
-	cJSON_Delete(doc);
-	return ret;
+	return gitgate_read("plan", json ? json : "", n, keys_dir, home, p, e);
 }
 
 int gitgate_policy_load(const char *path, const char *keys_dir, const char *home, struct gitgate_policy *p,
 			struct bb_err *e)
 {
-	struct buf b = BUF_INIT(PLAN_FILE_MAX);
-	int rc;
-
-	p->repos = NULL;
-	p->nrepos = 0;
-	if (fd_read_file(path, PLAN_FILE_MAX, &b, e) < 0)
-		return -1;
-	rc = gitgate_policy_parse(b.p ? b.p : "", b.len, keys_dir, home, p, e);
-	if (rc < 0)
-		bb_err_wrap(e, "%s", path);
-	buf_free(&b);
-	return rc;
+	return gitgate_read(path, NULL, 0, keys_dir, home, p, e);
 }
 
 void gitgate_policy_free(struct gitgate_policy *p)

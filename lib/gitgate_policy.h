@@ -37,8 +37,8 @@ struct gitgate_policy {
 };
 
 /*
- * Parse a plan document (bb.plan/1, docs/manifest.md "The plan") and take
- * its git_gate.repos. Key files: with keys_dir, DIR/NAME and DIR/NAME.pub
+ * Parse a plan document (bb.plan/1, docs/manifest.md "The plan"; read by
+ * lib/planfile) and take its git_gate.repos. Key files: with keys_dir, DIR/NAME and DIR/NAME.pub
  * (how a sidecar gets them staged; required for the gitea provider);
  * else the static provider's key.path, "~/" meaning home, and that path
  * plus ".pub". Refused (BB_EINVAL, naming the entry): not a plan, a repo
@@ -47,7 +47,7 @@ struct gitgate_policy {
  */
 int gitgate_policy_parse(const char *json, size_t n, const char *keys_dir, const char *home,
 			 struct gitgate_policy *p, struct bb_err *e);
-/* Read the file (at most 4 MiB) and parse it; errors name the path. */
+/* Read the plan file (at most PLANFILE_MAX_BYTES) and parse it; errors name the path. */
 int gitgate_policy_load(const char *path, const char *keys_dir, const char *home, struct gitgate_policy *p,
 			struct bb_err *e);
 /* Free the repos and their scan engines; p is left empty. */

@@ -20,6 +20,7 @@
 #include "http1.h"
 #include "json.h"
 #include "netaddr.h"
+#include "planfile.h"
 #include "route.h"
 #include "utf8.h"
 
@@ -855,9 +856,9 @@ static int match_covers(const cJSON *m, const cJSON *methods, const cJSON *paths
 
 static void add_dns_allow(cJSON *plan, const char *host)
 {
-	cJSON *allow = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(plan, "dns"), "allow");
+	cJSON *allow = planfile_json_dns_allow(plan);
 	const cJSON *it;
-	if (!cJSON_IsArray(allow))
+	if (!allow)
 		return;
 	cJSON_ArrayForEach(it, allow)
 	if (cJSON_IsString(it) && !strcasecmp(it->valuestring, host))
@@ -939,9 +940,9 @@ static int widen_route(cJSON *r, const cJSON *methods, const cJSON *paths, char 
 static int policy_checked(cJSON *plan, struct bb_err *e)
 {
 	struct buf b = BUF_INIT(POLICY_MAX_BYTES);
-	struct policy *pol = NULL;
-	int rc = json_print(plan, &b, e) < 0 || policy_parse("merged policy", b.p, b.len, &pol, e) < 0 ? -1 : 0;
-	policy_unref(pol);
+	struct route_policy *pol = NULL;
+	int rc = json_print(plan, &b, e) < 0 || route_policy_parse("merged policy", b.p, b.len, &pol, e) < 0 ? -1 : 0;
+	route_policy_unref(pol);
 	buf_free(&b);
 	return rc;
 }
@@ -951,7 +952,7 @@ int proposal_route_merge(cJSON *plan, const cJSON *request, char *what_changed, 
 	const char *host = proposal_get(request, "host");
 	const cJSON *methods = cJSON_GetObjectItemCaseSensitive(request, "methods");
 	const cJSON *paths = cJSON_GetObjectItemCaseSensitive(request, "paths");
-	cJSON *eg = cJSON_GetObjectItemCaseSensitive(plan, "egress"), *routes, *r = NULL, *it;
+	cJSON *routes = planfile_json_routes(plan), *r = NULL, *it;
 	char detail[600];
 	int changed;
 
@@ -959,10 +960,7 @@ int proposal_route_merge(cJSON *plan, const cJSON *request, char *what_changed, 
 		what_changed[0] = 0;
 	if (!host[0])
 		return bb_errf(e, BB_EINVAL, "the request names no host");
-	if (!eg)
-		eg = plan; /* the egress object itself */
-	routes = cJSON_GetObjectItemCaseSensitive(eg, "routes");
-	if (!cJSON_IsArray(routes))
+	if (!routes)
 		return bb_errf(e, BB_EINVAL, "the policy has no egress.routes list");
 	cJSON_ArrayForEach(it, routes)
 	if (!strcasecmp(proposal_get(it, "host"), host))
@@ -1003,8 +1001,8 @@ void proposal_cred_slot(const char *id, char *out, size_t cap)
 
 static cJSON *route_of(cJSON *plan, const char *host)
 {
-	cJSON *eg = cJSON_GetObjectItemCaseSensitive(plan, "egress"), *it;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(eg ? eg : plan, "routes"))
+	cJSON *it;
+	cJSON_ArrayForEach(it, planfile_json_routes(plan))
 	if (!strcasecmp(proposal_get(it, "host"), host))
 		return it;
 	return NULL;

@@ -119,7 +119,7 @@ void proposal_summary(const struct cJSON *doc, char *out, size_t cap);
  * methods and path prefixes as one `matches` entry); an existing route is
  * widened (the paths join its path_allowlist, a `matches` entry is added).
  * The host joins dns.allow when the plan has that list. The result is
- * checked with policy_parse before the function returns 1 (changed);
+ * checked with route_policy_parse before the function returns 1 (changed);
  * 0 means the route already allowed everything asked (doc untouched).
  * what_changed (cap bytes) says which, for the agent and the audit log.
  */
@@ -139,7 +139,7 @@ void proposal_cred_slot(const char *id, char *out, size_t cap);
  * (auth: scheme, token_slot proposal_cred_slot(id); refused when there is no such route or it already
  * injects another credential); dlp-block adds its rule to that route's dlp.outbound_allow or
  * dlp.inbound_allow, and nothing else. Other tools change no policy (0). The result is checked with
- * policy_parse. 1 changed, 0 nothing to change (doc untouched), -1 with e set; what (cap bytes) says which.
+ * route_policy_parse. 1 changed, 0 nothing to change (doc untouched), -1 with e set; what (cap bytes) says which.
  */
 int proposal_policy_apply(struct cJSON *plan, const struct cJSON *doc, char *what, size_t cap, struct bb_err *e);
 

@@ -2,7 +2,6 @@
 #include "route.h"
 
 #include <arpa/inet.h>
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,96 +10,33 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "fd.h"
-#include "json.h"
+#include "planfile.h"
 #include "re.h"
 #include "scan.h"
 #include "hex.h"
 
 struct pctx {
-	struct policy *p;
-	const char *what;
-	char where[160]; /* "routes[2] (api.example.com)" */
+	struct route_policy *p;
+	const struct planfile *pf;
+	size_t ri; /* the route being read */
+	const struct planfile_route *pr;
 	struct bb_err *e;
 };
 
-static int perr(struct pctx *c, const char *field, const char *fmt, const char *detail)
+static int perr(struct pctx *c, const char *field, const char *msg, const char *detail)
 {
-	if (c->where[0])
-		return bb_errf(c->e, BB_EINVAL, "%s: %s: %s: %s%s", c->what, c->where, field, fmt, detail ? detail : "");
-	return bb_errf(c->e, BB_EINVAL, "%s: %s: %s%s", c->what, field, fmt, detail ? detail : "");
+	return planfile_route_err(c->pf, c->ri, c->pr, field, msg, detail, c->e);
 }
 
-static const char *jtype(const cJSON *j)
+static const char **dup_strs(struct pctx *c, const struct planfile_strs *in, size_t *n)
 {
-	if (!j)
-		return "missing";
-	if (cJSON_IsString(j))
-		return "a string";
-	if (cJSON_IsBool(j))
-		return "a boolean";
-	if (cJSON_IsNumber(j))
-		return "a number";
-	if (cJSON_IsArray(j))
-		return "a list";
-	if (cJSON_IsObject(j))
-		return "an object";
-	return "null";
-}
+	const char **v = arena_alloc(&c->p->arena, (in->n + 1) * sizeof *v);
+	size_t i;
 
-static const char *get_str(struct pctx *c, const cJSON *o, const char *key, int required, int *bad)
-{
-	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
-	if (!j || cJSON_IsNull(j)) {
-		if (required) {
-			perr(c, key, "is required", NULL);
-			*bad = 1;
-		}
-		return NULL;
-	}
-	if (!cJSON_IsString(j)) {
-		perr(c, key, "must be a string, was ", jtype(j));
-		*bad = 1;
-		return NULL;
-	}
-	return arena_strdup(&c->p->arena, j->valuestring);
-}
-
-static int get_bool(struct pctx *c, const cJSON *o, const char *key, int *out)
-{
-	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
-	if (!j) {
-		*out = 0;
-		return 0;
-	}
-	if (!cJSON_IsBool(j))
-		return perr(c, key, "must be true or false, was ", jtype(j));
-	*out = cJSON_IsTrue(j);
-	return 0;
-}
-
-/* A list of strings (absent = empty). */
-static int get_strs(struct pctx *c, const cJSON *o, const char *key, const char ***out, size_t *n)
-{
-	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key), *it;
-	size_t i = 0;
-	*out = NULL;
-	*n = 0;
-	if (!j)
-		return 0;
-	if (!cJSON_IsArray(j))
-		return perr(c, key, "must be a list, was ", jtype(j));
-	*out = arena_alloc(&c->p->arena, ((size_t)cJSON_GetArraySize(j) + 1) * sizeof **out);
-	if (!*out)
-		return bb_errf(c->e, BB_ETOOBIG, "%s: policy too large", c->what);
-	cJSON_ArrayForEach(it, j)
-	{
-		if (!cJSON_IsString(it))
-			return perr(c, key, "must hold only strings, found ", jtype(it));
-		(*out)[i++] = arena_strdup(&c->p->arena, it->valuestring);
-	}
-	*n = i;
-	return 0;
+	*n = v ? in->n : 0;
+	for (i = 0; v && i < in->n; i++)
+		v[i] = arena_strdup(&c->p->arena, in->v[i]);
+	return v;
 }
 
 static int compile(struct pctx *c, const char *field, const char *pat, struct re **out)
@@ -111,251 +47,126 @@ static int compile(struct pctx *c, const char *field, const char *pat, struct re
 	return 0;
 }
 
-static int match_type(struct pctx *c, const char *field, const char *s, enum route_match_type *t)
-{
-	if (!s || !strcmp(s, "prefix"))
-		*t = ROUTE_PREFIX;
-	else if (!strcmp(s, "exact"))
-		*t = ROUTE_EXACT;
-	else if (!strcmp(s, "regex"))
-		*t = ROUTE_REGEX;
-	else
-		return perr(c, field, "type must be prefix, exact or regex, was ", s);
-	return 0;
-}
+static const enum route_match_type match_types[] = { [PLANFILE_PREFIX] = ROUTE_PREFIX, [PLANFILE_EXACT] = ROUTE_EXACT,
+						     [PLANFILE_REGEX] = ROUTE_REGEX };
 
-static int parse_match(struct pctx *c, const cJSON *m, size_t mi, struct route_match *out)
+static int take_match(struct pctx *c, const struct planfile_match *m, size_t mi, struct route_match *out)
 {
-	const cJSON *paths = cJSON_GetObjectItemCaseSensitive(m, "paths");
-	const cJSON *hdrs = cJSON_GetObjectItemCaseSensitive(m, "headers"), *it;
 	char field[64];
-	int bad = 0;
 	size_t i;
 
-	snprintf(field, sizeof field, "matches[%zu]", mi);
-	if (!cJSON_IsObject(m))
-		return perr(c, field, "must be an object, was ", jtype(m));
-	if (paths && !cJSON_IsArray(paths))
-		return perr(c, field, "paths must be a list, was ", jtype(paths));
-	if (hdrs && !cJSON_IsArray(hdrs))
-		return perr(c, field, "headers must be a list, was ", jtype(hdrs));
-	if (paths) {
-		out->paths = arena_alloc(&c->p->arena, ((size_t)cJSON_GetArraySize(paths) + 1) * sizeof *out->paths);
-		if (!out->paths)
-			return bb_errf(c->e, BB_ETOOBIG, "%s: policy too large", c->what);
-		i = 0;
-		cJSON_ArrayForEach(it, paths)
-		{
-			struct route_path *rp = &out->paths[i];
-			snprintf(field, sizeof field, "matches[%zu].paths[%zu]", mi, i);
-			if (!cJSON_IsObject(it))
-				return perr(c, field, "must be an object, was ", jtype(it));
-			if (match_type(c, field, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "type")),
-				       &rp->type) < 0)
-				return -1;
-			rp->value = get_str(c, it, "value", 1, &bad);
-			if (bad)
-				return -1;
-			if (rp->type == ROUTE_REGEX && compile(c, field, rp->value, &rp->re) < 0)
-				return -1;
-			i++;
-		}
-		out->npaths = i;
-	}
-	if (get_strs(c, m, "methods", &out->methods, &out->nmethods) < 0)
+	out->paths = arena_alloc(&c->p->arena, (m->npaths + 1) * sizeof *out->paths);
+	out->headers = arena_alloc(&c->p->arena, (m->nheaders + 1) * sizeof *out->headers);
+	if (!out->paths || !out->headers)
 		return -1;
-	if (hdrs) {
-		out->headers = arena_alloc(&c->p->arena, ((size_t)cJSON_GetArraySize(hdrs) + 1) * sizeof *out->headers);
-		if (!out->headers)
-			return bb_errf(c->e, BB_ETOOBIG, "%s: policy too large", c->what);
-		i = 0;
-		cJSON_ArrayForEach(it, hdrs)
-		{
-			struct route_header *rh = &out->headers[i];
-			snprintf(field, sizeof field, "matches[%zu].headers[%zu]", mi, i);
-			if (!cJSON_IsObject(it))
-				return perr(c, field, "must be an object, was ", jtype(it));
-			rh->name = get_str(c, it, "name", 1, &bad);
-			rh->value = get_str(c, it, "value", 1, &bad);
-			if (bad)
-				return -1;
-			if (match_type(c, field, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "type")),
-				       &rh->type) < 0)
-				return -1;
-			if (rh->type == ROUTE_PREFIX) /* headers know exact and regex; the plan writes one of them */
-				return perr(c, field, "type must be exact or regex, was prefix", NULL);
-			if (rh->type == ROUTE_REGEX && compile(c, field, rh->value, &rh->re) < 0)
-				return -1;
-			i++;
-		}
-		out->nheaders = i;
+	for (i = 0; i < m->npaths; i++, out->npaths++) {
+		struct route_path *rp = &out->paths[i];
+
+		snprintf(field, sizeof field, "matches[%zu].paths[%zu]", mi, i);
+		rp->type = match_types[m->paths[i].type];
+		rp->value = arena_strdup(&c->p->arena, m->paths[i].value);
+		if (rp->type == ROUTE_REGEX && compile(c, field, m->paths[i].value, &rp->re) < 0)
+			return -1;
+	}
+	out->methods = dup_strs(c, &m->methods, &out->nmethods);
+	for (i = 0; i < m->nheaders; i++, out->nheaders++) {
+		struct route_header *rh = &out->headers[i];
+
+		snprintf(field, sizeof field, "matches[%zu].headers[%zu]", mi, i);
+		rh->name = arena_strdup(&c->p->arena, m->headers[i].name);
+		rh->value = arena_strdup(&c->p->arena, m->headers[i].value);
+		rh->type = match_types[m->headers[i].type];
+		if (rh->type == ROUTE_REGEX && compile(c, field, m->headers[i].value, &rh->re) < 0)
+			return -1;
 	}
 	return 0;
 }
 
-static int parse_detectors(struct pctx *c, const cJSON *dlp, const char *key, unsigned *out)
+static int take_route(struct pctx *c, const struct planfile_route *pr, struct route *r)
 {
-	const cJSON *j = cJSON_GetObjectItemCaseSensitive(dlp, key), *it;
-	*out = 0;
-	if (!j || cJSON_IsFalse(j))
-		return 0;
-	if (!cJSON_IsArray(j))
-		return perr(c, "dlp", key, " must be a list or false");
-	cJSON_ArrayForEach(it, j)
-	{
-		const char *s = cJSON_GetStringValue(it);
-		if (s && !strcmp(s, "token_patterns"))
-			*out |= SCAN_TOKEN_PATTERNS;
-		else if (s && !strcmp(s, "known_secrets"))
-			*out |= SCAN_KNOWN_SECRETS;
-		else if (s && !strcmp(s, "naive_injection_detection"))
-			*out |= SCAN_INJECTION;
-		else
-			return perr(c, "dlp", "unknown detector ", s ? s : jtype(it));
-	}
-	return 0;
-}
+	static const enum route_auth auths[] = { [PLANFILE_AUTH_NONE] = ROUTE_AUTH_NONE,
+						 [PLANFILE_AUTH_BEARER] = ROUTE_AUTH_BEARER,
+						 [PLANFILE_AUTH_TOKEN] = ROUTE_AUTH_TOKEN,
+						 [PLANFILE_AUTH_API_KEY] = ROUTE_AUTH_API_KEY };
+	char *host = arena_strdup(&c->p->arena, pr->host);
+	size_t i;
 
-static int parse_route(struct pctx *c, const cJSON *j, struct route *r)
-{
-	const cJSON *auth, *dlp, *ms, *it;
-	const char **cidrs;
-	size_t i, n;
-	int bad = 0;
-
-	if (!cJSON_IsObject(j))
-		return perr(c, "route", "must be an object, was ", jtype(j));
-	r->host = get_str(c, j, "host", 1, &bad);
-	if (bad)
+	if (!host)
 		return -1;
-	for (char *h = (char *)r->host; *h; h++)
+	for (char *h = host; *h; h++)
 		if (*h >= 'A' && *h <= 'Z')
 			*h = (char)(*h - 'A' + 'a');
-	snprintf(c->where + strlen(c->where), sizeof c->where - strlen(c->where), " (%s)", r->host);
-	r->origin = get_str(c, j, "origin", 0, &bad);
-	auth = cJSON_GetObjectItemCaseSensitive(j, "auth");
-	if (auth && !cJSON_IsNull(auth)) {
-		const char *scheme;
-		if (!cJSON_IsObject(auth))
-			return perr(c, "auth", "must be an object or null, was ", jtype(auth));
-		scheme = get_str(c, auth, "scheme", 1, &bad);
-		r->token_slot = get_str(c, auth, "token_slot", 1, &bad);
-		if (bad)
+	r->host = host;
+	r->origin = pr->origin ? arena_strdup(&c->p->arena, pr->origin) : NULL;
+	r->auth = auths[pr->auth];
+	r->token_slot = pr->auth ? arena_strdup(&c->p->arena, pr->token_slot) : NULL;
+	r->path_allowlist = dup_strs(c, &pr->path_allowlist, &r->npath_allowlist);
+	for (i = 0; i < pr->path_allowlist.n; i++)
+		if (pr->path_allowlist.v[i][0] != '/')
+			return perr(c, "path_allowlist", "entries must start with '/', found ", pr->path_allowlist.v[i]);
+	r->matches = arena_alloc(&c->p->arena, (pr->nmatches + 1) * sizeof *r->matches);
+	if (!r->matches)
+		return -1;
+	for (i = 0; i < pr->nmatches; i++, r->nmatches++)
+		if (take_match(c, &pr->matches[i], i, &r->matches[i]) < 0)
 			return -1;
-		if (!strcmp(scheme, "Bearer"))
-			r->auth = ROUTE_AUTH_BEARER;
-		else if (!strcmp(scheme, "token"))
-			r->auth = ROUTE_AUTH_TOKEN;
-		else if (!strcmp(scheme, "x-api-key"))
-			r->auth = ROUTE_AUTH_API_KEY;
-		else
-			return perr(c, "auth.scheme", "must be Bearer, token or x-api-key, was ", scheme);
-	}
-	if (get_strs(c, j, "path_allowlist", &r->path_allowlist, &r->npath_allowlist) < 0)
-		return -1;
-	for (i = 0; i < r->npath_allowlist; i++)
-		if (r->path_allowlist[i][0] != '/')
-			return perr(c, "path_allowlist", "entries must start with '/', found ", r->path_allowlist[i]);
-	ms = cJSON_GetObjectItemCaseSensitive(j, "matches");
-	if (ms && !cJSON_IsArray(ms))
-		return perr(c, "matches", "must be a list, was ", jtype(ms));
-	if (ms) {
-		r->matches = arena_alloc(&c->p->arena, ((size_t)cJSON_GetArraySize(ms) + 1) * sizeof *r->matches);
-		if (!r->matches)
-			return bb_errf(c->e, BB_ETOOBIG, "%s: policy too large", c->what);
-		i = 0;
-		cJSON_ArrayForEach(it, ms)
-		{
-			if (parse_match(c, it, i, &r->matches[i]) < 0)
-				return -1;
-			i++;
-		}
-		r->nmatches = i;
-	}
-	dlp = cJSON_GetObjectItemCaseSensitive(j, "dlp");
-	if (dlp && !cJSON_IsObject(dlp))
-		return perr(c, "dlp", "must be an object, was ", jtype(dlp));
-	if (!dlp) { /* the manifest's default: every detector */
-		r->dlp_out = SCAN_TOKEN_PATTERNS | SCAN_KNOWN_SECRETS;
-		r->dlp_in = SCAN_INJECTION;
-	} else if (parse_detectors(c, dlp, "outbound", &r->dlp_out) < 0 ||
-		   parse_detectors(c, dlp, "inbound", &r->dlp_in) < 0 ||
-		   get_strs(c, dlp, "outbound_allow", &r->dlp_out_allow, &r->ndlp_out_allow) < 0 ||
-		   get_strs(c, dlp, "inbound_allow", &r->dlp_in_allow, &r->ndlp_in_allow) < 0) {
-		return -1;
-	}
-	if (r->dlp_in & ~(unsigned)SCAN_INJECTION || r->dlp_out & SCAN_INJECTION)
-		return perr(c, "dlp", "detector used in the wrong direction", NULL);
-	if (get_bool(c, j, "git_fetch", &r->git_fetch) < 0 || get_bool(c, j, "tls_passthrough", &r->tls_passthrough) < 0)
-		return -1;
-	if (get_strs(c, j, "ssrf_ip_allowlist", &cidrs, &n) < 0)
-		return -1;
-	if (n) {
-		r->ssrf_allow = arena_alloc(&c->p->arena, n * sizeof *r->ssrf_allow);
+	r->dlp_out = pr->dlp_out;
+	r->dlp_in = pr->dlp_in;
+	r->dlp_out_allow = dup_strs(c, &pr->dlp_out_allow, &r->ndlp_out_allow);
+	r->dlp_in_allow = dup_strs(c, &pr->dlp_in_allow, &r->ndlp_in_allow);
+	r->git_fetch = pr->git_fetch;
+	r->tls_passthrough = pr->tls_passthrough;
+	if (pr->ssrf_ip_allowlist.n) {
+		r->ssrf_allow = arena_alloc(&c->p->arena, pr->ssrf_ip_allowlist.n * sizeof *r->ssrf_allow);
 		if (!r->ssrf_allow)
-			return bb_errf(c->e, BB_ETOOBIG, "%s: policy too large", c->what);
-		for (i = 0; i < n; i++) {
+			return -1;
+		for (i = 0; i < pr->ssrf_ip_allowlist.n; i++) {
+			const char *cidr = pr->ssrf_ip_allowlist.v[i];
 			struct bb_err e2;
-			if (netaddr_cidr_parse(cidrs[i], strlen(cidrs[i]), &r->ssrf_allow[i], &e2) < 0)
+
+			if (netaddr_cidr_parse(cidr, strlen(cidr), &r->ssrf_allow[i], &e2) < 0)
 				return perr(c, "ssrf_ip_allowlist", e2.msg, NULL);
 		}
-		r->nssrf_allow = n;
+		r->nssrf_allow = pr->ssrf_ip_allowlist.n;
 	}
 	return 0;
 }
 
-int policy_parse(const char *what, const char *json, size_t len, struct policy **out, struct bb_err *e)
+int route_policy_from_plan(struct planfile *pf, struct route_policy **out, struct bb_err *e)
 {
-	struct policy *p;
-	struct pctx c = { 0 };
-	cJSON *doc, *eg, *routes, *it;
-	size_t i;
+	const struct planfile_route *prs;
+	struct route_policy *p;
+	struct pctx c = { NULL, pf, 0, NULL, e };
+	size_t n, i;
 
 	*out = NULL;
-	doc = json_parse(what, json, len, e);
-	if (!doc)
+	if (planfile_egress_routes(pf, &prs, &n, e) < 0)
 		return -1;
 	p = calloc(1, sizeof *p);
-	if (!p) {
-		cJSON_Delete(doc);
-		return bb_errno(e, ENOMEM, "%s", what);
-	}
+	if (!p)
+		return bb_errno(e, ENOMEM, "%s", pf->what);
 	p->arena = (struct arena)ARENA_INIT(16u << 20);
 	p->refs = 1;
 	c.p = p;
-	c.what = what;
-	c.e = e;
-	eg = cJSON_GetObjectItemCaseSensitive(doc, "egress");
-	if (!eg)
-		eg = doc; /* the egress object itself */
-	if (!cJSON_IsObject(eg)) {
-		perr(&c, "egress", "must be an object, was ", jtype(eg));
-		goto fail;
-	}
-	routes = cJSON_GetObjectItemCaseSensitive(eg, "routes");
-	if (!cJSON_IsArray(routes)) {
-		perr(&c, "routes", routes ? "must be a list, was " : "is required (is this a bb plan?)",
-		     routes ? jtype(routes) : NULL);
-		goto fail;
-	}
-	p->routes = arena_alloc(&p->arena, ((size_t)cJSON_GetArraySize(routes) + 1) * sizeof *p->routes);
-	p->token_slots = arena_alloc(&p->arena, ((size_t)cJSON_GetArraySize(routes) + 1) * sizeof *p->token_slots);
-	if (!p->routes || !p->token_slots) {
-		bb_errf(e, BB_ETOOBIG, "%s: policy too large", what);
-		goto fail;
-	}
-	i = 0;
-	cJSON_ArrayForEach(it, routes)
-	{
+	p->routes = arena_alloc(&p->arena, (n + 1) * sizeof *p->routes);
+	p->token_slots = arena_alloc(&p->arena, (n + 1) * sizeof *p->token_slots);
+	if (!p->routes || !p->token_slots)
+		goto large;
+	for (i = 0; i < n; i++) {
 		struct route *r = &p->routes[i];
-		snprintf(c.where, sizeof c.where, "routes[%zu]", i);
-		if (parse_route(&c, it, r) < 0)
+
+		c.ri = i;
+		c.pr = &prs[i];
+		if (take_route(&c, &prs[i], r) < 0) {
+			if (p->arena.failed)
+				goto large;
 			goto fail;
-		if (policy_route(p, r->host, strlen(r->host))) {
+		}
+		if (route_policy_find(p, r->host, strlen(r->host))) {
 			perr(&c, "host", "appears twice", NULL);
 			goto fail;
 		}
-		p->nroutes = ++i;
+		p->nroutes = i + 1;
 		if (r->token_slot) {
 			size_t k;
 			for (k = 0; k < p->ntoken_slots && strcmp(p->token_slots[k], r->token_slot); k++)
@@ -364,31 +175,35 @@ int policy_parse(const char *what, const char *json, size_t len, struct policy *
 				p->token_slots[p->ntoken_slots++] = r->token_slot;
 		}
 	}
-	if (p->arena.failed) {
-		bb_errf(e, BB_ETOOBIG, "%s: policy too large", what);
-		goto fail;
-	}
-	cJSON_Delete(doc);
+	if (p->arena.failed)
+		goto large;
 	*out = p;
 	return 0;
+large:
+	bb_errf(e, BB_ETOOBIG, "%s: policy too large", pf->what);
 fail:
-	cJSON_Delete(doc);
-	policy_unref(p);
+	route_policy_unref(p);
 	return -1;
 }
 
-int policy_load(const char *path, struct policy **out, struct bb_err *e)
+static int from_plan(struct planfile *pf, void *out, struct bb_err *e)
 {
-	struct buf b = BUF_INIT(POLICY_MAX_BYTES + 1);
-	int rc;
-	if (fd_read_file(path, POLICY_MAX_BYTES, &b, e) < 0)
-		return -1;
-	rc = policy_parse(path, b.p ? b.p : "", b.len, out, e);
-	buf_free(&b);
-	return rc;
+	return route_policy_from_plan(pf, out, e);
 }
 
-void policy_unref(struct policy *p)
+int route_policy_parse(const char *what, const char *json, size_t len, struct route_policy **out, struct bb_err *e)
+{
+	*out = NULL;
+	return planfile_use(what, json ? json : "", len, from_plan, out, e);
+}
+
+int route_policy_load(const char *path, struct route_policy **out, struct bb_err *e)
+{
+	*out = NULL;
+	return planfile_use(path, NULL, 0, from_plan, out, e);
+}
+
+void route_policy_unref(struct route_policy *p)
 {
 	size_t i, j, k;
 	if (!p || --p->refs)
@@ -405,7 +220,7 @@ void policy_unref(struct policy *p)
 	free(p);
 }
 
-const struct route *policy_route(const struct policy *p, const char *host, size_t len)
+const struct route *route_policy_find(const struct route_policy *p, const char *host, size_t len)
 {
 	size_t i;
 	if (len && host[len - 1] == '.')

@@ -6,13 +6,14 @@
 #include "arena.h"
 #include "err.h"
 #include "netaddr.h"
+#include "planfile.h"
 
 /*
- * A policy is read from the JSON that `bb bottle plan --json` writes
- * (the whole plan, or only its "egress" object) and is immutable once
- * loaded: egress keeps one per generation and every connection holds a
- * reference to the one it started under, so a reload never changes the
- * rules under a request in flight.
+ * A policy is read from the plan that `bb bottle plan --json` writes
+ * (its "egress" part) and is immutable once loaded: egress keeps one per
+ * generation and every connection holds a reference to the one it
+ * started under, so a reload never changes the rules under a request in
+ * flight.
  *
  * Matching is default deny. Host names compare case-insensitively and
  * exactly (bot-bottle had no wildcards). Decisions are pure functions of
@@ -70,32 +71,34 @@ struct route {
 	size_t nssrf_allow;
 };
 
-struct policy {
+struct route_policy {
 	struct route *routes;
 	size_t nroutes;
 	const char **token_slots; /* distinct slots, in order */
 	size_t ntoken_slots;
-	unsigned refs; /* egress's reference count; policy_parse sets 1 */
+	unsigned refs; /* egress's reference count; loading sets 1 */
 	struct arena arena;
 };
 
-#define POLICY_MAX_BYTES (4u << 20)
+#define POLICY_MAX_BYTES PLANFILE_MAX_BYTES
 
 /*
- * Parse a policy from JSON text (the plan document or its "egress"
- * object). `what` names the source in errors. Every field is checked as
- * the plan writes it; regexes are compiled. Errors name the route by index
- * and host and the field: "policy.json: routes[2] (api.example.com):
- * matches[0].paths[1]: regex offset 3: ...".
+ * The policy of a plan's egress part (read by lib/planfile, which names
+ * the key of any error); regexes are compiled and CIDRs parsed here, and
+ * errors of these name the route by index and host and the field:
+ * "plan.json: egress.routes[2] (api.example.com): matches[0].paths[1]:
+ * regex offset 3: ...".
  */
-int policy_parse(const char *what, const char *json, size_t len, struct policy **out, struct bb_err *e);
-/* Read and parse a policy file (at most POLICY_MAX_BYTES). */
-int policy_load(const char *path, struct policy **out, struct bb_err *e);
+int route_policy_from_plan(struct planfile *pf, struct route_policy **out, struct bb_err *e);
+/* The same from plan JSON text; `what` names the source in errors. */
+int route_policy_parse(const char *what, const char *json, size_t len, struct route_policy **out, struct bb_err *e);
+/* Read and parse a plan file (at most POLICY_MAX_BYTES). */
+int route_policy_load(const char *path, struct route_policy **out, struct bb_err *e);
 /* Drop a reference; the last frees the policy. NULL is fine. */
-void policy_unref(struct policy *p);
+void route_policy_unref(struct route_policy *p);
 
 /* The route for host (any case, no port, a trailing dot ignored), or NULL. */
-const struct route *policy_route(const struct policy *p, const char *host, size_t len);
+const struct route *route_policy_find(const struct route_policy *p, const char *host, size_t len);
 
 /* Does the route let findings of rule id pass (inbound: an injection pattern; else a credential rule)? */
 int route_dlp_allowed(const struct route *r, int inbound, const char *id);
@@ -129,7 +132,7 @@ struct route_verdict {
 };
 
 /*
- * Decide one request against route r (found with policy_route). Checks,
+ * Decide one request against route r (found with route_policy_find). Checks,
  * in order: the path is canonical (no dot segments, no encoded '/', '\'
  * or '.', no NUL: what an upstream would normalise must not slip past a
  * prefix); DNS-over-HTTPS shapes are refused on every route; git push

@@ -117,12 +117,12 @@ static void dialer_term(int sig)
  */
 static pid_t start_dialer(const char *sock, const char *ctl, const char *plan, const char *hosts, struct bb_err *e)
 {
-	struct policy *p;
+	struct route_policy *p;
 	int lfd, cfd = -1;
 	pid_t pid;
-	if (policy_load(plan, &p, e) < 0) /* a bad plan stops the start here, not in the child */
+	if (route_policy_load(plan, &p, e) < 0) /* a bad plan stops the start here, not in the child */
 		return -1;
-	policy_unref(p);
+	route_policy_unref(p);
 	lfd = bottle_dialer_listen(sock, e);
 	if (lfd < 0)
 		return -1;

@@ -822,7 +822,7 @@ static void request_head(struct conn *c, size_t end)
 	}
 
 	/* Raw IPs: an address the policy never named is refused with its own reason. */
-	c->route = policy_route(c->pol, c->host, strlen(c->host));
+	c->route = route_policy_find(c->pol, c->host, strlen(c->host));
 	if (!c->route && netaddr_host_is_ip(c->host, strlen(c->host))) {
 		deny(c, 403, "raw-ip", "requests to raw IP addresses are not allowed; use a host name from the policy");
 		return;
@@ -2233,7 +2233,7 @@ void conn_accept(struct egress *eg, int fd)
 	loop_timer_init(&c->timer, timer_cb, c);
 	if (loop_io_add(&eg->loop, &c->cl.io, fd, EPOLLIN, io_cb, c, &e) < 0) {
 		log_event(LOG_ERROR, "accept", "error", e.msg, (char *)NULL);
-		policy_unref(c->pol);
+		route_policy_unref(c->pol);
 		close(fd);
 		munmap(c, sizeof *c);
 		return;
@@ -2263,7 +2263,7 @@ static void conn_free(struct conn *c)
 	streams_release(c);
 	response_release(c);
 	ws_release(c);
-	policy_unref(c->pol);
+	route_policy_unref(c->pol);
 	if (c->prev)
 		c->prev->next = c->next;
 	else

@@ -144,7 +144,7 @@ struct conn {
 	struct egress *eg;
 	struct conn *prev, *next; /* the daemon's list */
 	uint64_t id;
-	struct policy *pol; /* the policy this connection started under (a reference) */
+	struct route_policy *pol; /* the policy this connection started under (a reference) */
 	enum conn_mode mode;
 	struct side cl, up; /* client (agent) and upstream */
 	struct loop_timer timer;
@@ -239,7 +239,7 @@ struct egress {
 	int lfd;
 	struct loop_io sio; /* signalfd */
 	int sfd;
-	struct policy *pol;
+	struct route_policy *pol;
 	const char *policy_path;
 	struct scan_engine *scan; /* the engine for the current policy's known secrets */
 	struct scrub_set *scrub;  /* the same secrets (tokens, --known values), replaced in what flows back to the agent */

@@ -192,7 +192,7 @@ static void drop_tokens_from(struct egress *eg, size_t n)
  * a new scanner engine with it as a known secret (before the caller builds the first one: nothing to
  * replace). 0, or -1 with e set and no token added.
  */
-static int fetch_tokens(struct egress *eg, const struct policy *p, struct bb_err *e)
+static int fetch_tokens(struct egress *eg, const struct route_policy *p, struct bb_err *e)
 {
 	size_t i, before = eg->ntokens;
 	struct scan_engine *eng;
@@ -241,7 +241,7 @@ static int fetch_tokens(struct egress *eg, const struct policy *p, struct bb_err
 }
 
 /* Every token slot the policy names must have a value, or its route could only fail. */
-static int check_slots(const struct egress *eg, const struct policy *p, struct bb_err *e)
+static int check_slots(const struct egress *eg, const struct route_policy *p, struct bb_err *e)
 {
 	size_t i;
 	for (i = 0; i < p->ntoken_slots; i++)
@@ -269,19 +269,19 @@ static void note_loaded(const struct egress *eg, const struct stat *before)
 
 static void reload(struct egress *eg)
 {
-	struct policy *p = NULL;
+	struct route_policy *p = NULL;
 	struct bb_err e;
 	struct stat before;
 	char n[24];
 	if (stat(eg->policy_path, &before) < 0)
 		memset(&before, 0, sizeof before);
-	if (policy_load(eg->policy_path, &p, &e) < 0 || fetch_tokens(eg, p, &e) < 0 || check_slots(eg, p, &e) < 0) {
-		policy_unref(p);
+	if (route_policy_load(eg->policy_path, &p, &e) < 0 || fetch_tokens(eg, p, &e) < 0 || check_slots(eg, p, &e) < 0) {
+		route_policy_unref(p);
 		log_event(LOG_ERROR, "reload", "result", "refused", "error", e.msg, "kept", "previous policy",
 			  (char *)NULL);
 		return;
 	}
-	policy_unref(eg->pol);
+	route_policy_unref(eg->pol);
 	eg->pol = p;
 	if (eg->res)
 		resolve_cache_clear(eg->res);
@@ -455,7 +455,7 @@ int egress_main(int argc, char **argv)
 		struct stat before;
 		if (stat(eg->policy_path, &before) < 0)
 			memset(&before, 0, sizeof before);
-		if (policy_load(eg->policy_path, &eg->pol, &e) < 0 || fetch_tokens(eg, eg->pol, &e) < 0 ||
+		if (route_policy_load(eg->policy_path, &eg->pol, &e) < 0 || fetch_tokens(eg, eg->pol, &e) < 0 ||
 		    check_slots(eg, eg->pol, &e) < 0 || build_engine(eg, &eg->scan, &eg->scrub, &e) < 0)
 			goto fail;
 		note_loaded(eg, &before);
@@ -500,7 +500,7 @@ int egress_main(int argc, char **argv)
 	close(eg->lfd);
 	close(eg->sfd);
 	loop_fini(&eg->loop);
-	policy_unref(eg->pol);
+	route_policy_unref(eg->pol);
 	scan_engine_free(eg->scan);
 	scrub_set_free(eg->scrub);
 	while (eg->nretired)

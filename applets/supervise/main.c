@@ -496,12 +496,12 @@ static int mkdir_p(const char *dir, struct bb_err *e)
 static int load_policy(struct sup *s, char *bottle, size_t cap, struct bb_err *e)
 {
 	const char *name;
-	struct policy *pol = NULL;
+	struct route_policy *pol = NULL;
 	struct buf raw = BUF_INIT(POLICY_MAX_BYTES);
 	cJSON *doc;
-	if (policy_load(s->policy_path, &pol, e) < 0)
+	if (route_policy_load(s->policy_path, &pol, e) < 0)
 		return -1;
-	policy_unref(pol);
+	route_policy_unref(pol);
 	if (fd_read_file(s->policy_path, POLICY_MAX_BYTES, &raw, e) < 0 ||
 	    !(doc = json_parse(s->policy_path, raw.p, raw.len, e))) {
 		buf_free(&raw);

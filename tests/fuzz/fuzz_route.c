@@ -19,10 +19,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data, *sep = size >= 4 ? memmem(s, size, "\n--\n", 4) : NULL;
 	const char *req = sep ? sep + 4 : s, *end = s + size;
-	struct policy *p = NULL;
+	struct route_policy *p = NULL;
 	size_t k;
 
-	if (sep ? policy_parse("fuzz", s, (size_t)(sep - s), &p, NULL) : policy_parse("fixed", fixed, sizeof fixed - 1, &p, NULL))
+	if (sep ? route_policy_parse("fuzz", s, (size_t)(sep - s), &p, NULL) : route_policy_parse("fixed", fixed, sizeof fixed - 1, &p, NULL))
 		return 0;
 	while (req < end) {
 		const char *nl = memchr(req, '\n', (size_t)(end - req)), *sp;
@@ -57,6 +57,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				__builtin_trap();
 		}
 	}
-	policy_unref(p);
+	route_policy_unref(p);
 	return 0;
 }

@@ -138,14 +138,16 @@ static void bad_git_repos_refused(void)
 {
 	struct dialer_policy dp;
 	struct bb_err e = { 0 };
-	static const char no_port[] = "{\"git_gate\":{\"repos\":[{\"name\":\"a\",\"host\":\"h\"}]}}";
-	static const char big_port[] = "{\"git_gate\":{\"repos\":[{\"name\":\"a\",\"host\":\"h\",\"port\":70000}]}}";
-	static const char no_host[] = "{\"git_gate\":{\"repos\":[{\"name\":\"a\",\"port\":22}]}}";
+	static const char no_port[] = "{\"schema\":\"bb.plan/1\",\"egress\":{\"routes\":[]},\"git_gate\":{\"repos\":[{\"name\":\"a\",\"host\":\"h\"}]}}";
+	static const char big_port[] = "{\"schema\":\"bb.plan/1\",\"egress\":{\"routes\":[]},\"git_gate\":{\"repos\":[{\"name\":\"a\",\"host\":\"h\",\"port\":70000}]}}";
+	static const char no_host[] = "{\"schema\":\"bb.plan/1\",\"egress\":{\"routes\":[]},\"git_gate\":{\"repos\":[{\"name\":\"a\",\"port\":22}]}}";
 	static const char none[] = "{\"schema\":\"bb.plan/1\",\"egress\":{\"routes\":[]}}";
 	T_CHECK(dialer_policy_parse("p", no_port, sizeof no_port - 1, &dp, &e) < 0);
 	T_CHECK(strstr(e.msg, "git_gate.repos[0]") != NULL);
 	T_CHECK(dialer_policy_parse("p", big_port, sizeof big_port - 1, &dp, &e) < 0);
+	T_CHECK(strstr(e.msg, "p: git_gate.repos[0].port: must be a whole number from 1 to 65535") != NULL);
 	T_CHECK(dialer_policy_parse("p", no_host, sizeof no_host - 1, &dp, &e) < 0);
+	T_CHECK(strstr(e.msg, "p: git_gate.repos[0]: needs a host and a port") != NULL);
 	T_CHECK(dialer_policy_parse("p", none, sizeof none - 1, &dp, &e) == 0);
 	T_CHECK(dp.ngit == 0);
 	dialer_policy_free(&dp);
@@ -247,7 +249,7 @@ static void token_memfds(void)
  */
 static void token_handover(void)
 {
-	static const char plan[] = "{\"egress\":{\"routes\":[{\"host\":\"web.test\",\"auth\":{\"scheme\":\"Bearer\","
+	static const char plan[] = "{\"schema\":\"bb.plan/1\",\"egress\":{\"routes\":[{\"host\":\"web.test\",\"auth\":{\"scheme\":\"Bearer\","
 				   "\"token_slot\":\"BB_EGRESS_TOKEN_APPROVED_X\"}},{\"host\":\"other.test\"}]}}";
 	char dir[] = "/tmp/bb-test-dialer-tok-XXXXXX", pol[64], sock[64], ctl[64];
 	struct buf v = BUF_INIT(DIAL_TOKEN_MAX);

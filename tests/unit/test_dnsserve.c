@@ -7,12 +7,30 @@
 #include "t.h"
 #include "t_dns.h"
 
+/* Parse json, an object the tests write without the plan's "schema" key: it is added here. */
+static int parse(const char *json, struct dnsserve_policy **p, struct bb_err *e)
+{
+	size_t n = strlen(json) + 32;
+	char *plan = malloc(n);
+	int rc;
+
+	if (!plan)
+		return -1;
+	if (json[0] == '{' && json[1] != '}' && !strstr(json, "\"schema\""))
+		snprintf(plan, n, "{\"schema\":\"bb.plan/1\",%s", json + 1);
+	else
+		snprintf(plan, n, "%s", json);
+	rc = dnsserve_policy_parse("policy.json", plan, strlen(plan), p, e);
+	free(plan);
+	return rc;
+}
+
 static struct dnsserve_policy *policy_of(const char *json)
 {
 	struct dnsserve_policy *p = NULL;
 	struct bb_err e = { 0 };
 
-	if (dnsserve_policy_parse("policy.json", json, strlen(json), &p, &e) < 0)
+	if (parse(json, &p, &e) < 0)
 		printf("#   policy refused: %s\n", e.msg);
 	return p;
 }
@@ -24,7 +42,7 @@ static const char *policy_error(const char *json)
 	struct dnsserve_policy *p = NULL;
 
 	memset(&e, 0, sizeof e);
-	if (dnsserve_policy_parse("policy.json", json, strlen(json), &p, &e) == 0) {
+	if (parse(json, &p, &e) == 0) {
 		dnsserve_policy_free(p);
 		return "";
 	}
@@ -94,8 +112,8 @@ static void policy_forms(void)
 	T_STREQ(t, "allowed.test"); /* lower-cased, final dot dropped */
 	T_CHECK(p->entries[2].wildcard == 1 && p->entries[3].from_git == 1);
 	dnsserve_policy_free(p);
-	/* The dns object alone, and allow_types by name and number. */
-	q = policy_of("{\"allow\":[\"a.test\"],\"allow_types\":[\"txt\",\"TYPE99\",15]}");
+	/* allow_types by name and number. */
+	q = policy_of("{\"dns\":{\"allow\":[\"a.test\"],\"allow_types\":[\"txt\",\"TYPE99\",15]}}");
 	T_CHECK(q && q->nentries == 1);
 	if (q) {
 		struct dnsserve_config c = { DNS_RCODE_REFUSED, 0, 0, 0, { 0 }, { 0 } };
@@ -132,8 +150,24 @@ static void policy_refusals(void)
 	T_CHECK(strstr(policy_error("{\"dns\":{\"allow\":[\"a..test\"]}}"), "empty label") != NULL);
 	T_CHECK(strstr(policy_error("{\"dns\":{\"allow_types\":[\"BOGUS\"]}}"), "not a DNS type") != NULL);
 	T_CHECK(strstr(policy_error("{\"dns\":{\"allow_types\":[\"OPT\"]}}"), "cannot be asked for") != NULL);
-	T_CHECK(strstr(policy_error("{\"egress\":{}}"), "dns: is required") != NULL);
-	T_CHECK(strstr(policy_error("[1]"), "must be a JSON object") != NULL);
+	T_CHECK(strstr(policy_error("{\"egress\":{}}"), "policy.json: dns: is required") != NULL);
+	T_CHECK(strstr(policy_error("[1]"), "policy.json: a plan is a JSON object, this is a list") != NULL);
+	T_CHECK(strstr(policy_error("{\"dns\":{\"allow_types\":{}}}"),
+		       "policy.json: dns.allow_types: must be a list of type names, was an object") != NULL);
+	T_CHECK(strstr(policy_error("{\"dns\":{\"allow_types\":[1.5]}}"), "dns.allow_types[0]: 'a number' is not a DNS type") != NULL);
+	T_CHECK(strstr(policy_error("{\"dns\":{\"allow_types\":[null]}}"),
+		       "dns.allow_types[0]: must be a type name or number, was null") != NULL);
+	T_CHECK(strstr(policy_error("{\"dns\":{},\"git_gate\":{\"repos\":[{\"name\":\"a\"}]}}"),
+		       "policy.json: git_gate.repos[0].host: is required") != NULL);
+	T_CHECK(strstr(policy_error("{\"dns\":{},\"git_gate\":[]}"), "policy.json: git_gate: must be an object, was a list") != NULL);
+	{ /* the dns object alone (which this reader once took) is no plan */
+		struct dnsserve_policy *p = NULL;
+		struct bb_err e = { 0 };
+		const char *alone = "{\"allow\":[\"a.test\"]}";
+
+		T_CHECK(dnsserve_policy_parse("dns.json", alone, strlen(alone), &p, &e) < 0 && !p);
+		T_CHECK(strstr(e.msg, "dns.json: not a bb plan: schema is missing") != NULL);
+	}
 	T_CHECK(strstr(policy_error("{\"dns\":"), "policy.json") != NULL);
 	T_CHECK(strstr(policy_error("{\"dns\":{},\"git_gate\":{\"repos\":[{\"host\":\"bad host\"}]}}"),
 		       "git_gate.repos[0].host") != NULL);

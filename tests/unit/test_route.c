@@ -19,13 +19,21 @@ static const char policy_json[] =
 	"{\"host\":\"open.example.com\",\"auth\":{\"scheme\":\"token\",\"token_slot\":\"BB_EGRESS_TOKEN_0\"}}"
 	"]}}";
 
-static struct policy *load(const char *json)
+static struct route_policy *load(const char *json)
 {
-	struct policy *p = NULL;
+	struct route_policy *p = NULL;
 	struct bb_err e = { 0 };
-	if (policy_parse("test.json", json, strlen(json), &p, &e) < 0)
-		printf("#   policy_parse: %s\n", e.msg);
+	if (route_policy_parse("test.json", json, strlen(json), &p, &e) < 0)
+		printf("#   route_policy_parse: %s\n", e.msg);
 	return p;
+}
+
+/* A plan around an egress part (the tests below write only that part). */
+static const char *plan_of(const char *egress)
+{
+	static char buf[2048];
+	snprintf(buf, sizeof buf, "{\"schema\":\"bb.plan/1\",\"egress\":%s}", egress);
+	return buf;
 }
 
 /* Decide method+target with optional headers "Name: value" (NULL-terminated). */
@@ -46,14 +54,14 @@ static struct route_verdict decide(const struct route *r, const char *method, co
 
 static void loads_the_plan(void)
 {
-	struct policy *p = load(policy_json);
+	struct route_policy *p = load(policy_json);
 	const struct route *r;
 	T_CHECK(p != NULL);
 	if (!p)
 		return;
 	T_CHECK(p->nroutes == 3);
 	T_CHECK(p->ntoken_slots == 1);
-	r = policy_route(p, "api.EXAMPLE.com.", 16);
+	r = route_policy_find(p, "api.EXAMPLE.com.", 16);
 	T_CHECK(r != NULL);
 	if (r) {
 		T_STREQ(r->host, "api.example.com");
@@ -62,36 +70,41 @@ static void loads_the_plan(void)
 		T_CHECK(r->dlp_out == SCAN_TOKEN_PATTERNS && r->dlp_in == 0);
 		T_CHECK(r->nmatches == 2 && r->matches[0].npaths == 2 && r->matches[0].nheaders == 1);
 	}
-	r = policy_route(p, "git.example.com", 15);
+	r = route_policy_find(p, "git.example.com", 15);
 	T_CHECK(r && r->git_fetch && r->auth == ROUTE_AUTH_NONE);
 	T_CHECK(r && r->dlp_out == (SCAN_TOKEN_PATTERNS | SCAN_KNOWN_SECRETS) && r->dlp_in == SCAN_INJECTION);
-	T_CHECK(policy_route(p, "example.com", 11) == NULL);
-	T_CHECK(policy_route(p, "xapi.example.com", 16) == NULL);
-	T_CHECK(policy_route(p, "api.example.com.evil", 20) == NULL);
-	policy_unref(p);
+	T_CHECK(route_policy_find(p, "example.com", 11) == NULL);
+	T_CHECK(route_policy_find(p, "xapi.example.com", 16) == NULL);
+	T_CHECK(route_policy_find(p, "api.example.com.evil", 20) == NULL);
+	route_policy_unref(p);
 }
 
 static void api_key_scheme_loads(void)
 {
-	struct policy *p = load("{\"routes\":[{\"host\":\"api.anthropic.com\",\"auth\":{\"scheme\":\"x-api-key\","
-				"\"token_slot\":\"BB_EGRESS_TOKEN_0\"}}]}");
+	struct route_policy *p = load(plan_of("{\"routes\":[{\"host\":\"api.anthropic.com\",\"auth\":{\"scheme\":\"x-api-key\","
+					      "\"token_slot\":\"BB_EGRESS_TOKEN_0\"}}]}"));
 	T_CHECK(p && p->nroutes == 1 && p->routes[0].auth == ROUTE_AUTH_API_KEY);
 	T_CHECK(p && p->ntoken_slots == 1);
-	policy_unref(p);
+	route_policy_unref(p);
 }
 
-static void egress_object_alone_loads(void)
+/* Only a plan is a policy: the egress object alone (which this reader once took) names the schema it lacks. */
+static void egress_object_alone_is_refused(void)
 {
-	struct policy *p = load("{\"routes\":[{\"host\":\"a.example\"}]}");
-	T_CHECK(p && p->nroutes == 1);
-	policy_unref(p);
-}
-
-static void expect_error(const char *json, const char *want)
-{
-	struct policy *p = NULL;
+	struct route_policy *p = NULL;
 	struct bb_err e = { 0 };
-	T_CHECK(policy_parse("bad.json", json, strlen(json), &p, &e) == -1);
+	const char *json = "{\"routes\":[{\"host\":\"a.example\"}]}";
+	T_CHECK(route_policy_parse("egress.json", json, strlen(json), &p, &e) == -1 && p == NULL);
+	T_CHECK(strstr(e.msg, "egress.json: not a bb plan: schema is missing, expected \"bb.plan/1\"") != NULL);
+}
+
+/* json is the plan's egress part. */
+static void expect_error(const char *egress, const char *want)
+{
+	struct route_policy *p = NULL;
+	struct bb_err e = { 0 };
+	const char *json = plan_of(egress);
+	T_CHECK(route_policy_parse("bad.json", json, strlen(json), &p, &e) == -1);
 	T_CHECK(p == NULL);
 	if (!strstr(e.msg, want)) {
 		printf("#   error '%s' lacks '%s'\n", e.msg, want);
@@ -101,22 +114,23 @@ static void expect_error(const char *json, const char *want)
 
 static void bad_policies_name_the_field(void)
 {
-	expect_error("{\"routes\":5}", "routes: must be a list");
-	expect_error("{\"x\":1}", "routes: is required");
-	expect_error("{\"routes\":[{\"host\":3}]}", "routes[0]: host: must be a string");
-	expect_error("{\"routes\":[{\"path\":\"/\"}]}", "routes[0]: host: is required");
-	expect_error("{\"routes\":[{\"host\":\"a\"},{\"host\":\"A\"}]}", "routes[1] (a): host: appears twice");
+	expect_error("{\"routes\":5}", "bad.json: egress.routes: must be a list, was a number");
+	expect_error("{\"x\":1}", "bad.json: egress.routes: is required");
+	expect_error("[]", "bad.json: egress: must be an object, was a list");
+	expect_error("{\"routes\":[{\"host\":3}]}", "bad.json: egress.routes[0]: host: must be a string, was a number");
+	expect_error("{\"routes\":[{\"path\":\"/\"}]}", "egress.routes[0]: host: is required");
+	expect_error("{\"routes\":[{\"host\":\"a\"},{\"host\":\"A\"}]}", "bad.json: egress.routes[1] (A): host: appears twice");
 	expect_error("{\"routes\":[{\"host\":\"a\",\"auth\":{\"scheme\":\"Basic\",\"token_slot\":\"S\"}}]}",
 		     "auth.scheme: must be Bearer, token or x-api-key");
 	expect_error("{\"routes\":[{\"host\":\"a\",\"matches\":[{\"paths\":[{\"type\":\"regex\",\"value\":\"(\"}]}]}]}",
 		     "routes[0] (a): matches[0].paths[0]: regex");
 	expect_error("{\"routes\":[{\"host\":\"a\",\"matches\":[{\"paths\":[{\"type\":\"glob\",\"value\":\"/\"}]}]}]}",
-		     "type must be prefix, exact or regex");
+		     "bad.json: egress.routes[0] (a): matches[0].paths[0].type: must be prefix, exact or regex, was glob");
 	expect_error("{\"routes\":[{\"host\":\"a\",\"ssrf_ip_allowlist\":[\"127.1\"]}]}", "ssrf_ip_allowlist");
 	expect_error("{\"routes\":[{\"host\":\"a\",\"path_allowlist\":[\"v1\"]}]}", "must start with '/'");
 	expect_error("{\"routes\":[{\"host\":\"a\",\"dlp\":{\"outbound\":[\"nope\"]}}]}", "unknown detector nope");
 	expect_error("{\"routes\":[{\"host\":\"a\",\"dlp\":{\"outbound_allow\":\"github-pat\"}}]}", "outbound_allow: must be a list");
-	expect_error("{\"routes\":[{\"host\":\"a\",\"dlp\":{\"inbound_allow\":[1]}}]}", "inbound_allow: must hold only strings");
+	expect_error("{\"routes\":[{\"host\":\"a\",\"dlp\":{\"inbound_allow\":[1]}}]}", "bad.json: egress.routes[0] (a): dlp.inbound_allow[0]: must be a string, was a number");
 	expect_error("{\"routes\":[{\"host\":\"a\",\"dlp\":{\"outbound\":[\"naive_injection_detection\"]}}]}",
 		     "wrong direction");
 	expect_error("{\"routes\":[{\"host\":\"a\",\"git_fetch\":\"yes\"}]}", "git_fetch: must be true or false");
@@ -125,8 +139,8 @@ static void bad_policies_name_the_field(void)
 
 static void path_allowlist_and_matches(void)
 {
-	struct policy *p = load(policy_json);
-	const struct route *r = p ? policy_route(p, "api.example.com", 15) : NULL;
+	struct route_policy *p = load(policy_json);
+	const struct route *r = p ? route_policy_find(p, "api.example.com", 15) : NULL;
 	static const char *const kind_a[] = { "X-Kind: a", NULL };
 	static const char *const kind_c[] = { "X-Kind: c", NULL };
 	static const char *const kind_a_upper[] = { "x-kind: a", NULL };
@@ -157,13 +171,13 @@ static void path_allowlist_and_matches(void)
 	T_CHECK(!v.allow);
 	v = decide(r, "GET", "/v1/models?path=/v3/", kind_a); /* the query is not the path */
 	T_CHECK(v.allow);
-	policy_unref(p);
+	route_policy_unref(p);
 }
 
 static void paths_an_upstream_would_normalise_are_refused(void)
 {
-	struct policy *p = load(policy_json);
-	const struct route *r = p ? policy_route(p, "open.example.com", 16) : NULL;
+	struct route_policy *p = load(policy_json);
+	const struct route *r = p ? route_policy_find(p, "open.example.com", 16) : NULL;
 	static const char *const bad[] = { "/v1/../admin", "/v1/./x", "/v1/%2e%2e/admin", "/v1/%2E./admin",
 					   "/v1%2fadmin",  "/a\\b",   "/x/..",            "v1/x",
 					   "/a/%zz",       "/a/%2",   "/a/%00",           "/." };
@@ -183,14 +197,14 @@ static void paths_an_upstream_would_normalise_are_refused(void)
 	T_CHECK(v.allow);
 	v = decide(r, "GET", "/a?q=../..", NULL);
 	T_CHECK(v.allow);
-	policy_unref(p);
+	route_policy_unref(p);
 }
 
 static void doh_and_git_push_refused_everywhere(void)
 {
-	struct policy *p = load(policy_json);
-	const struct route *r = p ? policy_route(p, "open.example.com", 16) : NULL;
-	const struct route *g = p ? policy_route(p, "git.example.com", 15) : NULL;
+	struct route_policy *p = load(policy_json);
+	const struct route *r = p ? route_policy_find(p, "open.example.com", 16) : NULL;
+	const struct route *g = p ? route_policy_find(p, "git.example.com", 15) : NULL;
 	static const char *const dnsmsg[] = { "Content-Type: application/dns-message", NULL };
 	static const char *const dnsjson[] = { "Accept: application/dns-json", NULL };
 	struct route_verdict v;
@@ -213,13 +227,13 @@ static void doh_and_git_push_refused_everywhere(void)
 	T_CHECK(v.allow);
 	v = decide(r, "POST", "/org/app.git/git-upload-pack", NULL); /* no git.fetch on this route */
 	T_CHECK(!v.allow && !strcmp(v.rule, "git-fetch"));
-	policy_unref(p);
+	route_policy_unref(p);
 }
 
 static void ssrf_allowlist(void)
 {
-	struct policy *p = load(policy_json);
-	const struct route *r = p ? policy_route(p, "api.example.com", 15) : NULL;
+	struct route_policy *p = load(policy_json);
+	const struct route *r = p ? route_policy_find(p, "api.example.com", 15) : NULL;
 	struct netaddr a;
 	struct bb_err e;
 	T_CHECK(r != NULL);
@@ -230,13 +244,13 @@ static void ssrf_allowlist(void)
 	T_CHECK(netaddr_parse("fd12::1", 7, &a, &e) == 0 && route_ssrf_allowed(r, &a));
 	T_CHECK(netaddr_parse("::ffff:10.1.0.9", 15, &a, &e) == 0 && route_ssrf_allowed(r, &a));
 	T_CHECK(netaddr_parse("127.0.0.1", 9, &a, &e) == 0 && !route_ssrf_allowed(r, &a));
-	policy_unref(p);
+	route_policy_unref(p);
 }
 
 int main(void)
 {
 	T_RUN(loads_the_plan);
-	T_RUN(egress_object_alone_loads);
+	T_RUN(egress_object_alone_is_refused);
 	T_RUN(api_key_scheme_loads);
 	T_RUN(bad_policies_name_the_field);
 	T_RUN(path_allowlist_and_matches);

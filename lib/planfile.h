@@ -1,0 +1,142 @@
+/* planfile.h - reading a plan (bb.plan/1): the one place that knows its keys, handing typed, checked parts to the daemons. */
+#ifndef BB_PLANFILE_H
+#define BB_PLANFILE_H
+
+#include <stddef.h>
+
+#include "arena.h"
+#include "err.h"
+
+struct cJSON;
+
+/*
+ * plan.c writes the plan (docs/manifest.md, "The plan"); this module reads
+ * it back for everyone else (egress, dns, git-gate, git-http, the dialer,
+ * supervise), so no reader looks a key up by name. Opening a plan checks
+ * that it is JSON and that "schema" is bb.plan/1; each part is then read
+ * when asked for and checked there, so a daemon fails only on a bad part
+ * it uses. Errors name the source and the key: "plan.json:
+ * egress.routes[2] (api.example.com): git_fetch: must be true or false,
+ * was a string". Everything handed out lives in the planfile's arena until
+ * planfile_free.
+ */
+
+#define PLANFILE_MAX_BYTES (4u << 20)
+
+struct planfile {
+	struct cJSON *doc;
+	const char *what; /* the source, for messages */
+	struct arena arena;
+};
+
+/* Parse len bytes of plan JSON; `what` names it in errors. On failure pf is left empty (planfile_free is fine). */
+int planfile_parse(struct planfile *pf, const char *what, const char *json, size_t len, struct bb_err *e);
+/* Read a plan file (at most PLANFILE_MAX_BYTES) and parse it; errors name the path. */
+int planfile_load(struct planfile *pf, const char *path, struct bb_err *e);
+void planfile_free(struct planfile *pf);
+/*
+ * Open a plan, hand it to use(pf, arg, e), and free it: from json[0..len)
+ * when json is set (`what` names it), else from the file at path `what`.
+ * What use returns, or -1 when the plan does not open.
+ */
+int planfile_use(const char *what, const char *json, size_t len, int (*use)(struct planfile *, void *, struct bb_err *),
+		 void *arg, struct bb_err *e);
+
+/* A list of strings; an absent list is empty. */
+struct planfile_strs {
+	const char **v;
+	size_t n;
+};
+
+enum planfile_match_type { PLANFILE_PREFIX, PLANFILE_EXACT, PLANFILE_REGEX };
+/* Bearer and token: "Authorization: SCHEME TOKEN"; x-api-key: "x-api-key: TOKEN". */
+enum planfile_auth { PLANFILE_AUTH_NONE, PLANFILE_AUTH_BEARER, PLANFILE_AUTH_TOKEN, PLANFILE_AUTH_API_KEY };
+
+struct planfile_path {
+	enum planfile_match_type type; /* "type" absent: prefix */
+	const char *value;
+};
+
+struct planfile_header {
+	const char *name, *value;
+	enum planfile_match_type type; /* exact or regex */
+};
+
+/* One egress.routes[].matches entry. */
+struct planfile_match {
+	struct planfile_path *paths;
+	size_t npaths;
+	struct planfile_strs methods;
+	struct planfile_header *headers;
+	size_t nheaders;
+};
+
+/* One egress.routes entry. Strings are as written (host keeps its case); absent optional ones are NULL. */
+struct planfile_route {
+	const char *host;
+	const char *origin;
+	enum planfile_auth auth;
+	const char *token_slot; /* with auth */
+	const char *token_ref;  /* with auth, when the plan names it */
+	struct planfile_strs path_allowlist;
+	struct planfile_match *matches;
+	size_t nmatches;
+	unsigned dlp_out; /* SCAN_TOKEN_PATTERNS | SCAN_KNOWN_SECRETS; both when "dlp" is absent */
+	unsigned dlp_in;  /* SCAN_INJECTION; set when "dlp" is absent */
+	struct planfile_strs dlp_out_allow, dlp_in_allow;
+	int git_fetch, tls_passthrough;
+	struct planfile_strs ssrf_ip_allowlist; /* CIDR text, parsed by the reader */
+	struct planfile_strs roles;
+};
+
+/* egress.routes, in order. Required. */
+int planfile_egress_routes(struct planfile *pf, const struct planfile_route **out, size_t *n, struct bb_err *e);
+
+/*
+ * An error about egress.routes[i] (r) that a reader finds in its own
+ * checks (a regex, a CIDR), named the way this module names its own:
+ * "WHAT: egress.routes[i] (HOST): FIELD: MSGDETAIL". Returns -1.
+ */
+int planfile_route_err(const struct planfile *pf, size_t i, const struct planfile_route *r, const char *field,
+		       const char *msg, const char *detail, struct bb_err *e);
+
+/* One dns.allow_types entry: a name ("TXT", "TYPE99") or a number. */
+struct planfile_dns_type {
+	const char *name; /* NULL: given as a number */
+	double number;
+};
+
+/* The "dns" part. Required; its only keys are allow and allow_types (both optional). */
+struct planfile_dns {
+	struct planfile_strs allow;
+	struct planfile_dns_type *types;
+	size_t ntypes;
+};
+
+int planfile_dns(struct planfile *pf, struct planfile_dns *out, struct bb_err *e);
+
+/* One git_gate.repos entry; absent keys are NULL (port 0), each reader says which it needs. */
+struct planfile_repo {
+	const char *name, *url, *user, *host, *path, *host_key;
+	unsigned port; /* 1..65535 */
+	const char *key_provider, *key_path; /* key.provider, key.path */
+};
+
+/* The "git_gate" part. present is 0 when the plan has none (then there are no repos). */
+struct planfile_git_gate {
+	int present;
+	struct planfile_repo *repos;
+	size_t nrepos;
+};
+
+int planfile_git_gate(struct planfile *pf, struct planfile_git_gate *out, struct bb_err *e);
+
+/*
+ * For code that edits a running plan in place (supervise's approvals):
+ * the egress.routes array and the dns.allow array of doc, or NULL when it
+ * has none.
+ */
+struct cJSON *planfile_json_routes(struct cJSON *doc);
+struct cJSON *planfile_json_dns_allow(struct cJSON *doc);
+
+#endif
