@@ -532,6 +532,11 @@ int planfile_git_gate(struct planfile *pf, struct planfile_git_gate *out, struct
 	return 0;
 }
 
+const char *planfile_bottle_name(struct planfile *pf)
+{
+	return cJSON_GetStringValue(get(get(pf->doc, "bottle"), "name"));
+}
+
 /* ---- editing a running plan ---- */
 
 struct cJSON *planfile_json_routes(struct cJSON *doc)

@@ -131,6 +131,9 @@ struct planfile_git_gate {
 
 int planfile_git_gate(struct planfile *pf, struct planfile_git_gate *out, struct bb_err *e);
 
+/* bottle.name, or NULL when the plan has none (it only labels logs and proposals). */
+const char *planfile_bottle_name(struct planfile *pf);
+
 /*
  * For code that edits a running plan in place (supervise's approvals):
  * the egress.routes array and the dns.allow array of doc, or NULL when it

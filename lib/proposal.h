@@ -113,8 +113,8 @@ void proposal_list_free(struct proposal_list *l);
 void proposal_summary(const struct cJSON *doc, char *out, size_t cap);
 
 /*
- * Merge an approved egress-block request into a plan document (the whole
- * plan or its egress object), in place. A host without a route gets a new
+ * Merge an approved egress-block request into a plan document, in place
+ * (egress.routes and dns.allow found through lib/planfile). A host without a route gets a new
  * one (origin "supervise", no credential, every DLP detector, the asked
  * methods and path prefixes as one `matches` entry); an existing route is
  * widened (the paths join its path_allowlist, a `matches` entry is added).
@@ -134,7 +134,7 @@ int proposal_route_merge(struct cJSON *plan, const struct cJSON *request, char *
 void proposal_cred_slot(const char *id, char *out, size_t cap);
 
 /*
- * Apply an approved proposal's change to a plan document (the whole plan or its egress object), in place:
+ * Apply an approved proposal's change to a plan document, in place:
  * egress-block as proposal_route_merge; cred-block gives the route for its host the credential's slot
  * (auth: scheme, token_slot proposal_cred_slot(id); refused when there is no such route or it already
  * injects another credential); dlp-block adds its rule to that route's dlp.outbound_allow or

@@ -22,6 +22,7 @@
 #include "listenfd.h"
 #include "log.h"
 #include "opt.h"
+#include "planfile.h"
 #include "route.h"
 #include "supervise.h"
 
@@ -495,23 +496,21 @@ static int mkdir_p(const char *dir, struct bb_err *e)
 /* The policy must parse as egress would take it; the bottle name comes from it unless given (bottle[0]). */
 static int load_policy(struct sup *s, char *bottle, size_t cap, struct bb_err *e)
 {
-	const char *name;
+	struct planfile pf;
 	struct route_policy *pol = NULL;
-	struct buf raw = BUF_INIT(POLICY_MAX_BYTES);
-	cJSON *doc;
-	if (route_policy_load(s->policy_path, &pol, e) < 0)
+	const char *name;
+
+	if (planfile_load(&pf, s->policy_path, e) < 0)
 		return -1;
-	route_policy_unref(pol);
-	if (fd_read_file(s->policy_path, POLICY_MAX_BYTES, &raw, e) < 0 ||
-	    !(doc = json_parse(s->policy_path, raw.p, raw.len, e))) {
-		buf_free(&raw);
+	if (route_policy_from_plan(&pf, &pol, e) < 0) {
+		planfile_free(&pf);
 		return -1;
 	}
-	buf_free(&raw);
-	name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "bottle"), "name"));
+	route_policy_unref(pol);
+	name = planfile_bottle_name(&pf);
 	if (!bottle[0] && name)
 		snprintf(bottle, cap, "%s", name);
-	cJSON_Delete(doc);
+	planfile_free(&pf);
 	return 0;
 }
 

@@ -7,7 +7,7 @@
 #include "dnsserve.h"
 #include "fuzz.h"
 
-static const char policy_json[] = "{\"dns\":{\"allow\":[\"allowed.test\",\"many.test\",\"*.wild.test\",\"a\"],"
+static const char policy_json[] = "{\"schema\":\"bb.plan/1\",\"dns\":{\"allow\":[\"allowed.test\",\"many.test\",\"*.wild.test\",\"a\"],"
 				  "\"allow_types\":[\"MX\"]},\"git_gate\":{\"repos\":[{\"host\":\"git.test\"}]}}";
 
 static struct dnsserve_policy *policy(void)

@@ -10,10 +10,10 @@
  * followed by header lines "Name: value" and an empty line. Without a
  * policy part a fixed one is used, so the request side is reached often.
  */
-static const char fixed[] = "{\"routes\":[{\"host\":\"a.test\",\"path_allowlist\":[\"/v1/\"],\"matches\":[{\"paths\":"
-			    "[{\"type\":\"regex\",\"value\":\"^/v1/[a-z]+$\"},{\"type\":\"exact\",\"value\":\"/v1/x\"}],"
+static const char fixed[] = "{\"schema\":\"bb.plan/1\",\"egress\":{\"routes\":[{\"host\":\"a.test\","
+			    "\"path_allowlist\":[\"/v1/\"],\"matches\":[{\"paths\":[{\"type\":\"regex\",\"value\":\"^/v1/[a-z]+$\"},{\"type\":\"exact\",\"value\":\"/v1/x\"}],"
 			    "\"methods\":[\"GET\"],\"headers\":[{\"name\":\"X-A\",\"value\":\"^b+$\",\"type\":\"regex\"}]}]},"
-			    "{\"host\":\"g.test\",\"git_fetch\":true}]}";
+			    "{\"host\":\"g.test\",\"git_fetch\":true}]}}";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

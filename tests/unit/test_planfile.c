@@ -98,6 +98,7 @@ static void reads_dns_and_git_gate(void)
 	T_CHECK(d.ntypes == 2 && d.types[1].name == NULL && d.types[1].number == 99);
 	T_CHECK(planfile_git_gate(&pf, &g, &e) == 0);
 	T_CHECK(g.present && g.nrepos == 2);
+	T_STREQ(planfile_bottle_name(&pf), "dev");
 	if (g.nrepos == 2) {
 		const struct planfile_repo *a = &g.repos[0], *f = &g.repos[1];
 
@@ -118,6 +119,7 @@ static void reads_dns_and_git_gate(void)
 	/* a plan without git_gate has no repos (the section is optional here; git-gate itself requires it) */
 	T_CHECK(open_plan(&pf, "{\"schema\":\"bb.plan/1\"}", &e) == 0);
 	T_CHECK(planfile_git_gate(&pf, &g, &e) == 0 && !g.present && g.nrepos == 0);
+	T_CHECK(planfile_bottle_name(&pf) == NULL);
 	planfile_free(&pf);
 }
 
