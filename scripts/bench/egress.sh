@@ -151,7 +151,7 @@ fi
 
 # ---- bb egress ----
 cat >"$T/policy.json" <<EOF
-{"egress":{"routes":[
+{"schema":"bb.plan/1","egress":{"routes":[
  {"host":"bench.test","ssrf_ip_allowlist":["127.0.0.0/8"]},
  {"host":"tunnel.test","tls_passthrough":true,"ssrf_ip_allowlist":["127.0.0.0/8"]}
 ]}}

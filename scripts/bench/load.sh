@@ -93,7 +93,7 @@ cc -O2 -o "$T/egload" "$top/scripts/bench/egress/egload.c" -lssl -lcrypto 2>"$T/
 	{ echo "load.sh: cannot build egload (apt-get install libssl-dev): $(head -c 300 "$T/cc.err")" >&2; exit 1; }
 
 cat >"$T/policy.json" <<EOF
-{"egress":{"routes":[{"host":"up.test","path_allowlist":["/ok","/reset"],"ssrf_ip_allowlist":["127.0.0.0/8"]},
+{"schema":"bb.plan/1","egress":{"routes":[{"host":"up.test","path_allowlist":["/ok","/reset"],"ssrf_ip_allowlist":["127.0.0.0/8"]},
  {"host":"down.test","ssrf_ip_allowlist":["127.0.0.0/8"]}]}}
 EOF
 export BB_HOME=$T/bbhome

@@ -68,7 +68,7 @@ fi
 # egress: the token slot's value in its environment; startup errors, refusals and a crash must not show it.
 A=$(test_addr)
 printf '{"schema":"bb.plan/1","egress":{"routes":[{"host":"api.test","auth":{"scheme":"Bearer","token_slot":"BB_EGRESS_TOKEN_0","token_ref":"T"}}]}}\n' >"$T/policy.json"
-printf '{"egress":{"routes":[{"host":"api.test","auth":{"scheme":"Bearer","token_slot":"BB_EGRESS_TOKEN_1"}}]}}\n' >"$T/needs1.json"
+printf '{"schema":"bb.plan/1","egress":{"routes":[{"host":"api.test","auth":{"scheme":"Bearer","token_slot":"BB_EGRESS_TOKEN_1"}}]}}\n' >"$T/needs1.json"
 clean "egress: a policy naming an unset slot" "$BB" egress --policy "$T/needs1.json" --listen "$A:1" --log -
 printf '{"egress":{"routes":[{"host":' >"$T/bad.json"
 clean "egress: a broken policy file" "$BB" egress --policy "$T/bad.json" --listen "$A:1" --log -

@@ -210,7 +210,7 @@ log_has '"event":"drop","suppressed"' && ok "a flood of drops is rate-limited in
 
 # --- SIGHUP reload ---
 cat >"$T/policy.json" <<'EOF'
-{"dns":{"allow":["allowed.test","other.test"],"allow_types":["TXT"]}}
+{"schema":"bb.plan/1","dns":{"allow":["allowed.test","other.test"],"allow_types":["TXT"]}}
 EOF
 kill -HUP "$main_PID"
 for _ in $(seq 40); do log_has '"event":"reload","result":"ok"' && break; sleep 0.05; done
@@ -219,7 +219,7 @@ txt=$(q +short allowed.test TXT)
 [ "$out" = 10.7.7.7 ] && [ "$txt" = '"hello"' ] && ok "SIGHUP reloads the policy (new name, TXT allowed)" ||
 	fail "SIGHUP reloads the policy (new name, TXT allowed)" "other=$out txt=$txt"
 expect_status "names dropped from the policy are refused after reload" REFUSED cdn.wild.test
-printf '{"dns":{"allow":["not a name"]}}' >"$T/policy.json"
+printf '{"schema":"bb.plan/1","dns":{"allow":["not a name"]}}' >"$T/policy.json"
 kill -HUP "$main_PID"
 for _ in $(seq 40); do log_has '"result":"refused"' && break; sleep 0.05; done
 out=$(q +short other.test)
@@ -236,7 +236,7 @@ EOF
 
 # --- NXDOMAIN mode, an upstream that fails, transparent mode ---
 cat >"$T/policy.json" <<'EOF'
-{"dns":{"allow":["allowed.test"]}}
+{"schema":"bb.plan/1","dns":{"allow":["allowed.test"]}}
 EOF
 DEAD=$(free_port "$UP")
 P2=$(free_port "$A")
@@ -289,7 +289,7 @@ out=$(dig @"$A" -p "$P3" +tcp +short allowed.test)
 [ $? -eq 2 ] && ok "--answer with --upstream is a usage error" || fail "--answer with --upstream is a usage error" "rc=$?"
 "$BB" dns --listen "$A:1" >/dev/null 2>&1
 [ $? -eq 2 ] && ok "--policy is required" || fail "--policy is required" "rc=$?"
-printf '{"dns":{"allow":[1]}}' >"$T/bad.json"
+printf '{"schema":"bb.plan/1","dns":{"allow":[1]}}' >"$T/bad.json"
 out=$("$BB" dns --policy "$T/bad.json" --listen "$A:1" --upstream 127.0.0.1 2>&1)
 [ $? -eq 1 ] && [[ $out == *"dns.allow[0]: must be a string"* ]] && ok "a bad policy stops it with the key path" ||
 	fail "a bad policy stops it with the key path" "$out"

@@ -64,7 +64,7 @@ out=$("$BB" supervise 2>&1); rc=$?
 write_plan "$P"
 out=$(BB_SUPERVISE_RESPONSE_TIMEOUT_SECONDS=-1 "$BB" supervise --policy "$P" --queue "$Q" 2>&1); rc=$?
 [ $rc -eq 2 ] && [[ "$out" == *"want a positive number"* ]] && ok bad_timeout_env || fail bad_timeout_env "rc=$rc $out"
-echo '{"egress":{"routes":[{"host":5}]}}' >"$T/bad.json"
+echo '{"schema":"bb.plan/1","egress":{"routes":[{"host":5}]}}' >"$T/bad.json"
 out=$("$BB" supervise --policy "$T/bad.json" --queue "$Q" --listen "$ADDR:1" 2>&1); rc=$?
 [ $rc -eq 1 ] && [[ "$out" == *"host"* ]] && ok bad_policy_refused || fail bad_policy_refused "rc=$rc $out"
 
