@@ -23,9 +23,8 @@
 #include "netaddr.h"
 #include "resolve.h"
 
-static int take_policy(struct planfile *pf, void *arg, struct bb_err *e)
+static int dialer_policy_from_plan(struct planfile *pf, struct dialer_policy *dp, struct bb_err *e)
 {
-	struct dialer_policy *dp = arg;
 	struct planfile_git_gate gg;
 	size_t i;
 
@@ -48,17 +47,7 @@ static int take_policy(struct planfile *pf, void *arg, struct bb_err *e)
 	return 0;
 }
 
-int dialer_policy_parse(const char *what, const char *json, size_t len, struct dialer_policy *dp, struct bb_err *e)
-{
-	memset(dp, 0, sizeof *dp);
-	return planfile_use(what, json ? json : "", len, take_policy, dp, e);
-}
-
-int dialer_policy_load(const char *path, struct dialer_policy *dp, struct bb_err *e)
-{
-	memset(dp, 0, sizeof *dp);
-	return planfile_use(path, NULL, 0, take_policy, dp, e);
-}
+PLANFILE_LOADERS(dialer_policy, struct dialer_policy)
 
 void dialer_policy_free(struct dialer_policy *dp)
 {

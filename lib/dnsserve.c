@@ -233,22 +233,7 @@ int dnsserve_policy_from_plan(struct planfile *pf, struct dnsserve_policy **out,
 	return 0;
 }
 
-static int from_plan(struct planfile *pf, void *out, struct bb_err *e)
-{
-	return dnsserve_policy_from_plan(pf, out, e);
-}
-
-int dnsserve_policy_parse(const char *what, const char *json, size_t len, struct dnsserve_policy **out, struct bb_err *e)
-{
-	*out = NULL;
-	return planfile_use(what, json ? json : "", len, from_plan, out, e);
-}
-
-int dnsserve_policy_load(const char *path, struct dnsserve_policy **out, struct bb_err *e)
-{
-	*out = NULL;
-	return planfile_use(path, NULL, 0, from_plan, out, e);
-}
+PLANFILE_LOADERS(dnsserve_policy, struct dnsserve_policy *)
 
 void dnsserve_policy_free(struct dnsserve_policy *p)
 {

@@ -42,6 +42,28 @@ void planfile_free(struct planfile *pf);
 int planfile_use(const char *what, const char *json, size_t len, int (*use)(struct planfile *, void *, struct bb_err *),
 		 void *arg, struct bb_err *e);
 
+/*
+ * Define NAME_parse(what, json, len, out, e) (plan JSON text; `what` names
+ * it) and NAME_load(path, out, e) (a plan file) for a reader whose
+ * NAME_from_plan(pf, out, e) takes its part of an open plan, so every
+ * daemon's loaders are the same two. *out is zeroed first.
+ */
+#define PLANFILE_LOADERS(name, type)                                                                     \
+	static int name##_use(struct planfile *pf, void *out, struct bb_err *e)                          \
+	{                                                                                                \
+		return name##_from_plan(pf, out, e);                                                     \
+	}                                                                                                \
+	int name##_parse(const char *what, const char *json, size_t len, type *out, struct bb_err *e)    \
+	{                                                                                                \
+		memset(out, 0, sizeof *out);                                                             \
+		return planfile_use(what, json ? json : "", len, name##_use, out, e);                    \
+	}                                                                                                \
+	int name##_load(const char *path, type *out, struct bb_err *e)                                   \
+	{                                                                                                \
+		memset(out, 0, sizeof *out);                                                             \
+		return planfile_use(path, NULL, 0, name##_use, out, e);                                  \
+	}
+
 /* A list of strings; an absent list is empty. */
 struct planfile_strs {
 	const char **v;

@@ -186,22 +186,7 @@ fail:
 	return -1;
 }
 
-static int from_plan(struct planfile *pf, void *out, struct bb_err *e)
-{
-	return route_policy_from_plan(pf, out, e);
-}
-
-int route_policy_parse(const char *what, const char *json, size_t len, struct route_policy **out, struct bb_err *e)
-{
-	*out = NULL;
-	return planfile_use(what, json ? json : "", len, from_plan, out, e);
-}
-
-int route_policy_load(const char *path, struct route_policy **out, struct bb_err *e)
-{
-	*out = NULL;
-	return planfile_use(path, NULL, 0, from_plan, out, e);
-}
+PLANFILE_LOADERS(route_policy, struct route_policy *)
 
 void route_policy_unref(struct route_policy *p)
 {

@@ -173,16 +173,33 @@ static const char *part_error(const char *json, char part)
 	return rc < 0 ? e.msg : "";
 }
 
+/* Reading `part` of json fails with an error holding want. */
+struct part_case {
+	char part;
+	const char *json, *want;
+};
+
+static void check_cases(const struct part_case *cases, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char *got = part_error(cases[i].json, cases[i].part);
+
+		if (!strstr(got, cases[i].want)) {
+			printf("#   %s: error '%s' lacks '%s'\n", cases[i].json, got, cases[i].want);
+			t_failed_case = 1;
+		}
+	}
+}
+
 #define P "{\"schema\":\"bb.plan/1\","
 #define ROUTE(x) P "\"egress\":{\"routes\":[{\"host\":\"h.test\"," x "}]}}"
 #define REPO(x) P "\"git_gate\":{\"repos\":[{\"name\":\"a\"," x "}]}}"
 
 static void missing_parts_are_named(void)
 {
-	static const struct {
-		char part;
-		const char *json, *want;
-	} cases[] = {
+	static const struct part_case cases[] = {
 		{ 'e', P "\"dns\":{}}", "plan.json: egress: is required" },
 		{ 'e', P "\"egress\":{}}", "plan.json: egress.routes: is required" },
 		{ 'e', P "\"egress\":{\"routes\":[{\"origin\":\"x\"}]}}", "plan.json: egress.routes[0]: host: is required" },
@@ -193,25 +210,14 @@ static void missing_parts_are_named(void)
 		{ 'e', ROUTE("\"matches\":[{\"headers\":[{\"name\":\"X\",\"type\":\"exact\"}]}]"), "(h.test): matches[0].headers[0].value: is required" },
 		{ 'd', P "\"egress\":{\"routes\":[]}}", "plan.json: dns: is required" },
 	};
-	size_t i;
 
-	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		const char *got = part_error(cases[i].json, cases[i].part);
-
-		if (!strstr(got, cases[i].want)) {
-			printf("#   %s: error '%s' lacks '%s'\n", cases[i].json, got, cases[i].want);
-			t_failed_case = 1;
-		}
-	}
+	check_cases(cases, sizeof cases / sizeof cases[0]);
 }
 
 /* A key of the wrong type: the error names the key (its full path) and what was there. */
 static void wrong_types_name_the_key(void)
 {
-	static const struct {
-		char part;
-		const char *json, *want;
-	} cases[] = {
+	static const struct part_case cases[] = {
 		{ 'e', P "\"egress\":[]}", "plan.json: egress: must be an object, was a list" },
 		{ 'e', P "\"egress\":{\"routes\":{}}}", "plan.json: egress.routes: must be a list, was an object" },
 		{ 'e', P "\"egress\":{\"routes\":[7]}}", "plan.json: egress.routes[0]: must be an object, was a number" },
@@ -259,16 +265,8 @@ static void wrong_types_name_the_key(void)
 		{ 'g', REPO("\"key\":{\"provider\":1}"), "plan.json: git_gate.repos[0].key.provider: must be a string, was a number" },
 		{ 'g', REPO("\"key\":{\"path\":[]}"), "plan.json: git_gate.repos[0].key.path: must be a string, was a list" },
 	};
-	size_t i;
 
-	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		const char *got = part_error(cases[i].json, cases[i].part);
-
-		if (!strstr(got, cases[i].want)) {
-			printf("#   %s: error '%s' lacks '%s'\n", cases[i].json, got, cases[i].want);
-			t_failed_case = 1;
-		}
-	}
+	check_cases(cases, sizeof cases / sizeof cases[0]);
 }
 
 /* A part is read (and refused) only when asked for: git-gate does not fail on a bad egress part. */
