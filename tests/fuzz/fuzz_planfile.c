@@ -1,11 +1,8 @@
 /* fuzz_planfile.c - fuzzer for the plan reader (lib/planfile): the schema check and every part read into typed structs. */
-#include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "planfile.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -19,11 +16,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (planfile_egress_routes(&pf, &r, &n, NULL) == 0)
 		for (i = 0; i < n; i++) { /* every string handed out is there and terminated */
-			if (!r[i].host || (r[i].auth && !r[i].token_slot))
-				abort();
+			CHECK(r[i].host && (!r[i].auth || r[i].token_slot));
 			for (j = 0; j < r[i].nmatches; j++)
-				if (r[i].matches[j].npaths && !r[i].matches[j].paths[0].value)
-					abort();
+				CHECK(!r[i].matches[j].npaths || r[i].matches[j].paths[0].value);
 			(void)strlen(r[i].host);
 		}
 	if (planfile_dns(&pf, &d, NULL) == 0)
@@ -31,8 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)strlen(d.allow.v[i]);
 	if (planfile_git_gate(&pf, &g, NULL) == 0)
 		for (i = 0; i < g.nrepos; i++)
-			if (g.repos[i].port > 65535)
-				abort();
+			CHECK(g.repos[i].port <= 65535);
 	planfile_free(&pf);
 	return 0;
 }
