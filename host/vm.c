@@ -621,6 +621,24 @@ static void arg(struct vm_cmd *q, const char *s)
 	q->argv[q->argc] = NULL;
 }
 
+/* A host directory as a 9p share the guest mounts by tag (extra: ",readonly=on" or ""). */
+#define SHARE_9P(q, id, path, extra, tag)                                                                   \
+	do {                                                                                                \
+		arg(q, "-fsdev");                                                                           \
+		arg(q, "local,id=" id ",path=" path ",security_model=none" extra ",multidevs=remap");      \
+		arg(q, "-device");                                                                          \
+		arg(q, "virtio-9p-device,fsdev=" id ",mount_tag=" tag);                                     \
+	} while (0)
+
+/* An inherited socket (fd) as the virtio-serial port the guest finds by name. */
+#define SERIAL_PORT(q, id, fd, name)                                                                        \
+	do {                                                                                                \
+		arg(q, "-chardev");                                                                         \
+		arg(q, "socket,id=" id ",fd=" #fd);                                                         \
+		arg(q, "-device");                                                                          \
+		arg(q, "virtserialport,chardev=" id ",name=" name);                                         \
+	} while (0)
+
 /*
  * qemu's microvm: no firmware tables beyond what it needs, no PCI, no
  * monitor, no QMP, no display, no default device; the devices listed here
@@ -674,36 +692,15 @@ static void qemu_command(const struct vm_prep *p, struct vm_cmd *q)
 	arg(q, q->net);
 	arg(q, "-device");
 	arg(q, "virtio-net-device,netdev=net,mac=52:54:00:bb:00:02");
-	arg(q, "-fsdev");
-	arg(q, "local,id=root,path=" RT_VMM_EXPORT ",security_model=none,readonly=on,multidevs=remap");
-	arg(q, "-device");
-	arg(q, "virtio-9p-device,fsdev=root,mount_tag=" VMCONF_TAG_ROOT);
-	arg(q, "-fsdev");
-	arg(q, "local,id=ws,path=" RT_VMM_WORKSPACE ",security_model=none,multidevs=remap");
-	arg(q, "-device");
-	arg(q, "virtio-9p-device,fsdev=ws,mount_tag=" VMCONF_TAG_WS);
-	arg(q, "-fsdev");
-	arg(q, "local,id=home,path=" RT_VMM_HOME ",security_model=none,multidevs=remap");
-	arg(q, "-device");
-	arg(q, "virtio-9p-device,fsdev=home,mount_tag=" VMCONF_TAG_HOME);
+	SHARE_9P(q, "root", RT_VMM_EXPORT, ",readonly=on", VMCONF_TAG_ROOT);
+	SHARE_9P(q, "ws", RT_VMM_WORKSPACE, "", VMCONF_TAG_WS);
+	SHARE_9P(q, "home", RT_VMM_HOME, "", VMCONF_TAG_HOME);
 	arg(q, "-device");
 	arg(q, "virtio-serial-device,max_ports=8");
-	arg(q, "-chardev");
-	arg(q, "socket,id=ctl,fd=4");
-	arg(q, "-device");
-	arg(q, "virtserialport,chardev=ctl,name=" VMCONF_PORT_CTL);
-	arg(q, "-chardev");
-	arg(q, "socket,id=in,fd=5");
-	arg(q, "-device");
-	arg(q, "virtserialport,chardev=in,name=" VMCONF_PORT_STDIN);
-	arg(q, "-chardev");
-	arg(q, "socket,id=out,fd=6");
-	arg(q, "-device");
-	arg(q, "virtserialport,chardev=out,name=" VMCONF_PORT_STDOUT);
-	arg(q, "-chardev");
-	arg(q, "socket,id=err,fd=7");
-	arg(q, "-device");
-	arg(q, "virtserialport,chardev=err,name=" VMCONF_PORT_STDERR);
+	SERIAL_PORT(q, "ctl", 4, VMCONF_PORT_CTL);
+	SERIAL_PORT(q, "in", 5, VMCONF_PORT_STDIN);
+	SERIAL_PORT(q, "out", 6, VMCONF_PORT_STDOUT);
+	SERIAL_PORT(q, "err", 7, VMCONF_PORT_STDERR);
 	arg(q, "-object");
 	arg(q, "rng-random,id=rng,filename=/dev/urandom");
 	arg(q, "-device");
@@ -837,22 +834,14 @@ out:
 		if (pairs[i][1] >= 0)
 			close(pairs[i][1]);
 	}
-	if (l.ctl >= 0)
-		close(l.ctl);
-	if (l.in >= 0)
-		close(l.in);
-	if (l.out >= 0)
-		close(l.out);
-	if (l.err >= 0)
-		close(l.err);
-	if (l.con >= 0)
-		close(l.con);
-	if (l.console_log >= 0)
-		close(l.console_log);
-	if (kfd >= 0)
-		close(kfd);
-	if (ifd >= 0)
-		close(ifd);
+	fd_close(l.ctl);
+	fd_close(l.in);
+	fd_close(l.out);
+	fd_close(l.err);
+	fd_close(l.con);
+	fd_close(l.console_log);
+	fd_close(kfd);
+	fd_close(ifd);
 	free(p);
 	r->priv = NULL;
 	return rc;
