@@ -92,10 +92,10 @@ for n in "${counts[@]}"; do
 	for p in "${pids[@]}"; do
 		mapfile -t mine < <(bb_procs "$p")
 		all+=("${mine[@]}")
-		for q in $(descendants "$p"); do
-			[ "$( (tr '\0' ' ' <"/proc/$q/cmdline") 2>/dev/null | cut -d' ' -f2-3)" = "bottle start" ] && dialers+=("$q")
-		done
 	done
+	# The dialers: the processes listening on a bottle's dial.sock (a child of each host process).
+	mapfile -t dialers < <(ss -xlpH | grep -F "$BB_HOME/.bb/state/" | grep -F '/dial.sock' | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u)
+	[ "${#dialers[@]}" = "$n" ] || echo "density.sh: found ${#dialers[@]} dialers for $n bottles" >&2
 	req0=$(cat "$T"/ws/*/req.log | wc -l)
 	c0=0; for d in "${dialers[@]}"; do c0=$((c0 + $(cpu_ns "$d"))); done
 	sleep 10
@@ -105,6 +105,7 @@ for n in "${counts[@]}"; do
 	conns=$((req1 - req0))
 	cpu_us=$([ "$conns" -gt 0 ] && echo $(((c1 - c0) / 1000 / conns)) || echo "?")
 	bad=$(cat "$T"/ws/*/req.log | grep -vc '^200$' || true)
+	[ "$bad" != 0 ] || bad=
 	printf '%-6s %-22s %-26s %-22s %s\n' "$n" "$(awk -v k="$pss" -v n="$n" 'BEGIN{printf "%.1f", k / n / 1024}')" \
 		"$p50 / $p95 ($(awk -v a="$p95" -v b="$lone_ms" 'BEGIN{printf "%.2f", a / b}')x lone)" "$lone_ms" \
 		"$cpu_us over $conns requests${bad:+, $bad not 200}"
