@@ -980,7 +980,7 @@ int docker_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 	snprintf(rundir, sizeof rundir, "%s/agent-run", c->state_dir);
 	if (rt_agent_limits(c, &mem, &pids, e) < 0)
 		return -1;
-	aargv = rt_agent_argv(c, "/bb", uid, gid);
+	aargv = rt_agent_argv(c, "/bb", uid, gid, 0);
 	if (!aargv)
 		return bb_errno(e, ENOMEM, "docker");
 

@@ -236,6 +236,8 @@ static cJSON *config(const struct rt_config *c, int agent, char *const argv[], c
 	add_mount(mounts, "/dev", "tmpfs", "tmpfs", devopts);
 	add_mount(mounts, "/dev/pts", "devpts", "devpts", ptsopts);
 	if (agent) {
+		static const char *const shmopts[] = { "nosuid", "nodev", "noexec", "mode=1777", "size=65536k", NULL };
+		add_mount(mounts, "/dev/shm", "tmpfs", "shm", shmopts); /* runc and crun make none */
 		const char *hidden;
 		add_mount(mounts, "/tmp", "tmpfs", "tmpfs", tmpopts);
 		add_mount(mounts, "/run", "tmpfs", "tmpfs", runopts);
@@ -562,7 +564,7 @@ int oci_run(const struct rt_config *c, const char *runtime, int *exit_code, stru
 	snprintf(sid, sizeof sid, "bb-%d-sidecar", (int)getpid());
 	snprintf(aid, sizeof aid, "bb-%d-agent", (int)getpid());
 	/* A copy in the agent's /run/bb: its /tmp may hide where this binary lives. */
-	aargv = rt_agent_argv(c, "/run/bb/bb", uid, gid);
+	aargv = rt_agent_argv(c, "/run/bb/bb", uid, gid, 1); /* the runtimes add to /dev (crun: core; runsc: fuse, net) */
 	if (!aargv)
 		return bb_errno(e, ENOMEM, "oci");
 

@@ -1090,7 +1090,7 @@ int rt_wait_egress(int self_ns, int s_ns, int timeout_ms, struct bb_err *e)
 	return wait_port(self_ns, s_ns, PORT_EGRESS, "egress", timeout_ms, e);
 }
 
-char **rt_agent_argv(const struct rt_config *c, const char *argv0, char uid[16], char gid[16])
+char **rt_agent_argv(const struct rt_config *c, const char *argv0, char uid[16], char gid[16], int dev_minimal)
 {
 	char **v;
 	size_t n, i = 0;
@@ -1104,6 +1104,8 @@ char **rt_agent_argv(const struct rt_config *c, const char *argv0, char uid[16],
 	v[i++] = (char *)argv0;
 	v[i++] = "init";
 	v[i++] = "--agent";
+	if (dev_minimal)
+		v[i++] = "--dev-minimal";
 	if (c->uid) {
 		v[i++] = "--uid";
 		v[i++] = uid;
@@ -1303,7 +1305,7 @@ static int run_bottle(const struct rt_config *c, int rootless, int *exit_code, s
 	if (c->vmm) /* the VMM's side: its memory is the guest's */
 		mem = c->vmm->memory_max;
 	snprintf(slog, sizeof slog, "%s/init.log", c->state_dir);
-	aargv = rt_agent_argv(c, "bb", uid, gid);
+	aargv = rt_agent_argv(c, "bb", uid, gid, 0);
 	if (!aargv)
 		return bb_errno(e, ENOMEM, "runtime");
 	if (c->vmm) {

@@ -139,9 +139,10 @@ int rt_agent_ca_bundle(const struct rt_config *c, struct buf *out, struct bb_err
  * The agent side's argv: `ARGV0 init --agent --uid U --gid G -- CMD...`
  * (no --uid/--gid when c->uid is 0: rootless, the agent keeps uid 0 of its
  * namespace), with uid and gid written into the caller's buffers (16 bytes each).
+ * dev_minimal adds --dev-minimal (init takes out of /dev what a runtime added).
  * calloc'd (the strings are not copied); NULL when out of memory.
  */
-char **rt_agent_argv(const struct rt_config *c, const char *argv0, char uid[16], char gid[16]);
+char **rt_agent_argv(const struct rt_config *c, const char *argv0, char uid[16], char gid[16], int dev_minimal);
 
 /* The host uid (and gid) that is root in the agent's user namespace when bb runs as root: RT_UID_BASE + 2*getpid() + 1. */
 unsigned rt_agent_root_id(void);

@@ -1,5 +1,6 @@
 /* agent.c - `bb init --agent`: route and resolv.conf toward the sidecar, the git-gate ~/.gitconfig, then every privilege dropped, in that order. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -236,6 +238,51 @@ static void wait_for_gate(void)
 	}
 }
 
+/* The /dev every backend gives the agent (docs/runtime.md); what else a runtime adds is taken out. */
+static const char *const dev_keep[] = { "fd",	  "full",   "null", "ptmx", "pts",     "random", "shm",
+					"stderr", "stdin", "stdout", "tty", "urandom", "zero",   NULL };
+
+/*
+ * --dev-minimal: remove from /dev every entry not in dev_keep (crun's core
+ * link, gVisor's fuse and net/tun), so the agent meets the same /dev on
+ * every backend. An entry that will not go (a mount point) stops the start.
+ */
+static int dev_minimal(struct bb_err *e)
+{
+	int dfd = open("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rfd;
+	DIR *d;
+	struct dirent *de;
+	const char *const *k;
+
+	if (dfd < 0 || (rfd = dup(dfd)) < 0 || !(d = fdopendir(rfd))) {
+		int err = errno;
+		if (dfd >= 0)
+			close(dfd);
+		return bb_errno(e, err, "/dev: cannot read it");
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		for (k = dev_keep; *k && strcmp(*k, de->d_name); k++)
+			;
+		if (*k)
+			continue;
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+			fd_remove_tree_at(dfd, de->d_name);
+		else
+			unlinkat(dfd, de->d_name, 0);
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) {
+			closedir(d);
+			close(dfd);
+			return bb_errf(e, BB_ELIB, "/dev/%s: the runtime put it there and it cannot be removed", de->d_name);
+		}
+	}
+	closedir(d);
+	close(dfd);
+	return 0;
+}
+
 int init_agent_setup(const struct init_agent *a, struct bb_err *e)
 {
 	struct caps_target t = { a->switch_ids, a->uid, a->gid };
@@ -246,6 +293,8 @@ int init_agent_setup(const struct init_agent *a, struct bb_err *e)
 	if (a->dns && write_resolv(a->dns, e) < 0)
 		return -1;
 	if (write_gitconfig(a, e) < 0)
+		return -1;
+	if (a->dev_minimal && dev_minimal(e) < 0)
 		return -1;
 	wait_for_gate();
 	if (caps_drop_privileges(&t, e) < 0)

@@ -79,6 +79,7 @@ struct init_agent {
 	int switch_ids;
 	uid_t uid;
 	gid_t gid;
+	int dev_minimal;          /* take out of /dev what a runtime added beyond the minimal set */
 };
 
 /* Every agent step in order; the error names the step that failed. Fail closed: the caller exits. */

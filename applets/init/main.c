@@ -50,7 +50,9 @@ static const char usage[] =
 	"  -u, --uid N            run as this uid (not 0); supplementary groups cleared\n"
 	"  -G, --gid N            and this gid (not 0; default: the uid)\n"
 	"  -r, --gateway IP       set the default route via IP (IPv4 or IPv6)\n"
-	"  -d, --dns IP           write /etc/resolv.conf with nameserver IP";
+	"  -d, --dns IP           write /etc/resolv.conf with nameserver IP\n"
+	"  -D, --dev-minimal      remove from /dev all but null zero full random urandom tty pts\n"
+	"                         ptmx shm fd stdin stdout stderr (what an OCI runtime adds)";
 
 /* Seconds with up to three decimals ("10", "0.5") as milliseconds, at most max_s seconds. */
 static int parse_seconds(const char *s, uint64_t max_s, uint64_t *ms)
@@ -124,7 +126,7 @@ int init_main(int argc, char **argv)
 	opt_init(&o);
 	while ((c = applet_opt(&o, argc, argv,
 			       "+h(help)s(sidecar)a(agent)g:(grace)L:(log)m:(max-failures)b:(backoff)B:(backoff-max)"
-			       "S:(stable)u:(uid)G:(gid)r:(gateway)d:(dns)",
+			       "S:(stable)u:(uid)G:(gid)r:(gateway)d:(dns)D(dev-minimal)",
 			       usage, &code)) != -1) {
 		switch (c) {
 		case APPLET_OPT_EXIT:
@@ -178,6 +180,10 @@ int init_main(int argc, char **argv)
 				have_gid = 1;
 			}
 			only_agent = c == 'u' ? "--uid" : "--gid";
+			break;
+		case 'D':
+			agent.dev_minimal = 1;
+			only_agent = "--dev-minimal";
 			break;
 		case 'r':
 		case 'd':

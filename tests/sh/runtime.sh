@@ -223,20 +223,22 @@ done
 if [ $? != 0 ] && grep -q "RUN_TEST_TOKEN" "$T/err"; then ok "a missing token variable stops the start and names it"; else fail "missing token" "$(cat "$T/err")"; fi
 
 # --- kill -9 of the host process: the bottle dies with it; bb bottle cleanup removes what is left ---
-(cd "$T/ws" && RUN_TEST_TOKEN=$TOKEN SSL_CERT_FILE=$T/upca.crt exec "$BB" bottle run dev --hosts "$T/hosts" -- sleep 60) >/dev/null 2>&1 &
+# The agent's sleep has a length of its own: other tests on this machine sleep too.
+SLP="sleep 6$((RANDOM % 10)).$((RANDOM % 900 + 100))"
+(cd "$T/ws" && RUN_TEST_TOKEN=$TOKEN SSL_CERT_FILE=$T/upca.crt exec "$BB" bottle run dev --hosts "$T/hosts" -- $SLP) >/dev/null 2>&1 &
 hostpid=$!
 sd=""
-for _ in $(seq 100); do
+for _ in $(seq 400); do
 	sd=$(ls -d "$BB_HOME"/.bb/state/dev-* 2>/dev/null | head -n 1)
-	[ -n "$sd" ] && pgrep -f "bb egress --policy $sd" >/dev/null && break
+	[ -n "$sd" ] && pgrep -f "bb egress --policy $sd" >/dev/null && pgrep -fx "$SLP" >/dev/null && break
 	sleep 0.05
 done
-sleep 0.3
 kill -9 "$hostpid"
 wait "$hostpid" 2>/dev/null
-for _ in $(seq 40); do pgrep -f "$sd/|sleep 60" >/dev/null || break; sleep 0.05; done
+# The teardown runs on parent-death signals down the tree: a loaded machine takes a moment.
+for _ in $(seq 400); do pgrep -f "$sd/|^$SLP\$" >/dev/null || break; sleep 0.05; done
 if [ -z "$sd" ]; then fail "crash" "the bottle's state directory never appeared"
-elif pgrep -f "$sd/|sleep 60" >/dev/null; then fail "crash: processes" "the bottle (sidecar or agent) outlived its host process: $(pgrep -af "$sd/|sleep 60")"
+elif pgrep -f "$sd/|^$SLP\$" >/dev/null; then fail "crash: processes" "the bottle (sidecar or agent) outlived its host process by 20 s: $(pgrep -af "$sd/|^$SLP\$")"
 else ok "kill -9 of the host process: no process of the bottle survives (sidecar and agent)"; fi
 # Its cgroups stay until bb bottle cleanup removes them (rt_cleanup_cgroups); removed here so no test leaves one.
 on_exit "rmdir /sys/fs/cgroup/*/bb-$hostpid-* /sys/fs/cgroup/*/*/*/bb-$hostpid-* 2>/dev/null"
