@@ -144,9 +144,9 @@ static int hide(const char *path)
  * A minimal /dev: a tmpfs (read-only once filled) with the host's null,
  * zero, full, random, urandom and tty bound onto empty files (a user
  * namespace cannot mknod), a private devpts, a tmpfs /dev/shm and the
- * fd/stdin/stdout/stderr links.
+ * fd/stdin/stdout/stderr links; the VMM's (kvm) also /dev/kvm.
  */
-static int make_dev(const char *stage, int kvm)
+static int make_dev(const struct rt_config *c, const char *stage, int kvm)
 {
 	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty", NULL };
 	static const char *const links[][2] = { { "fd", "/proc/self/fd" },     { "stdin", "/proc/self/fd/0" },
@@ -180,7 +180,19 @@ static int make_dev(const char *stage, int kvm)
 	snprintf(p, sizeof p, "%s/shm", dev);
 	if (mkdir(p, 01777) < 0 || mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m") < 0)
 		return -1;
-	if (kvm) { /* the vm backend's VMM: the hypervisor, nothing else added */
+	if (kvm && c->vmm->kvm_own) {
+		/*
+		 * The host's /dev/kvm admits root alone: the VMM gets a node of the
+		 * device owned by its uid, in its own /dev (made here with the
+		 * caller's privilege, before the user namespace; nothing on the host).
+		 */
+		struct stat st;
+		unsigned id = c->uid ? c->uid : rt_agent_root_id(), gid = c->gid ? c->gid : rt_agent_root_id();
+		snprintf(p, sizeof p, "%s/kvm", dev);
+		if (stat("/dev/kvm", &st) < 0 || !S_ISCHR(st.st_mode) || mknod(p, S_IFCHR | 0600, st.st_rdev) < 0 ||
+		    chown(p, id, gid) < 0)
+			return -1;
+	} else if (kvm) { /* the vm backend's VMM: the hypervisor, nothing else added */
 		int fd;
 		snprintf(p, sizeof p, "%s/kvm", dev);
 		fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
@@ -255,7 +267,7 @@ static void stage_own(const struct rt_config *c, int ready_wr, const char *stage
 		      const char *run_opts)
 {
 	char p[4200];
-	if (c->fault == 8 || make_dev(stage, kvm) < 0)
+	if (c->fault == 8 || make_dev(c, stage, kvm) < 0)
 		shim_fail(ready_wr, c->fault == 8 ? "minimal /dev (fault injected)" : kvm ? "minimal /dev with /dev/kvm" : "minimal /dev",
 			  c->fault == 8 ? EPERM : errno);
 	snprintf(p, sizeof p, "%s/proc", stage);
@@ -508,7 +520,7 @@ static void sidecar_mounts(const struct rt_config *c, int ready_wr)
 				shim_fail(ready_wr, k ? "bind SSL_CERT_FILE/SSL_CERT_DIR read-only" : "bind the bottle CA read-only",
 					  errno);
 	}
-	if (c->fault == 8 || make_dev(stage, 0) < 0)
+	if (c->fault == 8 || make_dev(c, stage, 0) < 0)
 		shim_fail(ready_wr, c->fault == 8 ? "minimal /dev (fault injected)" : "minimal /dev", c->fault == 8 ? EPERM : errno);
 	snprintf(p, sizeof p, "%s/proc", stage);
 	if (mkdir(p, 0555) < 0)

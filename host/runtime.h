@@ -68,6 +68,8 @@ struct rt_vmm {
 	size_t nfds;
 	int kvm;                  /* bind /dev/kvm into the VMM's /dev */
 	unsigned kvm_gid;         /* its group, mapped and given to the VMM (0: none needed) */
+	int kvm_own;              /* the host's admits root alone (0600): the VMM's /dev gets a node of the
+				   * device of its own instead, owned by the VMM's uid */
 	long long memory_max;     /* the VMM side's memory limit: the guest's RAM and the VMM's own */
 	/*
 	 * While the VM runs (vmm is the VMM side's shim): serve its streams

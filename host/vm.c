@@ -44,6 +44,7 @@ struct vm_prep {
 	size_t nko;
 	int kvm;                   /* /dev/kvm is there: KVM, else TCG (BB_VM_ACCEL=tcg only) */
 	unsigned kvm_gid;
+	int kvm_own;               /* neither its group nor everyone may open it: the VMM gets a node of its own */
 	long long ram;             /* the guest's memory, bytes */
 	int cpus;
 };
@@ -730,6 +731,26 @@ static int find_qemu(char *out, size_t cap, struct bb_err *e)
 	return bb_errf(e, BB_ELIB, "vm: qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)");
 }
 
+/*
+ * Does the CPU offer hardware virtualization (a "vmx" or "svm" flag)? A
+ * host can have /dev/kvm without it (PVM, the kernel's kvm_pvm: a nested
+ * KVM on page tables), run a vCPU to its first HLT, and still hang a stock
+ * Linux guest at boot, silently: that is refused, not waited for.
+ */
+static int cpu_virtualizes(void)
+{
+	char line[4096];
+	FILE *f = fopen("/proc/cpuinfo", "re");
+	int yes = 0;
+	if (!f)
+		return 1; /* no way to tell: let qemu try */
+	while (!yes && fgets(line, sizeof line, f))
+		if (!strncmp(line, "flags", 5))
+			yes = strstr(line, " vmx") || strstr(line, " svm");
+	fclose(f);
+	return yes;
+}
+
 static int vm_prepare(struct bk_run *r, struct bb_err *e)
 {
 	struct vm_prep *p;
@@ -754,9 +775,18 @@ static int vm_prepare(struct bk_run *r, struct bb_err *e)
 			return bb_errno(e, errno,
 					"vm: /dev/kvm (the VM needs KVM; BB_VM_ACCEL=tcg runs it emulated, many times slower)");
 		close(fd);
+		if (!cpu_virtualizes())
+			return bb_errf(e, BB_ELIB,
+				       "vm: /dev/kvm is there, but the CPU shows no hardware virtualization (no vmx or svm in "
+				       "/proc/cpuinfo: a KVM without it, such as PVM, boots only guest kernels built for it, and "
+				       "Debian's hangs). BB_VM_ACCEL=tcg runs the guest emulated, many times slower");
 		p->kvm = 1;
-		if (stat("/dev/kvm", &st) == 0 && (st.st_mode & 06) != 06)
-			p->kvm_gid = st.st_gid; /* not open to all: the VMM gets its group */
+		if (stat("/dev/kvm", &st) == 0 && (st.st_mode & 06) != 06) {
+			if ((st.st_mode & 060) == 060)
+				p->kvm_gid = st.st_gid; /* not open to all: the VMM gets its group */
+			else
+				p->kvm_own = 1; /* root's alone (0600): a node of its own in the VMM's /dev */
+		}
 	}
 	if (find_kernel(r->kernel, p->kernel, sizeof p->kernel, e) < 0 || find_modules(p, e) < 0)
 		return -1;
@@ -817,6 +847,7 @@ static int vm_backend_run(struct bk_run *r, int *exit_code, struct bb_err *e)
 	v.fds[v.nfds++] = ifd;               /* 10 */
 	v.kvm = p->kvm;
 	v.kvm_gid = p->kvm_gid;
+	v.kvm_own = p->kvm_own;
 	v.memory_max = p->ram + VM_VMM_OVERHEAD;
 	v.serve = vm_serve;
 	v.arg = &l;

@@ -2,7 +2,8 @@
 # vm.sh - the vm backend's costs against the embedded runtime, same run: start to the agent's first output (its exec),
 # start to exit (teardown included), and the VMM's memory while a bottle idles.
 # Usage: sudo scripts/bench/vm.sh [RUNS]   (needs root, qemu-system-x86 and a kernel: scripts/setup.sh test; builds nothing)
-# Without /dev/kvm the guest runs emulated (BB_VM_ACCEL=tcg): the figures then say so and are not KVM's.
+# Without a usable /dev/kvm (none, or no vmx/svm) the guest runs emulated (BB_VM_ACCEL=tcg): the figures then say so
+# and are not KVM's.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BB=${BB:-$top/bb}
@@ -16,7 +17,7 @@ mkdir -p "$BB_HOME/.bb/bottles" "$T/ws"
 chown 65534:65534 "$T/ws"
 printf -- '---\negress:\n  routes: []\n---\n' >"$BB_HOME/.bb/bottles/bench.md"
 accel=kvm
-if [ ! -c /dev/kvm ]; then
+if [ ! -c /dev/kvm ] || ! grep -qwE 'vmx|svm' /proc/cpuinfo; then # no KVM, or one without vmx/svm (PVM): bb refuses it
 	accel=tcg
 	export BB_VM_ACCEL=tcg
 fi

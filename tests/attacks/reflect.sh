@@ -64,7 +64,7 @@ seen() {
 		fail "$name" "the agent saw the token: $why"
 	elif ! grep -q '\[bb:scrubbed\|\*\*\*\*\*\*\*\*' "$T/out"; then
 		fail "$name" "no reflection arrived at all: $(head -c 300 "$T/out" | tr '\r\n' '  ') $(cat "$T/curl.err" 2>/dev/null)"
-	elif ! grep -F -- "$mark" "$AUDIT" | tail -n 1 | grep -q '"rule":"scrub".*response scrubbed'; then
+	elif ! audit_has "$mark" '"rule":"scrub".*response scrubbed'; then
 		fail "$name" "the audit line does not say the response was scrubbed: $(grep -F -- "$mark" "$AUDIT" | tail -n 1)"
 	else
 		ok "$name"
@@ -169,7 +169,7 @@ fi
 if grep -qF -- "$TOKEN" "$AUDIT" "$T/egress.err"; then fail "the token never appears in egress's logs" "it does"; else ok "the token never appears in egress's logs"; fi
 # Controls: an answer without the token passes unchanged, compressed ones decoded, and its audit line is an ordinary allow.
 out=$(curl -sS --max-time 20 -x "$P" --cacert "$CA" "https://api.test:$UP_TLS/control?where=none&coding=gzip")
-if [[ "$out" == '{"ok": true, "nothing": "reflected"}' ]] && grep -F '/control' "$AUDIT" | grep -q '"rule":"mitm"'; then
+if [[ "$out" == '{"ok": true, "nothing": "reflected"}' ]] && audit_has /control '"rule":"mitm"'; then
 	ok "control: a gzip answer without the token arrives decoded, unchanged, not marked scrubbed"
 else
 	fail "control" "$out $(grep -F /control "$AUDIT")"

@@ -55,7 +55,7 @@ for mode in mitm direct; do
 	else
 		fail "$mode extensions" "$(head -n 1 "$WSLOG"); client: $(j extensions)"
 	fi
-	if grep '"rule":"websocket"' "$AUDIT" | grep -q 'closed; agent to upstream 2 messages in 4 frames'; then
+	if audit_has '"rule":"websocket"' 'closed; agent to upstream 2 messages in 4 frames'; then
 		ok "$mode: the audit has a line at the upgrade and one at the close with frame and byte counts"
 	else
 		fail "$mode audit" "$(grep websocket "$AUDIT" | tail -n 2)"
@@ -65,7 +65,7 @@ for mode in mitm direct; do
 	ws $mode api.test /ws send:auth:1 recv send:auth:7 recv close
 	if [ "$(j status)" = 101 ] && [ "$(j 'recv[0]')" != None ] && [ "$(j 'recv[1]')" != None ] &&
 		! grep -qF -- "$TOKEN" "$T/ws.out" && grep -q 'reflected: Bearer' "$T/ws.out" &&
-		grep '"rule":"scrub"' "$AUDIT" | tail -n 1 | grep -q 'occurrences'; then
+		audit_has '"rule":"scrub"' 'occurrences'; then
 		ok "$mode: the injected credential the upstream sends back (whole, or split over 7 fragments) is scrubbed"
 	else
 		fail "$mode reflected credential" "$(why)"
