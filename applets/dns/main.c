@@ -22,7 +22,7 @@ static const char usage[] =
 	"The agent's resolver: answers only the names the plan's dns part allows (exact\n"
 	"names; \"*.zone\" entries for names under zone), over UDP and TCP; refuses the\n"
 	"rest and tunnelling shapes, and logs every decision as a JSON line.\n"
-	"  -p, --policy FILE        the plan JSON (`bb bottle plan --json`) or its dns object\n"
+	"  -p, --policy FILE        the plan JSON (`bb bottle plan --json`, schema bb.plan/1)\n"
 	"  -l, --listen ADDR:PORT   where to listen, UDP and TCP (default 0.0.0.0:53)\n"
 	"  -F, --listen-fd N        use the UDP or TCP socket inherited as fd N instead (the\n"
 	"                           runtime's; once per type)\n"

@@ -28,7 +28,7 @@ static const char usage[] =
 	"The bottle's only way out: an HTTP/1.1 forward proxy (absolute URIs and\n"
 	"CONNECT, with TLS interception) and direct mode (Host names a route). Default\n"
 	"deny; routes, credentials and DLP come from the plan's egress part.\n"
-	"  -p, --policy FILE      the plan JSON (`bb bottle plan --json`) or its egress object\n"
+	"  -p, --policy FILE      the plan JSON (`bb bottle plan --json`, schema bb.plan/1)\n"
 	"  -l, --listen ADDR:PORT where to listen (default 0.0.0.0:9099)\n"
 	"  -F, --listen-fd N      use the listening socket inherited as fd N instead (the runtime's)\n"
 	"  -L, --log FILE|-       audit log, JSON lines (default - = stderr)\n"
