@@ -54,59 +54,6 @@ static void id_map(cJSON *arr, unsigned inside, unsigned outside)
 	cJSON_AddItemToArray(arr, m);
 }
 
-/*
- * linux.seccomp from lib/seccomp's list (the one source of truth): the
- * same calls refused with EPERM, clone with any namespace flag refused
- * (one masked-equal rule per flag: rules are ORed), clone3 ENOSYS, and
- * only the native architecture (libseccomp kills the others and x32).
- */
-static cJSON *seccomp_json(void)
-{
-	static const unsigned long ns_flags[] = { 0x00020000UL, 0x02000000UL, 0x04000000UL, 0x08000000UL,
-						  0x10000000UL, 0x20000000UL, 0x40000000UL };
-	cJSON *sc = cJSON_CreateObject(), *arches, *calls, *rule, *names;
-	size_t i;
-	_Static_assert((0x00020000UL | 0x02000000UL | 0x04000000UL | 0x08000000UL | 0x10000000UL | 0x20000000UL |
-			0x40000000UL) == SECCOMP_NS_CLONE_FLAGS,
-		       "one rule per namespace flag");
-	cJSON_AddStringToObject(sc, "defaultAction", "SCMP_ACT_ALLOW");
-	arches = cJSON_AddArrayToObject(sc, "architectures");
-#if defined(__x86_64__)
-	cJSON_AddItemToArray(arches, cJSON_CreateString("SCMP_ARCH_X86_64"));
-#elif defined(__aarch64__)
-	cJSON_AddItemToArray(arches, cJSON_CreateString("SCMP_ARCH_AARCH64"));
-#endif
-	calls = cJSON_AddArrayToObject(sc, "syscalls");
-	rule = cJSON_CreateObject();
-	names = cJSON_AddArrayToObject(rule, "names");
-	for (i = 0; i < seccomp_agent_ndenied; i++)
-		cJSON_AddItemToArray(names, cJSON_CreateString(seccomp_agent_denied[i].name));
-	cJSON_AddStringToObject(rule, "action", "SCMP_ACT_ERRNO");
-	cJSON_AddNumberToObject(rule, "errnoRet", EPERM);
-	cJSON_AddItemToArray(calls, rule);
-	for (i = 0; i < sizeof ns_flags / sizeof ns_flags[0]; i++) {
-		cJSON *args, *arg;
-		rule = cJSON_CreateObject();
-		cJSON_AddItemToArray(cJSON_AddArrayToObject(rule, "names"), cJSON_CreateString("clone"));
-		cJSON_AddStringToObject(rule, "action", "SCMP_ACT_ERRNO");
-		cJSON_AddNumberToObject(rule, "errnoRet", EPERM);
-		args = cJSON_AddArrayToObject(rule, "args");
-		arg = cJSON_CreateObject();
-		cJSON_AddNumberToObject(arg, "index", 0);
-		cJSON_AddNumberToObject(arg, "value", (double)ns_flags[i]);
-		cJSON_AddNumberToObject(arg, "valueTwo", (double)ns_flags[i]);
-		cJSON_AddStringToObject(arg, "op", "SCMP_CMP_MASKED_EQ");
-		cJSON_AddItemToArray(args, arg);
-		cJSON_AddItemToArray(calls, rule);
-	}
-	rule = cJSON_CreateObject();
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(rule, "names"), cJSON_CreateString("clone3"));
-	cJSON_AddStringToObject(rule, "action", "SCMP_ACT_ERRNO");
-	cJSON_AddNumberToObject(rule, "errnoRet", ENOSYS);
-	cJSON_AddItemToArray(calls, rule);
-	return sc;
-}
-
 /* Where the walk of one side's root puts its entries: the mounts array, the (shared) staged root directory. */
 struct oci_walk {
 	cJSON *mounts;
@@ -317,7 +264,7 @@ static cJSON *config(const struct rt_config *c, int agent, char *const argv[], c
 						(double)(pids ? pids : agent ? RT_AGENT_PIDS_DEFAULT : RT_SIDECAR_PIDS_DEFAULT));
 	}
 	if (agent)
-		cJSON_AddItemToObject(linux, "seccomp", seccomp_json());
+		cJSON_AddItemToObject(linux, "seccomp", seccomp_agent_profile());
 	return cfg;
 }
 

@@ -24,8 +24,8 @@ struct seccomp_denied {
 };
 
 /*
- * The one list: the BPF filter below and the OCI backend's
- * linux.seccomp (host/oci.c) are both built from it.
+ * The one list: the BPF filter below and the profile the OCI and Docker
+ * backends hand their runtime (seccomp_agent_profile) are built from it.
  */
 extern const struct seccomp_denied seccomp_agent_denied[];
 extern const size_t seccomp_agent_ndenied;
@@ -36,6 +36,17 @@ extern const size_t seccomp_agent_ndenied;
  * so libcs fall back to clone.
  */
 #define SECCOMP_NS_CLONE_FLAGS 0x7e020000UL /* CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET */
+
+/*
+ * The same list as a libseccomp-style profile (a cJSON object the caller
+ * deletes, NULL when out of memory): defaultAction SCMP_ACT_ALLOW, the
+ * calls refused with EPERM, clone with any namespace flag refused, clone3
+ * ENOSYS, only the native architecture (libseccomp kills the others and
+ * x32). The OCI runtime spec's linux.seccomp and the Docker Engine's
+ * seccomp profile (HostConfig.SecurityOpt seccomp=...) share this format:
+ * host/oci.c and host/docker.c both send it.
+ */
+struct cJSON *seccomp_agent_profile(void);
 
 /*
  * Install the filter on the calling thread, inherited across fork and exec.

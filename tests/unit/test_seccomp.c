@@ -1,4 +1,5 @@
-/* test_seccomp.c - lib/seccomp: the one deny list (numbers and names, as the OCI bundles use it) and the installed filter. */
+/* test_seccomp.c - lib/seccomp: the one deny list (numbers and names), the installed filter, and the profile the OCI and Docker backends send. */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
@@ -69,9 +70,48 @@ static void the_filter_refuses_them(void)
 		printf("#   child status %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st));
 }
 
+/* The profile the OCI and Docker backends send: the same list, clone's namespace flags one rule each, clone3 ENOSYS. */
+static void the_profile_holds_the_list(void)
+{
+	cJSON *p = seccomp_agent_profile(), *calls, *r, *names;
+	int clone_rules = 0, clone3 = 0, listed_all = 0;
+	unsigned long flags = 0;
+	T_CHECK(p != NULL);
+	T_STREQ(cJSON_GetStringValue(cJSON_GetObjectItem(p, "defaultAction")), "SCMP_ACT_ALLOW");
+	T_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(p, "architectures")) == 1);
+	calls = cJSON_GetObjectItem(p, "syscalls");
+	cJSON_ArrayForEach(r, calls)
+	{
+		const char *first;
+		names = cJSON_GetObjectItem(r, "names");
+		first = cJSON_GetStringValue(cJSON_GetArrayItem(names, 0));
+		T_STREQ(cJSON_GetStringValue(cJSON_GetObjectItem(r, "action")), "SCMP_ACT_ERRNO");
+		if (first && !strcmp(first, "clone")) {
+			const cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "args"), 0);
+			T_CHECK(cJSON_GetObjectItem(r, "errnoRet")->valueint == EPERM);
+			T_STREQ(cJSON_GetStringValue(cJSON_GetObjectItem(a, "op")), "SCMP_CMP_MASKED_EQ");
+			flags |= (unsigned long)cJSON_GetObjectItem(a, "value")->valuedouble;
+			clone_rules++;
+		} else if (first && !strcmp(first, "clone3")) {
+			T_CHECK(cJSON_GetObjectItem(r, "errnoRet")->valueint == ENOSYS);
+			clone3++;
+		} else {
+			size_t i;
+			T_CHECK(cJSON_GetObjectItem(r, "errnoRet")->valueint == EPERM);
+			T_CHECK(cJSON_GetArraySize(names) == (int)seccomp_agent_ndenied);
+			for (i = 0; i < seccomp_agent_ndenied; i++)
+				T_STREQ(cJSON_GetStringValue(cJSON_GetArrayItem(names, (int)i)), seccomp_agent_denied[i].name);
+			listed_all++;
+		}
+	}
+	T_CHECK(listed_all == 1 && clone3 == 1 && clone_rules == 7 && flags == SECCOMP_NS_CLONE_FLAGS);
+	cJSON_Delete(p);
+}
+
 int main(void)
 {
 	T_RUN(the_list_has_names_and_numbers);
 	T_RUN(the_filter_refuses_them);
+	T_RUN(the_profile_holds_the_list);
 	T_END();
 }
