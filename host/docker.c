@@ -31,6 +31,7 @@
 #include "sidecar.h"
 #include "json.h"
 #include "rootfs.h"
+#include "seccomp.h"
 
 #define DK_IO_TIMEOUT_S 300 /* one call (an image import of a large binary included) */
 #define DK_READY_MS 20000   /* until the sidecar's egress accepts */
@@ -556,14 +557,14 @@ static int isolate_bridge(const char *gateway, struct bb_err *e)
 
 /* ---------- the bottle ---------- */
 
-cJSON *dk_env_for_container(char *const *env, const char *ip, int drop_dialer)
+cJSON *dk_env_for_container(char *const *env, const char *ip)
 {
 	cJSON *a = cJSON_CreateArray(), *item;
 	size_t k = strlen(RT_SIDECAR_ADDR);
 	int bad = !a;
 	for (; !bad && env && *env; env++) {
 		struct buf b = BUF_INIT(1u << 20);
-		const char *s = *env, *hit, *eq;
+		const char *s = *env, *hit;
 		while ((hit = strstr(s, RT_SIDECAR_ADDR)) != NULL) {
 			bad |= buf_append(&b, s, (size_t)(hit - s), NULL);
 			if (hit[k] >= '0' && hit[k] <= '9') /* 10.231.0.10 is another address */
@@ -574,14 +575,6 @@ cJSON *dk_env_for_container(char *const *env, const char *ip, int drop_dialer)
 		}
 		bad |= buf_append_str(&b, s, NULL);
 		bad |= buf_append_byte(&b, 0, NULL);
-		eq = !bad && b.p ? strchr(b.p, '=') : NULL;
-		if (drop_dialer && eq && eq - b.p >= 8 && !strncmp(b.p, "BB_", 3) && !strncmp(eq - 5, "_ARGS", 5)) {
-			char *d = strstr(b.p, " --dialer ");
-			if (d) {
-				char *end = strchr(d + 10, ' ');
-				memmove(d, end ? end : d + strlen(d), strlen(end ? end : d + strlen(d)) + 1);
-			}
-		}
 		item = bad ? NULL : cJSON_CreateString(b.p);
 		if (!item || !cJSON_AddItemToArray(a, item))
 			bad = 1;
@@ -720,6 +713,49 @@ static cJSON *container_base(const char *image, char *const *argv, cJSON *env, c
 		cJSON_AddItemToArray(u, o);
 	}
 	return c;
+}
+
+/*
+ * bb's seccomp list (lib/seccomp.h) as the agent's profile, in place of the
+ * engine's default. Docker takes the profile itself in SecurityOpt (its CLI
+ * reads the file and inlines it); podman 4 opens the value as a path
+ * ("opening seccomp profile failed: open {..."), so for podman it is written
+ * to the state directory (the agent never sees it) and named.
+ */
+static int add_seccomp(const struct dk_client *d, cJSON *host, const char *state_dir, struct bb_err *e)
+{
+	cJSON *prof = seccomp_agent_profile(), *opt = NULL;
+	char *js = prof ? cJSON_PrintUnformatted(prof) : NULL;
+	struct buf v = BUF_INIT(1u << 20);
+	int rc = -1;
+	cJSON_Delete(prof);
+	if (!js) {
+		bb_errno(e, ENOMEM, "docker: the seccomp profile");
+		goto out;
+	}
+	if (d->podman) {
+		char f[PATH_MAX];
+		snprintf(f, sizeof f, "%s/seccomp.json", state_dir);
+		if (fd_write_file_atomic(f, js, strlen(js), 0600, e) < 0)
+			goto out;
+		if (buf_append_str(&v, "seccomp=", e) < 0 || buf_append_str(&v, f, e) < 0)
+			goto out;
+	} else if (buf_append_str(&v, "seccomp=", e) < 0 || buf_append_str(&v, js, e) < 0) {
+		goto out;
+	}
+	if (buf_append_byte(&v, 0, e) < 0)
+		goto out;
+	opt = cJSON_CreateString(v.p);
+	if (!opt || !cJSON_AddItemToArray(cJSON_GetObjectItem(host, "SecurityOpt"), opt)) {
+		cJSON_Delete(opt);
+		bb_errno(e, ENOMEM, "docker: the seccomp profile");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(js);
+	buf_free(&v);
+	return rc;
 }
 
 /* Memory and process limits (HostConfig.Memory, PidsLimit): < 0 none, else that many. */
@@ -911,7 +947,7 @@ static int attach_pump(int sock, struct buf *early, struct bb_err *e)
 /* What docker_run made, to undo in reverse order. */
 struct made {
 	char image[128];
-	char net_int[96], net_egress[96];
+	char net_int[96];
 	char sidecar[72], agent[72];
 };
 
@@ -926,10 +962,6 @@ static void undo(const struct dk_client *d, const struct made *m)
 		snprintf(path, sizeof path, "/containers/%s/stop?t=2", m->sidecar); /* SIGTERM: daemons flush their logs */
 		dk_do(d, "POST", path, NULL, NULL);
 		snprintf(path, sizeof path, "/containers/%s?force=1&v=1", m->sidecar);
-		dk_do(d, "DELETE", path, NULL, NULL);
-	}
-	if (m->net_egress[0]) {
-		snprintf(path, sizeof path, "/networks/%s", m->net_egress);
 		dk_do(d, "DELETE", path, NULL, NULL);
 	}
 	if (m->net_int[0]) {
@@ -961,7 +993,7 @@ int docker_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 	struct made m = { 0 };
 	struct buf early = BUF_INIT(1u << 20), bundle = BUF_INIT(RT_CA_BUNDLE_MAX);
 	char slug[64], pid[16], path[PATH_MAX + 64], ip[32], gateway[32], rundir[PATH_MAX + 16], slog[PATH_MAX + 16], uid[16],
-		gid[16], egress_ip[64] = "", image_ref[96] = "";
+		gid[16], image_ref[96] = "";
 	char *sargv[] = { "/bb", "init", "--sidecar", "--log", slog, NULL };
 	char **aargv = NULL;
 	cJSON *body = NULL, *host, *mounts, *env;
@@ -1043,22 +1075,14 @@ int docker_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 	}
 	if (!m.net_int[0])
 		goto out;
-	{
-		char js[512];
-		snprintf(m.net_egress, sizeof m.net_egress, "bb-%s-egress", slug);
-		snprintf(js, sizeof js,
-			 "{\"Name\":\"%s\",\"CheckDuplicate\":true,\"Driver\":\"bridge\","
-			 "\"Labels\":{\"" DK_LABEL "\":\"%s\",\"" DK_LABEL_PID "\":\"%s\"}}",
-			 m.net_egress, slug, pid);
-		if (dk_do(&d, "POST", "/networks/create", js, e) < 0) {
-			m.net_egress[0] = 0;
-			goto out;
-		}
-	}
 	FAULT(3);
 
-	/* The sidecar: bb init --sidecar, egress dialing upstreams itself from the egress network. */
-	env = dk_env_for_container(c->sidecar_env, ip, 1);
+	/*
+	 * The sidecar: bb init --sidecar, only on the internal network (no route out). Egress and
+	 * git-gate dial upstreams through the host's dialer (--dialer STATE/dial.sock in their
+	 * arguments), whose socket it reaches through the state directory bound below.
+	 */
+	env = dk_env_for_container(c->sidecar_env, ip);
 	if (!env) {
 		bb_errno(e, ENOMEM, "docker: the sidecar's environment");
 		goto out;
@@ -1097,39 +1121,18 @@ int docker_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 	body = NULL;
 	if (n < 0)
 		goto out;
-	{
-		char js[160];
-		snprintf(js, sizeof js, "{\"Container\":\"%s\"}", m.sidecar);
-		snprintf(path, sizeof path, "/networks/%s/connect", m.net_egress);
-		if (dk_do(&d, "POST", path, js, e) < 0)
-			goto out;
-	}
 	snprintf(path, sizeof path, "/containers/%s/start", m.sidecar);
 	if (dk_do(&d, "POST", path, NULL, e) < 0)
 		goto out;
 	FAULT(4);
 
-	/* Ready when egress accepts on the sidecar's egress-network address (the host can reach that one). */
+	/*
+	 * Ready when egress accepts on the sidecar's internal address: the host reaches it through
+	 * the bridge's gateway address, which is still there (isolate_bridge takes it off next).
+	 */
 	{
-		cJSON *ins;
-		const char *v;
 		long long until = now_ms() + DK_READY_MS;
-		snprintf(path, sizeof path, "/containers/%s/json", m.sidecar);
-		ins = dk_get_json(&d, "GET", path, NULL, e);
-		if (!ins)
-			goto out;
-		v = cJSON_GetStringValue(cJSON_GetObjectItem(
-			cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(ins, "NetworkSettings"), "Networks"),
-					    m.net_egress),
-			"IPAddress"));
-		if (v && strlen(v) < sizeof egress_ip)
-			memcpy(egress_ip, v, strlen(v) + 1);
-		cJSON_Delete(ins);
-		if (!egress_ip[0]) {
-			bb_errf(e, BB_ELIB, "docker: GET %s: the sidecar has no address on %s", path, m.net_egress);
-			goto out;
-		}
-		while (!tcp_accepts(egress_ip, 9099)) {
+		while (!tcp_accepts(ip, 9099)) {
 			if (now_ms() > until) {
 				char tail[300];
 				container_tail(&d, m.sidecar, tail, sizeof tail);
@@ -1180,13 +1183,15 @@ int docker_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 	chmod(c->state_dir, 0711); /* the engine's runtime must reach the bind sources under it */
 
 	/* The agent: the host's directories read-only, its workspace read-write, only the internal network. */
-	env = dk_env_for_container(c->agent_env, ip, 0);
+	env = dk_env_for_container(c->agent_env, ip);
 	if (!env) {
 		bb_errno(e, ENOMEM, "docker: the agent's environment");
 		goto out;
 	}
 	body = container_base(image_ref, aargv, env, slug, pid, agent_caps, &host);
 	cJSON_AddStringToObject(body, "Hostname", "bb-agent");
+	if (add_seccomp(&d, host, c->state_dir, e) < 0)
+		goto out;
 	add_limits(host, mem == 0 ? RT_AGENT_MEMORY_DEFAULT : mem, pids == 0 ? RT_AGENT_PIDS_DEFAULT : pids);
 	cJSON_AddStringToObject(body, "WorkingDir", c->workspace);
 	cJSON_AddBoolToObject(body, "AttachStdin", 1);

@@ -119,19 +119,18 @@ int dk_demux_feed(struct dk_demux *m, const char *in, size_t len, size_t *consum
 /*
  * The container's Env (a cJSON array the caller deletes) from a bottle
  * environment built for bb's runtime: RT_SIDECAR_ADDR (not when followed
- * by a digit) becomes ip, the sidecar's address on the internal network;
- * with drop_dialer, " --dialer PATH" is taken out of every BB_*_ARGS
- * (egress and git-gate dial upstreams themselves here). Intermediate copies are wiped (tokens).
+ * by a digit) becomes ip, the sidecar's address on the internal network.
+ * Intermediate copies are wiped (tokens).
  */
-struct cJSON *dk_env_for_container(char *const *env, const char *ip, int drop_dialer);
+struct cJSON *dk_env_for_container(char *const *env, const char *ip);
 
 /*
  * The bottle on the Docker/Podman engine named by DOCKER_HOST (see
  * dk_client_init): loads the sidecar image (this binary, lib/image.h) with
  * POST /images/load, makes an
- * internal network (agent <-> sidecar) and an egress network (sidecar
- * only), runs the sidecar (bb init --sidecar, egress dialing upstreams
- * itself) and the agent (bb init --agent, only on the internal network,
+ * internal network (agent <-> sidecar, no route out), runs the sidecar
+ * (bb init --sidecar, egress dialing upstreams through the host's dialer,
+ * whose socket is in the bound state directory) and the agent (bb init --agent, only on the internal network,
  * the host's directories read-only, caps dropped, no-new-privileges,
  * read-only rootfs), streams the agent's stdin/stdout/stderr and returns
  * its status in *exit_code. The host's address on the internal bridge is

@@ -72,6 +72,13 @@ leftovers() { # what bb left on the engine or in the state dir, one line each; e
 	api '/images/json' | python3 -c 'import json,sys; [print("image", i.get("RepoTags")) for i in json.load(sys.stdin)]'
 	ls -A "$BB_HOME/.bb/state" 2>/dev/null | grep -v '^meta$' | sed 's/^/state /'
 }
+wait_running() { # ROLE (agent, sidecar): until a bottle's container of that role runs, at most 20 s
+	for _ in $(seq 200); do
+		api '/containers/json?filters=%7B%22status%22%3A%5B%22running%22%5D%7D' | grep -q -- "-$1\"" && return 0
+		sleep 0.1
+	done
+	return 1
+}
 nothing_left() { # NAME
 	local l
 	l=$(leftovers)
@@ -162,6 +169,53 @@ else
 fi
 rm -f "$T/ws/ws-ok"
 
+# --- the sidecar: only on the internal network (no route out); egress dials through the host's dialer ---
+# Probed from the sidecar's own network namespace (its image holds only bb): a direct connect to the
+# upstream finds no route, a request through egress there reaches it.
+(cd "$T/ws" && DK_TEST_TOKEN=$TOKEN SSL_CERT_FILE=$T/upca.crt exec timeout 120 "$BB" bottle run dev --backend docker \
+	--hosts "$T/hosts" -- sleep 60) >"$T/out" 2>"$T/err" </dev/null &
+SC_RUN=$!
+on_exit "kill -KILL $SC_RUN"
+wait_running agent
+SPID=$(api '/containers/json' | python3 -c 'import json,sys; print([c["Id"] for c in json.load(sys.stdin) if any(n.endswith("-sidecar") for n in c["Names"])][0])' |
+	while read -r id; do api "/containers/$id/json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["State"]["Pid"])'; done)
+if [ -n "$SPID" ] && [ "$SPID" -gt 1 ]; then
+	direct=$(nsenter -t "$SPID" -n curl -sS --noproxy '*' -k --max-time 4 "https://$UPADDR:$UP/direct" 2>&1; echo "rc=$?")
+	routes=$(nsenter -t "$SPID" -n ip -4 route show default)
+	via=$(nsenter -t "$SPID" -n curl -sS --max-time 20 --proxy http://127.0.0.1:9099 --cacert "$BB_HOME/.bb/ca/ca.crt" \
+		-H 'Authorization: Bearer placeholder' "https://api.test:$UP/v1/via-sidecar" 2>&1)
+fi
+kill -TERM "$SC_RUN"
+wait "$SC_RUN"
+if [ -n "$SPID" ] && ! grep -q "rc=0" <<<"$direct" && [ -z "$routes" ] && ! grep -q '"/direct"' "$T/up.log" &&
+	grep -q '"path": "/v1/via-sidecar"' <<<"$via"; then
+	ok "the sidecar has no route out (a direct connect to the upstream fails); egress there reaches it through the host's dialer"
+else
+	fail "sidecar without a route out" "pid=$SPID direct: $(tail -c 200 <<<"$direct") default route: $routes via: $(tail -c 200 <<<"$via") $(tail -n 2 "$T/err")"
+fi
+nothing_left "nothing is left after the sidecar probe"
+
+# --- the agent's escape attempts (tests/sh/escapes.inc), all in one bottle; its seccomp filter is bb's list ---
+A=$UPADDR
+. "$(dirname "$0")/escapes.inc"
+escapes_outside_host
+escapes_batch "docker: "
+nothing_left "nothing is left after the escape attempts"
+# Calls the engine's default profile lets through (podman's allows unshare and name_to_handle_at) and bb's list refuses.
+bbrun python3 -c 'import ctypes,os
+l = ctypes.CDLL(None, use_errno=True)
+for name, call in (("unshare(CLONE_NEWUSER)", lambda: l.unshare(0x10000000)),
+                   ("name_to_handle_at", lambda: l.name_to_handle_at(-100, b"/", None, None, 0)),
+                   ("syslog(READ_ALL)", lambda: l.klogctl(3, None, 0))):
+    ctypes.set_errno(0)
+    print(name, "allowed" if call() >= 0 else os.strerror(ctypes.get_errno()))'
+if [ "$(grep -c ' Operation not permitted$' "$T/out")" = 3 ]; then
+	ok "docker: bb's seccomp list is the agent's filter (unshare of a user namespace, name_to_handle_at, syslog: EPERM)"
+else
+	fail "docker: seccomp list" "$(tr '\n' ' ' <"$T/out") $(tail -n 2 "$T/err")"
+fi
+nothing_left "nothing is left after the seccomp probe"
+
 # --- two bottles at once: their own networks and containers, no crosstalk ---
 for i in 1 2; do
 	(cd "$T/ws" && DK_TEST_TOKEN=$TOKEN timeout 120 "$BB" bottle run dev --backend docker -- \
@@ -174,6 +228,7 @@ p1=$(sed -n 's/^bottle-1 //p' "$T/out1"); p2=$(sed -n 's/^bottle-2 //p' "$T/out2
 if [ "$rc1" = 11 ] && [ "$rc2" = 12 ] && [ -n "$p1" ] && [ -n "$p2" ] && [ "$p1" != "$p2" ] && [ -z "$(leftovers)" ]; then
 	ok "two bottles at once: each its own sidecar ($p1, $p2) and status; nothing left"
 else
+	grep -i -E "image|untag|remov" "$T/podman.log" | tail -n 20 >&2
 	fail "two bottles" "rc=$rc1/$rc2 proxies=$p1/$p2 $(tail -n 2 "$T/err1" "$T/err2") left: $(leftovers | tr '\n' ' ')"
 fi
 # The host's stdout closing early (| head) must not kill bb before it tears down.
@@ -190,10 +245,7 @@ fi
 	>"$T/out" 2>"$T/err" </dev/null &
 RUN_PID=$!
 on_exit "kill -KILL $RUN_PID"
-for _ in $(seq 200); do
-	api '/containers/json?filters=%7B%22status%22%3A%5B%22running%22%5D%7D' | grep -q -- '-agent"' && break
-	sleep 0.1
-done
+wait_running agent
 sleep 0.5
 started=$(date +%s)
 kill -TERM "$RUN_PID"
