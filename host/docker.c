@@ -758,6 +758,43 @@ out:
 	return rc;
 }
 
+/* Whether file (/etc/subuid, /etc/subgid) gives the user "containers" a range of ids. */
+static int has_containers_range(const char *file)
+{
+	char line[256];
+	int found = 0;
+	FILE *f = fopen(file, "re");
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof line, f))
+		found = !strncmp(line, "containers:", 11);
+	fclose(f);
+	return found;
+}
+
+/*
+ * The agent's user namespace, where the engine can make one: rootful
+ * podman's UsernsMode "auto" maps the container's ids to unused host ids of
+ * the "containers" ranges of /etc/subuid and /etc/subgid (the engine is on
+ * this host: isolate_bridge checks it), with the workspace owner's uid and
+ * gid mapped 1:1 so the agent's files in the workspace stay the operator's
+ * (runc 1.1 has no idmapped mounts). Without those ranges podman refuses
+ * "auto" ("no subuid ranges found for user containers"), and a map of
+ * bb's own cannot be sent: the Docker-format HostConfig has no field for
+ * one, and "ns:PATH" (a namespace bb made) leaves runc unable to mount the
+ * root podman did not chown for it. Docker knows only its daemon-wide
+ * userns-remap. Those engines run the agent without one (docs/docker.md).
+ */
+static void add_userns(const struct dk_client *d, cJSON *host, unsigned uid, unsigned gid)
+{
+	char mode[96];
+	/* uid 0 would map the namespace's root to the host's */
+	if (!d->podman || !uid || !gid || !has_containers_range("/etc/subuid") || !has_containers_range("/etc/subgid"))
+		return;
+	snprintf(mode, sizeof mode, "auto:uidmapping=%u:%u:1,gidmapping=%u:%u:1", uid, uid, gid, gid);
+	cJSON_AddStringToObject(host, "UsernsMode", mode);
+}
+
 /* Memory and process limits (HostConfig.Memory, PidsLimit): < 0 none, else that many. */
 static void add_limits(cJSON *host, long long mem, long pids)
 {
@@ -1192,6 +1229,7 @@ int docker_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 	cJSON_AddStringToObject(body, "Hostname", "bb-agent");
 	if (add_seccomp(&d, host, c->state_dir, e) < 0)
 		goto out;
+	add_userns(&d, host, (unsigned)c->uid, (unsigned)c->gid);
 	add_limits(host, mem == 0 ? RT_AGENT_MEMORY_DEFAULT : mem, pids == 0 ? RT_AGENT_PIDS_DEFAULT : pids);
 	cJSON_AddStringToObject(body, "WorkingDir", c->workspace);
 	cJSON_AddBoolToObject(body, "AttachStdin", 1);

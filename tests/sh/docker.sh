@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # docker.sh - bb bottle run --backend docker against a real `podman system service`: exit codes, egress, isolation, nothing left behind.
 # The podman service runs in the test's temp dir with its own storage and network config, so it touches nothing of the host's.
+# The user-namespace case binds a copy of /etc (with subordinate id ranges) over the host's: in a mount
+# namespace of the test's own, which the podman service and bb share and nothing else sees.
+if [ -z "${BB_DK_MOUNTNS:-}" ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+	exec env BB_DK_MOUNTNS=1 unshare -m --propagation private bash "$0" "$@"
+fi
 . "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" = 0 ] || { skip "docker" "needs root (rootful podman, the bridge address bb removes)"; exit 0; }
@@ -215,6 +220,29 @@ else
 	fail "docker: seccomp list" "$(tr '\n' ' ' <"$T/out") $(tail -n 2 "$T/err")"
 fi
 nothing_left "nothing is left after the seccomp probe"
+
+# --- the agent in a user namespace: podman's UsernsMode auto, when /etc/subuid and /etc/subgid give "containers" ids ---
+bbrun sh -c 'head -n 1 /proc/self/uid_map'
+if [ "$(awk '{print $1 ":" $2}' "$T/out")" = 0:0 ]; then
+	ok "docker: without subordinate ids for containers the agent's namespace is the host's (podman cannot make one)"
+else
+	fail "docker: no userns" "$(cat "$T/out" "$T/err" | tail -n 3)"
+fi
+if [ -n "${BB_DK_MOUNTNS:-}" ] && cp -a /etc "$T/etc" && echo containers:1800000000:65536 >>"$T/etc/subuid" &&
+	echo containers:1800000000:65536 >>"$T/etc/subgid" && mount --bind "$T/etc" /etc; then
+	bbrun sh -c 'cat /proc/self/uid_map /proc/self/gid_map; id -u; touch userns-file'
+	umount /etc
+	if awk '$1 == 0 && $2 >= 1800000000 && $2 < 1800065536 {r++} $1 == 65534 && $2 == 65534 && $3 == 1 {w++} END {exit !(r == 2 && w == 2)}' "$T/out" &&
+		grep -qx 65534 "$T/out" && [ "$(stat -c %u:%g "$T/ws/userns-file" 2>/dev/null)" = 65534:65534 ]; then
+		ok "docker: with them the agent runs in a user namespace: its root is a subordinate id, the workspace owner maps 1:1"
+	else
+		fail "docker: userns" "$(cat "$T/out" "$T/err" | tail -n 6 | tr '\n' ' ')"
+	fi
+	rm -f "$T/ws/userns-file"
+	nothing_left "nothing is left after the user-namespace run"
+else
+	skip "docker: userns" "no mount namespace of the test's own to bind /etc with subordinate ids in"
+fi
 
 # --- two bottles at once: their own networks and containers, no crosstalk ---
 for i in 1 2; do
