@@ -137,6 +137,14 @@ int img_sidecar_archive(const char *bb_path, int out_fd, const char *tag, char *
 		labels = cJSON_AddObjectToObject(c, "Labels");
 		cJSON_AddStringToObject(labels, "org.opencontainers.image.version", BB_VERSION);
 		cJSON_AddStringToObject(labels, "org.opencontainers.image.title", "bb sidecar");
+		/*
+		 * The name in the config makes the image's id the tag's own: the Docker
+		 * backend loads one per bottle, and two bottles sharing one image record
+		 * sometimes left a tag behind on podman when they ended together
+		 * (docker.sh's two bottles, 2 runs in 5; untagging reads the names and
+		 * writes them back, which looks racy).
+		 */
+		cJSON_AddStringToObject(labels, "org.opencontainers.image.ref.name", ref);
 	}
 	{
 		cJSON *rf = cJSON_AddObjectToObject(cfg, "rootfs"), *ids = cJSON_AddArrayToObject(rf, "diff_ids");
