@@ -125,6 +125,12 @@ static void up_close(struct conn *c)
 		c->lookup = NULL;
 	}
 	if (c->up.fd >= 0) {
+		/*
+		 * Between exchanges, a close_notify (best effort): a server that sees none may forget the
+		 * session (OpenSSL does). Never mid-request: a request egress cut must look cut.
+		 */
+		if (c->up_idle && c->up.eng && !c->up.failed && side_ready(&c->up))
+			side_close_write(&c->up);
 		loop_io_del(&c->eg->loop, &c->up.io);
 		close(c->up.fd);
 	}
@@ -134,6 +140,7 @@ static void up_close(struct conn *c)
 	free(c->tcli);
 	c->tcli = NULL;
 	c->up_key[0] = 0;
+	c->up_idle = 0;
 	c->uin_len = 0;
 }
 
@@ -142,6 +149,34 @@ static void io_cb(struct loop *l, struct loop_io *io, uint32_t ev)
 	(void)l;
 	(void)ev;
 	conn_run(io->arg);
+}
+
+/*
+ * Between exchanges, hand the open upstream connection to the daemon's idle
+ * pool for a later agent connection, when it is clean: the last response was
+ * framed for keep-alive and read whole, nothing is buffered either way, and
+ * its TLS (if any) is open with nothing pending.
+ */
+static void up_park(struct conn *c)
+{
+	unsigned char key[32];
+	unsigned st = c->up.eng ? br_ssl_engine_current_state(c->up.eng) : 0;
+
+	if (!c->up_idle || c->up.fd < 0 || c->mode == MODE_TUNNEL || c->ws || !c->up_key[0] || c->rs != RS_IDLE ||
+	    (c->rq != RQ_HEAD && c->rq != RQ_CLOSE) || c->uin_len || c->uout_len || c->up.eof || c->up.failed ||
+	    c->up.shut_wr || (c->up.eng && (!side_ready(&c->up) || (st & (BR_SSL_RECVAPP | BR_SSL_SENDREC)))))
+		return;
+	eg_idle_up_key(c, key);
+	loop_io_del(&c->eg->loop, &c->up.io);
+	if (eg_idle_up_put(c->eg, c->up.fd, c->tcli, key, c->peer) < 0) {
+		struct bb_err e;
+		loop_io_add(&c->eg->loop, &c->up.io, c->up.fd, EPOLLIN, io_cb, c, &e);
+		return; /* no room: up_close closes it */
+	}
+	side_init(&c->up, -1);
+	c->tcli = NULL;
+	c->up_key[0] = 0;
+	c->up_idle = 0;
 }
 
 static int up_start_tls(struct conn *c)
@@ -374,14 +409,36 @@ static void up_open(struct conn *c)
 		deny(c, 503, "audit", "the audit log cannot be written; nothing passes unaudited");
 		return;
 	}
+	c->up_idle = 0; /* a request begins on whichever upstream serves it */
 	snprintf(key, sizeof key, "%s://%s:%u", c->up_tls ? "https" : "http", c->host, c->port);
 	if (c->up.fd >= 0 && !c->up.eof && !c->up.failed && !strcmp(key, c->up_key)) {
 		c->rq = RQ_BODY;
 		return;
 	}
 	up_close(c);
-	c->rq = RQ_CONNECTING;
 	c->req_started_ms = loop_now(&c->eg->loop);
+	{ /* an idle connection another agent connection left, for the same route and credential */
+		unsigned char ikey[32];
+		struct eg_tls_client *t = NULL;
+		int fd;
+		eg_idle_up_key(c, ikey);
+		fd = eg_idle_up_take(c->eg, ikey, &t, c->peer, sizeof c->peer);
+		if (fd >= 0) {
+			side_init(&c->up, fd);
+			if (loop_io_add(&c->eg->loop, &c->up.io, fd, EPOLLIN, io_cb, c, &e) < 0) {
+				close(fd);
+				free(t);
+				side_init(&c->up, -1);
+			} else {
+				c->tcli = t;
+				c->up.eng = t ? &t->sc.eng : NULL;
+				snprintf(c->up_key, sizeof c->up_key, "%s", key);
+				c->rq = RQ_BODY;
+				return;
+			}
+		}
+	}
+	c->rq = RQ_CONNECTING;
 	if (c->eg->dialer) {
 		up_dial(c);
 		return;
@@ -1987,8 +2044,11 @@ static void conn_run(struct conn *c)
 				c->closing = 1;
 			if (!c->resp_keep_alive)
 				up_close(c);
+			c->up_idle = c->resp_keep_alive && c->up.fd >= 0;
 			c->rq = c->closing ? RQ_CLOSE : RQ_HEAD;
 			c->rs = RS_IDLE;
+			if (c->closing) /* the agent is going: its upstream can serve the next one now */
+				up_park(c);
 			/* Between requests a connection holds no scanner state (64 KiB each): idle ones stay small. */
 			streams_release(c);
 			response_release(c);
@@ -2225,6 +2285,7 @@ void conn_accept(struct egress *eg, int fd)
 	c->id = ++eg->next_id;
 	snprintf(c->idstr, sizeof c->idstr, "%llu", (unsigned long long)c->id);
 	c->pol = eg->pol;
+	c->pol_gen = eg->pol_gen;
 	c->pol->refs++;
 	side_init(&c->cl, fd);
 	side_init(&c->up, -1);
@@ -2251,6 +2312,7 @@ static void conn_free(struct conn *c)
 	struct egress *eg = c->eg;
 	if (c->rq != RQ_HEAD && c->rq != RQ_CLOSE && c->mode != MODE_TUNNEL && !c->audited)
 		eg_audit(c, "abort", "closed", "the connection ended before the exchange completed");
+	up_park(c);
 	up_close(c);
 	loop_timer_cancel(&eg->loop, &c->timer);
 	if (c->cl.fd >= 0) {
@@ -2278,6 +2340,7 @@ void conn_close_all(struct egress *eg)
 {
 	while (eg->conns)
 		conn_free(eg->conns);
+	eg_idle_up_close_all(eg);
 	while (eg->nlinger)
 		close(eg->linger_fd[--eg->nlinger]);
 	for (size_t i = 0; i < EG_POOL; i++) {

@@ -38,6 +38,9 @@
 #define EG_SESS_AGENT_STORE (64u << 10) /* agent-side TLS sessions kept for resumption: 100 bytes each, ~650 */
 #define EG_SESS_UP_MAX 64              /* upstream TLS sessions kept, one per (host, port, route) */
 #define EG_SESS_LIFE_MS (3600u * 1000) /* a TLS session is resumed for at most this long after it was made */
+#define EG_IDLE_UP_MAX 16    /* idle upstream connections kept for later agent connections */
+#define EG_IDLE_UP_PER_KEY 4 /* of them, to one (scheme, host, port, route, credential) */
+#define EG_IDLE_UP_MS 4000   /* kept this long: below the common server keep-alive timeouts (Node 5 s, nginx 75 s) */
 
 /* One end of a connection: a socket, optionally with a TLS engine on it. */
 struct side {
@@ -140,11 +143,31 @@ struct eg_sess_up {
 	int live;
 };
 
+/*
+ * An upstream connection left idle by an agent connection that ended, kept
+ * for the next one with the same key: a digest of (policy generation,
+ * scheme, host, port, route, the route's credential), so a connection is
+ * never handed to another route or credential, nor outlives its policy
+ * (whose addresses and routes it was dialed under). Anything the upstream sends while idle
+ * (a close, an alert) closes it.
+ */
+struct eg_idle_up {
+	struct egress *eg;
+	int live;                   /* 0: a free slot */
+	int fd;
+	struct loop_io io;
+	struct eg_tls_client *tcli; /* NULL: plain HTTP */
+	unsigned char key[32];
+	uint64_t since_ms;
+	char peer[NETADDR_TEXT_MAX];
+};
+
 struct conn {
 	struct egress *eg;
 	struct conn *prev, *next; /* the daemon's list */
 	uint64_t id;
 	struct route_policy *pol; /* the policy this connection started under (a reference) */
+	uint64_t pol_gen;   /* which one it is (egress's pol_gen then) */
 	enum conn_mode mode;
 	struct side cl, up; /* client (agent) and upstream */
 	struct loop_timer timer;
@@ -162,6 +185,7 @@ struct conn {
 	int up_tls;        /* upstream speaks TLS */
 	const struct route *route;
 	char up_key[300];  /* "https://host:port" the open upstream connection serves */
+	int up_idle;       /* its last exchange ended whole (request sent, response read, keep-alive) and none began since */
 
 	/* The request being forwarded. */
 	enum rq_state rq;
@@ -240,6 +264,7 @@ struct egress {
 	struct loop_io sio; /* signalfd */
 	int sfd;
 	struct route_policy *pol;
+	uint64_t pol_gen; /* counts reloads: an idle upstream connection serves only connections under its policy */
 	const char *policy_path;
 	struct scan_engine *scan; /* the engine for the current policy's known secrets */
 	struct scrub_set *scrub;  /* the same secrets (tokens, --known values), replaced in what flows back to the agent */
@@ -289,6 +314,8 @@ struct egress {
 	struct eg_sess_agent sess_agent;
 	struct eg_sess_up sess_up[EG_SESS_UP_MAX];
 	uint64_t sess_up_tick;
+	struct eg_idle_up idle_up[EG_IDLE_UP_MAX];
+	struct loop_timer idle_up_timer; /* closes the idle upstream connections past EG_IDLE_UP_MS */
 };
 
 /* The value of a token slot, or NULL. */
@@ -322,6 +349,16 @@ int eg_sess_up_reset(struct egress *eg, const struct conn *c, struct eg_tls_clie
 void eg_sess_up_save(struct egress *eg, struct eg_tls_client *t);
 /* The upstream connection ends: a session offered that never completed a handshake is forgotten. */
 void eg_sess_up_end(struct egress *eg, struct eg_tls_client *t);
+
+/* pool.c: idle upstream connections, reused across agent connections. */
+/* The pool's key for c's current upstream (its policy generation, scheme, host, port, route and the route's credential). */
+void eg_idle_up_key(const struct conn *c, unsigned char key[32]);
+/* Keep fd (with t, when TLS) idle under key; 0, or -1 when there is no room (the caller closes it). */
+int eg_idle_up_put(struct egress *eg, int fd, struct eg_tls_client *t, const unsigned char key[32], const char *peer);
+/* Take the most recently parked connection under key that is still open: its fd (t and peer set), or -1. */
+int eg_idle_up_take(struct egress *eg, const unsigned char key[32], struct eg_tls_client **t, char *peer, size_t peer_size);
+/* Close every idle connection (shutdown). */
+void eg_idle_up_close_all(struct egress *eg);
 
 /* main.c: the audit trail. One JSON line per decision: eg_audit for refusals and errors, eg_audit_done when an exchange completes. */
 void eg_audit(struct conn *c, const char *verdict, const char *rule, const char *reason);

@@ -283,8 +283,11 @@ static void reload(struct egress *eg)
 	}
 	route_policy_unref(eg->pol);
 	eg->pol = p;
+	eg->pol_gen++;
 	if (eg->res)
 		resolve_cache_clear(eg->res);
+	/* Idle upstream connections were dialed under the old policy: none serves the new one. */
+	eg_idle_up_close_all(eg);
 	snprintf(n, sizeof n, "%zu", p->nroutes);
 	log_event(LOG_INFO, "reload", "result", "ok", "routes", n, (char *)NULL);
 	note_loaded(eg, &before);
