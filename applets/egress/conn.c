@@ -417,7 +417,7 @@ static void up_open(struct conn *c)
 	}
 	up_close(c);
 	c->req_started_ms = loop_now(&c->eg->loop);
-	{ /* an idle connection another agent connection left, for the same route and credential */
+	if (c->mode != MODE_TUNNEL) { /* an idle connection another agent connection left, same route and credential */
 		unsigned char ikey[32];
 		struct eg_tls_client *t = NULL;
 		int fd;

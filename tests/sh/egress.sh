@@ -33,7 +33,7 @@ git init -q "$T/work" && git -C "$T/work" -c user.name=t -c user.email=t@t commi
 python3 "$TESTS/peers/git_http_upstream.py" "$A" "$UP_GIT" "$T/git" "$T/up.crt" "$T/up.key" 2>"$T/up-git.err" &
 on_exit "kill_tree $!"
 wait_port "$A" "$UP_GIT" || { fail "git upstream starts" "$(cat "$T/up-git.err")"; exit 0; }
-printf '%s api.test other.test plain.test private.test fetch.test git.test nofetch.test wrongname.test\n169.254.169.254 metadata.test\n' "$A" >"$T/hosts"
+printf '%s api.test other.test plain.test private.test fetch.test git.test nofetch.test wrongname.test tunnel.test\n169.254.169.254 metadata.test\n' "$A" >"$T/hosts"
 
 write_policy() { # extra route JSON appended
 	cat >"$T/policy.json" <<EOF
@@ -46,7 +46,8 @@ write_policy() { # extra route JSON appended
  {"host":"git.test","git_fetch":true,"ssrf_ip_allowlist":["127.0.0.0/8"]},
  {"host":"nofetch.test","ssrf_ip_allowlist":["127.0.0.0/8"]},
  {"host":"metadata.test","ssrf_ip_allowlist":["127.0.0.0/8"]},
- {"host":"wrongname.test","ssrf_ip_allowlist":["127.0.0.0/8"]}$1
+ {"host":"wrongname.test","ssrf_ip_allowlist":["127.0.0.0/8"]},
+ {"host":"tunnel.test","tls_passthrough":true,"ssrf_ip_allowlist":["127.0.0.0/8"]}$1
 ]}}
 EOF
 }
@@ -422,6 +423,14 @@ if [ -n "$p3" ] && [ "$p3" != "$p2" ]; then
 	ok "idle upstream: never handed to another route (same upstream address, another name and credential)"
 else
 	fail "idle upstream across routes" "api.test's connection ($p2) served other.test ($p3)"
+fi
+# A CONNECT tunnel needs a connection of its own: never an idle one that plain proxying left.
+curl -sS --max-time 10 -x "$P" "http://tunnel.test:$UP_PLAIN/t1" >/dev/null
+out=$(curl -sS --max-time 10 -p -x "$P" "http://tunnel.test:$UP_PLAIN/t2" 2>&1)
+if [[ "$out" == *'"path": "/t2"'* ]]; then
+	ok "idle upstream: a CONNECT tunnel gets a fresh connection, not one plain proxying left idle"
+else
+	fail "tunnel after plain proxying to the same host" "$out"
 fi
 
 # --- TLS session resumption, both sides ---
