@@ -16,6 +16,7 @@
 #include "log.h"
 #include "opt.h"
 #include "scan.h"
+#include "secrets.h"
 
 BB_APPLET(scan, "scan files or stdin for secrets and prompt injection")
 
@@ -278,15 +279,14 @@ int scan_main(int argc, char **argv)
 			scan_engine_free(eng);
 			return BB_EXIT_USAGE;
 		}
-		if (strlen(v) >= REDACT_MIN_LEN)
-			redact_add(v, strlen(v), NULL);
-		if (scan_engine_add_known(eng, v, strlen(v), known[i], &e) < 0) {
+		if (secrets_add(known[i], v, strlen(v), SECRET_DLP, &e) < 0) {
 			err_printf("--known %s: %s", known[i], e.msg);
 			scan_engine_free(eng);
 			return BB_EXIT_USAGE;
 		}
 	}
-	if (scan_engine_finish(eng, &e) < 0 || scan_stream_new(&r.st, eng, detectors, &e) < 0) {
+	if (scan_engine_use_secrets(eng, &e) < 0 || scan_engine_finish(eng, &e) < 0 ||
+	    scan_stream_new(&r.st, eng, detectors, &e) < 0) {
 		err_printf("%s", e.msg);
 		scan_engine_free(eng);
 		return BB_EXIT_SYSTEM;

@@ -1,4 +1,4 @@
-/* log.c - redaction registry, redacted output, and the event logger. */
+/* log.c - redacted output (the secrets registry's values and their forms) and the event logger. */
 #include "log.h"
 
 #include <errno.h>
@@ -12,75 +12,23 @@
 
 #include "fd.h"
 #include "json.h"
+#include "secrets.h"
 #include "utf8.h"
 
-#define REDACT_MAX 256
 #define LINE_MAX_BYTES (64 * 1024)
-
-struct secret {
-	char *p;
-	size_t len;
-};
-
-/* Sorted longest first, so a secret that contains another is caught whole. */
-static struct secret secrets[REDACT_MAX];
-static size_t nsecrets;
-
-int redact_add(const char *secret, size_t len, struct bb_err *e)
-{
-	size_t i;
-	char *copy;
-
-	if (len < REDACT_MIN_LEN)
-		return bb_errf(e, BB_EINVAL, "secret too short to redact safely (%zu bytes, minimum %d)",
-			       len, REDACT_MIN_LEN);
-	for (i = 0; i < nsecrets; i++)
-		if (secrets[i].len == len && memcmp(secrets[i].p, secret, len) == 0)
-			return 0;
-	if (nsecrets == REDACT_MAX)
-		return bb_errf(e, BB_ETOOBIG, "too many secrets registered (limit %d)", REDACT_MAX);
-	copy = malloc(len);
-	if (!copy)
-		return bb_errno(e, ENOMEM, "registering a secret");
-	memcpy(copy, secret, len);
-	for (i = nsecrets; i > 0 && secrets[i - 1].len < len; i--)
-		secrets[i] = secrets[i - 1];
-	secrets[i].p = copy;
-	secrets[i].len = len;
-	nsecrets++;
-	return 0;
-}
-
-void redact_clear(void)
-{
-	size_t i;
-
-	for (i = 0; i < nsecrets; i++) {
-		explicit_bzero(secrets[i].p, secrets[i].len);
-		free(secrets[i].p);
-	}
-	nsecrets = 0;
-}
 
 int redact_append(struct buf *out, const char *in, size_t n, struct bb_err *e)
 {
-	size_t i = 0, run = 0, k;
+	struct secrets *set;
+	int rc;
 
-	while (i < n) {
-		for (k = 0; k < nsecrets; k++)
-			if (secrets[k].len <= n - i && memcmp(in + i, secrets[k].p, secrets[k].len) == 0)
-				break;
-		if (k == nsecrets) {
-			i++;
-			continue;
-		}
-		if (buf_append(out, in + run, i - run, e) < 0 ||
-		    buf_append_str(out, REDACT_MARK, e) < 0)
-			return -1;
-		i += secrets[k].len;
-		run = i;
-	}
-	return buf_append(out, in + run, n - run, e);
+	if (!secrets_count())
+		return buf_append(out, in, n, e);
+	if (!(set = secrets_get(e)))
+		return -1;
+	rc = secrets_redact(set, out, in, n, REDACT_MARK, e);
+	secrets_put(set);
+	return rc;
 }
 
 /* Redact, then (when safe) show escaped what would drive the terminal; write. */
@@ -91,7 +39,7 @@ static int write_out(int fd, const char *p, size_t n, int safe)
 	size_t qn = n;
 	int rc;
 
-	if (nsecrets > 0) {
+	if (secrets_count() > 0) {
 		if (redact_append(&r, p, n, NULL) < 0)
 			goto withheld; /* never fall back to the raw bytes */
 		q = r.p ? r.p : "";

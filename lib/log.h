@@ -6,24 +6,20 @@
 
 #include "buf.h"
 #include "err.h"
+#include "secrets.h"
 
 /*
  * Every byte bb writes to a terminal, a log or a pipe for people or
  * machines passes through out_write(), which replaces each registered
- * secret with "[REDACTED]" and shows escaped what would drive a
- * terminal. Register a secret as soon as it is read (from env, a token
- * file, a manifest): after that it cannot reach any output, whatever
- * message carries it.
+ * secret (lib/secrets.h), raw or encoded, with "[REDACTED]" and shows
+ * escaped what would drive a terminal. Register a secret as soon as it is
+ * read (from env, a token file, a manifest): after that it cannot reach
+ * any output, whatever message carries it.
  */
 
 #define REDACT_MARK "[REDACTED]"
-#define REDACT_MIN_LEN 4 /* shorter values would redact ordinary text */
 
-/* Register a secret value (copied). Fails below REDACT_MIN_LEN or if full. */
-int redact_add(const char *secret, size_t len, struct bb_err *e);
-/* Forget every registered secret (tests, and a process about to exec). */
-void redact_clear(void);
-/* Append in[0..n) to out with every registered secret replaced. */
+/* Append in[0..n) to out with every registered secret (lib/secrets.h: secrets_add), and each of its encoded forms, replaced. */
 int redact_append(struct buf *out, const char *in, size_t n, struct bb_err *e);
 
 /*

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "secrets.h"
 
 /*
  * A route as the plan states it: a provider template's default (its host,
@@ -286,9 +286,6 @@ static cJSON *egress_json(const struct mf_bottle *b, cJSON *notes, cJSON **dns_a
 		} else {
 			cJSON_AddStringToObject(s, "source", "host_env");
 			cJSON_AddBoolToObject(s, "present", val && *val);
-			/* From here on the value cannot reach any output. */
-			if (val && strlen(val) >= REDACT_MIN_LEN)
-				redact_add(val, strlen(val), NULL);
 		}
 		cJSON_AddItemToArray(slots, s);
 	}
@@ -345,6 +342,22 @@ static cJSON *env_json(const struct mf_bottle *b)
 		cJSON_AddItemToArray(a, o);
 	}
 	return a;
+}
+
+int plan_register_tokens(const cJSON *plan, struct bb_err *e)
+{
+	const cJSON *slot;
+
+	cJSON_ArrayForEach(slot, cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "egress"), "token_slots"))
+	{
+		const char *ref = cJSON_GetStringValue(cJSON_GetObjectItem(slot, "ref"));
+		const char *src = cJSON_GetStringValue(cJSON_GetObjectItem(slot, "source"));
+		const char *val = ref && src && !strcmp(src, "host_env") ? getenv(ref) : NULL;
+
+		if (val && strlen(val) >= REDACT_MIN_LEN && secrets_add(ref, val, strlen(val), 0, e) < 0)
+			return bb_err_wrap(e, "token %s", ref);
+	}
+	return 0;
 }
 
 cJSON *plan_build(const struct manifest *m, const char *agent, const char *bottle, struct bb_err *e)

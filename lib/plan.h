@@ -23,11 +23,20 @@ struct cJSON;
  * Build the plan for an agent (with its bottle) or for a bottle alone.
  * The document is documented in docs/manifest.md ("The plan"). It holds
  * names of secrets, never their values: env values, token values and key
- * contents stay out. The token_ref variables that are set in this
- * process's environment are registered with the redaction point, so they
- * cannot reach any output either. Returns NULL with e set when name is
- * neither, or when the manifest it names is invalid.
+ * contents stay out. It registers nothing: the caller that will hold the
+ * values registers them (plan_register_tokens). Returns NULL with e set
+ * when name is neither, or when the manifest it names is invalid.
  */
 struct cJSON *plan_build(const struct manifest *m, const char *agent, const char *bottle, struct bb_err *e);
+
+/*
+ * Register with the secrets registry (lib/secrets.h, labelled by the
+ * variable) the host values the plan's token slots name (source host_env)
+ * that are set in this process's environment, so none can reach any
+ * output. A command that read its plan calls this before it says anything.
+ * Values shorter than REDACT_MIN_LEN are left out (they would redact
+ * ordinary text). 0, or -1 with e set.
+ */
+int plan_register_tokens(const struct cJSON *plan, struct bb_err *e);
 
 #endif

@@ -8,11 +8,10 @@
 #include <string.h>
 
 #include "ac.h"
-#include "b64.h"
 #include "re.h"
 #include "scan_int.h"
+#include "secrets.h"
 
-#define SCAN_KNOWN_MAX 4096
 #define SCAN_MAX_RULES 4096
 
 /* ---- prompt-injection patterns (docs/scanning.md lists them with their scores) ---- */
@@ -97,10 +96,7 @@ void scan_engine_free(struct scan_engine *eng)
 	free(eng->rules);
 	ac_free(eng->kw);
 	ac_free(eng->kwi);
-	ac_free(eng->known);
-	for (i = 0; i < eng->nknown; i++)
-		free(eng->known_labels[i]);
-	free(eng->known_labels);
+	secrets_put(eng->known);
 	for (i = 0; i < eng->nallow; i++)
 		re_free(eng->allow[i]);
 	free(eng->allow);
@@ -277,7 +273,7 @@ int scan_engine_new(struct scan_engine **out, struct bb_err *e)
 	size_t i;
 
 	*out = NULL;
-	if (!eng || !(eng->kw = ac_new(AC_NOCASE)) || !(eng->kwi = ac_new(AC_NOCASE)) || !(eng->known = ac_new(0))) {
+	if (!eng || !(eng->kw = ac_new(AC_NOCASE)) || !(eng->kwi = ac_new(AC_NOCASE))) {
 		scan_engine_free(eng);
 		return bb_errno(e, ENOMEM, "creating the scan engine");
 	}
@@ -337,121 +333,18 @@ int scan_path_allowed(const struct scan_engine *eng, const char *path, size_t le
 	return 0;
 }
 
-/* One form, if it is long enough to tell from ordinary text. */
-static int known_form(const char *p, size_t n, scan_form_cb cb, void *arg, struct bb_err *e)
+int scan_engine_use_secrets(struct scan_engine *eng, struct bb_err *e)
 {
-	return n >= SCAN_KNOWN_MIN ? cb(p, n, arg, e) : 0;
-}
-
-/* base64 of value as it appears at each of the three alignments inside a longer base64 text. */
-static int known_b64(const char *v, size_t n, int url, scan_form_cb cb, void *arg, struct bb_err *e)
-{
-	unsigned char tmp[SCAN_KNOWN_MAX + 2];
-	char enc[B64_ENCODED_LEN(SCAN_KNOWN_MAX + 2) + 1];
-	size_t k, elen, i;
-	int rc;
-
-	for (k = 0; k < 3; k++) {
-		size_t from = (8 * k + 5) / 6, to = (8 * (k + n)) / 6;
-
-		memset(tmp, 0, k);
-		memcpy(tmp + k, v, n);
-		if (b64_encode(tmp, k + n, B64_NOPAD, enc, sizeof enc, &elen, e) < 0)
-			return -1;
-		if (url)
-			for (i = 0; i < elen; i++)
-				enc[i] = enc[i] == '+' ? '-' : enc[i] == '/' ? '_' : enc[i];
-		if (to > from && (rc = known_form(enc + from, to - from, cb, arg, e)) != 0)
-			return rc;
-	}
-	return 0;
-}
-
-int scan_known_forms(const char *value, size_t len, scan_form_cb cb, void *arg, struct bb_err *e)
-{
-	static const char lhex[] = "0123456789abcdef", uhex[] = "0123456789ABCDEF";
-	static const char unreserved[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~";
-	char *buf;
-	size_t i, o;
-	int pct = 0, rc, pass;
-
-	if (len > SCAN_KNOWN_MAX)
-		return bb_errf(e, BB_ETOOBIG, "a known secret is longer than %d bytes", SCAN_KNOWN_MAX);
-	buf = malloc(len * 3 + 1);
-	if (!buf)
-		return bb_errno(e, ENOMEM, "encoding a known secret");
-	if ((rc = known_form(value, len, cb, arg, e)) != 0 || (rc = known_b64(value, len, 0, cb, arg, e)) != 0 ||
-	    (rc = known_b64(value, len, 1, cb, arg, e)) != 0)
-		goto out;
-	for (pass = 0; pass < 2; pass++) { /* hex, both cases */
-		const char *hx = pass ? uhex : lhex;
-		for (i = 0; i < len; i++) {
-			buf[2 * i] = hx[(unsigned char)value[i] >> 4];
-			buf[2 * i + 1] = hx[(unsigned char)value[i] & 15];
-		}
-		if ((rc = known_form(buf, 2 * len, cb, arg, e)) != 0)
-			goto out;
-	}
-	/* Percent-encoding, as encodeURIComponent would: both hex cases. */
-	for (i = 0; i < len; i++)
-		if (!value[i] || !strchr(unreserved, value[i]))
-			pct = 1;
-	for (pass = 0; pct && pass < 2; pass++) {
-		const char *hx = pass ? uhex : lhex;
-
-		for (i = o = 0; i < len; i++) {
-			unsigned char c = (unsigned char)value[i];
-
-			if (c && strchr(unreserved, c)) {
-				buf[o++] = (char)c;
-			} else {
-				buf[o++] = '%';
-				buf[o++] = hx[c >> 4];
-				buf[o++] = hx[c & 15];
-			}
-		}
-		if ((rc = known_form(buf, o, cb, arg, e)) != 0)
-			goto out;
-	}
-out:
-	free(buf);
-	return rc;
-}
-
-struct add_known {
-	struct ac *ac;
-	uint32_t id;
-};
-
-static int add_known_form(const char *p, size_t n, void *arg, struct bb_err *e)
-{
-	struct add_known *k = arg;
-	return ac_add(k->ac, p, n, k->id, e);
-}
-
-int scan_engine_add_known(struct scan_engine *eng, const char *value, size_t len, const char *label,
-			  struct bb_err *e)
-{
-	struct add_known k;
-	char **nl;
+	struct secrets *set;
 
 	if (eng->finished)
-		return bb_errf(e, BB_EINVAL, "known secret '%s' added after the engine was compiled", label);
-	if (len < SCAN_KNOWN_MIN)
-		return bb_errf(e, BB_EINVAL,
-			       "known secret '%s' is %zu bytes; at least %d are needed to tell it from ordinary text",
-			       label, len, SCAN_KNOWN_MIN);
-	if (len > SCAN_KNOWN_MAX)
-		return bb_errf(e, BB_ETOOBIG, "known secret '%s' is longer than %d bytes", label, SCAN_KNOWN_MAX);
-	nl = realloc(eng->known_labels, (eng->nknown + 1) * sizeof *nl);
-	if (!nl)
-		return bb_errno(e, ENOMEM, "adding a known secret");
-	eng->known_labels = nl;
-	if (!(nl[eng->nknown] = strdup(label)))
-		return bb_errno(e, ENOMEM, "adding a known secret");
-	k.ac = eng->known;
-	k.id = (uint32_t)eng->nknown++;
-	return scan_known_forms(value, len, add_known_form, &k, e) < 0 ? -1 : 0;
+		return bb_errf(e, BB_EINVAL, "known secrets taken after the engine was compiled");
+	if (!(set = secrets_get(e)))
+		return -1;
+	secrets_put(eng->known);
+	eng->known = set;
+	eng->known_ac = secrets_ac(set);
+	return 0;
 }
 
 int scan_engine_finish(struct scan_engine *eng, struct bb_err *e)
@@ -465,7 +358,7 @@ int scan_engine_finish(struct scan_engine *eng, struct bb_err *e)
 		if (!eng->rules[i].disabled &&
 		    add_keywords(eng->rules[i].kind == SCAN_KIND_INJECTION ? eng->kwi : eng->kw, i, eng->rules[i].keywords, e) < 0)
 			return bb_err_wrap(e, "rule '%s': keywords", eng->rules[i].id);
-	if (ac_compile(eng->kw, e) < 0 || ac_compile(eng->kwi, e) < 0 || ac_compile(eng->known, e) < 0)
+	if (ac_compile(eng->kw, e) < 0 || ac_compile(eng->kwi, e) < 0)
 		return -1;
 	eng->finished = 1;
 	return 0;
@@ -866,10 +759,12 @@ static int on_known(uint32_t id, size_t len, uint64_t end, void *arg)
 	struct scan_stream *s = arg;
 	uint64_t start = end - len;
 
+	if (!secrets_is_dlp(s->eng->known, id))
+		return 0; /* registered for redaction only */
 	if (start < s->known_to)
 		return 0; /* another form of the same occurrence */
 	s->known_to = end;
-	return report(s, SCAN_KIND_KNOWN, s->eng->known_labels[id], "a registered secret value (or its encoding)", 0, start,
+	return report(s, SCAN_KIND_KNOWN, secrets_label(s->eng->known, id), "a registered secret value (or its encoding)", 0, start,
 		      len, start, end);
 }
 
@@ -895,7 +790,8 @@ int scan_known_in(const struct scan_engine *eng, uint32_t id, const char *p, siz
 	struct known_probe k = { id, 0 };
 	uint32_t st = 0;
 
-	ac_scan(eng->known, &st, p, n, 0, on_known_probe, &k);
+	if (eng->known_ac)
+		ac_scan(eng->known_ac, &st, p, n, 0, on_known_probe, &k);
 	return k.found;
 }
 
@@ -969,8 +865,8 @@ void scan_stream_put(struct scan_stream *s, const char *d, size_t n, const uint8
 			ac_scan(s->eng->kw, &s->kw_state, s->buf + at, take, s->base + at, on_keyword, s);
 		if ((s->detectors & SCAN_INJECTION) && !s->stopped)
 			ac_scan(s->eng->kwi, &s->kwi_state, s->buf + at, take, s->base + at, on_keyword, s);
-		if ((s->detectors & SCAN_KNOWN_SECRETS) && !s->stopped)
-			ac_scan(s->eng->known, &s->known_state, s->buf + at, take, s->base + at, on_known, s);
+		if ((s->detectors & SCAN_KNOWN_SECRETS) && s->eng->known_ac && !s->stopped)
+			ac_scan(s->eng->known_ac, &s->known_state, s->buf + at, take, s->base + at, on_known, s);
 		run_pending(s, 0, 0);
 		if (s->dec && !s->stopped)
 			scan_decoder_advance(s, 0);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "secrets.h"
 
 /*
  * egress (every request and response body, header and URL) and git-gate
@@ -89,7 +90,7 @@ enum {
 #define SCAN_RUN_MIN 24     /* shorter base64/hex runs are not decoded (an 18-byte secret is 24 in base64) */
 #define SCAN_DECODE_DEPTH 3 /* decodings applied one inside another, at most */
 
-#define SCAN_KNOWN_MIN 8 /* shorter known secrets are refused: they would match ordinary text */
+#define SCAN_KNOWN_MIN SECRET_FORM_MIN /* shorter known secrets are refused: they would match ordinary text */
 
 /*
  * Build an engine with the built-in rules (and the injection patterns).
@@ -107,24 +108,14 @@ int scan_engine_allow_regex(struct scan_engine *eng, const char *regex, struct b
 int scan_engine_allow_path(struct scan_engine *eng, const char *regex, struct bb_err *e);
 int scan_path_allowed(const struct scan_engine *eng, const char *path, size_t len);
 /*
- * Register a known secret (a token slot's value, a secret env value): the
- * exact bytes and their base64 (three alignments), base64url, hex (both
- * cases) and percent-encoded forms are found. label names it in findings
- * (never the value). Values shorter than SCAN_KNOWN_MIN are refused.
+ * Find the known secrets: every value registered with SECRET_DLP
+ * (lib/secrets.h) so far, in each of its forms (secrets_forms: the bytes,
+ * base64 at three alignments, base64url, hex and percent-encoding in both
+ * cases); findings are named by the value's label (never the value). The
+ * engine keeps the set it took: values registered later need a new engine.
+ * Before scan_engine_finish.
  */
-int scan_engine_add_known(struct scan_engine *eng, const char *value, size_t len, const char *label,
-			  struct bb_err *e);
-/*
- * The forms a known secret is found under, the one list DLP and response
- * scrubbing share: its bytes, base64 and base64url as they appear at each
- * of the three alignments inside a longer text, hex in both cases, and
- * percent-encoding in both cases (when the value has a byte outside the
- * unreserved set); forms shorter than SCAN_KNOWN_MIN are left out. cb
- * gets each form (a temporary view); a nonzero return stops the walk and
- * is returned. -1 with e when the value is too long or memory runs out.
- */
-typedef int (*scan_form_cb)(const char *form, size_t n, void *arg, struct bb_err *e);
-int scan_known_forms(const char *value, size_t len, scan_form_cb cb, void *arg, struct bb_err *e);
+int scan_engine_use_secrets(struct scan_engine *eng, struct bb_err *e);
 /*
  * Keep only the rules whose ids are listed (n of them); the rest stay
  * loaded but never run. Every id must exist. Before scan_engine_finish.

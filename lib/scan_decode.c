@@ -9,6 +9,7 @@
 
 #include "hex.h"
 #include "scan_int.h"
+#include "secrets.h"
 
 /*
  * What a stream with SCAN_DECODE scans besides its text (docs/scanning.md,
@@ -365,8 +366,8 @@ static int known_index(const struct scan_engine *eng, const char *label, uint32_
 {
 	size_t i;
 
-	for (i = 0; i < eng->nknown; i++)
-		if (eng->known_labels[i] == label) {
+	for (i = 0; i < secrets_set_count(eng->known); i++)
+		if (secrets_label(eng->known, (uint32_t)i) == label) {
 			*id = (uint32_t)i;
 			return 1;
 		}

@@ -18,6 +18,7 @@
 
 struct ac;
 struct re;
+struct secrets;
 
 struct rule {
 	char *id, *desc, *regex, *keywords;
@@ -48,9 +49,8 @@ struct scan_engine {
 	size_t nrules, rule_cap;
 	struct ac *kw;  /* keywords of the credential rules */
 	struct ac *kwi; /* keywords of the injection patterns: a stream that does not look for injection never sees them */
-	struct ac *known;
-	char **known_labels;
-	size_t nknown;
+	struct secrets *known;      /* the registry's set (scan_engine_use_secrets); NULL: none */
+	const struct ac *known_ac;  /* its automaton; NULL: nothing to find */
 	struct re **allow;
 	size_t nallow;
 	struct re **paths;

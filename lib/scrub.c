@@ -76,7 +76,7 @@ int scrub_set_add(struct scrub_set *s, const char *value, size_t len, const char
 	if (!(nl[s->n] = strdup(label)))
 		return bb_errno(e, ENOMEM, "scrub set");
 	s->n++;
-	return scan_known_forms(value, len, add_form, &a, e) < 0 ? -1 : 0;
+	return secrets_forms(value, len, add_form, &a, e) < 0 ? -1 : 0;
 }
 
 int scrub_set_finish(struct scrub_set *s, struct bb_err *e)

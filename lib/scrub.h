@@ -12,7 +12,7 @@
  * bodies, WebSocket frames) through this, so the credential it injects
  * never reaches the agent even when an upstream reflects the request. The
  * forms looked for are the ones DLP blocks on the way out
- * (scan_known_forms: the bytes, base64/base64url at three alignments, hex
+ * (secrets_forms: the bytes, base64/base64url at three alignments, hex
  * and percent-encoding in both cases).
  *
  * Each occurrence is overwritten with a marker of the same length
@@ -33,7 +33,7 @@ int scrub_set_new(struct scrub_set **out, struct bb_err *e);
 void scrub_set_free(struct scrub_set *s);
 /*
  * Register a secret under label (named in hits, never the value): the
- * value and each form scan_known_forms lists. Values shorter than
+ * value and each form secrets_forms lists. Values shorter than
  * SCAN_KNOWN_MIN are refused, as DLP refuses them. Before scrub_set_finish.
  */
 int scrub_set_add(struct scrub_set *s, const char *value, size_t len, const char *label, struct bb_err *e);

@@ -86,7 +86,8 @@ int bottle_plan(int argc, char **argv)
 		p = plan_build(&m, name, NULL, &e);
 	else
 		p = plan_build(&m, NULL, name, &e);
-	if (!p) {
+	if (!p || plan_register_tokens(p, &e) < 0) {
+		cJSON_Delete(p);
 		err_printf("%s", e.msg);
 		manifest_free(&m);
 		return BB_EXIT_FAIL;

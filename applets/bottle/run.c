@@ -28,6 +28,7 @@
 #include "opt.h"
 #include "plan.h"
 #include "route.h"
+#include "secrets.h"
 #include "runtime.h"
 #include "image.h"
 #include "agentimage.h"
@@ -245,7 +246,7 @@ static int manifest_env(const struct manifest *m, const char *name, char ***env,
 			val = typed;
 			if (strlen(typed) >= REDACT_MIN_LEN) { /* typed because it is private: never echoed in a diagnostic */
 				struct bb_err e = { 0 };
-				if (redact_add(typed, strlen(typed), &e) < 0)
+				if (secrets_add(v->name, typed, strlen(typed), 0, &e) < 0)
 					return BB_EXIT_SYSTEM;
 			}
 		}
@@ -518,6 +519,10 @@ static int step_manifest(struct session_ctx *x)
 	if (!(x->plan = plan_build(&x->m, x->s->name, NULL, &x->e)) && !(x->plan = plan_build(&x->m, NULL, x->s->name, &x->e))) {
 		err_printf("%s", x->e.msg);
 		return BB_EXIT_FAIL;
+	}
+	if (plan_register_tokens(x->plan, &x->e) < 0) {
+		err_printf("%s", x->e.msg);
+		return BB_EXIT_SYSTEM;
 	}
 	return 0;
 }
@@ -903,7 +908,9 @@ static int step_sidecar(struct session_ctx *x)
 				   ref ? ref : "?");
 			return BB_EXIT_SYSTEM;
 		}
-		if (redact_add(val, strlen(val), &x->e) < 0 || env_add(&x->senv, &x->ns, "%s=%s", sname, val) < 0)
+		/* the host's values are registered already (plan_register_tokens); a provisioned one is new */
+		if (secrets_add(ref ? ref : sname, val, strlen(val), 0, &x->e) < 0 ||
+		    env_add(&x->senv, &x->ns, "%s=%s", sname, val) < 0)
 			return nomem(x);
 	}
 	return 0;

@@ -67,7 +67,8 @@ static int preflight(const struct session *s, const char *slug)
 	plan = plan_build(&m, s->name, NULL, &e);
 	if (!plan)
 		plan = plan_build(&m, NULL, s->name, &e);
-	if (!plan) {
+	if (!plan || plan_register_tokens(plan, &e) < 0) {
+		cJSON_Delete(plan);
 		err_printf("%s", e.msg);
 		manifest_free(&m);
 		return BB_EXIT_FAIL;

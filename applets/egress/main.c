@@ -20,6 +20,7 @@
 #include "log.h"
 #include "listenfd.h"
 #include "opt.h"
+#include "secrets.h"
 
 BB_APPLET(egress, "the HTTP(S) egress proxy: routes, TLS interception, credential injection, DLP")
 
@@ -130,7 +131,8 @@ static void tokens_from_env(struct egress *eg)
 }
 
 /*
- * Every token, and each --known value, is a known secret to DLP and to the log redactor: a new engine in *out;
+ * Every token, and each --known value, is registered once (lib/secrets.h: a known secret to DLP, redacted from
+ * every log line, a value registered before is not again); a new engine in *out takes them;
  * with scrub, also the set of values scrubbed from what the upstream sends back.
  */
 static int build_engine(struct egress *eg, struct scan_engine **out, struct scrub_set **scrub, struct bb_err *e)
@@ -146,7 +148,7 @@ static int build_engine(struct egress *eg, struct scan_engine **out, struct scru
 		goto fail;
 	for (i = 0; i < eg->ntokens; i++) {
 		const char *v = eg->token_values[i];
-		if (redact_add(v, strlen(v), e) < 0 || scan_engine_add_known(eng, v, strlen(v), eg->token_names[i], e) < 0 ||
+		if (secrets_add(eg->token_names[i], v, strlen(v), SECRET_DLP, e) < 0 ||
 		    (sc && scrub_set_add(sc, v, strlen(v), eg->token_names[i], e) < 0)) {
 			bb_err_wrap(e, "token %s", eg->token_names[i]);
 			goto fail;
@@ -158,13 +160,13 @@ static int build_engine(struct egress *eg, struct scan_engine **out, struct scru
 			bb_errf(e, BB_EINVAL, "--known %s: the variable is not set", eg->known[i]);
 			goto fail;
 		}
-		if (redact_add(v, strlen(v), e) < 0 || scan_engine_add_known(eng, v, strlen(v), eg->known[i], e) < 0 ||
+		if (secrets_add(eg->known[i], v, strlen(v), SECRET_DLP, e) < 0 ||
 		    (sc && scrub_set_add(sc, v, strlen(v), eg->known[i], e) < 0)) {
 			bb_err_wrap(e, "--known %s", eg->known[i]);
 			goto fail;
 		}
 	}
-	if (scan_engine_finish(eng, e) < 0 || (sc && scrub_set_finish(sc, e) < 0))
+	if (scan_engine_use_secrets(eng, e) < 0 || scan_engine_finish(eng, e) < 0 || (sc && scrub_set_finish(sc, e) < 0))
 		goto fail;
 	*out = eng;
 	if (scrub)

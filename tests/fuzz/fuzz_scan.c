@@ -6,6 +6,7 @@
 
 #include "fuzz.h"
 #include "scan.h"
+#include "secrets.h"
 
 #define MAXF 256
 
@@ -56,8 +57,8 @@ static struct scan_engine *engine(void)
 {
 	static struct scan_engine *eng;
 
-	if (!eng && (scan_engine_new(&eng, NULL) < 0 || scan_engine_add_known(eng, "known-secret-value", 18, "KNOWN", NULL) < 0 ||
-		     scan_engine_finish(eng, NULL) < 0))
+	if (!eng && (secrets_add("KNOWN", "known-secret-value", 18, SECRET_DLP, NULL) < 0 || scan_engine_new(&eng, NULL) < 0 ||
+		     scan_engine_use_secrets(eng, NULL) < 0 || scan_engine_finish(eng, NULL) < 0))
 		abort();
 	return eng;
 }

@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!set) {
 		struct bb_err e;
 		if (scrub_set_new(&set, &e) < 0 || scrub_set_add(set, SECRET, strlen(SECRET), "fuzz", &e) < 0 ||
-		    scrub_set_finish(set, &e) < 0 || scan_known_forms(SECRET, strlen(SECRET), collect, &fs, &e) < 0)
+		    scrub_set_finish(set, &e) < 0 || secrets_forms(SECRET, strlen(SECRET), collect, &fs, &e) < 0)
 			abort();
 	}
 	if (size < 1 || size > 65536)

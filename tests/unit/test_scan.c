@@ -7,6 +7,7 @@
 #include "ac.h"
 #include "b64.h"
 #include "scan.h"
+#include "secrets.h"
 #include "t.h"
 
 #define MAXF 64
@@ -196,11 +197,12 @@ static void known_secret_encodings(void)
 	token(value, 32, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
 	value[5] = '/';
 	value[9] = '+';
+	secrets_clear();
 	T_CHECK(scan_engine_new(&eng, &e) == 0);
-	T_CHECK(scan_engine_add_known(eng, "short", 5, "TOO_SHORT", &e) == -1);
+	T_CHECK(secrets_add("TOO_SHORT", "short", 5, SECRET_DLP, &e) == -1);
 	T_CHECK(strstr(e.msg, "TOO_SHORT") && strstr(e.msg, "at least 8"));
-	T_CHECK(scan_engine_add_known(eng, value, 32, "EGRESS_TOKEN_0", &e) == 0);
-	T_CHECK(scan_engine_finish(eng, &e) == 0);
+	T_CHECK(secrets_add("EGRESS_TOKEN_0", value, 32, SECRET_DLP, &e) == 0);
+	T_CHECK(scan_engine_use_secrets(eng, &e) == 0 && scan_engine_finish(eng, &e) == 0);
 	/* raw */
 	forms[nforms++] = value;
 	/* base64 at each alignment, inside a longer base64 text */
@@ -254,6 +256,48 @@ static void known_secret_encodings(void)
 	n = (size_t)snprintf(text, sizeof text, "x %s y\n", value);
 	T_CHECK(scan_text(eng, SCAN_TOKEN_PATTERNS, text, n, 3, &g) == 0);
 	scan_engine_free(eng);
+	secrets_clear();
+}
+
+/*
+ * DLP finds what was registered with SECRET_DLP when the engine took the set: not a value registered
+ * for redaction only, nor one registered after (a new engine takes that).
+ */
+static void known_secrets_from_registry(void)
+{
+	struct scan_engine *eng = NULL, *next = NULL;
+	char dlp[33], quiet[33], later[33], text[256];
+	struct got g;
+	size_t n;
+
+	token(dlp, 32, "abcdefghijklmnopqrstuvwxyz");
+	token(quiet, 32, "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+	token(later, 32, "0123456789");
+	secrets_clear();
+	T_CHECK(secrets_add("DLP_TOKEN", dlp, 32, SECRET_DLP, NULL) == 0 && secrets_add("ENV_VALUE", quiet, 32, 0, NULL) == 0);
+	T_CHECK(scan_engine_new(&eng, NULL) == 0 && scan_engine_use_secrets(eng, NULL) == 0 &&
+		scan_engine_finish(eng, NULL) == 0);
+	T_CHECK(secrets_add("LATER", later, 32, SECRET_DLP, NULL) == 0);
+	T_CHECK(scan_engine_use_secrets(eng, NULL) == -1); /* the engine is compiled: its set is fixed */
+	T_CHECK(scan_engine_new(&next, NULL) == 0 && scan_engine_use_secrets(next, NULL) == 0 &&
+		scan_engine_finish(next, NULL) == 0);
+	if (!eng || !next)
+		goto out;
+	n = (size_t)snprintf(text, sizeof text, "a=%s b=%s c=%s\n", dlp, quiet, later);
+	T_CHECK(scan_text(eng, SCAN_KNOWN_SECRETS, text, n, 7, &g) == 1 && !strcmp(g.f[0].id, "DLP_TOKEN"));
+	T_CHECK(scan_text(next, SCAN_KNOWN_SECRETS, text, n, 7, &g) == 2 && !strcmp(g.f[0].id, "DLP_TOKEN") &&
+		!strcmp(g.f[1].id, "LATER"));
+	/* registering the redaction-only value again for DLP makes it a known secret to the next engine */
+	T_CHECK(secrets_add("AGAIN", quiet, 32, SECRET_DLP, NULL) == 0);
+	scan_engine_free(next);
+	next = NULL;
+	T_CHECK(scan_engine_new(&next, NULL) == 0 && scan_engine_use_secrets(next, NULL) == 0 &&
+		scan_engine_finish(next, NULL) == 0);
+	T_CHECK(next && scan_text(next, SCAN_KNOWN_SECRETS, text, n, 7, &g) == 3 && !strcmp(g.f[1].id, "ENV_VALUE"));
+out:
+	scan_engine_free(eng);
+	scan_engine_free(next);
+	secrets_clear();
 }
 
 static void long_stream_offsets_and_lines(void)
@@ -861,7 +905,9 @@ static void decoded_known_once(void)
 	size_t e, k;
 
 	token(value, 32, "abcdefghijklmnopqrstuvwxyz0123456789");
-	T_CHECK(scan_engine_new(&eng, NULL) == 0 && scan_engine_add_known(eng, value, 32, "TOKEN_0", NULL) == 0 &&
+	secrets_clear();
+	T_CHECK(secrets_add("TOKEN_0", value, 32, SECRET_DLP, NULL) == 0);
+	T_CHECK(scan_engine_new(&eng, NULL) == 0 && scan_engine_use_secrets(eng, NULL) == 0 &&
 		scan_engine_finish(eng, NULL) == 0);
 	if (!eng)
 		return;
@@ -876,6 +922,7 @@ static void decoded_known_once(void)
 	k = (size_t)snprintf(text, sizeof text, "v=%.*s\n", (int)e, enc);
 	T_CHECK(decoded_once(eng, "known, every byte escaped", text, k, "TOKEN_0", "percent", 2, e, 1));
 	scan_engine_free(eng);
+	secrets_clear();
 }
 
 /* test_scan --bench FILE BODY_BYTES NRULES [decode]: scan FILE cut into bodies, each its own stream; prints MB/s of CPU time (per core: a busy shared machine steals wall time, not this). */
@@ -950,6 +997,7 @@ int main(int argc, char **argv)
 	T_RUN(byte_by_byte_feed);
 	T_RUN(entropy_allowlist_stopwords);
 	T_RUN(known_secret_encodings);
+	T_RUN(known_secrets_from_registry);
 	T_RUN(long_stream_offsets_and_lines);
 	T_RUN(stop_from_callback);
 	T_RUN(injection_patterns);
