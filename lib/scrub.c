@@ -7,6 +7,7 @@
 
 #include "ac.h"
 #include "scan.h"
+#include "secrets.h"
 
 struct scrub_set {
 	struct ac *ac;
@@ -47,22 +48,8 @@ void scrub_set_free(struct scrub_set *s)
 	free(s);
 }
 
-struct add {
-	struct scrub_set *s;
-	uint32_t id;
-};
-
-static int add_form(const char *p, size_t n, void *arg, struct bb_err *e)
-{
-	struct add *a = arg;
-	if (n > a->s->max_form)
-		a->s->max_form = n;
-	return ac_add(a->s->ac, p, n, a->id, e);
-}
-
 int scrub_set_add(struct scrub_set *s, const char *value, size_t len, const char *label, struct bb_err *e)
 {
-	struct add a = { s, (uint32_t)s->n };
 	char **nl;
 	if (s->finished)
 		return bb_errf(e, BB_EINVAL, "secret '%s' added after the scrub set was compiled", label);
@@ -76,7 +63,7 @@ int scrub_set_add(struct scrub_set *s, const char *value, size_t len, const char
 	if (!(nl[s->n] = strdup(label)))
 		return bb_errno(e, ENOMEM, "scrub set");
 	s->n++;
-	return secrets_forms(value, len, add_form, &a, e) < 0 ? -1 : 0;
+	return secrets_forms_add(s->ac, value, len, (uint32_t)(s->n - 1), &s->max_form, e);
 }
 
 int scrub_set_finish(struct scrub_set *s, struct bb_err *e)

@@ -180,17 +180,25 @@ size_t secrets_count(void)
 }
 
 struct add {
-	struct secrets *s;
+	struct ac *ac;
 	uint32_t id;
+	size_t *max_form;
 };
 
 static int add_form(const char *p, size_t n, void *arg, struct bb_err *e)
 {
 	struct add *a = arg;
 
-	if (n > a->s->max_form)
-		a->s->max_form = n;
-	return ac_add(a->s->ac, p, n, a->id, e);
+	if (n > *a->max_form)
+		*a->max_form = n;
+	return ac_add(a->ac, p, n, a->id, e);
+}
+
+int secrets_forms_add(struct ac *ac, const char *value, size_t len, uint32_t id, size_t *max_form, struct bb_err *e)
+{
+	struct add a = { ac, id, max_form };
+
+	return secrets_forms(value, len, add_form, &a, e) < 0 ? -1 : 0;
 }
 
 static struct secrets *compile(struct bb_err *e)
@@ -205,7 +213,7 @@ static struct secrets *compile(struct bb_err *e)
 	}
 	s->refs = 1;
 	for (i = 0; i < nreg; i++) {
-		struct add a = { s, (uint32_t)i };
+		struct add a = { s->ac, (uint32_t)i, &s->max_form };
 
 		s->n++;
 		s->dlp[i] = (reg[i].flags & SECRET_DLP) != 0;
@@ -215,7 +223,7 @@ static struct secrets *compile(struct bb_err *e)
 		}
 		/* Redaction takes values from REDACT_MIN_LEN; every encoded form is at least SECRET_FORM_MIN. */
 		if ((reg[i].len < SECRET_FORM_MIN && add_form(reg[i].value, reg[i].len, &a, e) < 0) ||
-		    secrets_forms(reg[i].value, reg[i].len, add_form, &a, e) < 0)
+		    secrets_forms_add(s->ac, reg[i].value, reg[i].len, (uint32_t)i, &s->max_form, e) < 0)
 			goto fail;
 	}
 	if (s->ac && ac_compile(s->ac, e) < 0)

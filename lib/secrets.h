@@ -8,6 +8,8 @@
 #include "buf.h"
 #include "err.h"
 
+struct ac;
+
 /*
  * The code that reads a secret (from env, a token file, a prompt, the
  * host's dialer) registers it here at once, under a label that names it
@@ -81,5 +83,7 @@ int secrets_redact(const struct secrets *s, struct buf *out, const char *in, siz
  */
 typedef int (*secret_form_cb)(const char *form, size_t n, void *arg, struct bb_err *e);
 int secrets_forms(const char *value, size_t len, secret_form_cb cb, void *arg, struct bb_err *e);
+/* Add each of value's forms to ac (lib/ac.h, not yet compiled) as pattern id, raising *max_form to the longest. */
+int secrets_forms_add(struct ac *ac, const char *value, size_t len, uint32_t id, size_t *max_form, struct bb_err *e);
 
 #endif
