@@ -134,8 +134,8 @@ int secrets_add(const char *label, const char *value, size_t len, unsigned flags
 	if (len < REDACT_MIN_LEN)
 		return bb_errf(e, BB_EINVAL, "secret too short to redact safely (%zu bytes, minimum %d)", len,
 			       REDACT_MIN_LEN);
-	if (len > SECRET_VALUE_MAX)
-		return bb_errf(e, BB_ETOOBIG, "secret '%s' is longer than %d bytes", label, SECRET_VALUE_MAX);
+	if ((flags & SECRET_DLP) && len > SECRET_VALUE_MAX)
+		return bb_errf(e, BB_ETOOBIG, "known secret '%s' is longer than %d bytes", label, SECRET_VALUE_MAX);
 	for (i = 0; i < nreg; i++)
 		if (reg[i].len == len && memcmp(reg[i].value, value, len) == 0) {
 			if ((reg[i].flags | flags) != reg[i].flags)
@@ -221,10 +221,16 @@ static struct secrets *compile(struct bb_err *e)
 			bb_errno(e, ENOMEM, "compiling the secrets");
 			goto fail;
 		}
-		/* Redaction takes values from REDACT_MIN_LEN; every encoded form is at least SECRET_FORM_MIN. */
-		if ((reg[i].len < SECRET_FORM_MIN && add_form(reg[i].value, reg[i].len, &a, e) < 0) ||
-		    secrets_forms_add(s->ac, reg[i].value, reg[i].len, (uint32_t)i, &s->max_form, e) < 0)
+		/*
+		 * Redaction takes values from REDACT_MIN_LEN, every encoded form is at least SECRET_FORM_MIN; a value
+		 * past SECRET_VALUE_MAX (a key file in a variable: never DLP's) is redacted as its bytes only.
+		 */
+		if (reg[i].len < SECRET_FORM_MIN || reg[i].len > SECRET_VALUE_MAX) {
+			if (add_form(reg[i].value, reg[i].len, &a, e) < 0)
+				goto fail;
+		} else if (secrets_forms_add(s->ac, reg[i].value, reg[i].len, (uint32_t)i, &s->max_form, e) < 0) {
 			goto fail;
+		}
 	}
 	if (s->ac && ac_compile(s->ac, e) < 0)
 		goto fail;

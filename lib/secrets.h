@@ -40,8 +40,9 @@ enum {
 /*
  * Register a value (copied) under label (copied; NULL: "secret"). A value
  * registered again keeps its first label and gains the new flags. Fails
- * below REDACT_MIN_LEN (SECRET_FORM_MIN with SECRET_DLP), above
- * SECRET_VALUE_MAX, or past SECRETS_MAX values.
+ * below REDACT_MIN_LEN (SECRET_FORM_MIN with SECRET_DLP), or past
+ * SECRETS_MAX values; with SECRET_DLP, also above SECRET_VALUE_MAX (a
+ * longer value is redacted as its bytes only: its encodings are not derived).
  */
 int secrets_add(const char *label, const char *value, size_t len, unsigned flags, struct bb_err *e);
 /* Forget every value, zeroing the copies (tests, and a process about to exec). Sets already taken stay valid. */

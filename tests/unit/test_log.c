@@ -102,6 +102,30 @@ static void longest_secret_first(void)
 	secrets_clear();
 }
 
+/* A value past SECRET_VALUE_MAX (a key file in a variable) is still redacted, as its bytes. */
+static void long_secret_redacted(void)
+{
+	enum { LEN = SECRET_VALUE_MAX + 904 };
+	char *v = malloc(LEN + 2);
+	struct buf b = BUF_INIT(LEN * 2);
+	size_t i;
+
+	T_CHECK(v != NULL);
+	if (!v)
+		return;
+	for (i = 0; i < LEN; i++)
+		v[i] = (char)('a' + i * 7 % 26);
+	secrets_clear();
+	T_CHECK(secrets_add("KEY", v, LEN, 0, NULL) == 0);
+	T_CHECK(secrets_add("KEY", v, LEN, SECRET_DLP, NULL) == -1);
+	v[LEN] = '!';
+	T_CHECK(redact_append(&b, v, LEN + 1, NULL) == 0);
+	T_CHECK(b.len == strlen(REDACT_MARK) + 1 && !memcmp(b.p, REDACT_MARK "!", b.len));
+	buf_free(&b);
+	free(v);
+	secrets_clear();
+}
+
 static void short_secret_refused(void)
 {
 	struct bb_err e = { 0 };
@@ -322,6 +346,7 @@ int main(void)
 	T_RUN(filtered_by_level);
 	T_RUN(longest_secret_first);
 	T_RUN(short_secret_refused);
+	T_RUN(long_secret_redacted);
 	T_RUN(out_write_redacts);
 	T_RUN(escape_invalid_utf8);
 	T_RUN(terminal_controls_escaped);
