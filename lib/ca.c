@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -479,6 +480,39 @@ out:
 	explicit_bzero(key_der, sizeof key_der);
 	explicit_bzero(key_pem, sizeof key_pem);
 	explicit_bzero(&rng, sizeof rng);
+	return rc;
+}
+
+int ca_ensure(const char *dir, const char *name, time_t now, struct bb_err *e)
+{
+	char key_path[PATH_MAX], cert_path[PATH_MAX];
+	struct stat st;
+	int fd, rc, have_key, have_cert;
+
+	if (join(key_path, sizeof key_path, dir, CA_KEY_FILE, e) < 0 ||
+	    join(cert_path, sizeof cert_path, dir, CA_CERT_FILE, e) < 0)
+		return -1;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return bb_errno(e, errno, "cannot create directory %s", dir);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return bb_errno(e, errno, "cannot open %s", dir);
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			bb_errno(e, errno, "cannot lock %s", dir);
+			close(fd);
+			return -1;
+		}
+	have_key = lstat(key_path, &st) == 0;
+	have_cert = lstat(cert_path, &st) == 0;
+	if (have_key && have_cert)
+		rc = 0;
+	else if (have_key || have_cert)
+		rc = bb_errf(e, BB_EINVAL, "%s holds %s without %s: remove it, or make a new CA (bb bottle ca init --force)", dir,
+			     have_key ? CA_KEY_FILE : CA_CERT_FILE, have_key ? CA_CERT_FILE : CA_KEY_FILE);
+	else
+		rc = ca_create(dir, name, now, 0, e);
+	close(fd); /* and the lock with it */
 	return rc;
 }
 

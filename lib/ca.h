@@ -125,6 +125,15 @@ int ca_default_dir(char *out, size_t cap, struct bb_err *e);
 int ca_create(const char *dir, const char *name, time_t now, int force, struct bb_err *e);
 
 /*
+ * The CA in dir, made if it is not there yet (ca_create, without force),
+ * under an exclusive lock on dir: bottles starting at the same moment on a
+ * fresh home all get the one CA, none a half-made one or a "refusing to
+ * overwrite". A lone ca.key or ca.crt (one without the other) is an error.
+ * 0, or -1 with e.
+ */
+int ca_ensure(const char *dir, const char *name, time_t now, struct bb_err *e);
+
+/*
  * Load dir/ca.crt and dir/ca.key into ca (see ca_load_files), with a
  * leaf cache of cache_cap entries (0 = CA_CACHE_DEFAULT).
  */

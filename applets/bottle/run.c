@@ -705,7 +705,7 @@ static int step_ca(struct session_ctx *x)
 		return BB_EXIT_SYSTEM;
 	}
 	snprintf(crt, sizeof crt, "%s/%s", x->ca_dir, CA_CERT_FILE);
-	if (access(crt, F_OK) < 0 && ca_create(x->ca_dir, x->s->name, time(NULL), 0, &x->e) < 0) {
+	if (access(crt, F_OK) < 0 && ca_ensure(x->ca_dir, x->s->name, time(NULL), &x->e) < 0) {
 		err_printf("%s: %s", x->meta.slug, x->e.msg);
 		return BB_EXIT_SYSTEM;
 	}

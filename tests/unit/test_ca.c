@@ -370,6 +370,36 @@ static void ca_create_refuses_half(void)
 	T_CHECK(access(crt, F_OK) == 0);
 }
 
+/* Eight processes ensure one fresh CA at the same moment: all succeed, and all see the same one. */
+static void ca_ensure_concurrent(void)
+{
+	char dir[256], crt[300];
+	struct bb_err e = { 0 };
+	struct stat st1, st2;
+	pid_t kids[8];
+	int i, st, bad = 0;
+
+	path_in(dir, sizeof dir, "race");
+	snprintf(crt, sizeof crt, "%s/ca.crt", dir);
+	for (i = 0; i < 8; i++) {
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			struct bb_err ke = { 0 };
+			_exit(ca_ensure(dir, "race", now0, &ke) == 0 ? 0 : 1);
+		}
+	}
+	for (i = 0; i < 8; i++)
+		if (kids[i] < 0 || waitpid(kids[i], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			bad++;
+	T_CHECK(bad == 0);
+	T_CHECK(stat(crt, &st1) == 0);
+	/* Once there, it is kept: not made again. */
+	T_CHECK(ca_ensure(dir, "race", now0, &e) == 0 && stat(crt, &st2) == 0 && st1.st_ino == st2.st_ino);
+	/* A lone certificate is not a CA: named, not overwritten. */
+	path_in(dir, sizeof dir, "half");
+	T_CHECK(ca_ensure(dir, "x", now0, &e) < 0 && strstr(e.msg, "ca.crt without ca.key"));
+}
+
 static struct ca ca_a; /* loaded from tmp/a for the tests below */
 
 static void ca_load_ok(void)
@@ -925,6 +955,7 @@ int main(int argc, char **argv)
 	T_RUN(host_names);
 	T_RUN(ca_create_files);
 	T_RUN(ca_create_refuses_half);
+	T_RUN(ca_ensure_concurrent);
 	T_RUN(ca_load_ok);
 	T_RUN(ca_key_mismatch);
 	T_RUN(ca_key_perms);
