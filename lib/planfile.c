@@ -109,10 +109,12 @@ static int get_strs(struct ctx *c, const cJSON *o, const char *key, struct planf
 
 	out->v = NULL;
 	out->n = 0;
+	out->present = 0;
 	if (!j)
 		return 0;
 	if (!cJSON_IsArray(j))
 		return perr(c, key, "must be a list, was ", jtype(j));
+	out->present = 1;
 	if (!(out->v = items(c, j, sizeof *out->v)))
 		return -1;
 	cJSON_ArrayForEach(it, j)
@@ -139,23 +141,28 @@ static int get_obj(struct ctx *c, const cJSON *o, const char *key, const cJSON *
 	return 0;
 }
 
-int planfile_parse(struct planfile *pf, const char *what, const char *json, size_t len, struct bb_err *e)
+/* Start pf on `what`; its doc is set by the caller and checked by check_doc. */
+static int open_pf(struct planfile *pf, const char *what, struct bb_err *e)
 {
-	const cJSON *schema;
-
 	memset(pf, 0, sizeof *pf);
 	pf->arena = (struct arena)ARENA_INIT(16u << 20);
 	if (!(pf->what = arena_strdup(&pf->arena, what)))
 		return bb_errf(e, BB_ETOOBIG, "plan source name too long");
-	if (!(pf->doc = json_parse(what, json, len, e)))
-		goto fail;
+	return 0;
+}
+
+/* pf->doc is a plan: an object whose "schema" is bb.plan/1. Frees pf when not. */
+static int check_doc(struct planfile *pf, struct bb_err *e)
+{
+	const cJSON *schema;
+
 	if (!cJSON_IsObject(pf->doc)) {
-		bb_errf(e, BB_EINVAL, "%s: a plan is a JSON object, this is %s", what, jtype(pf->doc));
+		bb_errf(e, BB_EINVAL, "%s: a plan is a JSON object, this is %s", pf->what, jtype(pf->doc));
 		goto fail;
 	}
 	schema = get(pf->doc, "schema");
 	if (!cJSON_IsString(schema) || strcmp(schema->valuestring, PLAN_SCHEMA) != 0) {
-		bb_errf(e, BB_EINVAL, "%s: not a bb plan: schema is %s%.64s%s, expected \"" PLAN_SCHEMA "\"", what,
+		bb_errf(e, BB_EINVAL, "%s: not a bb plan: schema is %s%.64s%s, expected \"" PLAN_SCHEMA "\"", pf->what,
 			cJSON_IsString(schema) ? "\"" : "", cJSON_IsString(schema) ? schema->valuestring : jtype(schema),
 			cJSON_IsString(schema) ? "\"" : "");
 		goto fail;
@@ -164,6 +171,26 @@ int planfile_parse(struct planfile *pf, const char *what, const char *json, size
 fail:
 	planfile_free(pf);
 	return -1;
+}
+
+int planfile_parse(struct planfile *pf, const char *what, const char *json, size_t len, struct bb_err *e)
+{
+	if (open_pf(pf, what, e) < 0)
+		return -1;
+	if (!(pf->doc = json_parse(what, json, len, e))) {
+		planfile_free(pf);
+		return -1;
+	}
+	return check_doc(pf, e);
+}
+
+int planfile_wrap(struct planfile *pf, const char *what, struct cJSON *doc, struct bb_err *e)
+{
+	if (open_pf(pf, what, e) < 0)
+		return -1;
+	pf->doc = doc;
+	pf->borrowed = 1;
+	return check_doc(pf, e);
 }
 
 int planfile_load(struct planfile *pf, const char *path, struct bb_err *e)
@@ -183,7 +210,8 @@ int planfile_load(struct planfile *pf, const char *path, struct bb_err *e)
 
 void planfile_free(struct planfile *pf)
 {
-	cJSON_Delete(pf->doc);
+	if (!pf->borrowed)
+		cJSON_Delete(pf->doc);
 	arena_free(&pf->arena);
 	memset(pf, 0, sizeof *pf);
 }
@@ -327,6 +355,7 @@ static int parse_auth(struct ctx *c, const cJSON *j, struct planfile_route *r)
 	c->pre = "";
 	if (rc < 0)
 		return -1;
+	r->scheme = scheme;
 	if (!strcmp(scheme, "Bearer"))
 		r->auth = PLANFILE_AUTH_BEARER;
 	else if (!strcmp(scheme, "token"))
@@ -340,16 +369,22 @@ static int parse_auth(struct ctx *c, const cJSON *j, struct planfile_route *r)
 
 static int parse_route(struct ctx *c, const cJSON *j, struct planfile_route *r)
 {
-	const cJSON *dlp, *ms, *it;
+	const cJSON *dlp, *ms, *it, *from;
 	size_t at = strlen(c->where);
+	int rc;
 
 	if (!cJSON_IsObject(j))
 		return not_object(c, j);
 	if (get_str(c, j, "host", 1, &r->host) < 0)
 		return -1;
 	snprintf(c->where + at, sizeof c->where - at, " (%.100s)", r->host);
-	if (get_str(c, j, "origin", 0, &r->origin) < 0 || parse_auth(c, j, r) < 0 ||
+	if (get_str(c, j, "origin", 0, &r->origin) < 0 || get_obj(c, j, "from", &from) < 0 || parse_auth(c, j, r) < 0 ||
 	    get_strs(c, j, "path_allowlist", &r->path_allowlist) < 0)
+		return -1;
+	c->pre = "from.";
+	rc = get_str(c, from, "host", 0, &r->from_host) < 0 || get_str(c, from, "rules", 0, &r->from_rules) < 0 ? -1 : 0;
+	c->pre = "";
+	if (rc < 0)
 		return -1;
 	ms = get(j, "matches");
 	if (ms && !cJSON_IsArray(ms))
@@ -370,8 +405,6 @@ static int parse_route(struct ctx *c, const cJSON *j, struct planfile_route *r)
 		r->dlp_out = SCAN_TOKEN_PATTERNS | SCAN_KNOWN_SECRETS;
 		r->dlp_in = SCAN_INJECTION;
 	} else {
-		int rc;
-
 		c->pre = "dlp.";
 		rc = parse_detectors(c, dlp, "outbound", &r->dlp_out) < 0 || parse_detectors(c, dlp, "inbound", &r->dlp_in) < 0 ||
 				     get_strs(c, dlp, "outbound_allow", &r->dlp_out_allow) < 0 ||
@@ -502,7 +535,11 @@ static int parse_repo(struct ctx *c, const cJSON *o, struct planfile_repo *r)
 	if (!key)
 		return 0;
 	c->pre = "key.";
-	rc = get_str(c, key, "provider", 0, &r->key_provider) < 0 || get_str(c, key, "path", 0, &r->key_path) < 0 ? -1 : 0;
+	rc = get_str(c, key, "provider", 0, &r->key_provider) < 0 || get_str(c, key, "path", 0, &r->key_path) < 0 ||
+			     get_str(c, key, "forge_token_env", 0, &r->key_forge_token_env) < 0 ||
+			     get_str(c, key, "api_url", 0, &r->key_api_url) < 0
+		     ? -1
+		     : 0;
 	c->pre = "";
 	return rc;
 }
@@ -510,12 +547,21 @@ static int parse_repo(struct ctx *c, const cJSON *o, struct planfile_repo *r)
 int planfile_git_gate(struct planfile *pf, struct planfile_git_gate *out, struct bb_err *e)
 {
 	struct ctx c = { &pf->arena, pf->what, "", ".", "", e };
-	const cJSON *gg, *repos, *it;
+	const cJSON *gg, *repos, *user, *it;
 
 	memset(out, 0, sizeof *out);
 	if (get_obj(&c, pf->doc, "git_gate", &gg) < 0)
 		return -1;
-	if (!gg || !(repos = get(gg, "repos")))
+	if (!gg)
+		return 0;
+	snprintf(c.where, sizeof c.where, "git_gate");
+	if (get_obj(&c, gg, "user", &user) < 0)
+		return -1;
+	snprintf(c.where, sizeof c.where, "git_gate.user");
+	if (get_str(&c, user, "name", 0, &out->user_name) < 0 || get_str(&c, user, "email", 0, &out->user_email) < 0)
+		return -1;
+	c.where[0] = 0;
+	if (!(repos = get(gg, "repos")))
 		return 0;
 	if (!cJSON_IsArray(repos))
 		return perr(&c, "git_gate.repos", "must be a list, was ", jtype(repos));
@@ -532,6 +578,115 @@ int planfile_git_gate(struct planfile *pf, struct planfile_git_gate *out, struct
 	return 0;
 }
 
+/* ---- provider, env, token slots, supervise ---- */
+
+int planfile_provider(struct planfile *pf, struct planfile_provider *out, struct bb_err *e)
+{
+	struct ctx c = { &pf->arena, pf->what, "", ".", "", e };
+	const cJSON *p;
+
+	memset(out, 0, sizeof *out);
+	if (get_obj(&c, pf->doc, "provider", &p) < 0)
+		return -1;
+	if (!p)
+		return perr(&c, "provider", "is required", NULL);
+	snprintf(c.where, sizeof c.where, "provider");
+	return get_str(&c, p, "template", 0, &out->template_) < 0 || get_str(&c, p, "dockerfile", 0, &out->dockerfile) < 0 ||
+			       get_str(&c, p, "program", 0, &out->program) < 0
+		       ? -1
+		       : 0;
+}
+
+/*
+ * The list at key of o (named `where`, e.g. "egress.token_slots"), each
+ * entry an object handed to one(c, entry, out + i * elem); absent is
+ * empty. The entries land in the arena.
+ */
+static int read_list(struct ctx *c, const cJSON *o, const char *key, const char *where, size_t elem,
+		     int (*one)(struct ctx *, const cJSON *, void *), void **out, size_t *n)
+{
+	const cJSON *l = get(o, key), *it;
+	char *v;
+
+	*out = NULL;
+	*n = 0;
+	if (!l)
+		return 0;
+	if (!cJSON_IsArray(l))
+		return perr(c, where, "must be a list, was ", jtype(l));
+	if (!(v = items(c, l, elem)))
+		return -1;
+	cJSON_ArrayForEach(it, l)
+	{
+		snprintf(c->where, sizeof c->where, "%s[%zu]", where, *n);
+		if (!cJSON_IsObject(it))
+			return not_object(c, it);
+		if (one(c, it, v + *n * elem) < 0)
+			return -1;
+		++*n;
+	}
+	*out = v;
+	return 0;
+}
+
+static int env_one(struct ctx *c, const cJSON *o, void *out)
+{
+	struct planfile_env *v = out;
+
+	return get_str(c, o, "name", 1, &v->name) < 0 || get_str(c, o, "source", 0, &v->source) < 0 ||
+			       get_str(c, o, "host_var", 0, &v->host_var) < 0
+		       ? -1
+		       : 0;
+}
+
+int planfile_env(struct planfile *pf, const struct planfile_env **out, size_t *n, struct bb_err *e)
+{
+	struct ctx c = { &pf->arena, pf->what, "", ".", "", e };
+	void *v;
+	int rc = read_list(&c, pf->doc, "env", "env", sizeof **out, env_one, &v, n);
+
+	*out = rc < 0 ? NULL : v;
+	return rc;
+}
+
+static int slot_one(struct ctx *c, const cJSON *o, void *out)
+{
+	struct planfile_token_slot *v = out;
+
+	return get_str(c, o, "slot", 1, &v->slot) < 0 || get_str(c, o, "ref", 0, &v->ref) < 0 ||
+			       get_str(c, o, "source", 0, &v->source) < 0 || get_bool(c, o, "present", &v->present) < 0
+		       ? -1
+		       : 0;
+}
+
+int planfile_token_slots(struct planfile *pf, const struct planfile_token_slot **out, size_t *n, struct bb_err *e)
+{
+	struct ctx c = { &pf->arena, pf->what, "", ".", "", e };
+	const cJSON *eg;
+	void *v = NULL;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (get_obj(&c, pf->doc, "egress", &eg) < 0)
+		return -1;
+	rc = read_list(&c, eg, "token_slots", "egress.token_slots", sizeof **out, slot_one, &v, n);
+	*out = rc < 0 ? NULL : v;
+	return rc;
+}
+
+int planfile_supervise(struct planfile *pf, int *enabled, struct bb_err *e)
+{
+	struct ctx c = { &pf->arena, pf->what, "", ".", "", e };
+	const cJSON *s;
+
+	*enabled = 0;
+	if (get_obj(&c, pf->doc, "supervise", &s) < 0)
+		return -1;
+	snprintf(c.where, sizeof c.where, "supervise");
+	return get_bool(&c, s, "enabled", enabled);
+}
+
 const char *planfile_bottle_name(struct planfile *pf)
 {
 	return cJSON_GetStringValue(get(get(pf->doc, "bottle"), "name"));
@@ -539,16 +694,25 @@ const char *planfile_bottle_name(struct planfile *pf)
 
 /* ---- editing a running plan ---- */
 
+/* doc's part.key when it is a list, else NULL. */
+static struct cJSON *json_list(struct cJSON *doc, const char *part, const char *key)
+{
+	cJSON *a = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, part), key);
+
+	return cJSON_IsArray(a) ? a : NULL;
+}
+
 struct cJSON *planfile_json_routes(struct cJSON *doc)
 {
-	cJSON *r = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "egress"), "routes");
-
-	return cJSON_IsArray(r) ? r : NULL;
+	return json_list(doc, "egress", "routes");
 }
 
 struct cJSON *planfile_json_dns_allow(struct cJSON *doc)
 {
-	cJSON *a = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "dns"), "allow");
+	return json_list(doc, "dns", "allow");
+}
 
-	return cJSON_IsArray(a) ? a : NULL;
+struct cJSON *planfile_json_token_slots(struct cJSON *doc)
+{
+	return json_list(doc, "egress", "token_slots");
 }

@@ -27,12 +27,19 @@ struct planfile {
 	struct cJSON *doc;
 	const char *what; /* the source, for messages */
 	struct arena arena;
+	int borrowed; /* doc is the caller's (planfile_wrap): planfile_free leaves it */
 };
 
 /* Parse len bytes of plan JSON; `what` names it in errors. On failure pf is left empty (planfile_free is fine). */
 int planfile_parse(struct planfile *pf, const char *what, const char *json, size_t len, struct bb_err *e);
 /* Read a plan file (at most PLANFILE_MAX_BYTES) and parse it; errors name the path. */
 int planfile_load(struct planfile *pf, const char *path, struct bb_err *e);
+/*
+ * Open a plan already in memory (plan_build's) without printing and
+ * parsing it again: pf borrows doc, which must outlive it. The schema is
+ * checked as planfile_parse checks it; `what` names it in errors.
+ */
+int planfile_wrap(struct planfile *pf, const char *what, struct cJSON *doc, struct bb_err *e);
 void planfile_free(struct planfile *pf);
 /*
  * Open a plan, hand it to use(pf, arg, e), and free it: from json[0..len)
@@ -64,10 +71,11 @@ int planfile_use(const char *what, const char *json, size_t len, int (*use)(stru
 		return planfile_use(path, NULL, 0, name##_use, out, e);                                  \
 	}
 
-/* A list of strings; an absent list is empty. */
+/* A list of strings; an absent list is empty, and present says whether the plan wrote it (a reader may show the difference). */
 struct planfile_strs {
 	const char **v;
 	size_t n;
+	int present;
 };
 
 enum planfile_match_type { PLANFILE_PREFIX, PLANFILE_EXACT, PLANFILE_REGEX };
@@ -97,7 +105,9 @@ struct planfile_match {
 struct planfile_route {
 	const char *host;
 	const char *origin;
+	const char *from_host, *from_rules; /* from.host, from.rules: the provider route this one came from */
 	enum planfile_auth auth;
+	const char *scheme;     /* auth.scheme as written, with auth */
 	const char *token_slot; /* with auth */
 	const char *token_ref;  /* with auth, when the plan names it */
 	struct planfile_strs path_allowlist;
@@ -142,6 +152,7 @@ struct planfile_repo {
 	const char *name, *url, *user, *host, *path, *host_key;
 	unsigned port; /* 1..65535 */
 	const char *key_provider, *key_path; /* key.provider, key.path */
+	const char *key_forge_token_env, *key_api_url; /* key.forge_token_env, key.api_url (provider gitea) */
 };
 
 /* The "git_gate" part. present is 0 when the plan has none (then there are no repos). */
@@ -149,9 +160,37 @@ struct planfile_git_gate {
 	int present;
 	struct planfile_repo *repos;
 	size_t nrepos;
+	const char *user_name, *user_email; /* user.name, user.email: the agent's commit identity, NULL when absent */
 };
 
 int planfile_git_gate(struct planfile *pf, struct planfile_git_gate *out, struct bb_err *e);
+
+/* The "provider" part (required); absent keys are NULL. */
+struct planfile_provider {
+	const char *template_, *dockerfile, *program;
+};
+
+int planfile_provider(struct planfile *pf, struct planfile_provider *out, struct bb_err *e);
+
+/* One "env" entry: name is required; source and host_var are NULL when absent. */
+struct planfile_env {
+	const char *name, *source, *host_var;
+};
+
+/* "env", in order; absent is empty. */
+int planfile_env(struct planfile *pf, const struct planfile_env **out, size_t *n, struct bb_err *e);
+
+/* One egress.token_slots entry: slot is required; ref and source are NULL when absent. */
+struct planfile_token_slot {
+	const char *slot, *ref, *source;
+	int present; /* the host variable was set when the plan was made */
+};
+
+/* egress.token_slots, in order; absent is empty (egress itself is not required here). */
+int planfile_token_slots(struct planfile *pf, const struct planfile_token_slot **out, size_t *n, struct bb_err *e);
+
+/* supervise.enabled; 0 when the plan has no supervise part. */
+int planfile_supervise(struct planfile *pf, int *enabled, struct bb_err *e);
 
 /* bottle.name, or NULL when the plan has none (it only labels logs and proposals). */
 const char *planfile_bottle_name(struct planfile *pf);
@@ -163,5 +202,7 @@ const char *planfile_bottle_name(struct planfile *pf);
  */
 struct cJSON *planfile_json_routes(struct cJSON *doc);
 struct cJSON *planfile_json_dns_allow(struct cJSON *doc);
+/* egress.token_slots of doc (an approved credential adds its slot), or NULL when it has none. */
+struct cJSON *planfile_json_token_slots(struct cJSON *doc);
 
 #endif

@@ -1,4 +1,5 @@
 /* test_planfile.c - unit tests of lib/planfile: the schema check, each part read into typed structs, and errors that name the key. */
+#include <cjson/cJSON.h>
 #include <string.h>
 
 #include "planfile.h"
@@ -19,9 +20,11 @@ static const char plan_json[] =
 	"\"methods\":[\"GET\"],\"headers\":[{\"name\":\"X-K\",\"value\":\"v\",\"type\":\"exact\"}]}],"
 	"\"dlp\":{\"outbound\":false,\"inbound\":[],\"outbound_allow\":[\"github-pat\"],\"inbound_allow\":[\"ignore-previous\"]},"
 	"\"git_fetch\":true,\"tls_passthrough\":true,\"ssrf_ip_allowlist\":[\"10.0.0.0/8\"]},"
-	"{\"host\":\"bare.example.com\"}],"
+	"{\"host\":\"bare.example.com\",\"matches\":[{}]}],"
 	"\"token_slots\":[{\"slot\":\"BB_EGRESS_TOKEN_0\",\"ref\":\"CLAUDE_OAUTH\",\"source\":\"host_env\",\"present\":true}]},"
-	"\"git_gate\":{\"user\":{\"name\":\"\",\"email\":\"\"},\"repos\":["
+	"\"provider\":{\"template\":\"claude\",\"dockerfile\":\"\",\"program\":\"claude\"},"
+	"\"env\":[{\"name\":\"TERM\",\"source\":\"host\",\"host_var\":\"TERM\"},{\"name\":\"X\"}],"
+	"\"git_gate\":{\"user\":{\"name\":\"Dev\",\"email\":\"dev@example.com\"},\"repos\":["
 	"{\"name\":\"app\",\"url\":\"ssh://git@git.example.com:2222/org/app.git\",\"user\":\"git\",\"host\":\"git.example.com\","
 	"\"port\":2222,\"path\":\"org/app.git\",\"key\":{\"provider\":\"static\",\"path\":\"~/.ssh/app_deploy\"},"
 	"\"host_key\":\"ecdsa-sha2-nistp256 AAAA\"},"
@@ -57,9 +60,14 @@ static void reads_egress_routes(void)
 		T_STREQ(r[0].token_ref, "CLAUDE_OAUTH");
 		T_CHECK(r[0].dlp_out == (SCAN_TOKEN_PATTERNS | SCAN_KNOWN_SECRETS) && r[0].dlp_in == SCAN_INJECTION);
 		T_CHECK(r[0].nmatches == 0 && r[0].path_allowlist.n == 0 && !r[0].git_fetch);
+		T_STREQ(r[0].scheme, "Bearer");
+		T_STREQ(r[0].from_host, "claude");
+		T_STREQ(r[0].from_rules, "default");
+		T_CHECK(r[0].path_allowlist.present); /* [] is written: present, empty */
 
 		T_STREQ(r[1].host, "Git.Example.com"); /* as written: lower-casing is the matcher's business */
-		T_CHECK(r[1].auth == PLANFILE_AUTH_NONE && r[1].token_slot == NULL);
+		T_CHECK(r[1].auth == PLANFILE_AUTH_NONE && r[1].token_slot == NULL && r[1].scheme == NULL);
+		T_CHECK(r[1].from_host == NULL && r[1].from_rules == NULL);
 		T_CHECK(r[1].path_allowlist.n == 1 && !strcmp(r[1].path_allowlist.v[0], "/org/"));
 		T_CHECK(r[1].nmatches == 1 && r[1].matches[0].npaths == 3 && r[1].matches[0].nheaders == 1);
 		if (r[1].nmatches == 1 && r[1].matches[0].npaths == 3) {
@@ -68,7 +76,7 @@ static void reads_egress_routes(void)
 			T_CHECK(m->paths[0].type == PLANFILE_EXACT && !strcmp(m->paths[0].value, "/a"));
 			T_CHECK(m->paths[1].type == PLANFILE_PREFIX); /* no type: prefix */
 			T_CHECK(m->paths[2].type == PLANFILE_REGEX);
-			T_CHECK(m->methods.n == 1 && !strcmp(m->methods.v[0], "GET"));
+			T_CHECK(m->methods.present && m->methods.n == 1 && !strcmp(m->methods.v[0], "GET"));
 			T_CHECK(m->headers[0].type == PLANFILE_EXACT && !strcmp(m->headers[0].name, "X-K"));
 		}
 		T_CHECK(r[1].dlp_out == 0 && r[1].dlp_in == 0);
@@ -78,7 +86,10 @@ static void reads_egress_routes(void)
 		T_CHECK(r[1].ssrf_ip_allowlist.n == 1 && !strcmp(r[1].ssrf_ip_allowlist.v[0], "10.0.0.0/8"));
 
 		/* only a host: every detector, nothing else */
-		T_CHECK(r[2].origin == NULL && r[2].auth == PLANFILE_AUTH_NONE && r[2].nmatches == 0);
+		T_CHECK(r[2].origin == NULL && r[2].auth == PLANFILE_AUTH_NONE && r[2].nmatches == 1);
+		T_CHECK(!r[2].path_allowlist.present);
+		/* a match without methods is not one with an empty list: list-egress-routes shows the difference */
+		T_CHECK(r[2].nmatches == 1 && !r[2].matches[0].methods.present && r[2].matches[0].methods.n == 0);
 		T_CHECK(r[2].dlp_out == (SCAN_TOKEN_PATTERNS | SCAN_KNOWN_SECRETS) && r[2].dlp_in == SCAN_INJECTION);
 	}
 	planfile_free(&pf);
@@ -114,11 +125,16 @@ static void reads_dns_and_git_gate(void)
 		/* absent keys are NULL, port 0: each reader says which it needs */
 		T_CHECK(f->host == NULL && f->port == 0 && f->host_key == NULL && f->key_path == NULL);
 		T_STREQ(f->key_provider, "gitea");
+		T_STREQ(f->key_forge_token_env, "T");
+		T_STREQ(f->key_api_url, "https://10.0.0.2");
+		T_CHECK(a->key_forge_token_env == NULL && a->key_api_url == NULL);
 	}
+	T_STREQ(g.user_name, "Dev");
+	T_STREQ(g.user_email, "dev@example.com");
 	planfile_free(&pf);
 	/* a plan without git_gate has no repos (the section is optional here; git-gate itself requires it) */
 	T_CHECK(open_plan(&pf, "{\"schema\":\"bb.plan/1\"}", &e) == 0);
-	T_CHECK(planfile_git_gate(&pf, &g, &e) == 0 && !g.present && g.nrepos == 0);
+	T_CHECK(planfile_git_gate(&pf, &g, &e) == 0 && !g.present && g.nrepos == 0 && g.user_name == NULL);
 	T_CHECK(planfile_bottle_name(&pf) == NULL);
 	planfile_free(&pf);
 }
@@ -153,7 +169,7 @@ static void wrong_schema_is_refused(void)
 	}
 }
 
-/* Read one part of json: 'e'gress, 'd'ns or 'g'it_gate; the error text ("" when it was read). */
+/* Read one part of json: 'e'gress, 'd'ns, 'g'it_gate, 'p'rovider, en'v', token 's'lots or s'u'pervise; the error text ("" when it was read). */
 static const char *part_error(const char *json, char part)
 {
 	static struct bb_err e;
@@ -161,14 +177,22 @@ static const char *part_error(const char *json, char part)
 	const struct planfile_route *r;
 	struct planfile_dns d;
 	struct planfile_git_gate g;
+	struct planfile_provider p;
+	const struct planfile_env *v;
+	const struct planfile_token_slot *s;
 	size_t n;
-	int rc;
+	int rc, on;
 
 	if (open_plan(&pf, json, &e) < 0)
 		return e.msg;
 	e.msg[0] = 0;
-	rc = part == 'e' ? planfile_egress_routes(&pf, &r, &n, &e) : part == 'd' ? planfile_dns(&pf, &d, &e)
-										  : planfile_git_gate(&pf, &g, &e);
+	rc = part == 'e'   ? planfile_egress_routes(&pf, &r, &n, &e)
+	     : part == 'd' ? planfile_dns(&pf, &d, &e)
+	     : part == 'p' ? planfile_provider(&pf, &p, &e)
+	     : part == 'v' ? planfile_env(&pf, &v, &n, &e)
+	     : part == 's' ? planfile_token_slots(&pf, &s, &n, &e)
+	     : part == 'u' ? planfile_supervise(&pf, &on, &e)
+			   : planfile_git_gate(&pf, &g, &e);
 	planfile_free(&pf);
 	return rc < 0 ? e.msg : "";
 }
@@ -209,6 +233,9 @@ static void missing_parts_are_named(void)
 		{ 'e', ROUTE("\"matches\":[{\"paths\":[{\"type\":\"exact\"}]}]"), "egress.routes[0] (h.test): matches[0].paths[0].value: is required" },
 		{ 'e', ROUTE("\"matches\":[{\"headers\":[{\"name\":\"X\",\"type\":\"exact\"}]}]"), "(h.test): matches[0].headers[0].value: is required" },
 		{ 'd', P "\"egress\":{\"routes\":[]}}", "plan.json: dns: is required" },
+		{ 'p', P "\"egress\":{\"routes\":[]}}", "plan.json: provider: is required" },
+		{ 'v', P "\"env\":[{\"source\":\"host\"}]}", "plan.json: env[0].name: is required" },
+		{ 's', P "\"egress\":{\"token_slots\":[{\"ref\":\"R\"}]}}", "plan.json: egress.token_slots[0].slot: is required" },
 	};
 
 	check_cases(cases, sizeof cases / sizeof cases[0]);
@@ -264,6 +291,25 @@ static void wrong_types_name_the_key(void)
 		{ 'g', REPO("\"key\":\"~/.ssh/k\""), "plan.json: git_gate.repos[0].key: must be an object, was a string" },
 		{ 'g', REPO("\"key\":{\"provider\":1}"), "plan.json: git_gate.repos[0].key.provider: must be a string, was a number" },
 		{ 'g', REPO("\"key\":{\"path\":[]}"), "plan.json: git_gate.repos[0].key.path: must be a string, was a list" },
+		{ 'g', REPO("\"key\":{\"api_url\":1}"), "plan.json: git_gate.repos[0].key.api_url: must be a string, was a number" },
+		{ 'g', REPO("\"key\":{\"forge_token_env\":{}}"), "plan.json: git_gate.repos[0].key.forge_token_env: must be a string, was an object" },
+		{ 'g', P "\"git_gate\":{\"user\":[]}}", "plan.json: git_gate.user: must be an object, was a list" },
+		{ 'g', P "\"git_gate\":{\"user\":{\"email\":7}}}", "plan.json: git_gate.user.email: must be a string, was a number" },
+		{ 'e', ROUTE("\"from\":\"claude\""), "(h.test): from: must be an object, was a string" },
+		{ 'e', ROUTE("\"from\":{\"rules\":false}"), "(h.test): from.rules: must be a string, was a boolean" },
+		{ 'p', P "\"provider\":\"claude\"}", "plan.json: provider: must be an object, was a string" },
+		{ 'p', P "\"provider\":{\"template\":1}}", "plan.json: provider.template: must be a string, was a number" },
+		{ 'p', P "\"provider\":{\"dockerfile\":[]}}", "plan.json: provider.dockerfile: must be a string, was a list" },
+		{ 'p', P "\"provider\":{\"program\":true}}", "plan.json: provider.program: must be a string, was a boolean" },
+		{ 'v', P "\"env\":{}}", "plan.json: env: must be a list, was an object" },
+		{ 'v', P "\"env\":[\"TERM\"]}", "plan.json: env[0]: must be an object, was a string" },
+		{ 'v', P "\"env\":[{\"name\":\"A\"},{\"name\":\"B\",\"source\":2}]}", "plan.json: env[1].source: must be a string, was a number" },
+		{ 's', P "\"egress\":[]}", "plan.json: egress: must be an object, was a list" },
+		{ 's', P "\"egress\":{\"token_slots\":{}}}", "plan.json: egress.token_slots: must be a list, was an object" },
+		{ 's', P "\"egress\":{\"token_slots\":[{\"slot\":\"S\",\"ref\":[]}]}}", "plan.json: egress.token_slots[0].ref: must be a string, was a list" },
+		{ 's', P "\"egress\":{\"token_slots\":[{\"slot\":\"S\",\"present\":\"yes\"}]}}", "plan.json: egress.token_slots[0].present: must be true or false, was a string" },
+		{ 'u', P "\"supervise\":true}", "plan.json: supervise: must be an object, was a boolean" },
+		{ 'u', P "\"supervise\":{\"enabled\":\"yes\"}}", "plan.json: supervise.enabled: must be true or false, was a string" },
 	};
 
 	check_cases(cases, sizeof cases / sizeof cases[0]);
@@ -277,6 +323,75 @@ static void parts_are_read_apart(void)
 	T_CHECK(strstr(part_error(json, 'e'), "egress.routes: must be a list") != NULL);
 	T_STREQ(part_error(json, 'd'), "");
 	T_STREQ(part_error(json, 'g'), "");
+}
+
+/* provider, env, token slots and supervise: read, and an absent optional part reads as empty. */
+static void reads_provider_env_slots_supervise(void)
+{
+	struct planfile pf;
+	struct bb_err e = { 0 };
+	struct planfile_provider p;
+	const struct planfile_env *v;
+	const struct planfile_token_slot *s;
+	size_t n = 0;
+	int on = 0;
+
+	T_CHECK(open_plan(&pf, plan_json, &e) == 0);
+	T_CHECK(planfile_provider(&pf, &p, &e) == 0);
+	T_STREQ(p.template_, "claude");
+	T_STREQ(p.dockerfile, "");
+	T_STREQ(p.program, "claude");
+	T_CHECK(planfile_env(&pf, &v, &n, &e) == 0 && n == 2);
+	if (n == 2) {
+		T_STREQ(v[0].name, "TERM");
+		T_STREQ(v[0].source, "host");
+		T_STREQ(v[0].host_var, "TERM");
+		T_CHECK(!strcmp(v[1].name, "X") && v[1].source == NULL && v[1].host_var == NULL);
+	}
+	T_CHECK(planfile_token_slots(&pf, &s, &n, &e) == 0 && n == 1);
+	if (n == 1) {
+		T_STREQ(s[0].slot, "BB_EGRESS_TOKEN_0");
+		T_STREQ(s[0].ref, "CLAUDE_OAUTH");
+		T_STREQ(s[0].source, "host_env");
+		T_CHECK(s[0].present);
+	}
+	T_CHECK(planfile_supervise(&pf, &on, &e) == 0 && on == 1);
+	planfile_free(&pf);
+
+	T_CHECK(open_plan(&pf, "{\"schema\":\"bb.plan/1\"}", &e) == 0);
+	n = 9;
+	T_CHECK(planfile_env(&pf, &v, &n, &e) == 0 && n == 0);
+	n = 9;
+	T_CHECK(planfile_token_slots(&pf, &s, &n, &e) == 0 && n == 0);
+	on = 1;
+	T_CHECK(planfile_supervise(&pf, &on, &e) == 0 && on == 0);
+	planfile_free(&pf);
+}
+
+/* A plan in memory is read in place: the schema is checked, and planfile_free leaves the caller's doc. */
+static void wraps_a_plan_in_memory(void)
+{
+	cJSON *doc = cJSON_Parse(plan_json), *bad = cJSON_Parse("{\"schema\":\"bb.plan/0\"}");
+	struct planfile pf;
+	struct bb_err e = { 0 };
+	const struct planfile_route *r;
+	size_t n = 0;
+
+	T_CHECK(doc && bad);
+	T_CHECK(planfile_wrap(&pf, "the plan", doc, &e) == 0);
+	T_CHECK(planfile_egress_routes(&pf, &r, &n, &e) == 0 && n == 3);
+	T_STREQ(planfile_bottle_name(&pf), "dev");
+	planfile_free(&pf);
+	/* still the caller's: readable after planfile_free */
+	T_STREQ(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "schema")), "bb.plan/1");
+	T_CHECK(planfile_wrap(&pf, "the plan", bad, &e) == -1);
+	T_CHECK(strstr(e.msg, "the plan: not a bb plan: schema is \"bb.plan/0\"") != NULL);
+	T_CHECK(cJSON_IsObject(bad)); /* a refused wrap leaves it too */
+	T_CHECK(planfile_json_token_slots(doc) == cJSON_GetObjectItemCaseSensitive(
+							  cJSON_GetObjectItemCaseSensitive(doc, "egress"), "token_slots"));
+	T_CHECK(planfile_json_token_slots(bad) == NULL);
+	cJSON_Delete(doc);
+	cJSON_Delete(bad);
 }
 
 static int count_use(struct planfile *pf, void *arg, struct bb_err *e)
@@ -308,5 +423,7 @@ int main(void)
 	T_RUN(wrong_types_name_the_key);
 	T_RUN(parts_are_read_apart);
 	T_RUN(use_opens_text_and_files);
+	T_RUN(reads_provider_env_slots_supervise);
+	T_RUN(wraps_a_plan_in_memory);
 	T_END();
 }
