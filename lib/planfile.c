@@ -687,6 +687,40 @@ int planfile_supervise(struct planfile *pf, int *enabled, struct bb_err *e)
 	return get_bool(&c, s, "enabled", enabled);
 }
 
+/* ---- agent, bottle, notes ---- */
+
+static int source_part(struct planfile *pf, const char *key, struct planfile_source *out, struct bb_err *e)
+{
+	struct ctx c = { &pf->arena, pf->what, "", ".", "", e };
+	const cJSON *o = get(pf->doc, key);
+
+	memset(out, 0, sizeof *out);
+	if (!o || cJSON_IsNull(o))
+		return 0;
+	if (!cJSON_IsObject(o))
+		return perr(&c, key, "must be an object or null, was ", jtype(o));
+	snprintf(c.where, sizeof c.where, "%s", key);
+	out->present = 1;
+	return get_str(&c, o, "name", 1, &out->name) < 0 || get_str(&c, o, "file", 0, &out->file) < 0 ? -1 : 0;
+}
+
+int planfile_agent(struct planfile *pf, struct planfile_source *out, struct bb_err *e)
+{
+	return source_part(pf, "agent", out, e);
+}
+
+int planfile_bottle(struct planfile *pf, struct planfile_source *out, struct bb_err *e)
+{
+	return source_part(pf, "bottle", out, e);
+}
+
+int planfile_notes(struct planfile *pf, struct planfile_strs *out, struct bb_err *e)
+{
+	struct ctx c = { &pf->arena, pf->what, "", ".", "", e };
+
+	return get_strs(&c, pf->doc, "notes", out);
+}
+
 const char *planfile_bottle_name(struct planfile *pf)
 {
 	return cJSON_GetStringValue(get(get(pf->doc, "bottle"), "name"));

@@ -192,6 +192,17 @@ int planfile_token_slots(struct planfile *pf, const struct planfile_token_slot *
 /* supervise.enabled; 0 when the plan has no supervise part. */
 int planfile_supervise(struct planfile *pf, int *enabled, struct bb_err *e);
 
+/* "agent" or "bottle": the manifest entry the plan was made from; present is 0 when the plan has none (agent is null for a bottle alone). */
+struct planfile_source {
+	int present;
+	const char *name, *file;
+};
+
+int planfile_agent(struct planfile *pf, struct planfile_source *out, struct bb_err *e);
+int planfile_bottle(struct planfile *pf, struct planfile_source *out, struct bb_err *e);
+/* "notes", what plan_build found worth saying; absent is empty. */
+int planfile_notes(struct planfile *pf, struct planfile_strs *out, struct bb_err *e);
+
 /* bottle.name, or NULL when the plan has none (it only labels logs and proposals). */
 const char *planfile_bottle_name(struct planfile *pf);
 

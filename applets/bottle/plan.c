@@ -10,6 +10,7 @@
 #include "log.h"
 #include "opt.h"
 #include "plan.h"
+#include "planfile.h"
 
 static const char usage[] =
 	"usage: bb bottle plan NAME [--json] [--agent | --bottle]\n"
@@ -19,44 +20,54 @@ static const char usage[] =
 	"  -j, --json     the plan document (schema bb.plan/1, docs/manifest.md)\n"
 	"  -a, --agent    NAME is an agent     -b, --bottle   NAME is a bottle";
 
-static void print_text(const cJSON *p)
+/* The plan as text, read through planfile; -1 (e set) when a part does not read. */
+static int print_text(cJSON *p, struct bb_err *e)
 {
-	const cJSON *it, *r;
+	struct planfile pf;
+	struct planfile_source agent, bottle;
+	struct planfile_provider prov;
+	const struct planfile_env *env;
+	const struct planfile_route *r;
+	struct planfile_git_gate gg;
+	struct planfile_strs notes;
+	size_t nenv, nr, i;
+	int rc = -1;
 
-	if ((it = cJSON_GetObjectItem(p, "agent")) && cJSON_IsObject(it))
-		out_printf("agent     %s (%s)\n", cJSON_GetObjectItem(it, "name")->valuestring,
-			   cJSON_GetObjectItem(it, "file")->valuestring);
-	it = cJSON_GetObjectItem(p, "bottle");
-	out_printf("bottle    %s (%s)\n", cJSON_GetObjectItem(it, "name")->valuestring,
-		   cJSON_GetObjectItem(it, "file")->valuestring);
-	it = cJSON_GetObjectItem(p, "provider");
-	out_printf("provider  %s\n", cJSON_GetObjectItem(it, "template")->valuestring);
-	cJSON_ArrayForEach(r, cJSON_GetObjectItem(p, "env"))
-		out_printf("env       %s (%s)\n", cJSON_GetObjectItem(r, "name")->valuestring,
-			   cJSON_GetObjectItem(r, "source")->valuestring);
-	cJSON_ArrayForEach(r, cJSON_GetObjectItem(cJSON_GetObjectItem(p, "egress"), "routes")) {
-		const cJSON *auth = cJSON_GetObjectItem(r, "auth"), *from = cJSON_GetObjectItem(r, "from");
-		const char *origin = cJSON_GetStringValue(cJSON_GetObjectItem(r, "origin"));
-		const char *rules = cJSON_GetStringValue(cJSON_GetObjectItem(from, "rules"));
+	if (planfile_wrap(&pf, "the plan", p, e) < 0)
+		return -1;
+	if (planfile_agent(&pf, &agent, e) < 0 || planfile_bottle(&pf, &bottle, e) < 0 ||
+	    planfile_provider(&pf, &prov, e) < 0 || planfile_env(&pf, &env, &nenv, e) < 0 ||
+	    planfile_egress_routes(&pf, &r, &nr, e) < 0 || planfile_git_gate(&pf, &gg, e) < 0 ||
+	    planfile_notes(&pf, &notes, e) < 0)
+		goto out;
+	if (agent.present)
+		out_printf("agent     %s (%s)\n", agent.name, agent.file);
+	out_printf("bottle    %s (%s)\n", bottle.name, bottle.file);
+	out_printf("provider  %s\n", prov.template_);
+	for (i = 0; i < nenv; i++)
+		out_printf("env       %s (%s)\n", env[i].name, env[i].source);
+	for (i = 0; i < nr; i++) {
+		const char *rules = r[i].from_rules;
 		char where[160] = "";
 		/* A provider's route says so, and which manifest route refines it. */
-		if (origin && strcmp(origin, "manifest"))
-			snprintf(where, sizeof where, " (%s%s%s)", cJSON_GetStringValue(cJSON_GetObjectItem(from, "host")),
+		if (r[i].origin && strcmp(r[i].origin, "manifest"))
+			snprintf(where, sizeof where, " (%s%s%s)", r[i].from_host,
 				 rules && strcmp(rules, "default") ? "; rules from " : "",
 				 rules && strcmp(rules, "default") ? rules : "");
-		if (cJSON_IsObject(auth))
-			out_printf("egress    %s [auth:%s from %s via %s]%s\n", cJSON_GetObjectItem(r, "host")->valuestring,
-				   cJSON_GetObjectItem(auth, "scheme")->valuestring,
-				   cJSON_GetObjectItem(auth, "token_ref")->valuestring,
-				   cJSON_GetObjectItem(auth, "token_slot")->valuestring, where);
+		if (r[i].scheme)
+			out_printf("egress    %s [auth:%s from %s via %s]%s\n", r[i].host, r[i].scheme, r[i].token_ref,
+				   r[i].token_slot, where);
 		else
-			out_printf("egress    %s%s\n", cJSON_GetObjectItem(r, "host")->valuestring, where);
+			out_printf("egress    %s%s\n", r[i].host, where);
 	}
-	cJSON_ArrayForEach(r, cJSON_GetObjectItem(cJSON_GetObjectItem(p, "git_gate"), "repos"))
-		out_printf("git gate  %s → %s:%d\n", cJSON_GetObjectItem(r, "name")->valuestring,
-			   cJSON_GetObjectItem(r, "host")->valuestring, cJSON_GetObjectItem(r, "port")->valueint);
-	cJSON_ArrayForEach(r, cJSON_GetObjectItem(p, "notes"))
-		out_printf("note      %s\n", r->valuestring);
+	for (i = 0; i < gg.nrepos; i++)
+		out_printf("git gate  %s → %s:%u\n", gg.repos[i].name, gg.repos[i].host, gg.repos[i].port);
+	for (i = 0; i < notes.n; i++)
+		out_printf("note      %s\n", notes.v[i]);
+	rc = 0;
+out:
+	planfile_free(&pf);
+	return rc;
 }
 
 int bottle_plan(int argc, char **argv)
@@ -101,10 +112,11 @@ int bottle_plan(int argc, char **argv)
 			cJSON_free(txt);
 		}
 		buf_free(&out);
-	} else {
-		print_text(p);
+	} else if (print_text(p, &e) < 0) {
+		err_printf("%s", e.msg);
+		rc = BB_EXIT_FAIL;
 	}
 	cJSON_Delete(p);
 	manifest_free(&m);
-	return BB_EXIT_OK;
+	return rc ? rc : BB_EXIT_OK;
 }

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "opt.h"
 #include "plan.h"
+#include "planfile.h"
 
 static const char start_usage[] =
 	"usage: bb bottle start AGENT [OPTIONS]\n"
@@ -57,9 +58,15 @@ static int preflight(const struct session *s, const char *slug)
 {
 	struct manifest m;
 	struct bb_err e = { 0 };
-	cJSON *plan, *r, *x;
+	cJSON *plan;
+	struct planfile pf;
+	struct planfile_provider prov;
+	const struct planfile_route *routes = NULL;
+	const struct planfile_env *env = NULL;
+	struct planfile_git_gate gg;
+	size_t nroutes = 0, nenv = 0, i;
 	const char *df;
-	int code, first;
+	int code, first, sup = 0;
 	char buf[1024];
 
 	if ((code = bottle_load(&m)) != 0)
@@ -73,9 +80,15 @@ static int preflight(const struct session *s, const char *slug)
 		manifest_free(&m);
 		return BB_EXIT_FAIL;
 	}
+	if (planfile_wrap(&pf, s->name, plan, &e) < 0 || planfile_provider(&pf, &prov, &e) < 0 ||
+	    planfile_egress_routes(&pf, &routes, &nroutes, &e) < 0 || planfile_git_gate(&pf, &gg, &e) < 0 ||
+	    planfile_env(&pf, &env, &nenv, &e) < 0 || planfile_supervise(&pf, &sup, &e) < 0) {
+		err_printf("%s", e.msg);
+		code = BB_EXIT_FAIL;
+		goto out;
+	}
 	err_raw("bottle %s%s\n", slug ? slug : s->name, slug ? " (resume)" : "");
-	line("agent", "%s (provider %s)", s->name,
-	     cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "provider"), "template")));
+	line("agent", "%s (provider %s)", s->name, prov.template_);
 	if (s->bare)
 		line("backend", "NONE: --bare, the agent runs on this host without isolation");
 	else if (!strcmp(s->backend, "oci"))
@@ -91,9 +104,8 @@ static int preflight(const struct session *s, const char *slug)
 		if (b && provider_program(b, &p, &e) < 0) {
 			if (!own_root || b->provider.program[0]) {
 				err_printf("%s: %s", s->name, e.msg);
-				cJSON_Delete(plan);
-				manifest_free(&m);
-				return BB_EXIT_FAIL;
+				code = BB_EXIT_FAIL;
+				goto out;
 			}
 			/* The agent's root is an image: it may bring the program (looked for there first at the start). */
 			line("program", "%s, from the image (not on this host)", b->provider.template_);
@@ -107,7 +119,7 @@ static int preflight(const struct session *s, const char *slug)
 				line("", "run by %s", p.interp);
 		}
 	}
-	df = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "provider"), "dockerfile"));
+	df = prov.dockerfile;
 	line("workspace", "%s (%s)", s->workspace, s->copy_cwd ? "a copy, kept with the bottle" : "read-write");
 	if (s->image && *s->image)
 		line("mounts", "image %s read-only, the workspace at /workspace; /tmp, /run fresh; home kept", s->image);
@@ -117,37 +129,33 @@ static int preflight(const struct session *s, const char *slug)
 	else
 		line("mounts", "host filesystem read-only; /tmp, /run fresh; home kept with the bottle");
 	first = 1;
-	cJSON_ArrayForEach(r, cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "egress"), "routes"))
-	{
-		const cJSON *auth = cJSON_GetObjectItem(r, "auth");
-		const char *ref = cJSON_GetStringValue(cJSON_GetObjectItem(auth, "token_ref"));
-		snprintf(buf, sizeof buf, "%s%s%s%s", cJSON_GetStringValue(cJSON_GetObjectItem(r, "host")),
-			 ref ? " [token from $" : "", ref ? ref : "", ref ? ", injected by egress]" : "");
+	for (i = 0; i < nroutes; i++) {
+		const char *ref = routes[i].token_ref;
+		snprintf(buf, sizeof buf, "%s%s%s%s", routes[i].host, ref ? " [token from $" : "", ref ? ref : "",
+			 ref ? ", injected by egress]" : "");
 		line(first ? "egress" : "", "%s", buf);
 		first = 0;
 	}
 	if (first)
 		line("egress", "(no route: nothing outside is reachable)");
 	first = 1;
-	cJSON_ArrayForEach(r, cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "git_gate"), "repos"))
-	{
-		line(first ? "git-gate" : "", "%s -> %s", cJSON_GetStringValue(cJSON_GetObjectItem(r, "name")),
-		     cJSON_GetStringValue(cJSON_GetObjectItem(r, "url")));
+	for (i = 0; i < gg.nrepos; i++) {
+		line(first ? "git-gate" : "", "%s -> %s", gg.repos[i].name, gg.repos[i].url);
 		first = 0;
 	}
 	buf[0] = 0;
-	cJSON_ArrayForEach(x, cJSON_GetObjectItem(plan, "env"))
-	{
+	for (i = 0; i < nenv; i++) {
 		size_t l = strlen(buf);
-		snprintf(buf + l, sizeof buf - l, "%s%s", l ? ", " : "", cJSON_GetStringValue(cJSON_GetObjectItem(x, "name")));
+		snprintf(buf + l, sizeof buf - l, "%s%s", l ? ", " : "", env[i].name);
 	}
 	line("env", "%s", buf[0] ? buf : "(none from the manifest)");
-	line("supervise", "%s", cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "supervise"), "enabled"))
-					 ? "on: the agent may ask for more over MCP"
-					 : "off");
+	line("supervise", "%s", sup ? "on: the agent may ask for more over MCP" : "off");
+	code = 0;
+out:
+	planfile_free(&pf);
 	cJSON_Delete(plan);
 	manifest_free(&m);
-	return 0;
+	return code;
 }
 
 /* y/N on the terminal: 0 for yes; BB_EXIT_FAIL otherwise. Without a terminal, yes (scripts pass -y anyway). */

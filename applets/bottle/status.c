@@ -19,6 +19,7 @@
 #include "json.h"
 #include "log.h"
 #include "opt.h"
+#include "planfile.h"
 
 static const char list_usage[] =
 	"usage: bb bottle list [--json]\n"
@@ -148,6 +149,29 @@ static cJSON *host_plan(const char *slug)
 	return o;
 }
 
+/* inspect's routes (with the host variable each token comes from) and repos; a plan that does not read is named on stderr. */
+static void print_plan(const char *slug, cJSON *plan)
+{
+	struct planfile pf;
+	struct bb_err e = { 0 };
+	const struct planfile_route *r;
+	struct planfile_git_gate g;
+	size_t n, i;
+
+	if (planfile_wrap(&pf, slug, plan, &e) < 0 || planfile_egress_routes(&pf, &r, &n, &e) < 0 ||
+	    planfile_git_gate(&pf, &g, &e) < 0) {
+		err_printf("%s", e.msg);
+		planfile_free(&pf);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		out_printf("route       %s%s%s\n", r[i].host, r[i].token_ref ? "  token from $" : "",
+			   r[i].token_ref ? r[i].token_ref : "");
+	for (i = 0; i < g.nrepos; i++)
+		out_printf("repo        %s  %s\n", g.repos[i].name, g.repos[i].url);
+	planfile_free(&pf);
+}
+
 /* One line a backend adds to inspect, aligned with the others. */
 static void inspect_line(void *arg, const char *label, const char *text)
 {
@@ -161,7 +185,7 @@ int bottle_inspect(int argc, char **argv)
 	struct bottle_meta m;
 	struct bb_err e = { 0 };
 	char dir[PATH_MAX];
-	cJSON *plan, *r;
+	cJSON *plan;
 	int json = 0, code;
 
 	if ((code = parse_json_flag(argc, argv, inspect_usage, &o, &json)) >= 0)
@@ -196,15 +220,8 @@ int bottle_inspect(int argc, char **argv)
 		if (be && be->inspect)
 			be->inspect(&b, inspect_line, NULL);
 	}
-	cJSON_ArrayForEach(r, cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "egress"), "routes"))
-	{
-		const char *ref = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "auth"), "token_ref"));
-		out_printf("route       %s%s%s\n", cJSON_GetStringValue(cJSON_GetObjectItem(r, "host")),
-			   ref ? "  token from $" : "", ref ? ref : "");
-	}
-	cJSON_ArrayForEach(r, cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "git_gate"), "repos"))
-		out_printf("repo        %s  %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(r, "name")),
-			   cJSON_GetStringValue(cJSON_GetObjectItem(r, "url")));
+	if (plan)
+		print_plan(m.slug, plan);
 	out_printf("logs        %s/{egress,dns,supervise}.log\n", dir);
 	cJSON_Delete(plan);
 	return 0;

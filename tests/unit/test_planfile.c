@@ -34,7 +34,7 @@ static const char plan_json[] =
 	"\"allow_types\":[\"TXT\",99]},"
 	"\"daemons\":[\"egress\",\"dns\",\"git-gate\",\"git-http\",\"supervise\"],"
 	"\"ports\":{\"egress\":9099,\"git_gate\":9418,\"git_http\":9420,\"supervise\":9100,\"dns\":53},"
-	"\"provisioning\":[\"ca\"],\"notes\":[]}";
+	"\"provisioning\":[\"ca\"],\"notes\":[\"a note\"]}";
 
 static int open_plan(struct planfile *pf, const char *json, struct bb_err *e)
 {
@@ -169,7 +169,7 @@ static void wrong_schema_is_refused(void)
 	}
 }
 
-/* Read one part of json: 'e'gress, 'd'ns, 'g'it_gate, 'p'rovider, en'v', token 's'lots or s'u'pervise; the error text ("" when it was read). */
+/* Read one part of json: 'e'gress, 'd'ns, 'g'it_gate, 'p'rovider, en'v', token 's'lots, s'u'pervise, 'a'gent, 'b'ottle or 'n'otes; the error text ("" when it was read). */
 static const char *part_error(const char *json, char part)
 {
 	static struct bb_err e;
@@ -180,6 +180,8 @@ static const char *part_error(const char *json, char part)
 	struct planfile_provider p;
 	const struct planfile_env *v;
 	const struct planfile_token_slot *s;
+	struct planfile_source src;
+	struct planfile_strs notes;
 	size_t n;
 	int rc, on;
 
@@ -192,6 +194,9 @@ static const char *part_error(const char *json, char part)
 	     : part == 'v' ? planfile_env(&pf, &v, &n, &e)
 	     : part == 's' ? planfile_token_slots(&pf, &s, &n, &e)
 	     : part == 'u' ? planfile_supervise(&pf, &on, &e)
+	     : part == 'a' ? planfile_agent(&pf, &src, &e)
+	     : part == 'b' ? planfile_bottle(&pf, &src, &e)
+	     : part == 'n' ? planfile_notes(&pf, &notes, &e)
 			   : planfile_git_gate(&pf, &g, &e);
 	planfile_free(&pf);
 	return rc < 0 ? e.msg : "";
@@ -309,6 +314,11 @@ static void wrong_types_name_the_key(void)
 		{ 's', P "\"egress\":{\"token_slots\":[{\"slot\":\"S\",\"ref\":[]}]}}", "plan.json: egress.token_slots[0].ref: must be a string, was a list" },
 		{ 's', P "\"egress\":{\"token_slots\":[{\"slot\":\"S\",\"present\":\"yes\"}]}}", "plan.json: egress.token_slots[0].present: must be true or false, was a string" },
 		{ 'u', P "\"supervise\":true}", "plan.json: supervise: must be an object, was a boolean" },
+		{ 'a', P "\"agent\":\"dev\"}", "plan.json: agent: must be an object or null, was a string" },
+		{ 'a', P "\"agent\":{\"file\":\"a.md\"}}", "plan.json: agent.name: is required" },
+		{ 'b', P "\"bottle\":{\"name\":\"dev\",\"file\":1}}", "plan.json: bottle.file: must be a string, was a number" },
+		{ 'n', P "\"notes\":\"x\"}", "plan.json: notes: must be a list, was a string" },
+		{ 'n', P "\"notes\":[\"x\",2]}", "plan.json: notes[1]: must be a string, was a number" },
 		{ 'u', P "\"supervise\":{\"enabled\":\"yes\"}}", "plan.json: supervise.enabled: must be true or false, was a string" },
 	};
 
@@ -356,6 +366,16 @@ static void reads_provider_env_slots_supervise(void)
 		T_CHECK(s[0].present);
 	}
 	T_CHECK(planfile_supervise(&pf, &on, &e) == 0 && on == 1);
+	{
+		struct planfile_source a, b;
+		struct planfile_strs notes;
+
+		T_CHECK(planfile_agent(&pf, &a, &e) == 0 && !a.present); /* "agent": null, a bottle alone */
+		T_CHECK(planfile_bottle(&pf, &b, &e) == 0 && b.present);
+		T_STREQ(b.name, "dev");
+		T_STREQ(b.file, "dev.md");
+		T_CHECK(planfile_notes(&pf, &notes, &e) == 0 && notes.n == 1 && !strcmp(notes.v[0], "a note"));
+	}
 	planfile_free(&pf);
 
 	T_CHECK(open_plan(&pf, "{\"schema\":\"bb.plan/1\"}", &e) == 0);
