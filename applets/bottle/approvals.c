@@ -18,6 +18,7 @@
 #include "image.h"
 #include "json.h"
 #include "log.h"
+#include "planfile.h"
 #include "proposal.h"
 #include "route.h"
 #include "scan.h"
@@ -482,8 +483,7 @@ int bottle_approvals_resume(struct bottle_meta *meta, cJSON *plan, struct approv
 		}
 		if (!strcmp(tool, PROPOSAL_TOOL_CRED)) {
 			const char *name = proposal_get(it, "token_env"), *v = getenv(name);
-			cJSON *slots = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(plan, "egress"), "token_slots"),
-			      *sl;
+			cJSON *slots = planfile_json_token_slots(plan), *sl;
 			if (!v || !*v) {
 				err_printf("%s: the credential approved in proposal %s (host variable %s) is not set here: route %s "
 					   "goes without it this run",
@@ -491,7 +491,7 @@ int bottle_approvals_resume(struct bottle_meta *meta, cJSON *plan, struct approv
 				continue;
 			}
 			rc = proposal_policy_apply(plan, it, what, sizeof what, &ae);
-			if (rc > 0 && cJSON_IsArray(slots) && (sl = cJSON_CreateObject())) {
+			if (rc > 0 && slots && (sl = cJSON_CreateObject())) {
 				/* The session gives egress this slot's value from the host variable, as a manifest token's. */
 				cJSON_AddStringToObject(sl, "slot", proposal_get(it, "token_slot"));
 				cJSON_AddStringToObject(sl, "ref", name);

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "fd.h"
 #include "gitgate_gitea.h"
+#include "planfile.h"
 #include "tls.h"
 
 #define RECORD_MAX (256u << 10)
@@ -104,11 +105,10 @@ static int gitea_client(struct gitgate_gitea *g, struct tls_trust *trust, const 
 	return 0;
 }
 
-int forge_keys_provision(const char *slug, const char *name, const char *upstream_path, const char *host,
-			 const cJSON *key, struct gitgate_keypair *kp, struct bb_err *e)
+int forge_keys_provision(const char *slug, const struct planfile_repo *r, struct gitgate_keypair *kp, struct bb_err *e)
 {
-	const char *token_env = cJSON_GetStringValue(cJSON_GetObjectItem(key, "forge_token_env"));
-	const char *api = cJSON_GetStringValue(cJSON_GetObjectItem(key, "api_url"));
+	const char *name = r->name, *upstream_path = r->path ? r->path : "", *host = r->host ? r->host : "";
+	const char *token_env = r->key_forge_token_env, *api = r->key_api_url;
 	char api_url[600], owner[256], repo[256], title[256], rec[4096];
 	struct gitgate_gitea g;
 	struct tls_trust trust;

@@ -5,7 +5,7 @@
 #include "err.h"
 #include "gitgate_gitea.h"
 
-struct cJSON;
+struct planfile_repo;
 
 /*
  * For git-gate.repos NAME with key {provider: gitea, forge_token_env, api_url}:
@@ -17,8 +17,7 @@ struct cJSON;
  * caller to stage. The token never leaves this process. 0 or -1 (a key
  * that was registered stays recorded for forge_keys_revoke).
  */
-int forge_keys_provision(const char *slug, const char *name, const char *upstream_path, const char *host,
-			 const struct cJSON *key, struct gitgate_keypair *kp, struct bb_err *e);
+int forge_keys_provision(const char *slug, const struct planfile_repo *r, struct gitgate_keypair *kp, struct bb_err *e);
 
 /* One line for the operator: ok is 1 for a key revoked, 0 for a failure. */
 typedef void (*forge_keys_report_fn)(void *arg, int ok, const char *msg);

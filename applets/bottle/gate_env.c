@@ -1,7 +1,6 @@
 /* gate_env.c - git-gate in a bottle: the upstream keys staged under the state dir, git-gate's argv, the agent's repo list. */
 #include "gate_env.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include "buf.h"
 #include "fd.h"
 #include "forge_keys.h"
+#include "planfile.h"
 #include "plan.h"
 
 #define KEY_FILE_MAX (64u << 10)
@@ -77,16 +77,16 @@ static int no_space(const char *what, const char *s, struct bb_err *e)
 	return 0;
 }
 
-int gate_env_prepare(const struct cJSON *plan, const char *slug, const char *state, const char *plan_path,
+int gate_env_prepare(const struct planfile_git_gate *gg, const char *slug, const char *state, const char *plan_path,
 		     const char *dial_sock, struct gate_env *g, struct bb_err *e)
 {
-	const cJSON *repos = cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "git_gate"), "repos"), *r;
+	size_t i;
 	char keys[4096], src[4096];
 	size_t used = 0;
 	int n, sfd = -1, kfd = -1, rc = -1;
 
 	memset(g, 0, sizeof *g);
-	if (cJSON_GetArraySize(repos) == 0)
+	if (gg->nrepos == 0)
 		return 0;
 	if (no_space("state directory", state, e) < 0 || no_space("plan", plan_path, e) < 0 ||
 	    no_space("dialer socket", dial_sock, e) < 0)
@@ -103,13 +103,9 @@ int gate_env_prepare(const struct cJSON *plan, const char *slug, const char *sta
 		bb_err_wrap(e, "git-gate: %s", state);
 		goto out;
 	}
-	cJSON_ArrayForEach(r, repos)
-	{
-		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(r, "name"));
-		const char *url = cJSON_GetStringValue(cJSON_GetObjectItem(r, "url"));
-		const cJSON *key = cJSON_GetObjectItem(r, "key");
-		const char *prov = cJSON_GetStringValue(cJSON_GetObjectItem(key, "provider"));
-		const char *path = cJSON_GetStringValue(cJSON_GetObjectItem(key, "path"));
+	for (i = 0; i < gg->nrepos; i++) {
+		const struct planfile_repo *r = &gg->repos[i];
+		const char *name = r->name, *url = r->url, *prov = r->key_provider, *path = r->key_path;
 		const char *home = getenv("HOME");
 
 		if (!name || !url || strchr(name, '/') || name[0] == '.' || no_space("repo url", url, e) < 0) {
@@ -120,12 +116,10 @@ int gate_env_prepare(const struct cJSON *plan, const char *slug, const char *sta
 		}
 		if (prov && !strcmp(prov, "gitea")) {
 			struct gitgate_keypair kp;
-			const char *host = cJSON_GetStringValue(cJSON_GetObjectItem(r, "host"));
-			const char *upath = cJSON_GetStringValue(cJSON_GetObjectItem(r, "path"));
 			char pub[GITGATE_KEY_PUB_MAX + 2];
 			int pl;
 
-			if (forge_keys_provision(slug, name, upath ? upath : "", host ? host : "", key, &kp, e) < 0)
+			if (forge_keys_provision(slug, r, &kp, e) < 0)
 				goto out;
 			pl = snprintf(pub, sizeof pub, "%s\n", kp.pub_line);
 			n = stage_pair(kfd, name, kp.priv_pem, kp.priv_len, pub, (size_t)pl, e);

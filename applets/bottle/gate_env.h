@@ -6,7 +6,7 @@
 
 #include "err.h"
 
-struct cJSON;
+struct planfile_git_gate;
 
 #define GATE_ENV_ARGS_MAX 8192
 #define GATE_ENV_REPOS_MAX 16384
@@ -18,7 +18,7 @@ struct gate_env {
 };
 
 /*
- * For a plan with git_gate.repos: stage each repo's upstream key pair as
+ * For a plan's git_gate (planfile_git_gate) with repos: stage each repo's upstream key pair as
  * STATE/git-keys/NAME and NAME.pub (0600 in a 0700 directory: the sidecar
  * reads them there, the agent's view hides the state dir), written relative
  * to directory fds without following links (the sidecar can write the state
@@ -31,7 +31,7 @@ struct gate_env {
  * strings. -1 with e: a key that cannot be read or registered, a path with
  * a space (the args are split on spaces), or a too-long result.
  */
-int gate_env_prepare(const struct cJSON *plan, const char *slug, const char *state, const char *plan_path,
+int gate_env_prepare(const struct planfile_git_gate *gg, const char *slug, const char *state, const char *plan_path,
 		     const char *dial_sock, struct gate_env *g, struct bb_err *e);
 
 #endif

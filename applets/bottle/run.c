@@ -27,6 +27,7 @@
 #include "backend.h"
 #include "opt.h"
 #include "plan.h"
+#include "planfile.h"
 #include "route.h"
 #include "secrets.h"
 #include "runtime.h"
@@ -438,6 +439,7 @@ struct session_ctx {
 	struct manifest m;
 	int loaded; /* m holds the manifests */
 	cJSON *plan;
+	struct planfile pf; /* reads plan in place (planfile_wrap): its parts, typed */
 	struct buf js; /* the plan as written to plan.json and dialer.json */
 	const struct backend *be;
 	struct rt_config rc;
@@ -524,7 +526,47 @@ static int step_manifest(struct session_ctx *x)
 		err_printf("%s", x->e.msg);
 		return BB_EXIT_SYSTEM;
 	}
+	/* Every part the start reads, read once here: a plan that does not read stops it before anything is made. */
+	{
+		struct planfile_git_gate gg;
+		const struct planfile_token_slot *ts;
+		const struct planfile_env *env;
+		size_t n;
+		int on;
+
+		if (planfile_wrap(&x->pf, x->s->name, x->plan, &x->e) < 0 || planfile_git_gate(&x->pf, &gg, &x->e) < 0 ||
+		    planfile_token_slots(&x->pf, &ts, &n, &x->e) < 0 || planfile_env(&x->pf, &env, &n, &x->e) < 0 ||
+		    planfile_supervise(&x->pf, &on, &x->e) < 0) {
+			err_printf("%s", x->e.msg);
+			return BB_EXIT_FAIL;
+		}
+	}
 	return 0;
+}
+
+/*
+ * The plan's parts again, after step_manifest read them (approvals add only
+ * well-formed token slots), so these do not fail; the plan is read each
+ * time since resume edits it in place.
+ */
+static void plan_git_gate(struct session_ctx *x, struct planfile_git_gate *gg)
+{
+	if (planfile_git_gate(&x->pf, gg, &x->e) < 0)
+		memset(gg, 0, sizeof *gg);
+}
+
+static size_t plan_token_slots(struct session_ctx *x, const struct planfile_token_slot **ts)
+{
+	size_t n = 0;
+
+	return planfile_token_slots(&x->pf, ts, &n, &x->e) < 0 ? 0 : n;
+}
+
+static int plan_supervise(struct session_ctx *x)
+{
+	int on = 0;
+
+	return planfile_supervise(&x->pf, &on, &x->e) < 0 ? 0 : on;
 }
 
 static int step_image(struct session_ctx *x)
@@ -811,12 +853,14 @@ static int step_git(struct session_ctx *x)
 {
 	/* git-gate when the plan gates repos: upstream keys staged in the state dir, SSH through the dialer. */
 	static struct gate_env gate;
-	/* git-gate.user: the agent's commit identity (its init writes it into ~/.gitconfig). */
-	const cJSON *gu = cJSON_GetObjectItem(cJSON_GetObjectItem(x->plan, "git_gate"), "user");
-	const char *uname = cJSON_GetStringValue(cJSON_GetObjectItem(gu, "name"));
-	const char *umail = cJSON_GetStringValue(cJSON_GetObjectItem(gu, "email"));
+	struct planfile_git_gate gg;
+	const char *uname, *umail;
 
-	if (gate_env_prepare(x->plan, x->meta.slug, x->state, x->plan_path, x->sock, &gate, &x->e) < 0) {
+	plan_git_gate(x, &gg);
+	/* git-gate.user: the agent's commit identity (its init writes it into ~/.gitconfig). */
+	uname = gg.user_name;
+	umail = gg.user_email;
+	if (gate_env_prepare(&gg, x->meta.slug, x->state, x->plan_path, x->sock, &gate, &x->e) < 0) {
 		err_printf("%s: %s", x->meta.slug, x->e.msg);
 		return BB_EXIT_SYSTEM;
 	}
@@ -831,11 +875,10 @@ static int step_git(struct session_ctx *x)
 
 static int step_supervise(struct session_ctx *x)
 {
-	const cJSON *sup = cJSON_GetObjectItem(cJSON_GetObjectItem(x->plan, "supervise"), "enabled");
 	char qdir[PATH_MAX + 16];
 
 	snprintf(qdir, sizeof qdir, "%s/supervise", x->state);
-	x->supervise = cJSON_IsTrue(sup);
+	x->supervise = plan_supervise(x);
 	if (!x->supervise)
 		return 0;
 	if (mkdir(qdir, 0700) < 0 && errno != EEXIST) {
@@ -864,7 +907,8 @@ static const char *sidecar_daemons(int bare, int supervise, int gated)
 /* The sidecar's environment: the only place token values go. */
 static int step_sidecar(struct session_ctx *x)
 {
-	const cJSON *slot;
+	const struct planfile_token_slot *slots;
+	size_t nslots, i;
 	ssize_t sl = readlink("/proc/self/exe", x->self, sizeof x->self - 1);
 
 	if (sl <= 0) {
@@ -888,11 +932,9 @@ static int step_sidecar(struct session_ctx *x)
 	if ((getenv("SSL_CERT_FILE") && env_add(&x->senv, &x->ns, "SSL_CERT_FILE=%s", getenv("SSL_CERT_FILE")) < 0) ||
 	    (getenv("SSL_CERT_DIR") && env_add(&x->senv, &x->ns, "SSL_CERT_DIR=%s", getenv("SSL_CERT_DIR")) < 0))
 		return nomem(x);
-	cJSON_ArrayForEach(slot, cJSON_GetObjectItem(cJSON_GetObjectItem(x->plan, "egress"), "token_slots"))
-	{
-		const char *sname = cJSON_GetStringValue(cJSON_GetObjectItem(slot, "slot"));
-		const char *ref = cJSON_GetStringValue(cJSON_GetObjectItem(slot, "ref"));
-		const char *src = cJSON_GetStringValue(cJSON_GetObjectItem(slot, "source"));
+	nslots = plan_token_slots(x, &slots);
+	for (i = 0; i < nslots; i++) {
+		const char *sname = slots[i].slot, *ref = slots[i].ref, *src = slots[i].source;
 		const char *val = ref ? getenv(ref) : NULL;
 		if (src && !strcmp(src, "provisioned") && (!val || !*val)) { /* codex: the host's own sign-in */
 			free(x->provisioned);
@@ -1144,35 +1186,33 @@ static void show_workspace(struct session_ctx *x, char *out, size_t cap)
 
 static void show_git(struct session_ctx *x, char *out, size_t cap)
 {
-	const cJSON *r;
-	size_t l = 0;
+	struct planfile_git_gate gg;
+	size_t l = 0, i;
 	snprintf(out, cap, "none (the plan gates no repo)");
-	cJSON_ArrayForEach(r, cJSON_GetObjectItem(cJSON_GetObjectItem(x->plan, "git_gate"), "repos"))
-	{
+	plan_git_gate(x, &gg);
+	for (i = 0; i < gg.nrepos; i++) {
 		if (l < cap)
-			l += snprintf(out + l, cap - l, "%s%s", l ? ", " : "git-gate for ", cJSON_GetStringValue(cJSON_GetObjectItem(r, "name")));
+			l += snprintf(out + l, cap - l, "%s%s", l ? ", " : "git-gate for ", gg.repos[i].name);
 		x->gated = !x->s->bare;
 	}
 }
 
 static void show_supervise(struct session_ctx *x, char *out, size_t cap)
 {
-	x->supervise = cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(x->plan, "supervise"), "enabled"));
+	x->supervise = plan_supervise(x);
 	snprintf(out, cap, x->supervise ? "on: the queue %s/supervise" : "off", x->state);
 }
 
 static void show_sidecar(struct session_ctx *x, char *out, size_t cap)
 {
-	const cJSON *slot;
+	const struct planfile_token_slot *slots;
+	size_t nslots = plan_token_slots(x, &slots), i;
 	size_t l = (size_t)snprintf(out, cap, "daemons %s", sidecar_daemons(x->s->bare, x->supervise, x->gated));
-	cJSON_ArrayForEach(slot, cJSON_GetObjectItem(cJSON_GetObjectItem(x->plan, "egress"), "token_slots"))
-	{
-		const char *ref = cJSON_GetStringValue(cJSON_GetObjectItem(slot, "ref"));
-		const char *src = cJSON_GetStringValue(cJSON_GetObjectItem(slot, "source"));
+	for (i = 0; i < nslots; i++) {
+		const char *ref = slots[i].ref, *src = slots[i].source;
 		const char *val = ref ? getenv(ref) : NULL;
 		if (l < cap)
-			l += snprintf(out + l, cap - l, "; %s from %s%s (%s)",
-				      cJSON_GetStringValue(cJSON_GetObjectItem(slot, "slot")), ref ? "$" : "", ref ? ref : "?",
+			l += snprintf(out + l, cap - l, "; %s from %s%s (%s)", slots[i].slot, ref ? "$" : "", ref ? ref : "?",
 				      val && *val ? "set, value not shown"
 				      : src && !strcmp(src, "provisioned") ? "else the host's Codex sign-in" : "NOT SET");
 	}
@@ -1180,12 +1220,15 @@ static void show_sidecar(struct session_ctx *x, char *out, size_t cap)
 
 static void show_env(struct session_ctx *x, char *out, size_t cap)
 {
-	const cJSON *v;
+	const struct planfile_env *v = NULL;
+	size_t n = 0, i;
 	size_t l = (size_t)snprintf(out, cap, "HTTPS_PROXY=%s, SSL_CERT_FILE=%s, the provider's placeholders; from the manifest:",
 				    x->proxy, x->s->bare ? "STATE/ca-bundle.crt" : x->bundle);
-	cJSON_ArrayForEach(v, cJSON_GetObjectItem(x->plan, "env"))
+	if (planfile_env(&x->pf, &v, &n, &x->e) < 0) /* read at load: does not fail here */
+		n = 0;
+	for (i = 0; i < n; i++)
 		if (l < cap)
-			l += snprintf(out + l, cap - l, " %s", cJSON_GetStringValue(cJSON_GetObjectItem(v, "name")));
+			l += snprintf(out + l, cap - l, " %s", v[i].name);
 }
 
 static void show_dialer(struct session_ctx *x, char *out, size_t cap)
@@ -1306,6 +1349,7 @@ int bottle_session(const struct session *s)
 	env_free(x.aenv, x.na);
 	env_free(x.senv, x.ns);
 	buf_free(&x.js);
+	planfile_free(&x.pf);
 	cJSON_Delete(x.plan);
 	if (x.loaded)
 		manifest_free(&x.m);
