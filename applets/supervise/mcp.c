@@ -12,6 +12,7 @@
 #include "json.h"
 #include "jsonrpc.h"
 #include "log.h"
+#include "planfile.h"
 #include "route.h"
 #include "supervise.h"
 
@@ -265,100 +266,94 @@ static void refuse_rpc(struct sconn *c, int status, const cJSON *id, int code, c
 
 /* ---- list-egress-routes ------------------------------------------------------------------------ */
 
-static void join_strs(const cJSON *arr, char *out, size_t cap)
+static void join_strs(const struct planfile_strs *l, char *out, size_t cap)
 {
-	const cJSON *it;
-	size_t used = 0;
+	size_t used = 0, i;
 	out[0] = 0;
-	cJSON_ArrayForEach(it, arr)
-	if (cJSON_IsString(it) && used < cap)
-		used += (size_t)snprintf(out + used, cap - used, "%s%s", used ? "," : "", it->valuestring);
+	for (i = 0; i < l->n && used < cap; i++)
+		used += (size_t)snprintf(out + used, cap - used, "%s%s", used ? "," : "", l->v[i]);
+}
+
+/* A list as the plan wrote it; NULL when it wrote none, so the key stays out of the answer as it is out of the plan. */
+static cJSON *strs_json(const struct planfile_strs *l)
+{
+	return l->present ? cJSON_CreateStringArray(l->v, (int)l->n) : NULL;
 }
 
 static void tool_list_routes(struct sconn *c, const cJSON *id, const cJSON *args)
 {
-	struct buf raw = BUF_INIT(POLICY_MAX_BYTES), text = BUF_INIT(256u << 10);
+	struct buf text = BUF_INIT(256u << 10);
 	struct bb_err e;
-	cJSON *doc = NULL, *out = NULL, *list;
-	const cJSON *eg, *routes, *r;
+	struct planfile pf;
+	cJSON *out = NULL, *list;
+	const struct planfile_route *routes;
+	size_t nroutes = 0, i, k;
 	char msg[700];
 
 	if (cJSON_GetArraySize(args)) {
 		reply_tool(c, id, "list-egress-routes takes no arguments", 1, NULL);
 		return;
 	}
-	if (fd_read_file(c->s->policy_path, POLICY_MAX_BYTES, &raw, &e) < 0 ||
-	    !(doc = json_parse(c->s->policy_path, raw.p, raw.len, &e))) {
+	if (planfile_load(&pf, c->s->policy_path, &e) < 0 || planfile_egress_routes(&pf, &routes, &nroutes, &e) < 0) {
 		snprintf(msg, sizeof msg, "cannot read the egress policy: %.600s", e.msg);
 		reply_tool(c, id, msg, 1, NULL);
-		buf_free(&raw);
+		planfile_free(&pf);
 		return;
 	}
-	buf_free(&raw);
-	eg = cJSON_GetObjectItemCaseSensitive(doc, "egress");
-	routes = cJSON_GetObjectItemCaseSensitive(eg ? eg : doc, "routes");
 	out = cJSON_CreateObject();
 	list = cJSON_AddArrayToObject(out, "routes");
-	buf_printf(&text, &e, "%d egress route(s); any other host is refused.\n", cJSON_GetArraySize(routes));
-	cJSON_ArrayForEach(r, routes)
-	{
-		const cJSON *auth = cJSON_GetObjectItemCaseSensitive(r, "auth"), *ms = cJSON_GetObjectItemCaseSensitive(r, "matches"),
-			    *m;
-		const char *host = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "host"));
-		const char *scheme = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(auth, "scheme"));
+	buf_printf(&text, &e, "%zu egress route(s); any other host is refused.\n", nroutes);
+	for (i = 0; i < nroutes; i++) {
+		const struct planfile_route *r = &routes[i];
+		const char *host = r->host, *scheme = r->scheme;
 		cJSON *o, *mo;
 		char pal[600];
-		if (!host)
-			continue;
 		o = cJSON_CreateObject();
 		mo = cJSON_CreateArray();
-		join_strs(cJSON_GetObjectItemCaseSensitive(r, "path_allowlist"), pal, sizeof pal);
+		join_strs(&r->path_allowlist, pal, sizeof pal);
 		cJSON_AddStringToObject(o, "host", host);
 		if (scheme)
 			cJSON_AddStringToObject(o, "credential", scheme);
 		else
 			cJSON_AddNullToObject(o, "credential");
-		cJSON_AddItemToObject(o, "path_allowlist",
-				      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(r, "path_allowlist"), 1));
+		cJSON_AddItemToObject(o, "path_allowlist", strs_json(&r->path_allowlist));
 		buf_printf(&text, &e, "- %s%s%s%s%s", host, scheme ? " (credential: " : "", scheme ? scheme : "",
 			   scheme ? ")" : "", pal[0] ? " paths " : "");
 		if (pal[0])
 			buf_append_str(&text, pal, &e);
-		cJSON_ArrayForEach(m, ms)
-		{
-			const cJSON *ps = cJSON_GetObjectItemCaseSensitive(m, "paths"), *p;
+		for (k = 0; k < r->nmatches; k++) {
+			const struct planfile_match *m = &r->matches[k];
 			cJSON *one = cJSON_CreateObject(), *pv = cJSON_AddArrayToObject(one, "paths");
 			char meth[200];
-			size_t used = 0;
+			size_t used = 0, p;
 			char ptxt[600] = "";
-			join_strs(cJSON_GetObjectItemCaseSensitive(m, "methods"), meth, sizeof meth);
-			cJSON_AddItemToObject(one, "methods", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(m, "methods"), 1));
-			cJSON_ArrayForEach(p, ps)
-			{
-				const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "value"));
-				const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "type"));
-				if (!v)
-					continue;
+			join_strs(&m->methods, meth, sizeof meth);
+			cJSON_AddItemToObject(one, "methods", strs_json(&m->methods));
+			for (p = 0; p < m->npaths; p++) {
+				const char *v = m->paths[p].value;
+				const char *t = m->paths[p].type == PLANFILE_EXACT ? "exact"
+						: m->paths[p].type == PLANFILE_REGEX ? "regex"
+										     : NULL;
 				cJSON_AddItemToArray(pv, cJSON_CreateString(v));
 				if (used < sizeof ptxt)
 					used += (size_t)snprintf(ptxt + used, sizeof ptxt - used, "%s%s%s", used ? "," : "",
-								 t && strcmp(t, "prefix") ? t : "", t && strcmp(t, "prefix") ? ":" : "");
+								 t ? t : "", t ? ":" : "");
 				if (used < sizeof ptxt)
 					used += (size_t)snprintf(ptxt + used, sizeof ptxt - used, "%s", v);
 			}
-			if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "headers")))
+			if (m->nheaders)
 				cJSON_AddTrueToObject(one, "header_conditions");
 			cJSON_AddItemToArray(mo, one);
 			buf_printf(&text, &e, " [%s %s]", meth[0] ? meth : "any-method", ptxt[0] ? ptxt : "any-path");
 		}
 		cJSON_AddItemToObject(o, "matches", mo);
-		cJSON_AddBoolToObject(o, "git_fetch", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "git_fetch")));
+		cJSON_AddBoolToObject(o, "git_fetch", r->git_fetch);
 		cJSON_AddItemToArray(list, o);
 		buf_append_str(&text, "\n", &e);
 	}
 	buf_append_str(&text, "To reach another host or path, call egress-block.", &e);
 	reply_tool(c, id, text.p ? text.p : "", 0, out);
-	cJSON_Delete(doc);
+	planfile_free(&pf);
 	buf_free(&text);
 }
 
