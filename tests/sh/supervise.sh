@@ -160,6 +160,24 @@ expect deleted_session_404 "$(post "$PORT" "$SID" '{"jsonrpc":"2.0","id":1,"meth
 expect delete_unknown_404 "$(curl -s -m 5 -w ' [%{http_code}]' -X DELETE -H "Mcp-Session-Id: $SID" "http://$ADDR:$PORT/")" 404 ''
 kill -0 "$SUP_PID" 2>/dev/null && ok survives_bad_requests || fail survives_bad_requests "supervise died"
 
+# list-egress-routes says what the plan says: a match without methods is not one with [], a route without
+# path_allowlist is not one with [] (the answer leaves out what the plan left out).
+cat >"$T/lists.json" <<'EOF'
+{"schema":"bb.plan/1","egress":{"routes":[
+ {"host":"b.example.com","matches":[{"paths":[{"type":"exact","value":"/a"},{"value":"/b/"}],"methods":[]},{"paths":[]}],"git_fetch":true},
+ {"host":"c.example.com","path_allowlist":[]}]},"supervise":{"enabled":true},"dns":{"allow":[]}}
+EOF
+LPORT=$(free_port "$ADDR")
+if start_sup "$LPORT" "$T/lists.json" "$T/lq" "$T/lists.log"; then
+	out=$(post "$LPORT" "$(init "$LPORT")" '{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"list-egress-routes","arguments":{}}}')
+	expect list_routes_absent_lists_stay_absent "$out" 200 \
+		'"routes":\[\{"host":"b.example.com","credential":null,"matches":\[\{"paths":\["/a","/b/"\],"methods":\[\]\},\{"paths":\[\]\}\],"git_fetch":true\},\{"host":"c.example.com","credential":null,"path_allowlist":\[\],"matches":\[\],"git_fetch":false\}\]'
+	[[ "$out" == *'b.example.com [any-method exact:/a,/b/] [any-method any-path]'* ]] && ok list_routes_text ||
+		fail list_routes_text "${out:0:400}"
+else
+	fail list_routes_absent_lists_stay_absent "$(tail -3 "$T/lists.log")"
+fi
+
 # --- the MCP TypeScript SDK ----------------------------------------------------------------------------
 NPM_CACHE=${BB_NPM_CACHE:-$TESTS/../build/npm}
 SDK=$NPM_CACHE/node_modules/@modelcontextprotocol/sdk
