@@ -127,7 +127,7 @@ check: $(BB) $(UNIT_BIN) $(REPLAY_BIN) | setup-test
 #   make fuzz && build/fuzz/fuzz_yml tests/fuzz/corpus/yml -max_total_time=60
 #   make fuzz FUZZ_SECONDS=N   also runs every target N seconds, one after another (docs/fuzzing.md)
 FUZZ_SECONDS ?= 0
-FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -D_GNU_SOURCE -Ilib -Ihost -Iimage \
+FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -D_GNU_SOURCE -DBB_VERSION=\"$(VERSION)\" -Ilib -Ihost -Iimage \
 	-I/usr/include/bearssl $(shell pkg-config --cflags libgit2 yaml-0.1 libcjson libsodium liblzma 2>/dev/null)
 FUZZ_LIBS := $(shell pkg-config --libs libgit2 yaml-0.1 libcjson libssh2 libsodium zlib libzstd libbrotlidec liblzma 2>/dev/null) -lbearssl -lm
 FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
