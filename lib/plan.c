@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "planfile.h"
 #include "secrets.h"
 
 /*
@@ -344,14 +345,15 @@ static cJSON *env_json(const struct mf_bottle *b)
 	return a;
 }
 
-int plan_register_tokens(const cJSON *plan, struct bb_err *e)
+int plan_register_tokens(struct planfile *pf, struct bb_err *e)
 {
-	const cJSON *slot;
+	const struct planfile_token_slot *slots;
+	size_t n, i;
 
-	cJSON_ArrayForEach(slot, cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "egress"), "token_slots"))
-	{
-		const char *ref = cJSON_GetStringValue(cJSON_GetObjectItem(slot, "ref"));
-		const char *src = cJSON_GetStringValue(cJSON_GetObjectItem(slot, "source"));
+	if (planfile_token_slots(pf, &slots, &n, e) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		const char *ref = slots[i].ref, *src = slots[i].source;
 		const char *val = ref && src && !strcmp(src, "host_env") ? getenv(ref) : NULL;
 
 		if (val && strlen(val) >= REDACT_MIN_LEN && secrets_add(ref, val, strlen(val), 0, e) < 0)

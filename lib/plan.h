@@ -27,16 +27,19 @@ struct cJSON;
  * values registers them (plan_register_tokens). Returns NULL with e set
  * when name is neither, or when the manifest it names is invalid.
  */
+struct planfile;
+
 struct cJSON *plan_build(const struct manifest *m, const char *agent, const char *bottle, struct bb_err *e);
 
 /*
  * Register with the secrets registry (lib/secrets.h, labelled by the
  * variable) the host values the plan's token slots name (source host_env)
  * that are set in this process's environment, so none can reach any
- * output. A command that read its plan calls this before it says anything.
+ * output. A command that read its plan calls this before it says anything;
+ * it reads the slots through planfile (planfile_wrap for plan_build's).
  * Values shorter than REDACT_MIN_LEN are left out (they would redact
  * ordinary text). 0, or -1 with e set.
  */
-int plan_register_tokens(const struct cJSON *plan, struct bb_err *e);
+int plan_register_tokens(struct planfile *pf, struct bb_err *e);
 
 #endif

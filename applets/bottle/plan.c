@@ -21,9 +21,8 @@ static const char usage[] =
 	"  -a, --agent    NAME is an agent     -b, --bottle   NAME is a bottle";
 
 /* The plan as text, read through planfile; -1 (e set) when a part does not read. */
-static int print_text(cJSON *p, struct bb_err *e)
+static int print_text(struct planfile *pf, struct bb_err *e)
 {
-	struct planfile pf;
 	struct planfile_source agent, bottle;
 	struct planfile_provider prov;
 	const struct planfile_env *env;
@@ -31,15 +30,12 @@ static int print_text(cJSON *p, struct bb_err *e)
 	struct planfile_git_gate gg;
 	struct planfile_strs notes;
 	size_t nenv, nr, i;
-	int rc = -1;
 
-	if (planfile_wrap(&pf, "the plan", p, e) < 0)
+	if (planfile_agent(pf, &agent, e) < 0 || planfile_bottle(pf, &bottle, e) < 0 ||
+	    planfile_provider(pf, &prov, e) < 0 || planfile_env(pf, &env, &nenv, e) < 0 ||
+	    planfile_egress_routes(pf, &r, &nr, e) < 0 || planfile_git_gate(pf, &gg, e) < 0 ||
+	    planfile_notes(pf, &notes, e) < 0)
 		return -1;
-	if (planfile_agent(&pf, &agent, e) < 0 || planfile_bottle(&pf, &bottle, e) < 0 ||
-	    planfile_provider(&pf, &prov, e) < 0 || planfile_env(&pf, &env, &nenv, e) < 0 ||
-	    planfile_egress_routes(&pf, &r, &nr, e) < 0 || planfile_git_gate(&pf, &gg, e) < 0 ||
-	    planfile_notes(&pf, &notes, e) < 0)
-		goto out;
 	if (agent.present)
 		out_printf("agent     %s (%s)\n", agent.name, agent.file);
 	out_printf("bottle    %s (%s)\n", bottle.name, bottle.file);
@@ -64,10 +60,7 @@ static int print_text(cJSON *p, struct bb_err *e)
 		out_printf("git gate  %s → %s:%u\n", gg.repos[i].name, gg.repos[i].host, gg.repos[i].port);
 	for (i = 0; i < notes.n; i++)
 		out_printf("note      %s\n", notes.v[i]);
-	rc = 0;
-out:
-	planfile_free(&pf);
-	return rc;
+	return 0;
 }
 
 int bottle_plan(int argc, char **argv)
@@ -78,6 +71,7 @@ int bottle_plan(int argc, char **argv)
 	int c, rc, json = 0, kind = 0;
 	const char *name;
 	cJSON *p;
+	struct planfile pf;
 
 	opt_init(&o);
 	while ((c = applet_opt(&o, argc, argv, "h(help)j(json)a(agent)b(bottle)", usage, &rc)) != -1) {
@@ -97,7 +91,9 @@ int bottle_plan(int argc, char **argv)
 		p = plan_build(&m, name, NULL, &e);
 	else
 		p = plan_build(&m, NULL, name, &e);
-	if (!p || plan_register_tokens(p, &e) < 0) {
+	if (!p || planfile_wrap(&pf, "the plan", p, &e) < 0 || plan_register_tokens(&pf, &e) < 0) {
+		if (p)
+			planfile_free(&pf);
 		cJSON_Delete(p);
 		err_printf("%s", e.msg);
 		manifest_free(&m);
@@ -112,10 +108,11 @@ int bottle_plan(int argc, char **argv)
 			cJSON_free(txt);
 		}
 		buf_free(&out);
-	} else if (print_text(p, &e) < 0) {
+	} else if (print_text(&pf, &e) < 0) {
 		err_printf("%s", e.msg);
 		rc = BB_EXIT_FAIL;
 	}
+	planfile_free(&pf);
 	cJSON_Delete(p);
 	manifest_free(&m);
 	return rc ? rc : BB_EXIT_OK;

@@ -522,11 +522,15 @@ static int step_manifest(struct session_ctx *x)
 		err_printf("%s", x->e.msg);
 		return BB_EXIT_FAIL;
 	}
-	if (plan_register_tokens(x->plan, &x->e) < 0) {
+	/* Every part the start reads, read once here: a plan that does not read stops it before anything is made. */
+	if (planfile_wrap(&x->pf, x->s->name, x->plan, &x->e) < 0) {
+		err_printf("%s", x->e.msg);
+		return BB_EXIT_FAIL;
+	}
+	if (plan_register_tokens(&x->pf, &x->e) < 0) {
 		err_printf("%s", x->e.msg);
 		return BB_EXIT_SYSTEM;
 	}
-	/* Every part the start reads, read once here: a plan that does not read stops it before anything is made. */
 	{
 		struct planfile_git_gate gg;
 		const struct planfile_token_slot *ts;
@@ -534,7 +538,7 @@ static int step_manifest(struct session_ctx *x)
 		size_t n;
 		int on;
 
-		if (planfile_wrap(&x->pf, x->s->name, x->plan, &x->e) < 0 || planfile_git_gate(&x->pf, &gg, &x->e) < 0 ||
+		if (planfile_git_gate(&x->pf, &gg, &x->e) < 0 ||
 		    planfile_token_slots(&x->pf, &ts, &n, &x->e) < 0 || planfile_env(&x->pf, &env, &n, &x->e) < 0 ||
 		    planfile_supervise(&x->pf, &on, &x->e) < 0) {
 			err_printf("%s", x->e.msg);

@@ -74,13 +74,13 @@ static int preflight(const struct session *s, const char *slug)
 	plan = plan_build(&m, s->name, NULL, &e);
 	if (!plan)
 		plan = plan_build(&m, NULL, s->name, &e);
-	if (!plan || plan_register_tokens(plan, &e) < 0) {
-		cJSON_Delete(plan);
+	if (!plan) {
 		err_printf("%s", e.msg);
 		manifest_free(&m);
 		return BB_EXIT_FAIL;
 	}
-	if (planfile_wrap(&pf, s->name, plan, &e) < 0 || planfile_provider(&pf, &prov, &e) < 0 ||
+	if (planfile_wrap(&pf, s->name, plan, &e) < 0 || plan_register_tokens(&pf, &e) < 0 ||
+	    planfile_provider(&pf, &prov, &e) < 0 ||
 	    planfile_egress_routes(&pf, &routes, &nroutes, &e) < 0 || planfile_git_gate(&pf, &gg, &e) < 0 ||
 	    planfile_env(&pf, &env, &nenv, &e) < 0 || planfile_supervise(&pf, &sup, &e) < 0) {
 		err_printf("%s", e.msg);
