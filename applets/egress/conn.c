@@ -2027,7 +2027,17 @@ static void conn_run(struct conn *c)
 			if (body_pending(c))
 				c->body_due_ms += (uint64_t)(c->cin_len - had) * 1000 / EG_BODY_MIN_RATE;
 		}
-		moved |= request_step(c);
+		{
+			/*
+			 * A head just read: the body bytes that came with it are scanned
+			 * before the head leaves. A pooled upstream is ready at once, and
+			 * the head of a request DLP refuses must not reach it first.
+			 */
+			enum rq_state was = c->rq;
+			moved |= request_step(c);
+			if (was == RQ_HEAD && c->rq != RQ_HEAD && c->cin_len)
+				moved |= request_step(c);
+		}
 		if (c->up.fd >= 0 && c->rq >= RQ_BODY && c->rq != RQ_CLOSE && side_ready(&c->up))
 			moved |= write_from(&c->up, c->uout, &c->uout_len);
 		else if (c->up.fd >= 0 && c->rq >= RQ_BODY)
