@@ -40,7 +40,7 @@
 #define EG_SESS_LIFE_MS (3600u * 1000) /* a TLS session is resumed for at most this long after it was made */
 #define EG_IDLE_UP_MAX 16    /* idle upstream connections kept for later agent connections */
 #define EG_IDLE_UP_PER_KEY 4 /* of them, to one (scheme, host, port, route, credential) */
-#define EG_IDLE_UP_MS 4000   /* kept this long: below the common server keep-alive timeouts (Node 5 s, nginx 75 s) */
+#define EG_IDLE_UP_MS 4000   /* default of --upstream-idle: below the common server keep-alive timeouts (Node 5 s, nginx 75 s) */
 
 /* One end of a connection: a socket, optionally with a TLS engine on it. */
 struct side {
@@ -315,7 +315,8 @@ struct egress {
 	struct eg_sess_up sess_up[EG_SESS_UP_MAX];
 	uint64_t sess_up_tick;
 	struct eg_idle_up idle_up[EG_IDLE_UP_MAX];
-	struct loop_timer idle_up_timer; /* closes the idle upstream connections past EG_IDLE_UP_MS */
+	struct loop_timer idle_up_timer; /* closes the idle upstream connections past idle_up_ms */
+	uint64_t idle_up_ms;             /* --upstream-idle: how long one is kept (0: none is) */
 };
 
 /* The value of a token slot, or NULL. */

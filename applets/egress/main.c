@@ -49,6 +49,8 @@ static const char usage[] =
 	"  -i, --idle-timeout S   close connections idle this long (default 120)\n"
 	"  -T, --head-timeout S   a request head must arrive within this (default 15)\n"
 	"  -b, --inbound MODE     on prompt injection in a response: annotate (log) or block (cut)\n"
+	"  -U, --upstream-idle S  keep an upstream connection an agent left this long for the next one\n"
+	"                         to the same route and credential (default 4; 0: dial afresh each time)\n"
 	"  -W, --ws-memory MIB    WebSocket messages held for inspection, all connections together\n"
 	"                         (default 128); a message that finds no room ends with close 1013\n"
 	"SIGHUP reloads the policy (a bad one is refused and the old kept); SIGTERM stops.\n"
@@ -383,11 +385,12 @@ int egress_main(int argc, char **argv)
 	eg->head_ms = 15000;
 	eg->connect_ms = 10000;
 	eg->ws_mem_max = (size_t)EG_WS_MEM_MIB << 20;
+	eg->idle_up_ms = EG_IDLE_UP_MS;
 	opt_init(&o);
 	while ((c = applet_opt(&o, argc, argv,
 			       "h(help)p:(policy)l:(listen)L:(log)c:(ca)t:(token-file)k:(known)r:(rules)H:(hosts)"
 			       "n:(nameserver)d:(dialer)m:(max-conns)i:(idle-timeout)T:(head-timeout)b:(inbound)F:(listen-fd)"
-			       "S:(token-socket)A:(loaded)W:(ws-memory)",
+			       "S:(token-socket)A:(loaded)W:(ws-memory)U:(upstream-idle)",
 			       usage, &code)) != -1) {
 		unsigned long v;
 		char *end;
@@ -431,6 +434,12 @@ int egress_main(int argc, char **argv)
 				eg->idle_ms = (unsigned)v * 1000;
 			else
 				eg->head_ms = (unsigned)v * 1000;
+			break;
+		case 'U':
+			v = strtoul(o.arg, &end, 10);
+			if (*end || !*o.arg || v > 3600)
+				return applet_usage_error(usage, "--upstream-idle %s: want seconds, 0 to 3600", o.arg);
+			eg->idle_up_ms = (uint64_t)v * 1000;
 			break;
 		case 'b':
 			if (strcmp(o.arg, "block") && strcmp(o.arg, "annotate"))

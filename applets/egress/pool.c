@@ -60,10 +60,10 @@ static void idle_timer_cb(struct loop *l, struct loop_timer *t)
 
 		if (!u->live)
 			continue;
-		if (now - u->since_ms >= EG_IDLE_UP_MS)
+		if (now - u->since_ms >= eg->idle_up_ms)
 			idle_drop(u);
-		else if (!next || u->since_ms + EG_IDLE_UP_MS - now < next)
-			next = u->since_ms + EG_IDLE_UP_MS - now;
+		else if (!next || u->since_ms + eg->idle_up_ms - now < next)
+			next = u->since_ms + eg->idle_up_ms - now;
 	}
 	if (next)
 		loop_timer_set(l, t, next, &e);
@@ -75,7 +75,7 @@ int eg_idle_up_put(struct egress *eg, int fd, struct eg_tls_client *t, const uns
 	size_t i, same = 0;
 	struct bb_err e;
 
-	if (eg->stopping)
+	if (eg->stopping || !eg->idle_up_ms) /* --upstream-idle 0: every agent connection dials afresh */
 		return -1;
 	for (i = 0; i < EG_IDLE_UP_MAX; i++) {
 		struct eg_idle_up *x = &eg->idle_up[i];
@@ -107,7 +107,7 @@ int eg_idle_up_put(struct egress *eg, int fd, struct eg_tls_client *t, const uns
 	snprintf(u->peer, sizeof u->peer, "%s", peer);
 	if (!loop_timer_armed(&eg->idle_up_timer)) {
 		loop_timer_init(&eg->idle_up_timer, idle_timer_cb, eg);
-		loop_timer_set(&eg->loop, &eg->idle_up_timer, EG_IDLE_UP_MS, &e);
+		loop_timer_set(&eg->loop, &eg->idle_up_timer, eg->idle_up_ms, &e);
 	}
 	return 0;
 }

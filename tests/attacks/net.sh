@@ -73,23 +73,45 @@ sleep 0.2
 cat >"$T/policy-rebind.json" <<JSON
 {"schema":"bb.plan/1","egress":{"routes":[{"host":"rebind.test","ssrf_ip_allowlist":["$A/32"]}]}}
 JSON
-EGR=$(free_port "$A")
-"$BB" egress --policy "$T/policy-rebind.json" --listen "$A:$EGR" --hosts /dev/null --nameserver "$A:$NS_PORT" \
-	--log "$T/rebind.log" 2>"$T/rebind.err" &
-on_exit "kill_tree $!"
-wait_port "$A" "$EGR" || fail "egress (rebinding) starts" "$(cat "$T/rebind.err")"
-codes=""
-for i in 1 2 3 4 5 6; do
-	codes="$codes $(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -x "http://$A:$EGR" "http://rebind.test:$UP_PLAIN/rebind$i" 2>/dev/null)"
-done
-queries=$(wc -l <"$T/flip.log" 2>/dev/null || echo 0)
-denied=$(grep -c '"rule":"private-address"' "$T/rebind.log")
+# rebind_run NAME EGRESS-ARGS...: six requests through a fresh egress; codes, queries and refusals in $codes
+# $queries $denied (the flip resolver's count starts again).
+rebind_run() {
+	local name=$1 port i
+	shift
+	port=$(free_port "$A")
+	: >"$T/flip.log"
+	"$BB" egress --policy "$T/policy-rebind.json" --listen "$A:$port" --hosts /dev/null --nameserver "$A:$NS_PORT" \
+		--log "$T/rebind-$name.log" "$@" 2>"$T/rebind.err" &
+	on_exit "kill_tree $!"
+	wait_port "$A" "$port" || fail "egress (rebinding, $name) starts" "$(cat "$T/rebind.err")"
+	codes=""
+	for i in 1 2 3 4 5 6; do
+		codes="$codes $(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -x "http://$A:$port" "http://rebind.test:$UP_PLAIN/rebind$i" 2>/dev/null)"
+	done
+	queries=$(wc -l <"$T/flip.log" 2>/dev/null || echo 0)
+	denied=$(grep -c '"rule":"private-address"' "$T/rebind-$name.log")
+}
+# Every agent connection dialled afresh (--upstream-idle 0): one lookup each, half of them refused.
+rebind_run fresh --upstream-idle 0
 if [ -s "$T/raw-internal" ]; then
 	fail "DNS rebinding: the forbidden address never gets a byte" "it received $(wc -c <"$T/raw-internal") bytes"
 elif [ "$codes" != " 200 403 200 403 200 403" ] || [ "$queries" != 6 ] || [ "$denied" != 3 ]; then
 	fail "DNS rebinding: one lookup per request, the address checked is the one dialled" "codes:$codes queries:$queries denied:$denied"
 else
 	ok "DNS rebinding: one lookup per request, the address checked is the one dialled; the forbidden address got nothing"
+fi
+# With the idle upstream pool (the default) a later agent reuses the connection made to an address checked
+# before (no new lookup; one that comes before the pool has it dials afresh, checked the same way): no
+# flipped answer is ever dialled, and each refusal is the check's.
+rebind_run pooled
+n403=$(tr ' ' '\n' <<<"$codes" | grep -c '^403$')
+if [ -s "$T/raw-internal" ]; then
+	fail "DNS rebinding, pooled: the forbidden address never gets a byte" "it received $(wc -c <"$T/raw-internal") bytes"
+elif tr ' ' '\n' <<<"$codes" | grep -v '^$' | grep -qvE '^(200|403)$' || [ "$queries" -ge 6 ] || [ "$denied" != "$n403" ] ||
+	! grep -q ' 200' <<<"$codes"; then
+	fail "DNS rebinding, pooled: every request on the connection dialled to the address checked" "codes:$codes queries:$queries denied:$denied"
+else
+	ok "DNS rebinding, pooled: later agents reuse a connection to an address checked before, never a flipped answer"
 fi
 
 # --- CONNECT, SNI, Host and absolute-URI disagreements ---
