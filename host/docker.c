@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "dial.h"
 #include "fd.h"
 #include "http1.h"
 #include "image.h"
@@ -719,10 +720,13 @@ static cJSON *container_base(const char *image, char *const *argv, cJSON *env, c
  * bb's seccomp list (lib/seccomp.h) as the agent's profile, in place of the
  * engine's default. Docker takes the profile itself in SecurityOpt (its CLI
  * reads the file and inlines it); podman 4 opens the value as a path
- * ("opening seccomp profile failed: open {..."), so for podman it is written
- * to the state directory (the agent never sees it) and named.
+ * ("opening seccomp profile failed: open {..."), so for podman it goes into
+ * a sealed memfd named by its /proc path: not a file in the state directory,
+ * which the running sidecar can write (it could swap the profile between
+ * this write and the engine's read). *keep: the memfd, open until the
+ * container is created (the caller closes it), or -1.
  */
-static int add_seccomp(const struct dk_client *d, cJSON *host, const char *state_dir, struct bb_err *e)
+static int add_seccomp(const struct dk_client *d, cJSON *host, int *keep, struct bb_err *e)
 {
 	cJSON *prof = seccomp_agent_profile(), *opt = NULL;
 	char *js = prof ? cJSON_PrintUnformatted(prof) : NULL;
@@ -734,10 +738,10 @@ static int add_seccomp(const struct dk_client *d, cJSON *host, const char *state
 		goto out;
 	}
 	if (d->podman) {
-		char f[PATH_MAX];
-		snprintf(f, sizeof f, "%s/seccomp.json", state_dir);
-		if (fd_write_file_atomic(f, js, strlen(js), 0600, e) < 0)
+		char f[64];
+		if ((*keep = dial_token_memfd(js, strlen(js), e)) < 0)
 			goto out;
+		snprintf(f, sizeof f, "/proc/%d/fd/%d", (int)getpid(), *keep);
 		if (buf_append_str(&v, "seccomp=", e) < 0 || buf_append_str(&v, f, e) < 0)
 			goto out;
 	} else if (buf_append_str(&v, "seccomp=", e) < 0 || buf_append_str(&v, js, e) < 0) {
@@ -1035,7 +1039,7 @@ int docker_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 	char **aargv = NULL;
 	cJSON *body = NULL, *host, *mounts, *env;
 	const char *base;
-	int rc = -1, sock = -1, n;
+	int rc = -1, sock = -1, n, seccomp_fd = -1;
 	long long mem;
 	long pids;
 
@@ -1227,7 +1231,7 @@ int docker_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 	}
 	body = container_base(image_ref, aargv, env, slug, pid, agent_caps, &host);
 	cJSON_AddStringToObject(body, "Hostname", "bb-agent");
-	if (add_seccomp(&d, host, c->state_dir, e) < 0)
+	if (add_seccomp(&d, host, &seccomp_fd, e) < 0)
 		goto out;
 	add_userns(&d, host, (unsigned)c->uid, (unsigned)c->gid);
 	add_limits(host, mem == 0 ? RT_AGENT_MEMORY_DEFAULT : mem, pids == 0 ? RT_AGENT_PIDS_DEFAULT : pids);
@@ -1368,6 +1372,7 @@ int docker_run(const struct rt_config *c, int *exit_code, struct bb_err *e)
 out:
 	if (sock >= 0)
 		close(sock);
+	fd_close(seccomp_fd);
 	cJSON_Delete(body);
 	undo(&d, &m);
 	buf_free(&early);
