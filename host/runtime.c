@@ -148,19 +148,17 @@ static int hide(const char *path)
  */
 static int make_dev(const struct rt_config *c, const char *stage, int kvm)
 {
-	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty", NULL };
-	static const char *const links[][2] = { { "fd", "/proc/self/fd" },     { "stdin", "/proc/self/fd/0" },
-						 { "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
-						 { "ptmx", "pts/ptmx" },          { NULL, NULL } };
+	const struct rootfs_dev_node *nodes = rootfs_dev_nodes;
+	const char *const(*links)[2] = rootfs_dev_links;
 	char dev[4096], p[4200], h[64];
 	size_t i;
 	if (in_root(dev, sizeof dev, stage, "/dev") < 0 || mkdir(dev, 0755) < 0 ||
 	    mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
 		return -1;
-	for (i = 0; nodes[i]; i++) {
+	for (i = 0; nodes[i].name; i++) {
 		int fd;
-		snprintf(p, sizeof p, "%s/%s", dev, nodes[i]);
-		snprintf(h, sizeof h, "/dev/%s", nodes[i]);
+		snprintf(p, sizeof p, "%s/%s", dev, nodes[i].name);
+		snprintf(h, sizeof h, "/dev/%s", nodes[i].name);
 		fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 		if (fd < 0)
 			return -1;

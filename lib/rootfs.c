@@ -164,3 +164,21 @@ int rootfs_hidden_readonly(const char *stage, enum rootfs_view view)
 	}
 	return 0;
 }
+
+const struct rootfs_dev_node rootfs_dev_nodes[] = { { "null", 1, 3 },    { "zero", 1, 5 }, { "full", 1, 7 }, { "random", 1, 8 },
+						      { "urandom", 1, 9 }, { "tty", 5, 0 },  { NULL, 0, 0 } };
+const char *const rootfs_dev_links[][2] = { { "fd", "/proc/self/fd" },     { "stdin", "/proc/self/fd/0" },
+					     { "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
+					     { "ptmx", "pts/ptmx" },          { NULL, NULL } };
+
+int rootfs_dev_kept(const char *name)
+{
+	size_t i;
+	for (i = 0; rootfs_dev_nodes[i].name; i++)
+		if (!strcmp(name, rootfs_dev_nodes[i].name))
+			return 1;
+	for (i = 0; rootfs_dev_links[i][0]; i++)
+		if (!strcmp(name, rootfs_dev_links[i][0]))
+			return 1;
+	return !strcmp(name, "pts") || !strcmp(name, "shm");
+}

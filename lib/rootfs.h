@@ -91,4 +91,18 @@ int rootfs_name_kind(enum rootfs_view view, const char *name);
 /* The i-th name view hides (ROOTFS_HIDDEN), or NULL past the last: what a backend covers and later makes read-only. */
 const char *rootfs_hidden(enum rootfs_view view, size_t i);
 
+/*
+ * The agent's /dev on every backend (docs/runtime.md): these device nodes
+ * (the character devices major:minor), these links ({name, target}), and
+ * the pts and shm directories; nothing else. Both lists end with a NULL name.
+ */
+struct rootfs_dev_node {
+	const char *name;
+	unsigned major, minor;
+};
+extern const struct rootfs_dev_node rootfs_dev_nodes[];
+extern const char *const rootfs_dev_links[][2];
+/* Whether name, an entry of /dev, is one of that set. */
+int rootfs_dev_kept(const char *name);
+
 #endif

@@ -17,6 +17,7 @@
 #include "caps.h"
 #include "fd.h"
 #include "init.h"
+#include "rootfs.h"
 
 #define GITCONFIG_MAX (64u << 10)
 #define GATE_WAIT_MS 10000
@@ -238,12 +239,9 @@ static void wait_for_gate(void)
 	}
 }
 
-/* The /dev every backend gives the agent (docs/runtime.md); what else a runtime adds is taken out. */
-static const char *const dev_keep[] = { "fd",	  "full",   "null", "ptmx", "pts",     "random", "shm",
-					"stderr", "stdin", "stdout", "tty", "urandom", "zero",   NULL };
-
 /*
- * --dev-minimal: remove from /dev every entry not in dev_keep (crun's core
+ * --dev-minimal: remove from /dev every entry not in the set every backend
+ * gives the agent (rootfs_dev_kept; crun's core
  * link, gVisor's fuse and net/tun), so the agent meets the same /dev on
  * every backend. An entry that will not go (a mount point) stops the start.
  */
@@ -252,7 +250,6 @@ static int dev_minimal(struct bb_err *e)
 	int dfd = open("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rfd;
 	DIR *d;
 	struct dirent *de;
-	const char *const *k;
 
 	if (dfd < 0 || (rfd = dup(dfd)) < 0 || !(d = fdopendir(rfd))) {
 		int err = errno;
@@ -262,11 +259,7 @@ static int dev_minimal(struct bb_err *e)
 	}
 	while ((de = readdir(d)) != NULL) {
 		struct stat st;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		for (k = dev_keep; *k && strcmp(*k, de->d_name); k++)
-			;
-		if (*k)
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || rootfs_dev_kept(de->d_name))
 			continue;
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
 			fd_remove_tree_at(dfd, de->d_name);

@@ -168,23 +168,18 @@ static void copy_file(const char *from, const char *to)
  */
 static void make_dev(const char *dev)
 {
-	static const struct {
-		const char *name;
-		unsigned major, minor;
-	} nodes[] = { { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 }, { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 } };
-	static const char *const links[][2] = { { "fd", "/proc/self/fd" },     { "stdin", "/proc/self/fd/0" },
-						 { "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
-						 { "ptmx", "pts/ptmx" } };
+	const struct rootfs_dev_node *nodes = rootfs_dev_nodes;
+	const char *const(*links)[2] = rootfs_dev_links;
 	char p[4200];
 	size_t i;
 	if (mkdir(dev, 0755) < 0 || mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
 		vm_fail("/dev", errno);
-	for (i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+	for (i = 0; nodes[i].name; i++) {
 		snprintf(p, sizeof p, "%s/%s", dev, nodes[i].name);
 		if (mknod(p, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)) < 0 || chmod(p, 0666) < 0)
 			vm_fail(p, errno);
 	}
-	for (i = 0; i < sizeof links / sizeof links[0]; i++) {
+	for (i = 0; links[i][0]; i++) {
 		snprintf(p, sizeof p, "%s/%s", dev, links[i][0]);
 		if (symlink(links[i][1], p) < 0)
 			vm_fail(p, errno);
