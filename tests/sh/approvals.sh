@@ -79,11 +79,6 @@ exec sleep 3597
 EOF
 chown 65534:65534 "$T/ws/agent.sh"
 
-wait_for() { # SECONDS CMD...: until CMD succeeds
-	local n=$(($1 * 10)); shift
-	while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
-	return 1
-}
 pending() { # TOOL HOST|-: the id of a pending proposal of that tool (and host) in bottle $ASKER's queue
 	"$BB" bottle proposals "${ASKER:-ask}" --json 2>/dev/null | python3 -c 'import json,sys
 for p in json.load(sys.stdin):
@@ -94,21 +89,21 @@ has_pending() { [ -n "$(pending "$@")" ]; }
 # The operator: decides each proposal as it comes, trying the refusals first. Results in $T/op.
 operator() {
 	local id out rc
-	wait_for 60 has_pending egress-block other.test || return
+	wait_until 60 has_pending egress-block other.test || return
 	"$BB" bottle approve "$(pending egress-block other.test)" >>"$T/op" 2>&1; echo "route approve rc=$?" >>"$T/op"
-	wait_for 60 has_pending cred-block api.test || return
+	wait_until 60 has_pending cred-block api.test || return
 	id=$(pending cred-block api.test)
 	out=$("$BB" bottle approve "$id" 2>&1); echo "cred no-env rc=$?: $out" >>"$T/op"
 	out=$(env -u BB_TEST_NO_SUCH_VAR "$BB" bottle approve "$id" --token-env BB_TEST_NO_SUCH_VAR 2>&1); echo "cred unset rc=$?: $out" >>"$T/op"
 	out=$("$BB" bottle approve "$id" --token-env CRED_TOKEN --image x 2>&1); echo "cred image rc=$?: $out" >>"$T/op"
 	echo "still $("$BB" bottle proposals ask --json | python3 -c 'import json,sys; print([p["status"] for p in json.load(sys.stdin) if p["id"]==sys.argv[1]][0])' "$id")" >>"$T/op"
 	out=$(CRED_TOKEN=$CRED "$BB" bottle approve "$id" --token-env CRED_TOKEN --note "added" 2>&1); echo "cred approve rc=$?: $out" >>"$T/op"
-	wait_for 60 has_pending cred-block other.test || return
+	wait_until 60 has_pending cred-block other.test || return
 	"$BB" bottle reject "$(pending cred-block other.test)" --note no >>"$T/op" 2>&1
-	wait_for 60 has_pending dlp-block - || return
+	wait_until 60 has_pending dlp-block - || return
 	id=$(pending dlp-block -)
 	"$BB" bottle approve "$id" >>"$T/op" 2>&1; echo "dlp approve rc=$?" >>"$T/op"
-	wait_for 60 has_pending capability-block - || return
+	wait_until 60 has_pending capability-block - || return
 	id=$(pending capability-block -)
 	out=$("$BB" bottle approve "$id" 2>&1); echo "cap nothing rc=$?: $out" >>"$T/op"
 	out=$("$BB" bottle approve "$id" --mount / 2>&1); echo "cap root rc=$?: $out" >>"$T/op"
@@ -121,7 +116,7 @@ on_exit "kill -9 $START 2>/dev/null"
 operator &
 OPER=$!
 on_exit "kill $OPER 2>/dev/null"
-wait_for 150 grep -q "run 1 done" "$T/start.out" || fail "the agent's first run" "$(tail -n 12 "$T/start.out" "$T/start.err" "$T/op" 2>&1)"
+wait_until 150 grep -q "run 1 done" "$T/start.out" || fail "the agent's first run" "$(tail -n 12 "$T/start.out" "$T/start.err" "$T/op" 2>&1)"
 wait $OPER
 SLUG=$("$BB" bottle list --json | python3 -c 'import json,sys; print([b["slug"] for b in json.load(sys.stdin) if b["agent"]=="ask"][-1])')
 auth_of() { # PATH: the Authorization header the upstream got for it ("none")
@@ -193,7 +188,7 @@ wait $START 2>/dev/null
 (cd "$T/ws" && CRED_TOKEN=$CRED SSL_CERT_FILE=$T/upca.crt exec "$BB" bottle resume "$SLUG" -y --hosts "$T/hosts") >"$T/res.out" 2>"$T/res.err" &
 RES=$!
 on_exit "kill -9 $RES 2>/dev/null"
-if wait_for 60 grep -q "run 2 done" "$T/res.out" && grep -q "run 2 capability=yes" "$T/res.out" &&
+if wait_until 60 grep -q "run 2 done" "$T/res.out" && grep -q "run 2 capability=yes" "$T/res.out" &&
 	grep -q "approved in proposal [0-9a-f]*: host path $T/tools, read-only, from this run" "$T/res.err"; then
 	ok "capability-block: after resume the approved host path is there (and the resume says it applies)"
 else
@@ -210,7 +205,7 @@ fi
 wait $RES 2>/dev/null
 (cd "$T/ws" && SSL_CERT_FILE=$T/upca.crt exec "$BB" bottle resume "$SLUG" -y --hosts "$T/hosts") >"$T/res2.out" 2>"$T/res2.err" &
 RES=$!
-if wait_for 60 grep -q "run 3 done" "$T/res2.out" && grep -q "(host variable CRED_TOKEN) is not set here: route api.test goes without it" "$T/res2.err"; then
+if wait_until 60 grep -q "run 3 done" "$T/res2.out" && grep -q "(host variable CRED_TOKEN) is not set here: route api.test goes without it" "$T/res2.err"; then
 	ok "a resume without the credential's host variable says so and goes without it (nothing injected)"
 else
 	fail "resume without the variable" "$(tail -n 6 "$T/res2.out" "$T/res2.err")"
@@ -247,10 +242,10 @@ EOF
 	IMGRUN=$!
 	ASKER=img
 	on_exit "kill -9 $IMGRUN 2>/dev/null"
-	wait_for 60 has_pending capability-block - && "$BB" bottle approve "$(pending capability-block -)" --image nosuchimage >"$T/iop" 2>&1
+	wait_until 60 has_pending capability-block - && "$BB" bottle approve "$(pending capability-block -)" --image nosuchimage >"$T/iop" 2>&1
 	echo "rc=$?" >>"$T/iop"
 	has_pending capability-block - && "$BB" bottle approve "$(pending capability-block -)" --image capimg >>"$T/iop" 2>&1
-	wait_for 60 grep -q "img run 1 done" "$T/img.out"
+	wait_until 60 grep -q "img run 1 done" "$T/img.out"
 	ISLUG=$("$BB" bottle list --json | python3 -c 'import json,sys; print([b["slug"] for b in json.load(sys.stdin) if b["agent"]=="img"][-1])')
 	"$BB" bottle stop "$ISLUG" >/dev/null 2>&1
 	wait $IMGRUN 2>/dev/null
@@ -259,7 +254,7 @@ EOF
 	on_exit "kill -9 $IMGRUN 2>/dev/null"
 	if grep -q "image nosuchimage is not imported" "$T/iop" && grep -q "^rc=1" "$T/iop" &&
 		grep -q "img run 1 root: the host's" "$T/img.out" && grep -q '"status":"approved"' "$T/img.out" &&
-		wait_for 60 grep -q "img run 2 done" "$T/img2.out" && grep -q "img run 2 root: from the approved image" "$T/img2.out" &&
+		wait_until 60 grep -q "img run 2 done" "$T/img2.out" && grep -q "img run 2 root: from the approved image" "$T/img2.out" &&
 		grep -q "image capimg is the agent's root from this run" "$T/img2.err" &&
 		[ "$("$BB" bottle inspect "$ISLUG" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["meta"]["image"])')" = capimg ]; then
 		ok "capability-block with --image: the approved image is the agent's root after resume, not before (an image never imported is refused)"

@@ -335,7 +335,6 @@ fi
 exec sleep 3595
 EOF
 lifeslug() { "$BB" bottle list --json | python3 -c "import json,sys; b=[x for x in json.load(sys.stdin) if x['agent']=='life']; print(b[-1]['slug'] + ' ' + b[-1]['status'] if b else '')"; }
-wait_for() { local n=$(($1 * 10)); shift; while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done; return 1; }
 (cd "$T/ws" && SSL_CERT_FILE=$T/upca.crt exec "$BB" bottle start life --backend docker --hosts "$T/hosts" -y) \
 	>"$T/life.out" 2>"$T/life.err" </dev/null &
 LIFE=$!
@@ -351,7 +350,7 @@ except Exception:
 	[ -n "$id" ] && { "$BB" bottle approve "$id" --note "ok from the test" >/dev/null && approved=$id; break; }
 	sleep 0.2
 done
-wait_for 60 grep -q "^before=" "$T/life.out"
+wait_until 60 grep -q "^before=" "$T/life.out"
 read -r SLUG STATUS <<<"$(lifeslug)"
 if grep -q "agent run 1" "$T/life.out" && grep -q '"status":"approved"' "$T/life.out" && grep -q "before=403 after=200" "$T/life.out"; then
 	ok "docker: start runs the agent; it asks over MCP, the operator approves live, the route works at once"
@@ -374,7 +373,7 @@ fi
 ("$BB" bottle resume "$SLUG" -y) >"$T/res.out" 2>"$T/res.err" </dev/null &
 RES=$!
 on_exit "kill -KILL $RES"
-if wait_for 60 grep -q "agent run 2" "$T/res.out"; then
+if wait_until 60 grep -q "agent run 2" "$T/res.out"; then
 	ok "docker: resume starts the same bottle again with the agent's home kept"
 else
 	fail "docker: resume" "$(tail -n 5 "$T/res.out" "$T/res.err")"
@@ -382,7 +381,7 @@ fi
 HOSTPID=$("$BB" bottle inspect "$SLUG" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["meta"]["host_pid"])')
 kill -KILL "$HOSTPID"
 wait "$RES" 2>/dev/null
-wait_for 5 sh -c "'$BB' bottle list | grep -Eq '^$SLUG +life +dead'"
+wait_until 5 sh -c "'$BB' bottle list | grep -Eq '^$SLUG +life +dead'"
 "$BB" bottle cleanup >"$T/clean.out" 2>&1
 if grep -q "removed .*$SLUG" "$T/clean.out" && grep -q "docker object" "$T/clean.out" && [ -z "$(leftovers)" ]; then
 	ok "docker: after kill -9 of the host process, cleanup removes the containers, networks, image and state"

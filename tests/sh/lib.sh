@@ -30,6 +30,13 @@ check() {
 }
 
 # A loopback address of our own (127.0.0.2-254), so tests do not clash on 127.0.0.1.
+# wait_until SECONDS CMD...: until CMD succeeds (tried every 0.1 s); 1 when the time is up.
+wait_until() {
+	local n=$(($1 * 10))
+	shift
+	while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
+	return 1
+}
 test_addr() { printf '127.0.%d.%d\n' $((RANDOM % 200 + 20)) $((RANDOM % 250 + 2)); }
 
 # A TCP port free on ADDR right now.

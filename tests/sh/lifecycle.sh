@@ -31,11 +31,6 @@ agent_provider: {template: command, command: [sh, -c, 'echo quick done; exit 3']
 ---
 EOF
 
-wait_for() { # SECONDS CMD...: until CMD succeeds
-	local n=$(($1 * 10)); shift
-	while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
-	return 1
-}
 slug_of() { "$BB" bottle list --json | python3 -c "import json,sys; b=[x for x in json.load(sys.stdin) if x['agent']=='$1' and x['status']=='$2']; print(b[-1]['slug'] if b else '')"; }
 
 # --- preflight ---
@@ -52,7 +47,7 @@ fi
 (cd "$T/ws" && exec "$BB" bottle start dev -y) >"$T/start.out" 2>"$T/start.err" &
 START=$!
 on_exit "kill -9 $START 2>/dev/null"
-if wait_for 20 grep -q "agent run 1" "$T/start.out"; then
+if wait_until 20 grep -q "agent run 1" "$T/start.out"; then
 	ok "start runs the provider's command in the bottle, attached to this terminal"
 else
 	fail "start" "$(cat "$T/start.out" "$T/start.err" | tail -n 8)"
@@ -124,7 +119,7 @@ if [ $rc = 0 ] && grep -q "stopped $SLUG" <<<"$out" && "$BB" bottle list | grep 
 else
 	fail "stop" "$rc: $out; $("$BB" bottle list 2>&1)"
 fi
-if wait_for 5 sh -c "! kill -0 $FOLLOW 2>/dev/null"; then ok "logs --follow ends when the bottle stops"; else fail "logs --follow" "still running"; fi
+if wait_until 5 sh -c "! kill -0 $FOLLOW 2>/dev/null"; then ok "logs --follow ends when the bottle stops"; else fail "logs --follow" "still running"; fi
 [ ! -e "$BB_HOME/.bb/state/$SLUG/dial.sock" ] && ok "the dialer's socket is gone with the host process" || fail "dial.sock" "left behind"
 out=$("$BB" bottle stop "$SLUG" 2>&1)
 [ $? = 1 ] && grep -q "is not running (stopped)" <<<"$out" && ok "stop of a stopped bottle says so (exit 1)" || fail "stop twice" "$out"
@@ -134,7 +129,7 @@ out=$("$BB" bottle stop "$SLUG" 2>&1)
 ("$BB" bottle resume "$SLUG" -y) >"$T/resume.out" 2>"$T/resume.err" &
 RES=$!
 on_exit "kill -9 $RES 2>/dev/null"
-if wait_for 20 grep -q "agent run 2 in $SLUG" "$T/resume.out"; then
+if wait_until 20 grep -q "agent run 2 in $SLUG" "$T/resume.out"; then
 	ok "resume starts the same bottle again, with the agent's home kept (second run)"
 else
 	fail "resume" "$(cat "$T/resume.out" "$T/resume.err" | tail -n 5)"
@@ -146,7 +141,7 @@ out=$("$BB" bottle resume "$SLUG" -y 2>&1)
 HOSTPID=$("$BB" bottle inspect "$SLUG" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["meta"]["host_pid"])')
 kill -9 "$HOSTPID"
 wait $RES 2>/dev/null
-if wait_for 5 sh -c "'$BB' bottle list | grep -Eq '^$SLUG +dev +dead'"; then
+if wait_until 5 sh -c "'$BB' bottle list | grep -Eq '^$SLUG +dev +dead'"; then
 	ok "after kill -9 of the host process the bottle is listed dead"
 else
 	fail "dead" "$("$BB" bottle list 2>&1)"
@@ -168,7 +163,7 @@ else
 fi
 # A killed bottle's last processes may take a moment to leave their cgroup (rmdir says EBUSY until then).
 cg_gone() { "$BB" bottle cleanup >/dev/null 2>&1; [ -z "$(find /sys/fs/cgroup -name "bb-$HOSTPID-*" 2>/dev/null)" ]; }
-if wait_for 10 cg_gone; then ok "cleanup removes the killed bottle's cgroups"; else fail "cgroups after cleanup" "$(find /sys/fs/cgroup -name "bb-$HOSTPID-*")"; fi
+if wait_until 10 cg_gone; then ok "cleanup removes the killed bottle's cgroups"; else fail "cgroups after cleanup" "$(find /sys/fs/cgroup -name "bb-$HOSTPID-*")"; fi
 out=$("$BB" bottle cleanup --all 2>&1)
 if grep -q "removed .*$QSLUG (stopped; --all)" <<<"$out" && [ -z "$(ls "$BB_HOME/.bb/state")" ]; then
 	ok "cleanup --all removes stopped bottles too: nothing left"
@@ -180,7 +175,7 @@ fi
 (cd "$T/ws" && exec "$BB" bottle run dev -- sh -c 'echo running; exec sleep 3597') >"$T/run.out" 2>"$T/run.err" &
 RUN=$!
 on_exit "kill -9 $RUN 2>/dev/null"
-wait_for 20 grep -q running "$T/run.out"
+wait_until 20 grep -q running "$T/run.out"
 RSLUG=$(slug_of dev running)
 out=$("$BB" bottle stop "$RSLUG" 2>&1)
 wait $RUN
@@ -195,7 +190,7 @@ fi
 (cd "$T/ws" && exec "$BB" bottle run dev --bare -- sh -c 'echo "proxy $HTTPS_PROXY"; curl -s -x "$HTTPS_PROXY" http://denied.example/; sleep 1') >"$T/bare.out" 2>"$T/bare.err" &
 BARE=$!
 on_exit "kill -9 $BARE 2>/dev/null"
-wait_for 10 grep -q proxy "$T/bare.out"
+wait_until 10 grep -q proxy "$T/bare.out"
 listed=$("$BB" bottle list 2>&1)
 wait $BARE
 rc=$?
