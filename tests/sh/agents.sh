@@ -198,7 +198,7 @@ type_line() { # SESSION TEXT: typed, seen in the input, then Enter (a TUI may ta
 }
 # FLOW BOTTLE READY-TEXT HOST PATH WANT TOKEN QUIT-KEYS...
 flow_tui() {
-	local flow=$1 b=$2 ready=$3 host=$4 path=$5 want=$6 token=$7 ws=$T/ws-tui-$2 slug why seen=0
+	local flow=$1 b=$2 ready=$3 host=$4 path=$5 want=$6 token=$7 ws=$T/ws-tui-$2 slug why seen=0 i
 	shift 7
 	newws "tui-$b"
 	: >"$T/api.log"
@@ -229,7 +229,14 @@ flow_tui() {
 		fail "$flow tmux streaming" "$(screen "$b" | grep -v '^ *$' | tail -n 10)"
 	fi
 	"${TM[@]}" send-keys -t "$b" "$@"
-	for _ in $(seq 1200); do [ -s "$ws.exit" ] && break; sleep 0.1; done # the agent quits, the bottle tears down: minutes on a loaded machine
+	# The agent quits, the bottle tears down: minutes on a loaded machine. A TUI busy when both keys came
+	# may take them as one (Codex wants two Ctrl-C): while the CLI itself still runs, they are pressed again,
+	# as a person would; never once it has gone (they would reach bb's teardown instead).
+	for i in $(seq 1200); do
+		[ -s "$ws.exit" ] && break
+		[ $((i % 150)) = 0 ] && pgrep -f "$AGENTS_DIR/" >/dev/null && "${TM[@]}" send-keys -t "$b" "$@"
+		sleep 0.1
+	done
 	if why=$(only_real "$host" "$path" "$want" 1); then
 		ok "$flow, tmux: the upstream got only the real credential"
 	else
